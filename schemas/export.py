@@ -1,0 +1,37 @@
+"""JSON Schema export of the wire contract (``herald schemas`` and the docs use it)."""
+
+from __future__ import annotations
+
+from typing import Any, get_args
+
+from pydantic import BaseModel
+
+from schemas.credentials import CREDENTIALS_ADAPTER, ProviderCredentials
+from schemas.dlq import DeadLetterInfo
+from schemas.integration import IntegrationSummary
+from schemas.notification import NotificationRequest
+from schemas.status import StatusEvent
+
+__all__ = ["json_schemas"]
+
+
+def _credential_models() -> list[type[BaseModel]]:
+    return list(get_args(get_args(ProviderCredentials)[0]))
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """Model name -> JSON Schema (wire names), in a stable order.
+
+    ``ProviderCredentials`` is the discriminated union (on ``providerType``) of every
+    credentials model.
+    """
+    models: list[type[BaseModel]] = [
+        NotificationRequest,
+        StatusEvent,
+        DeadLetterInfo,
+        *_credential_models(),
+        IntegrationSummary,
+    ]
+    schemas = {model.__name__: model.model_json_schema(by_alias=True) for model in models}
+    schemas["ProviderCredentials"] = CREDENTIALS_ADAPTER.json_schema(by_alias=True)
+    return schemas

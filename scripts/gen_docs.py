@@ -1,0 +1,33 @@
+"""Write (or with --check, verify) the generated pages under docs/."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from schemas.docs import GENERATED
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    stale = []
+    for rel, render in GENERATED.items():
+        path = ROOT / rel
+        text = render()
+        if check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(rel)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            print(f"wrote {rel}")
+    if stale:
+        print("stale generated docs (run `python scripts/gen_docs.py`): " + ", ".join(stale))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,109 @@
+"""The Faust app and its topics, in one place.
+
+``create_app(settings, role)`` builds the app for a worker role (``router`` now; the
+WhatsApp session worker later) with its own consumer group, declares Herald's topics
+(created beforehand, with their configured partition counts, by
+``streams.admin.ensure_topics``), and registers the role's agents and web views from
+an explicit list -- no autodiscovery.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+
+from schemas import Settings
+from streams.agents import router as router_agents
+from streams.processor import EventSink
+from streams.runtime import Runtime
+from streams.web import views
+
+__all__ = ["ROLES", "Herald", "Topics", "create_app"]
+
+ROLES = ("router",)
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Herald's topics as Faust topic objects (names from settings)."""
+
+    requests: Any
+    status: Any
+    dlq: Any
+    whatsapp_qr: Any
+    whatsapp_state: Any
+    whatsapp_inbound: Any
+    whatsapp_commands: Any
+
+    @classmethod
+    def declare(cls, app: faust.App, settings: Settings) -> Topics:
+        def topic(name: str) -> Any:
+            # Raw bytes in and out: Herald decodes itself, so undecodable input reaches the
+            # dead-letter topic instead of failing inside Faust's codec layer.
+            return app.topic(
+                name,
+                key_type=bytes,
+                value_type=bytes,
+                key_serializer="raw",
+                value_serializer="raw",
+                partitions=settings.topic_partitions,
+            )
+
+        return cls(
+            requests=topic(settings.topic_requests),
+            status=topic(settings.topic_status),
+            dlq=topic(settings.topic_dlq),
+            whatsapp_qr=topic(settings.topic_whatsapp_qr),
+            whatsapp_state=topic(settings.topic_whatsapp_state),
+            whatsapp_inbound=topic(settings.topic_whatsapp_inbound),
+            whatsapp_commands=topic(settings.topic_whatsapp_commands),
+        )
+
+
+@dataclass(frozen=True)
+class Herald:
+    """A worker's parts: the Faust app, its topics and the runtime its agents share."""
+
+    app: faust.App
+    topics: Topics
+    runtime: Runtime
+
+
+def create_app(
+    settings: Settings, role: str = "router", *, sink: EventSink | None = None
+) -> Herald:
+    if role not in ROLES:
+        raise ValueError(f"unknown worker role {role!r}; expected one of {', '.join(ROLES)}")
+    app_id = settings.app_id if role == "router" else f"{settings.app_id}-{role}"
+    app = faust.App(
+        app_id,
+        broker=[
+            f"kafka://{server.strip()}" for server in settings.kafka_bootstrap_servers.split(",")
+        ],
+        store="memory://",
+        autodiscover=False,
+        topic_allow_declare=False,
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication_factor,
+        key_serializer="raw",
+        value_serializer="raw",
+        web_enabled=True,
+        web_bind=settings.web_host,
+        web_port=settings.web_port,
+        web_in_thread=False,
+        broker_rebalance_timeout=settings.broker_rebalance_timeout,
+        broker_session_timeout=settings.broker_session_timeout,
+        broker_heartbeat_interval=settings.broker_heartbeat_interval,
+        broker_commit_every=100,
+        broker_commit_interval=1.0,
+        producer_acks=-1,
+        stream_buffer_maxsize=max(4096, settings.max_in_flight * 4),
+    )
+    topics = Topics.declare(app, settings)
+
+    runtime = Runtime(settings, topics, sink)
+    router_agents.register(app, topics, runtime)
+    views.register(app, runtime)
+    return Herald(app=app, topics=topics, runtime=runtime)

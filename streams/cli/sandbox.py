@@ -1,0 +1,70 @@
+"""``herald sandbox <service>``: serve a faithful local fake of an outside service.
+
+For the demo, for tests, and for teams integrating with Herald without real accounts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from providers.sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
+from schemas import Settings
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "sandbox",
+        help="serve a local fake of an outside service (whatsapp-business)",
+        description="Serve a local fake of an outside service until interrupted.",
+    )
+    services = parser.add_subparsers(dest="service", required=True, metavar="SERVICE")
+    wab = services.add_parser(
+        "whatsapp-business",
+        help="the WhatsApp Business Cloud API (Graph API) fake",
+        description=(
+            "The Graph API's /{version}/{phone-number-id}/messages and /media endpoints with "
+            "bearer-token checks, Meta's request validation, response and error shapes, and "
+            "signed status webhooks (X-Hub-Signature-256). Control endpoints under /_sandbox/."
+        ),
+    )
+    wab.add_argument("--host", default="127.0.0.1")
+    wab.add_argument("--port", type=int, default=8089)
+    wab.add_argument("--phone-number-id", default="106540352242922")
+    wab.add_argument("--access-token", default="sandbox-token")
+    wab.add_argument("--app-secret", default="sandbox-app-secret")
+    wab.add_argument(
+        "--webhook-url",
+        help="where to POST status webhooks, e.g. http://127.0.0.1:6066/webhooks/whatsapp-business",
+    )
+    wab.add_argument(
+        "--auto-statuses",
+        default="sent,delivered,read",
+        help="statuses sent by webhook after each accepted message (comma-separated; '' for none)",
+    )
+    wab.set_defaults(func=run_whatsapp_business)
+
+
+async def run_whatsapp_business(args: argparse.Namespace, settings: Settings) -> int:
+    sandbox = WhatsAppBusinessSandbox()
+    sandbox.add_account(
+        args.phone_number_id,
+        access_token=args.access_token,
+        app_secret=args.app_secret,
+        webhook_url=args.webhook_url,
+        auto_statuses=[s for s in args.auto_statuses.split(",") if s],
+    )
+    async with serve_app(sandbox.app, host=args.host, port=args.port) as base_url:
+        print(f"WhatsApp Business sandbox at {base_url}/{GRAPH_VERSION}", flush=True)
+        print(f"  WHATSAPP_BUSINESS_API_URL={base_url}/{GRAPH_VERSION}", flush=True)
+        print(
+            f"  phone number id {args.phone_number_id}; messages: GET {base_url}/_sandbox/messages"
+        )
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await sandbox.close()
+    return 0

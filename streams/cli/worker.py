@@ -1,0 +1,56 @@
+"""``herald worker [ROLE]``: run a worker (the router by default)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from typing import Any
+
+from schemas import Settings
+from streams.admin import ensure_topics
+from streams.app import ROLES, create_app
+
+__all__ = ["register"]
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "worker",
+        help="run a worker: the router (default)",
+        description=(
+            "Run a Herald worker. Creates Herald's topics if missing, joins the role's "
+            "consumer group and serves /health and the webhooks on HERALD_WEB_PORT."
+        ),
+    )
+    parser.add_argument("role", nargs="?", default="router", choices=ROLES)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    import faust
+
+    asyncio.run(ensure_topics(settings))
+    herald = create_app(settings, args.role)
+
+    @herald.app.on_before_shutdown.connect
+    async def _stop_runtime(app: Any, **kwargs: Any) -> None:
+        await herald.runtime.stop()
+
+    level = {"warn": "warning"}.get(settings.log_level, settings.log_level)
+    worker = faust.Worker(
+        herald.app,
+        loglevel=level.upper(),
+        logging_config=_logging_config(settings),
+        override_logging=True,
+    )
+    worker.execute_from_commandline()  # runs until stopped; exits the process itself
+    return 0
+
+
+def _logging_config(settings: Settings) -> dict[str, Any]:
+    from streams.logging import logging_dict_config
+
+    return logging_dict_config(settings)

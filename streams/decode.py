@@ -1,0 +1,133 @@
+"""Turning raw Kafka records into requests, rejections or dead letters (pure, no I/O).
+
+Three outcomes, in order of how much we could read:
+
+* :class:`DeadLetter` -- the bytes are not a request we can even address (too large,
+  not JSON, not an object, no usable ``id`` or ``tenantId``). Kept byte for byte.
+* :class:`Invalid` -- we know the tenant and the id, but the request breaks the
+  schema: it will get a ``rejected`` status with code ``invalid_request``.
+* :class:`Decoded` -- a valid :class:`~schemas.NotificationRequest`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from schemas import TENANT_ID_PATTERN, DeadLetterInfo, DeadLetterReason, NotificationRequest
+
+__all__ = ["DeadLetter", "Decoded", "Invalid", "RawRecord", "decode", "ordering_key"]
+
+_TENANT_RE = re.compile(TENANT_ID_PATTERN)
+_MAX_ID_LENGTH = 256
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """A Kafka record as consumed: bytes untouched."""
+
+    key: bytes | None
+    value: bytes | None
+    topic: str
+    partition: int
+    offset: int
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    record: RawRecord
+    info: DeadLetterInfo
+
+
+@dataclass(frozen=True, slots=True)
+class Invalid:
+    tenant_id: str
+    notification_id: str
+    message: str
+    channel: str | None
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    request: NotificationRequest
+
+
+def _dead(record: RawRecord, reason: DeadLetterReason, detail: str) -> DeadLetter:
+    info = DeadLetterInfo(
+        reason=reason,
+        detail=detail[:1024],
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+    )
+    return DeadLetter(record=record, info=info)
+
+
+def _summarize(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False, include_input=False)[:10]:
+        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+        parts.append(f"{loc}: {err['msg']}")
+    more = exc.error_count() - len(parts)
+    if more > 0:
+        parts.append(f"... and {more} more")
+    return "; ".join(parts)
+
+
+def decode(record: RawRecord, *, max_bytes: int) -> DeadLetter | Invalid | Decoded:
+    value = record.value
+    if value is None or len(value) == 0:
+        return _dead(record, DeadLetterReason.NOT_JSON, "empty value")
+    if len(value) > max_bytes:
+        return _dead(
+            record, DeadLetterReason.TOO_LARGE, f"{len(value)} bytes > limit of {max_bytes}"
+        )
+    try:
+        data = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        reason = (
+            DeadLetterReason.NOT_UTF8 if "utf-8" in str(exc).lower() else DeadLetterReason.NOT_JSON
+        )
+        return _dead(record, reason, str(exc))
+    if not isinstance(data, dict):
+        return _dead(
+            record, DeadLetterReason.NOT_AN_OBJECT, f"top-level JSON is {type(data).__name__}"
+        )
+    notification_id = data.get("id")
+    if not isinstance(notification_id, str) or not 0 < len(notification_id) <= _MAX_ID_LENGTH:
+        return _dead(record, DeadLetterReason.MISSING_ID, "`id` must be a string of 1-256 chars")
+    tenant_id = data.get("tenantId", data.get("tenant_id"))
+    if not isinstance(tenant_id, str) or not tenant_id:
+        return _dead(
+            record, DeadLetterReason.MISSING_TENANT, "`tenantId` must be a non-empty string"
+        )
+    if not _TENANT_RE.match(tenant_id):
+        return _dead(
+            record, DeadLetterReason.INVALID_TENANT, f"`tenantId` must match {TENANT_ID_PATTERN}"
+        )
+    try:
+        request = NotificationRequest.model_validate(data)
+    except ValidationError as exc:
+        channel = data.get("channel")
+        metadata = data.get("metadata")
+        return Invalid(
+            tenant_id=tenant_id,
+            notification_id=notification_id,
+            message=_summarize(exc),
+            channel=channel if isinstance(channel, str) and len(channel) <= 64 else None,
+            metadata=metadata if isinstance(metadata, dict) else {},
+        )
+    return Decoded(request=request)
+
+
+def ordering_key(request: NotificationRequest) -> str:
+    """Requests with the same key are processed in order; others overlap freely."""
+    r = request.recipient
+    address = r.phone or r.email or r.device_token or r.user_id or ""
+    return f"{request.tenant_id}\x00{request.channel.value}\x00{address}"

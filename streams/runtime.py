@@ -1,0 +1,105 @@
+"""What a worker's agents and views share: clients, stores and the processor.
+
+Built when the app is created, started on first use from inside the worker's event
+loop (Faust owns the loop), stopped when the worker stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+import httpx
+from redis.asyncio import Redis
+
+from schemas import Settings
+from seeds import load_seeds
+from streams.crypto import Cipher, MissingSecretKey
+from streams.integrations import IntegrationStore
+from streams.lookups import LookupsNotLoaded, LookupsService
+from streams.processor import INFRA_ERRORS, EventSink, RequestProcessor
+from streams.sink import FaustSink
+from streams.state import NotificationState
+from streams.updates import StatusUpdater
+
+if TYPE_CHECKING:
+    from streams.app import Topics
+
+__all__ = ["Runtime"]
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(self, settings: Settings, topics: Topics, sink: EventSink | None = None) -> None:
+        self.settings = settings
+        self.topics = topics
+        self._sink_override = sink
+        self.assigned = False  # set once the consumer group gave this worker its partitions
+        self._started = False
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        async with self._lock:
+            if self._started:
+                return
+            settings = self.settings
+            self.redis = Redis.from_url(settings.redis_url, health_check_interval=15)
+            self.http = httpx.AsyncClient(
+                timeout=httpx.Timeout(settings.provider_timeout_seconds),
+                limits=httpx.Limits(max_connections=512, max_keepalive_connections=128),
+                follow_redirects=False,
+            )
+            try:
+                cipher: Cipher | None = Cipher.from_settings(settings)
+            except MissingSecretKey:
+                log.warning("HERALD_SECRET_KEY is not set: stored credentials cannot be read")
+                cipher = None
+            self.sink: EventSink = self._sink_override or FaustSink(self.topics)
+            self.state = NotificationState(
+                self.redis,
+                ttl_seconds=settings.idempotency_ttl_seconds,
+                correlation_ttl_seconds=settings.correlation_ttl_seconds,
+            )
+            self.lookups = LookupsService(self.redis)
+            self.integrations = IntegrationStore(self.redis, cipher)
+            self.processor = RequestProcessor(
+                settings=settings,
+                state=self.state,
+                lookups=self.lookups,
+                integrations=self.integrations,
+                http=self.http,
+                sink=self.sink,
+            )
+            self.updater = StatusUpdater(self.state, self.sink)
+            await self._load_lookups()
+            self._started = True
+
+    async def _load_lookups(self) -> None:
+        delay = 0.2
+        while True:
+            try:
+                try:
+                    await self.lookups.load()
+                except LookupsNotLoaded:
+                    log.warning("no seed data in Redis: loading the seed (as `herald seed` does)")
+                    await load_seeds(self.redis)
+                    await self.lookups.load()
+                return
+            except INFRA_ERRORS as exc:
+                log.warning("redis unavailable at start; retrying", extra={"error": repr(exc)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    async def stop(self) -> None:
+        if not self._started:
+            return
+        await self.processor.inflight.drain(timeout=30)
+        await self.http.aclose()
+        await self.redis.aclose()
+        self._started = False

@@ -1,0 +1,67 @@
+"""Health and webhook endpoints; thin adapters over ``streams.webhooks``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import faust
+from faust.web import Request, Response, View
+
+from streams.webhooks import WebhookResponse
+from streams.webhooks import whatsapp_business as wab
+
+if TYPE_CHECKING:
+    from streams.runtime import Runtime
+
+__all__ = ["register"]
+
+
+def _reply(view: View, answer: WebhookResponse) -> Response:
+    return view.text(
+        answer.body,
+        content_type=answer.content_type,
+        status=answer.status,
+        headers=answer.headers or None,
+    )
+
+
+async def _read_limited(request: Request, limit: int) -> bytes | None:
+    """The body, or ``None`` if it is larger than ``limit`` bytes."""
+    declared = request.headers.get("Content-Length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    body: bytes = await request.read()
+    return None if len(body) > limit else body
+
+
+def register(app: faust.App, runtime: Runtime) -> None:
+    @app.page("/health")
+    class Health(View):
+        async def get(self, request: Request) -> Response:
+            ok = runtime.assigned and runtime.started
+            body: dict[str, Any] = {
+                "status": "ok" if ok else "starting",
+                "partitionsAssigned": runtime.assigned,
+                "inFlight": runtime.processor.inflight.active if runtime.started else 0,
+            }
+            return self.json(body, status=200 if ok else 503)
+
+    @app.page("/webhooks/whatsapp-business")
+    class WhatsAppBusinessWebhook(View):
+        async def get(self, request: Request) -> Response:
+            await runtime.start()
+            query = {k: str(v) for k, v in request.query.items()}
+            return _reply(self, await wab.handle_verification(query, runtime.integrations))
+
+        async def post(self, request: Request) -> Response:
+            await runtime.start()
+            body = await _read_limited(request, runtime.settings.webhook_max_body_bytes)
+            if body is None:
+                return self.text("payload too large", status=413)
+            answer = await wab.handle_notification(
+                body,
+                request.headers.get("X-Hub-Signature-256"),
+                integrations=runtime.integrations,
+                updater=runtime.updater,
+            )
+            return _reply(self, answer)

@@ -1,0 +1,102 @@
+"""WhatsApp Business Cloud API webhooks: the verification handshake and status updates.
+
+``GET`` answers Meta's subscription check when ``hub.verify_token`` matches a stored
+integration's verify token. ``POST`` finds the integrations by the payload's phone
+number id, accepts the body only if ``X-Hub-Signature-256`` is the HMAC-SHA256 of the
+raw bytes under one of their app secrets (401 and nothing emitted otherwise), then
+turns each status into a delivery report.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import orjson
+
+from providers.whatsapp_business import (
+    MalformedWebhook,
+    WhatsAppBusinessProvider,
+    parse_statuses,
+    phone_number_ids,
+    verify_signature,
+)
+from schemas import WhatsAppBusinessCredentials
+from streams.integrations import IntegrationStore
+from streams.updates import DeliveryReport, StatusUpdater
+from streams.webhooks._base import WebhookResponse
+
+__all__ = ["handle_notification", "handle_verification"]
+
+log = logging.getLogger(__name__)
+
+PROVIDER = WhatsAppBusinessProvider.name
+
+
+async def handle_verification(
+    query: Mapping[str, str], integrations: IntegrationStore
+) -> WebhookResponse:
+    mode = query.get("hub.mode")
+    token = query.get("hub.verify_token")
+    challenge = query.get("hub.challenge")
+    if mode != "subscribe" or not token or challenge is None:
+        return WebhookResponse(400, "expected hub.mode=subscribe, hub.verify_token, hub.challenge")
+    tenants = await integrations.tenants_by_index(PROVIDER, "verify_token", token)
+    if not tenants:
+        return WebhookResponse(403, "verify token does not match any integration")
+    return WebhookResponse(200, challenge)
+
+
+async def _verified_tenants(
+    integrations: IntegrationStore, phone_id: str, raw: bytes, signature: str
+) -> set[str]:
+    """Tenants owning ``phone_id`` whose app secret produced ``signature``."""
+    verified: set[str] = set()
+    for tenant in await integrations.tenants_by_index(PROVIDER, "phone_number_id", phone_id):
+        creds = await integrations.credentials(tenant, PROVIDER)
+        if isinstance(creds, WhatsAppBusinessCredentials) and verify_signature(
+            raw, signature, creds.app_secret.get_secret_value()
+        ):
+            verified.add(tenant)
+    return verified
+
+
+async def handle_notification(
+    raw: bytes,
+    signature: str | None,
+    *,
+    integrations: IntegrationStore,
+    updater: StatusUpdater,
+) -> WebhookResponse:
+    if not signature:
+        return WebhookResponse(401, "missing X-Hub-Signature-256")
+    try:
+        payload = orjson.loads(raw)
+        phone_ids = phone_number_ids(payload)
+    except (orjson.JSONDecodeError, MalformedWebhook):
+        # Cannot tell whose it is, so it cannot be authenticated.
+        return WebhookResponse(401, "unauthenticated payload")
+    # Every phone number id in the payload must belong to a tenant whose app secret signed
+    # it; a status is then applied only to that tenant's notifications.
+    owners: dict[str, set[str]] = {}
+    for phone_id in phone_ids:
+        owners[phone_id] = await _verified_tenants(integrations, phone_id, raw, signature)
+    if not phone_ids or not all(owners.values()):
+        log.warning("webhook signature rejected", extra={"provider": PROVIDER})
+        return WebhookResponse(401, "invalid signature")
+    try:
+        statuses = parse_statuses(payload)
+    except MalformedWebhook as exc:
+        log.warning("malformed webhook", extra={"provider": PROVIDER, "error": str(exc)[:200]})
+        return WebhookResponse(400, "malformed payload")
+    for item in statuses:
+        await updater.apply(
+            DeliveryReport(
+                provider=PROVIDER,
+                provider_message_id=item.provider_message_id,
+                status=item.status,
+                error=item.error,
+                tenants=frozenset(owners.get(item.phone_number_id, ())),
+            )
+        )
+    return WebhookResponse(200, "ok")

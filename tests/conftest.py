@@ -1,0 +1,98 @@
+"""Session-wide fixtures: Kafka and Redis (external if configured, else embedded), settings.
+
+* ``KAFKA_BOOTSTRAP_SERVERS`` set: tests use that broker; else an in-memory tansu broker.
+* ``REDIS_URL`` set: tests use that Redis (never flushed); else a diskless redis-server.
+
+Both embedded services start lazily, once per session, on free loopback ports.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+import pytest_asyncio
+import redis.asyncio as aioredis
+
+from schemas.settings import Settings
+from streams.admin import wait_for_broker
+from streams.embedded import embedded_kafka, embedded_redis, wait_for_redis
+from tests.helpers import make_settings, new_secret_key
+
+
+@pytest.fixture(scope="session")
+def test_secret_key() -> str:
+    """HERALD_SECRET_KEY used by every test of the session (32 random bytes, urlsafe b64)."""
+    return new_secret_key()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """Bootstrap address of the session's Kafka broker."""
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if external:
+        await wait_for_broker(external, 60.0)
+        yield external
+        return
+    log_path = tmp_path_factory.mktemp("kafka") / "tansu.log"
+    async with embedded_kafka(log_path=log_path) as bootstrap:
+        yield bootstrap
+
+
+@pytest.fixture(scope="session")
+def redis_is_embedded() -> bool:
+    """True when the tests own the Redis server (and may flush it)."""
+    return not os.environ.get("REDIS_URL")
+
+
+@pytest_asyncio.fixture(scope="session")
+async def redis_url(
+    tmp_path_factory: pytest.TempPathFactory, redis_is_embedded: bool
+) -> AsyncIterator[str]:
+    """URL of the session's Redis server."""
+    if not redis_is_embedded:
+        url = os.environ["REDIS_URL"]
+        await wait_for_redis(url, 30.0)
+        yield url
+        return
+    log_path = tmp_path_factory.mktemp("redis") / "redis.log"
+    async with embedded_redis(log_path=log_path) as url:
+        yield url
+
+
+@pytest_asyncio.fixture
+async def redis(redis_url: str, redis_is_embedded: bool) -> AsyncIterator[aioredis.Redis]:
+    """A ``redis.asyncio`` client (bytes replies); embedded Redis is flushed around each test."""
+    client = aioredis.Redis.from_url(redis_url, decode_responses=False)
+    if redis_is_embedded:
+        await client.flushdb()
+    try:
+        yield client
+    finally:
+        if redis_is_embedded:
+            await client.flushdb()
+        await client.aclose()
+
+
+@pytest.fixture
+def settings_factory(
+    kafka_bootstrap: str, redis_url: str, test_secret_key: str
+) -> Callable[..., Settings]:
+    """``settings_factory(**overrides) -> Settings`` pointing at the session's Kafka and Redis.
+
+    Each call gives a unique app id, unique topic names, a free web port on 127.0.0.1,
+    fast consumer-group timings and the session's secret key; overrides use field names.
+    """
+
+    def factory(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "kafka_bootstrap_servers": kafka_bootstrap,
+            "redis_url": redis_url,
+            "secret_key": test_secret_key,
+        }
+        values.update(overrides)
+        return make_settings(**values)
+
+    return factory

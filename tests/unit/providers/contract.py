@@ -1,0 +1,195 @@
+"""The contract every provider honours, run against that provider's local fake service.
+
+A provider's test module subclasses :class:`ProviderContract` (naming the subclass
+``Test...`` so that pytest collects it), sets ``provider_class`` and implements
+``open_harness``: an async context manager yielding a :class:`ContractHarness` bound to
+a running fake. The tests below then run for that provider:
+
+* one happy path per declared content type (what the fake received, the returned id);
+* refused credentials -> :class:`InvalidCredentials`;
+* a retryable fault -> :class:`RetryableError`, a permanent one -> :class:`PermanentError`;
+* no answer within ``provider_timeout_seconds`` -> :class:`ProviderTimeout`;
+* a service that cannot be reached -> :class:`RetryableError`;
+* an unreadable response body -> a :class:`ProviderError` (never anything else);
+* an invalid recipient -> :class:`InvalidRequest` from ``validate``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from typing import Any, ClassVar
+
+import pytest
+
+from providers import (
+    InvalidCredentials,
+    InvalidRequest,
+    PermanentError,
+    Provider,
+    ProviderError,
+    ProviderTimeout,
+    RetryableError,
+    SendResult,
+)
+from providers.registry import REGISTRY
+from schemas.notification import NotificationRequest
+
+__all__ = ["CONTRACT_TIMEOUT_SECONDS", "ContractHarness", "ProviderContract"]
+
+#: ``provider_timeout_seconds`` the timeout test runs with.
+CONTRACT_TIMEOUT_SECONDS = 0.3
+
+
+class ContractHarness(abc.ABC):
+    """One provider wired to its running fake service."""
+
+    @abc.abstractmethod
+    def provider(
+        self, *, bad_credentials: bool = False, timeout_seconds: float | None = None
+    ) -> Provider[Any]:
+        """A provider against the fake (with credentials the fake refuses, if asked)."""
+
+    @abc.abstractmethod
+    def unreachable_provider(self) -> Provider[Any]:
+        """A provider pointed at an address where nothing listens."""
+
+    @abc.abstractmethod
+    def request(self, content_type: str) -> NotificationRequest:
+        """A valid request carrying ``content_type`` (one of ``info.content_types``)."""
+
+    @abc.abstractmethod
+    def invalid_recipient_request(self) -> NotificationRequest:
+        """A request whose recipient this provider cannot address."""
+
+    @abc.abstractmethod
+    async def assert_delivered(
+        self, content_type: str, request: NotificationRequest, result: SendResult
+    ) -> None:
+        """Assert the fake received ``request`` as the service expects, under ``result``'s id."""
+
+    @abc.abstractmethod
+    def inject_retryable_fault(self, request: NotificationRequest) -> None: ...
+
+    @abc.abstractmethod
+    def inject_permanent_fault(self, request: NotificationRequest) -> None: ...
+
+    @abc.abstractmethod
+    def inject_hang(self, request: NotificationRequest) -> None:
+        """Make the fake never answer requests for this request's recipient."""
+
+    @abc.abstractmethod
+    def inject_garbage(self, request: NotificationRequest, http_status: int) -> None:
+        """Make the fake answer ``http_status`` with a body that is not the service's."""
+
+
+class ProviderContract(abc.ABC):
+    """Base of a provider's contract tests (pytest style; subclasses are collected)."""
+
+    provider_class: ClassVar[type[Provider[Any]]]
+
+    @abc.abstractmethod
+    def open_harness(self) -> AbstractAsyncContextManager[ContractHarness]:
+        """Start the fake service and yield a harness bound to it."""
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        if "content_type" in metafunc.fixturenames:
+            metafunc.parametrize("content_type", self.provider_class.info.content_types)
+
+    @pytest.fixture
+    async def harness(self) -> AsyncIterator[ContractHarness]:
+        async with self.open_harness() as harness:
+            yield harness
+
+    # --- declaration ----------------------------------------------------------------
+
+    def test_is_registered_and_declared(self) -> None:
+        cls = self.provider_class
+        assert REGISTRY.get(cls.name) is cls
+        assert cls.display_name
+        assert cls.info.content_types
+        assert cls.required_credentials(), "a provider without credentials is suspicious"
+        for field in cls.index_fields:
+            assert field in cls.credentials_model.model_fields
+
+    # --- sending --------------------------------------------------------------------
+
+    async def test_sends_each_content_type(
+        self, harness: ContractHarness, content_type: str
+    ) -> None:
+        provider = harness.provider()
+        request = harness.request(content_type)
+        provider.validate(request)
+        result = await provider.send(request)
+        assert isinstance(result, SendResult)
+        assert result.provider_message_id
+        await harness.assert_delivered(content_type, request, result)
+
+    async def test_message_ids_are_unique(self, harness: ContractHarness) -> None:
+        provider = harness.provider()
+        content_type = self.provider_class.info.content_types[0]
+        first = await provider.send(harness.request(content_type))
+        second = await provider.send(harness.request(content_type))
+        assert first.provider_message_id != second.provider_message_id
+
+    def test_validate_rejects_invalid_recipient(self, harness: ContractHarness) -> None:
+        with pytest.raises(InvalidRequest) as caught:
+            harness.provider().validate(harness.invalid_recipient_request())
+        assert caught.value.code == "invalid_recipient"
+
+    # --- failures -------------------------------------------------------------------
+
+    async def test_refused_credentials_are_invalid_credentials(
+        self, harness: ContractHarness
+    ) -> None:
+        provider = harness.provider(bad_credentials=True)
+        content_type = self.provider_class.info.content_types[0]
+        with pytest.raises(InvalidCredentials) as caught:
+            await provider.send(harness.request(content_type))
+        assert not caught.value.retryable
+        assert isinstance(caught.value, PermanentError)
+
+    async def test_retryable_fault_is_retryable(self, harness: ContractHarness) -> None:
+        request = harness.request(self.provider_class.info.content_types[0])
+        harness.inject_retryable_fault(request)
+        with pytest.raises(RetryableError) as caught:
+            await harness.provider().send(request)
+        assert caught.value.retryable
+        assert caught.value.code
+
+    async def test_permanent_fault_is_permanent(self, harness: ContractHarness) -> None:
+        request = harness.request(self.provider_class.info.content_types[0])
+        harness.inject_permanent_fault(request)
+        with pytest.raises(PermanentError) as caught:
+            await harness.provider().send(request)
+        assert not caught.value.retryable
+        assert not isinstance(caught.value, InvalidCredentials)
+
+    async def test_no_answer_is_a_timeout(self, harness: ContractHarness) -> None:
+        request = harness.request(self.provider_class.info.content_types[0])
+        harness.inject_hang(request)
+        provider = harness.provider(timeout_seconds=CONTRACT_TIMEOUT_SECONDS)
+        with pytest.raises(ProviderTimeout) as caught:
+            await provider.send(request)
+        assert caught.value.code == "provider_timeout"
+        assert caught.value.retryable
+
+    async def test_unreachable_service_is_retryable(self, harness: ContractHarness) -> None:
+        request = harness.request(self.provider_class.info.content_types[0])
+        with pytest.raises(RetryableError) as caught:
+            await harness.unreachable_provider().send(request)
+        assert caught.value.code in ("provider_unavailable", "provider_timeout")
+
+    @pytest.mark.parametrize("http_status", [200, 400, 404, 500, 502, 503])
+    async def test_unreadable_body_is_a_provider_error(
+        self, harness: ContractHarness, http_status: int
+    ) -> None:
+        request = harness.request(self.provider_class.info.content_types[0])
+        harness.inject_garbage(request, http_status)
+        with pytest.raises(ProviderError) as caught:
+            await harness.provider().send(request)
+        if http_status >= 500:
+            assert caught.value.retryable
+        elif http_status >= 400:
+            assert not caught.value.retryable

@@ -1,0 +1,473 @@
+"""The whatsapp-business provider: the contract against the real fake over loopback,
+payload formatting and validation, and the Graph error table (httpx.MockTransport)."""
+
+from __future__ import annotations
+
+import base64
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from providers import (
+    InvalidCredentials,
+    InvalidRequest,
+    PermanentError,
+    Provider,
+    ProviderError,
+    ProviderTimeout,
+    RetryableError,
+    SendResult,
+)
+from providers.sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
+from providers.whatsapp_business import (
+    GRAPH_ERRORS,
+    PENDING_UPLOAD,
+    WhatsAppBusinessProvider,
+)
+from schemas.credentials import WhatsAppBusinessCredentials
+from schemas.notification import NotificationRequest
+from tests.helpers import make_settings
+from tests.unit.providers.contract import ContractHarness, ProviderContract
+
+PHONE_NUMBER_ID = "106540352242922"
+TOKEN = "EAAG-sandbox-token"
+RECIPIENT = "+55 (11) 98765-4321"
+RECIPIENT_DIGITS = "5511987654321"
+PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32).decode()
+
+
+def credentials(token: str = TOKEN) -> WhatsAppBusinessCredentials:
+    return WhatsAppBusinessCredentials(
+        phone_number_id=PHONE_NUMBER_ID,
+        access_token=token,
+        app_secret="app-secret",
+        verify_token="verify-token",
+    )
+
+
+def make_request(content: dict[str, Any], phone: str | None = RECIPIENT) -> NotificationRequest:
+    return NotificationRequest.model_validate(
+        {
+            "id": "n-1",
+            "tenantId": "acme",
+            "channel": "whatsapp",
+            "recipient": {"phone": phone} if phone else {"userId": "u-1"},
+            "content": content,
+        }
+    )
+
+
+CONTENTS: dict[str, dict[str, Any]] = {
+    "text": {"body": "Hello from Herald"},
+    "image": {"media": {"url": "https://cdn.example/a.jpg", "mimetype": "image/jpeg"}},
+    "document": {
+        "media": {
+            "url": "https://cdn.example/invoice.pdf",
+            "mimetype": "application/pdf",
+            "filename": "invoice.pdf",
+            "caption": "Your invoice",
+        }
+    },
+    "video": {"media": {"url": "https://cdn.example/v.mp4", "caption": "clip"}},
+    "audio": {"media": {"url": "https://cdn.example/a.ogg", "mimetype": "audio/ogg"}},
+    "location": {
+        "location": {"latitude": -23.55, "longitude": -46.63, "name": "HQ", "address": "Av. X"}
+    },
+    "contacts": {"contact": {"contactId": "5511912345678@c.us", "name": "Ana"}},
+}
+
+#: What the Graph API must receive for each request above, besides the common fields.
+EXPECTED: dict[str, dict[str, Any]] = {
+    "text": {"type": "text", "text": {"preview_url": False, "body": "Hello from Herald"}},
+    "image": {"type": "image", "image": {"link": "https://cdn.example/a.jpg"}},
+    "document": {
+        "type": "document",
+        "document": {
+            "link": "https://cdn.example/invoice.pdf",
+            "caption": "Your invoice",
+            "filename": "invoice.pdf",
+        },
+    },
+    "video": {"type": "video", "video": {"link": "https://cdn.example/v.mp4", "caption": "clip"}},
+    "audio": {"type": "audio", "audio": {"link": "https://cdn.example/a.ogg"}},
+    "location": {
+        "type": "location",
+        "location": {"latitude": -23.55, "longitude": -46.63, "name": "HQ", "address": "Av. X"},
+    },
+    "contacts": {
+        "type": "contacts",
+        "contacts": [
+            {
+                "name": {"formatted_name": "Ana", "first_name": "Ana"},
+                "phones": [{"phone": "+5511912345678", "wa_id": "5511912345678", "type": "CELL"}],
+            }
+        ],
+    },
+}
+
+
+def expected_body(content_type: str) -> dict[str, Any]:
+    return {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": RECIPIENT_DIGITS,
+        **EXPECTED[content_type],
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class SandboxHarness(ContractHarness):
+    def __init__(self, sandbox: WhatsAppBusinessSandbox, http: httpx.AsyncClient, url: str):
+        self.sandbox = sandbox
+        self.http = http
+        self.api_url = f"{url}/{GRAPH_VERSION}"
+
+    def provider(
+        self, *, bad_credentials: bool = False, timeout_seconds: float | None = None
+    ) -> Provider[Any]:
+        settings = make_settings(
+            whatsapp_business_api_url=self.api_url,
+            provider_timeout_seconds=timeout_seconds or 5.0,
+        )
+        creds = credentials("wrong-token" if bad_credentials else TOKEN)
+        return WhatsAppBusinessProvider(creds, http=self.http, settings=settings)
+
+    def unreachable_provider(self) -> Provider[Any]:
+        settings = make_settings(
+            whatsapp_business_api_url=f"http://127.0.0.1:{free_port()}/{GRAPH_VERSION}",
+            provider_timeout_seconds=2.0,
+        )
+        return WhatsAppBusinessProvider(credentials(), http=self.http, settings=settings)
+
+    def request(self, content_type: str) -> NotificationRequest:
+        return make_request(CONTENTS[content_type])
+
+    def invalid_recipient_request(self) -> NotificationRequest:
+        return make_request(CONTENTS["text"], phone="12")
+
+    async def assert_delivered(
+        self, content_type: str, request: NotificationRequest, result: SendResult
+    ) -> None:
+        sent = self.sandbox.message(result.provider_message_id)
+        assert sent is not None, "the fake did not record the returned wamid"
+        assert result.provider_message_id.startswith("wamid.")
+        assert sent.phone_number_id == PHONE_NUMBER_ID
+        assert sent.body == expected_body(content_type)
+        assert result.metadata["wa_id"] == RECIPIENT_DIGITS
+
+    def inject_retryable_fault(self, request: NotificationRequest) -> None:
+        self.sandbox.fail(
+            request.recipient.phone or "",
+            130429,
+            message="(#130429) Rate limit hit",
+            details="Cloud API message throughput has been reached.",
+        )
+
+    def inject_permanent_fault(self, request: NotificationRequest) -> None:
+        self.sandbox.fail(request.recipient.phone or "", 131026, message="Message Undeliverable.")
+
+    def inject_hang(self, request: NotificationRequest) -> None:
+        self.sandbox.hang(request.recipient.phone or "")
+
+    def inject_garbage(self, request: NotificationRequest, http_status: int) -> None:
+        self.sandbox.garble(request.recipient.phone or "", http_status=http_status)
+
+
+@asynccontextmanager
+async def running_sandbox() -> AsyncIterator[SandboxHarness]:
+    sandbox = WhatsAppBusinessSandbox()
+    sandbox.add_account(PHONE_NUMBER_ID, access_token=TOKEN, app_secret="app-secret")
+    async with serve_app(sandbox.app) as url, httpx.AsyncClient() as http:
+        yield SandboxHarness(sandbox, http, url)
+
+
+class TestWhatsAppBusinessContract(ProviderContract):
+    provider_class = WhatsAppBusinessProvider
+
+    def open_harness(self) -> Any:
+        return running_sandbox()
+
+
+# --- against the fake: what the contract does not cover ---------------------------------
+
+
+async def test_inline_media_is_uploaded_then_sent_by_id() -> None:
+    async with running_sandbox() as h:
+        request = make_request(
+            {"body": "the chart", "media": {"base64": PNG, "mimetype": "image/png"}}
+        )
+        result = await h.provider().send(request)
+        sent = h.sandbox.message(result.provider_message_id)
+        assert sent is not None
+        media_id = sent.body["image"]["id"]
+        assert sent.body["image"] == {"id": media_id, "caption": "the chart"}
+        upload = h.sandbox.uploads[media_id]
+        assert upload.mime_type == "image/png"
+        assert upload.data == base64.b64decode(PNG)
+        assert result.metadata["media_id"] == media_id
+
+
+async def test_unsupported_inline_media_type_fails_permanently() -> None:
+    async with running_sandbox() as h:
+        request = make_request({"media": {"base64": PNG, "mimetype": "application/x-msdownload"}})
+        with pytest.raises(PermanentError) as caught:
+            await h.provider().send(request)
+        assert caught.value.code == "131053"
+        assert h.sandbox.messages == []
+
+
+async def test_retry_after_header_is_honoured() -> None:
+    async with running_sandbox() as h:
+        h.sandbox.fail(RECIPIENT, 131056, http_status=400, retry_after=7)
+        with pytest.raises(RetryableError) as caught:
+            await h.provider().send(make_request(CONTENTS["text"]))
+        assert caught.value.code == "131056"
+        assert caught.value.retry_after == 7
+
+
+async def test_unknown_phone_number_id_is_permanent() -> None:
+    async with running_sandbox() as h:
+        h.sandbox.add_account("999", access_token="other-token", app_secret="x")
+        provider = h.provider()
+        provider.credentials = credentials().model_copy(update={"phone_number_id": "999"})
+        with pytest.raises(PermanentError) as caught:
+            await provider.send(make_request(CONTENTS["text"]))
+        assert caught.value.code == "100"
+
+
+# --- format_payload / validate ------------------------------------------------------------
+
+
+def offline_provider(handler: Any = None, **settings: Any) -> WhatsAppBusinessProvider:
+    transport = httpx.MockTransport(handler or (lambda request: httpx.Response(500)))
+    return WhatsAppBusinessProvider(
+        credentials(),
+        http=httpx.AsyncClient(transport=transport),
+        settings=make_settings(whatsapp_business_api_url="https://graph.test/v23.0", **settings),
+    )
+
+
+@pytest.mark.parametrize("content_type", list(CONTENTS))
+def test_format_payload_matches_the_cloud_api(content_type: str) -> None:
+    payload = offline_provider().format_payload(make_request(CONTENTS[content_type]))
+    assert payload == expected_body(content_type)
+
+
+def test_text_with_a_url_asks_for_a_preview() -> None:
+    payload = offline_provider().format_payload(make_request({"body": "see https://x.io"}))
+    assert payload["text"] == {"preview_url": True, "body": "see https://x.io"}
+
+
+def test_kind_follows_the_seed_order_media_location_contact_text() -> None:
+    provider = offline_provider()
+    everything = {
+        "body": "caption",
+        "media": CONTENTS["image"]["media"],
+        "location": CONTENTS["location"]["location"],
+        "contact": CONTENTS["contacts"]["contact"],
+    }
+    assert provider.format_payload(make_request(everything))["type"] == "image"
+    del everything["media"]
+    assert provider.format_payload(make_request(everything))["type"] == "location"
+    del everything["location"]
+    assert provider.format_payload(make_request(everything))["type"] == "contacts"
+    del everything["contact"]
+    assert provider.format_payload(make_request(everything))["type"] == "text"
+
+
+@pytest.mark.parametrize(
+    ("mimetype", "kind"),
+    [
+        ("image/png", "image"),
+        ("video/mp4", "video"),
+        ("audio/mpeg", "audio"),
+        ("application/pdf", "document"),
+        ("text/plain", "document"),
+    ],
+)
+def test_media_kind_comes_from_the_mimetype(mimetype: str, kind: str) -> None:
+    request = make_request({"media": {"url": "https://x.io/f", "mimetype": mimetype}})
+    assert offline_provider().format_payload(request)["type"] == kind
+
+
+def test_audio_takes_no_caption_and_only_documents_take_a_filename() -> None:
+    provider = offline_provider()
+    audio = {"url": "https://x.io/a.ogg", "caption": "c", "filename": "a.ogg"}
+    assert provider.format_payload(make_request({"media": audio}))["audio"] == {
+        "link": "https://x.io/a.ogg"
+    }
+    image = {"url": "https://x.io/a.png", "caption": "c", "filename": "a.png"}
+    assert provider.format_payload(make_request({"media": image}))["image"] == {
+        "link": "https://x.io/a.png",
+        "caption": "c",
+    }
+
+
+def test_inline_media_before_upload_carries_the_placeholder() -> None:
+    request = make_request({"media": {"base64": PNG, "mimetype": "image/png"}})
+    provider = offline_provider()
+    assert provider.format_payload(request)["image"] == {"id": PENDING_UPLOAD}
+    assert provider.format_payload(request, media_id="42")["image"] == {"id": "42"}
+
+
+@pytest.mark.parametrize(
+    ("phone", "content", "code"),
+    [
+        (None, {"body": "hi"}, "invalid_recipient"),
+        ("123", {"body": "hi"}, "invalid_recipient"),
+        ("0055 11 98765 4321", {"body": "hi"}, "invalid_recipient"),
+        (RECIPIENT, {}, "unsupported_content"),
+        (RECIPIENT, {"body": "   "}, "unsupported_content"),
+        (RECIPIENT, {"subject": "s", "html": "<p>x</p>"}, "unsupported_content"),
+        (RECIPIENT, {"body": "x" * 4097}, "invalid_request"),
+        (RECIPIENT, {"media": {"base64": "not base64!!"}}, "invalid_request"),
+        (RECIPIENT, {"media": {"url": "ftp://x.io/a.png"}}, "invalid_request"),
+        (RECIPIENT, {"contact": {"contactId": "nobody"}}, "unsupported_content"),
+    ],
+)
+def test_validate_rejects(phone: str | None, content: dict[str, Any], code: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        offline_provider().validate(make_request(content, phone=phone))
+    assert caught.value.code == code
+
+
+# --- the error table ------------------------------------------------------------------
+
+
+def graph_error(code: int, status: int = 400, **headers: str) -> httpx.Response:
+    body = {
+        "error": {
+            "message": f"(#{code}) Title",
+            "type": "OAuthException",
+            "code": code,
+            "error_data": {"messaging_product": "whatsapp", "details": "Details."},
+            "fbtrace_id": "Atrace",
+        }
+    }
+    return httpx.Response(status, content=orjson.dumps(body), headers=headers)
+
+
+async def send_against(response: httpx.Response | Exception) -> ProviderError:
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+        assert request.url.path == f"/v23.0/{PHONE_NUMBER_ID}/messages"
+        if isinstance(response, Exception):
+            raise response
+        return response
+
+    with pytest.raises(ProviderError) as caught:
+        await offline_provider(handler).send(make_request(CONTENTS["text"]))
+    return caught.value
+
+
+@pytest.mark.parametrize("code", sorted(GRAPH_ERRORS))
+async def test_every_table_code_maps_as_declared(code: int) -> None:
+    spec = GRAPH_ERRORS[code]
+    error = await send_against(graph_error(code))
+    assert isinstance(error, RetryableError if spec.retryable else PermanentError)
+    assert isinstance(error, InvalidCredentials) == spec.credentials
+    assert error.code == str(code)
+    assert "Details." in error.message
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "retryable"),
+    [
+        (131026, 400, False),
+        (131047, 400, False),
+        (132000, 400, False),
+        (190, 401, False),
+        (130429, 400, True),
+        (131056, 400, True),
+        (999999, 400, False),  # unknown 4xx: permanent
+        (999999, 503, True),  # unknown 5xx: retryable
+        (999999, 429, True),
+        (250, 403, False),  # 200-299: permission
+    ],
+)
+async def test_documented_examples(code: int, status: int, retryable: bool) -> None:
+    error = await send_against(graph_error(code, status))
+    assert isinstance(error, RetryableError) == retryable
+    assert isinstance(error, PermanentError) != retryable
+
+
+async def test_invalid_token_is_invalid_credentials() -> None:
+    error = await send_against(graph_error(190, 401))
+    assert isinstance(error, InvalidCredentials)
+    assert error.code == "190"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected", "code"),
+    [
+        (500, b"<html>", RetryableError, "provider_unavailable"),
+        (502, b"", RetryableError, "provider_unavailable"),
+        (429, b"slow down", RetryableError, "rate_limited"),
+        (401, b"no", InvalidCredentials, "auth_failed"),
+        (404, b"not found", PermanentError, "provider_error"),
+        (400, b'{"error": "text"}', PermanentError, "provider_error"),
+        (400, b'{"error": {"code": "x"}}', PermanentError, "provider_error"),
+        (200, b"not json", RetryableError, "provider_unavailable"),
+        (200, b"[]", RetryableError, "provider_unavailable"),
+        (200, b'{"messages": []}', RetryableError, "provider_unavailable"),
+        (200, b'{"messages": [{"id": 5}]}', RetryableError, "provider_unavailable"),
+    ],
+)
+async def test_unreadable_bodies_fall_back_on_the_status(
+    status: int, body: bytes, expected: type[Exception], code: str
+) -> None:
+    error = await send_against(httpx.Response(status, content=body))
+    assert type(error) is expected
+    assert error.code == code
+
+
+async def test_retry_after_is_read_from_the_header() -> None:
+    error = await send_against(graph_error(130429, 429, **{"Retry-After": "3"}))
+    assert isinstance(error, RetryableError)
+    assert error.retry_after == 3
+    error = await send_against(graph_error(130429, 429, **{"Retry-After": "soon"}))
+    assert isinstance(error, RetryableError)
+    assert error.retry_after is None
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected", "code"),
+    [
+        (httpx.ReadTimeout("slow"), ProviderTimeout, "provider_timeout"),
+        (httpx.ConnectTimeout("slow"), ProviderTimeout, "provider_timeout"),
+        (httpx.ConnectError("refused"), RetryableError, "provider_unavailable"),
+        (httpx.RemoteProtocolError("eof"), RetryableError, "provider_unavailable"),
+    ],
+)
+async def test_transport_errors_are_translated(
+    exc: Exception, expected: type[Exception], code: str
+) -> None:
+    error = await send_against(exc)
+    assert type(error) is expected
+    assert error.code == code
+    assert error.__cause__ is exc
+
+
+async def test_success_returns_the_wamid() -> None:
+    response = httpx.Response(
+        200,
+        json={
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": RECIPIENT_DIGITS, "wa_id": RECIPIENT_DIGITS}],
+            "messages": [{"id": "wamid.ABC="}],
+        },
+    )
+    provider = offline_provider(lambda request: response)
+    result = await provider.send(make_request(CONTENTS["text"]))
+    assert result.provider_message_id == "wamid.ABC="
+    assert result.metadata == {"type": "text", "wa_id": RECIPIENT_DIGITS}
