@@ -61,6 +61,10 @@ class Provider(ABC, Generic[C]):
     #: Credential fields (python names) the integration store indexes, so that an inbound
     #: webhook naming e.g. a phone number id can be matched to its tenants.
     index_fields: ClassVar[tuple[str, ...]] = ()
+    #: A provider whose sends happen in another worker role (e.g. WhatsApp Web sessions,
+    #: which live in the session workers): the router validates and accepts the request,
+    #: then hands it over on that role's dispatch topic instead of calling ``send()``.
+    handoff_role: ClassVar[str | None] = None
 
     def __init__(self, credentials: C, *, http: httpx.AsyncClient, settings: Settings) -> None:
         self.credentials = credentials

@@ -151,6 +151,11 @@ class Settings(BaseSettings):
         validation_alias=_env("HERALD_TOPIC_WHATSAPP_COMMANDS"),
         description="Input: WhatsApp Web session commands (reserved).",
     )
+    topic_whatsapp_dispatch: str = Field(
+        "whatsapp.dispatch",
+        validation_alias=_env("HERALD_TOPIC_WHATSAPP_DISPATCH"),
+        description="Internal: requests the router hands to the WhatsApp Web session workers, keyed by tenant.",
+    )
     topic_partitions: int = Field(
         8,
         ge=1,
@@ -225,4 +230,5 @@ class Settings(BaseSettings):
             self.topic_whatsapp_state,
             self.topic_whatsapp_inbound,
             self.topic_whatsapp_commands,
+            self.topic_whatsapp_dispatch,
         ]

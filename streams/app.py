@@ -36,6 +36,13 @@ class Topics:
     whatsapp_state: Any
     whatsapp_inbound: Any
     whatsapp_commands: Any
+    whatsapp_dispatch: Any
+
+    def dispatch_topic(self, role: str) -> Any:
+        """The internal topic on which the router hands requests to worker ``role``."""
+        if role == "whatsapp":
+            return self.whatsapp_dispatch
+        raise ValueError(f"no dispatch topic for worker role {role!r}")
 
     @classmethod
     def declare(cls, app: faust.App, settings: Settings) -> Topics:
@@ -59,6 +66,7 @@ class Topics:
             whatsapp_state=topic(settings.topic_whatsapp_state),
             whatsapp_inbound=topic(settings.topic_whatsapp_inbound),
             whatsapp_commands=topic(settings.topic_whatsapp_commands),
+            whatsapp_dispatch=topic(settings.topic_whatsapp_dispatch),
         )
 
 

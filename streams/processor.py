@@ -56,6 +56,8 @@ class EventSink(Protocol):
 
     async def forward(self, record: RawRecord, key: bytes) -> None: ...
 
+    async def handoff(self, role: str, request: NotificationRequest) -> None: ...
+
 
 def backoff_delay(attempt: int, base: float, cap: float, retry_after: float | None = None) -> float:
     """Exponential backoff with full jitter; a provider's Retry-After wins (capped)."""
@@ -252,6 +254,12 @@ class RequestProcessor:
                 provider=resolved.name,
                 metadata=request.metadata,
             )
+        if resolved.provider_cls.handoff_role is not None:
+            # Sent by another worker role; it continues from the "dispatched" phase.
+            routed = request.model_copy(update={"provider": resolved.name})
+            await self.sink.handoff(resolved.provider_cls.handoff_role, routed)
+            await self.state.set_phase(tenant, nid, "dispatched")
+            return
         await self._send(request, resolved, provider)
 
     async def _send(self, request: NotificationRequest, resolved: Resolved, provider: Any) -> None:

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from schemas import StatusEvent
+from schemas import NotificationRequest, StatusEvent
 from streams.decode import DeadLetter, RawRecord
 
 if TYPE_CHECKING:
@@ -35,6 +35,10 @@ class FaustSink:
     async def forward(self, record: RawRecord, key: bytes) -> None:
         await self._send(self._topics.requests, key, record.value, list(record.headers))
 
+    async def handoff(self, role: str, request: NotificationRequest) -> None:
+        topic = self._topics.dispatch_topic(role)
+        await self._send(topic, request.tenant_id.encode(), request.to_json(), None)
+
 
 _T = TypeVar("_T")
 
@@ -50,6 +54,7 @@ class MemorySink:
         self.statuses: list[StatusEvent] = []
         self.dead_letters: list[DeadLetter] = []
         self.forwarded: list[tuple[RawRecord, bytes]] = []
+        self.handed_off: list[tuple[str, NotificationRequest]] = []
         self._changed = asyncio.Event()
 
     def _notify(self) -> None:
@@ -66,6 +71,10 @@ class MemorySink:
 
     async def forward(self, record: RawRecord, key: bytes) -> None:
         self.forwarded.append((record, key))
+        self._notify()
+
+    async def handoff(self, role: str, request: NotificationRequest) -> None:
+        self.handed_off.append((role, request))
         self._notify()
 
     def of(self, notification_id: str) -> list[StatusEvent]:

@@ -4,8 +4,8 @@ One hash per notification (``streams.keys.notification``) holds:
 
 ``phase``
     Where the router got to: ``claimed`` -> ``accepted`` -> ``sent`` | ``failed``, or
-    ``rejected``. ``sent``, ``failed`` and ``rejected`` are terminal: a request whose
-    record is terminal is a duplicate and causes nothing.
+    ``rejected``, or ``dispatched`` (handed to another worker role). These are terminal
+    for the router: a request whose record is terminal is a duplicate and causes nothing.
 ``rank``
     The highest delivery status recorded (see :data:`RANKS`). Status events from
     webhooks and acks only move it forward; a late ``delivered`` after ``read`` is
@@ -50,7 +50,9 @@ RANKS: dict[Status, int] = {
     Status.FAILED: 9,
 }
 
-TERMINAL_PHASES = frozenset({"sent", "failed", "rejected"})
+#: Phases after which the router does nothing more for a request ("dispatched": handed
+#: over to another worker role, which owns it from then on).
+TERMINAL_PHASES = frozenset({"sent", "failed", "rejected", "dispatched"})
 
 # KEYS[1] notification hash; ARGV: ttl. Returns the existing record (flat list) or {} if new.
 _CLAIM = """

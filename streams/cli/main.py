@@ -33,6 +33,7 @@ COMMANDS = (
     "providers",
     "schemas",
     "keygen",
+    "apikeys",
     "worker",
     "send",
     "sandbox",
