@@ -5,8 +5,9 @@ credentials and the worker's shared :class:`httpx.AsyncClient`, then calls
 ``validate()`` (raises :class:`InvalidRequest`; the request is rejected),
 ``format_payload()`` (pure) and ``send()`` (raises :class:`RetryableError` or
 :class:`PermanentError`; returns a :class:`SendResult`). Providers hold no
-connection state of their own; anything long-lived (HTTP pools, browser sessions)
-is injected.
+connection state of their own; anything long-lived (HTTP pools, browser sessions,
+database engines) is injected: ``http`` for everyone, and the :class:`Resources` a
+provider lists in ``requires`` (e.g. the inbox's database store).
 """
 
 from __future__ import annotations
@@ -21,9 +22,31 @@ from schemas.credentials import BaseCredentials
 from schemas.notification import Channel, NotificationRequest
 from schemas.settings import Settings
 
-__all__ = ["Provider", "ProviderInfo", "RateLimit", "SendResult"]
+__all__ = ["Provider", "ProviderInfo", "RateLimit", "Resources", "SendResult"]
 
 C = TypeVar("C", bound=BaseCredentials)
+R = TypeVar("R")
+
+
+class Resources:
+    """Long-lived objects a worker owns and lends to providers, one per class.
+
+    ``streams.runtime`` builds it (e.g. ``Resources(inbox_store)``) and closes what is in
+    it; a provider names the classes it needs in ``Provider.requires`` and gets them with
+    ``self.resources.get(InboxStore)``.
+    """
+
+    def __init__(self, *items: object) -> None:
+        self._items: dict[type, object] = {type(item): item for item in items}
+
+    def __contains__(self, kind: type) -> bool:
+        return kind in self._items
+
+    def get(self, kind: type[R]) -> R:
+        item = self._items.get(kind)
+        if not isinstance(item, kind):
+            raise LookupError(f"this worker provides no {kind.__name__}")
+        return item
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +88,35 @@ class Provider(ABC, Generic[C]):
     #: which live in the session workers): the router validates and accepts the request,
     #: then hands it over on that role's dispatch topic instead of calling ``send()``.
     handoff_role: ClassVar[str | None] = None
+    #: Classes of the shared :class:`Resources` this provider uses (``self.resources``).
+    requires: ClassVar[tuple[type, ...]] = ()
+    #: ``False`` for a built-in provider that needs no per-tenant integration (the inbox):
+    #: without one, the router uses it with the credentials model's defaults.
+    needs_integration: ClassVar[bool] = True
 
-    def __init__(self, credentials: C, *, http: httpx.AsyncClient, settings: Settings) -> None:
+    @classmethod
+    def http_mounts(cls, settings: Settings) -> dict[str, httpx.AsyncBaseTransport]:
+        """Per-origin transports the worker's shared client mounts for this provider.
+
+        E.g. ``{"https://api.push.apple.com": httpx.AsyncHTTPTransport(http2=True)}``:
+        requests to that origin use HTTP/2, every other one keeps the client's HTTP/1.1
+        (gathered by ``providers.transports.provider_mounts``). Default: none.
+        """
+        del settings
+        return {}
+
+    def __init__(
+        self,
+        credentials: C,
+        *,
+        http: httpx.AsyncClient,
+        settings: Settings,
+        resources: Resources | None = None,
+    ) -> None:
         self.credentials = credentials
         self.http = http
         self.settings = settings
+        self.resources = resources if resources is not None else Resources()
 
     @classmethod
     def required_credentials(cls) -> list[str]:

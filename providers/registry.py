@@ -10,27 +10,37 @@ from __future__ import annotations
 
 from typing import Any
 
+from providers.apn import APNProvider
 from providers.base import Provider
+from providers.database import DatabaseProvider
+from providers.firebase import FirebaseProvider
+from providers.mailgun import MailgunProvider
+from providers.sendgrid import SendGridProvider
+from providers.ses import SESProvider
+from providers.sns import SNSProvider
+from providers.twilio import TwilioProvider
 from providers.whatsapp_business import WhatsAppBusinessProvider
+from providers.wppconnect import WPPConnectProvider
 
 __all__ = ["NOT_IMPLEMENTED", "REGISTRY", "get_provider_class", "is_implemented"]
 
-_IMPLEMENTED: tuple[type[Provider[Any]], ...] = (WhatsAppBusinessProvider,)
+_IMPLEMENTED: tuple[type[Provider[Any]], ...] = (
+    WhatsAppBusinessProvider,
+    WPPConnectProvider,
+    TwilioProvider,
+    SNSProvider,
+    DatabaseProvider,
+    SendGridProvider,
+    SESProvider,
+    MailgunProvider,
+    FirebaseProvider,
+    APNProvider,
+)
 
 REGISTRY: dict[str, type[Provider[Any]]] = {cls.name: cls for cls in _IMPLEMENTED}
 
 #: Seed providers without an implementation yet, and where their work is tracked.
-NOT_IMPLEMENTED: dict[str, str] = {
-    "sendgrid": "email: planned (SendGrid, SES, Mailgun issue)",
-    "ses": "email: planned (SendGrid, SES, Mailgun issue)",
-    "mailgun": "email: planned (SendGrid, SES, Mailgun issue)",
-    "twilio": "sms: planned (Twilio, SNS issue)",
-    "sns": "sms: planned (Twilio, SNS issue)",
-    "firebase": "push: planned (FCM, APNs, inbox issue)",
-    "apn": "push: planned (FCM, APNs, inbox issue)",
-    "wppconnect": "whatsapp web: planned (WPPConnect issue)",
-    "database": "inbox: planned (FCM, APNs, inbox issue)",
-}
+NOT_IMPLEMENTED: dict[str, str] = {}
 
 
 def get_provider_class(name: str) -> type[Provider[Any]] | None:

@@ -14,8 +14,16 @@ from schemas._base import WireModel
 
 __all__ = [
     "CREDENTIALS_ADAPTER",
+    "APNCredentials",
     "BaseCredentials",
+    "DatabaseCredentials",
+    "FirebaseCredentials",
+    "MailgunCredentials",
     "ProviderCredentials",
+    "SESCredentials",
+    "SNSCredentials",
+    "SendGridCredentials",
+    "TwilioCredentials",
     "WPPConnectCredentials",
     "WhatsAppBusinessCredentials",
 ]
@@ -59,11 +67,39 @@ class WPPConnectCredentials(BaseCredentials):
     use_chrome: bool | None = None
 
 
+# The email models subclass BaseCredentials, so they are imported once it exists.
+from schemas.credentials_email import (  # noqa: E402
+    MailgunCredentials,
+    SendGridCredentials,
+    SESCredentials,
+)
+from schemas.credentials_inbox import DatabaseCredentials  # noqa: E402
+from schemas.credentials_push import APNCredentials, FirebaseCredentials  # noqa: E402
+from schemas.credentials_sms import SNSCredentials, TwilioCredentials  # noqa: E402
+
 ProviderCredentials = Annotated[
-    WhatsAppBusinessCredentials | WPPConnectCredentials,
+    WhatsAppBusinessCredentials
+    | WPPConnectCredentials
+    | SendGridCredentials
+    | SESCredentials
+    | MailgunCredentials
+    | FirebaseCredentials
+    | APNCredentials
+    | TwilioCredentials
+    | SNSCredentials
+    | DatabaseCredentials,
     Field(discriminator="provider_type"),
 ]
 
-CREDENTIALS_ADAPTER: TypeAdapter[WhatsAppBusinessCredentials | WPPConnectCredentials] = TypeAdapter(
-    ProviderCredentials
-)
+CREDENTIALS_ADAPTER: TypeAdapter[
+    WhatsAppBusinessCredentials
+    | WPPConnectCredentials
+    | SendGridCredentials
+    | SESCredentials
+    | MailgunCredentials
+    | FirebaseCredentials
+    | APNCredentials
+    | TwilioCredentials
+    | SNSCredentials
+    | DatabaseCredentials
+] = TypeAdapter(ProviderCredentials)

@@ -28,6 +28,7 @@ class DeadLetterReason(StrEnum):
     MISSING_ID = "missing_id"
     MISSING_TENANT = "missing_tenant"
     INVALID_TENANT = "invalid_tenant"
+    INVALID_COMMAND = "invalid_command"  # whatsapp.commands: not a SessionCommand
 
 
 class DeadLetterInfo(WireModel):

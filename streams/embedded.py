@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import json
 import logging
 import os
 import shutil
@@ -141,6 +142,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
             env[var] = value.get_secret_value()
         elif isinstance(value, bool):
             env[var] = "true" if value else "false"
+        elif isinstance(value, dict | list):
+            env[var] = json.dumps(value)  # pydantic-settings reads complex values as JSON
         else:
             env[var] = str(value)
     return env

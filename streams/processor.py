@@ -16,35 +16,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 import httpx
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from providers import InvalidRequest, PermanentError, ProviderError, RetryableError
+from providers import InvalidRequest
+from providers.base import Resources
 from schemas import ErrorCode, ErrorInfo, NotificationRequest, Settings, Status, StatusEvent
-from schemas.status import utcnow
+from schemas.retry import RetryEnvelope
 from streams.decode import DeadLetter, Invalid, RawRecord, decode, ordering_key
+from streams.delivery import Deliverer, backoff_delay, event_for
 from streams.inflight import InFlight
+from streams.infra import INFRA_ERRORS, durable
 from streams.integrations import IntegrationStore
 from streams.lookups import LookupsService
-from streams.resolve import Rejection, Resolved, resolve_provider
-from streams.state import NotificationRecord, NotificationState
+from streams.policy import PolicyStore
+from streams.ratelimit import TokenBucket
+from streams.resolve import Rejection, resolve_provider
+from streams.state import NotificationState
 
-__all__ = ["EventSink", "RequestProcessor", "backoff_delay"]
+__all__ = ["INFRA_ERRORS", "EventSink", "RequestProcessor", "backoff_delay"]
 
 log = logging.getLogger(__name__)
-
-INFRA_ERRORS: tuple[type[BaseException], ...] = (
-    RedisConnectionError,
-    RedisTimeoutError,
-    ConnectionError,
-    OSError,
-)
 
 
 class EventSink(Protocol):
@@ -58,14 +52,7 @@ class EventSink(Protocol):
 
     async def handoff(self, role: str, request: NotificationRequest) -> None: ...
 
-
-def backoff_delay(attempt: int, base: float, cap: float, retry_after: float | None = None) -> float:
-    """Exponential backoff with full jitter; a provider's Retry-After wins (capped)."""
-    if retry_after is not None and retry_after > 0:
-        return min(retry_after, cap)
-    exponential: float = base * 2.0 ** (attempt - 1)
-    jitter: float = random.uniform(0.5, 1.0)
-    return min(cap, exponential) * jitter
+    async def retry(self, topic: str, envelope: RetryEnvelope) -> None: ...
 
 
 class RequestProcessor:
@@ -78,9 +65,13 @@ class RequestProcessor:
         integrations: IntegrationStore,
         http: httpx.AsyncClient,
         sink: EventSink,
+        policies: PolicyStore,
+        buckets: TokenBucket,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        resources: Resources | None = None,
     ) -> None:
         self.settings = settings
+        self.resources = resources if resources is not None else Resources()
         self.state = state
         self.lookups = lookups
         self.integrations = integrations
@@ -88,6 +79,17 @@ class RequestProcessor:
         self.sink = sink
         self.sleep = sleep
         self.inflight = InFlight(settings.max_in_flight)
+        self.deliverer = Deliverer(
+            settings=settings,
+            state=state,
+            lookups=lookups,
+            integrations=integrations,
+            policies=policies,
+            buckets=buckets,
+            http=http,
+            sink=sink,
+            resources=self.resources,
+        )
 
     # -- entry points ----------------------------------------------------------------------
 
@@ -128,24 +130,7 @@ class RequestProcessor:
     # -- infrastructure retries ------------------------------------------------------------
 
     async def _retry_infra(self, step: Callable[[], Awaitable[None]], what: str) -> None:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                await step()
-                return
-            except INFRA_ERRORS as exc:
-                delay = backoff_delay(attempt, 0.2, 5.0)
-                log.warning(
-                    "infrastructure error; retrying",
-                    extra={
-                        "what": what,
-                        "attempt": attempt,
-                        "delay": round(delay, 2),
-                        "error": repr(exc),
-                    },
-                )
-                await self.sleep(delay)
+        await durable(step, what)
 
     # -- the three kinds of input ----------------------------------------------------------
 
@@ -194,19 +179,6 @@ class RequestProcessor:
 
     # -- delivery --------------------------------------------------------------------------
 
-    def _event(
-        self, request: NotificationRequest, status: Status, provider: str | None, **fields: Any
-    ) -> StatusEvent:
-        return StatusEvent(
-            notification_id=request.id,
-            tenant_id=request.tenant_id,
-            channel=request.channel.value,
-            provider=provider,
-            status=status,
-            metadata=request.metadata,
-            **fields,
-        )
-
     async def _reject(self, request: NotificationRequest, code: str, message: str) -> None:
         log.info(
             "request rejected",
@@ -218,26 +190,31 @@ class RequestProcessor:
             },
         )
         error = ErrorInfo(code=code, message=message)
-        await self.sink.status(self._event(request, Status.REJECTED, request.provider, error=error))
+        await self.sink.status(event_for(request, Status.REJECTED, request.provider, error=error))
         await self.state.set_phase(request.tenant_id, request.id, "rejected")
 
     async def _deliver(self, request: NotificationRequest) -> None:
         tenant, nid = request.tenant_id, request.id
         record = await self.state.claim(tenant, nid)
-        if record is not None and record.terminal:
-            log.info(
-                "duplicate request ignored",
-                extra={"tenant_id": tenant, "notification_id": nid, "phase": record.phase},
-            )
-            return
-        if record is not None and record.phase == "accepted" and record.provider_message_id:
-            await self._finish_sent(request, record)
-            return
+        if record is not None:
+            if record.phase == "scheduled":
+                await self.deliverer.reproduce(record)  # replay: the envelope may be missing
+                return
+            if record.terminal:
+                log.info(
+                    "duplicate request ignored",
+                    extra={"tenant_id": tenant, "notification_id": nid, "phase": record.phase},
+                )
+                return
+            if record.provider_message_id:  # the send was recorded; its `sent` maybe not
+                await self.deliverer.finish_sent(request, record)
+                return
+            if record.phase == "sending":
+                await self.deliverer.unknown_outcome(request, record)
+                return
         try:
             resolved = await resolve_provider(request, self.lookups, self.integrations)
-            provider = resolved.provider_cls(
-                resolved.credentials, http=self.http, settings=self.settings
-            )
+            provider = self.deliverer.build(resolved)
             provider.validate(request)
         except Rejection as exc:
             await self._reject(request, exc.code, exc.message)
@@ -246,7 +223,7 @@ class RequestProcessor:
             await self._reject(request, exc.code, exc.message)
             return
         if record is None or record.phase != "accepted":
-            await self.sink.status(self._event(request, Status.ACCEPTED, resolved.name))
+            await self.sink.status(event_for(request, Status.ACCEPTED, resolved.name))
             await self.state.mark_accepted(
                 tenant,
                 nid,
@@ -260,130 +237,16 @@ class RequestProcessor:
             await self.sink.handoff(resolved.provider_cls.handoff_role, routed)
             await self.state.set_phase(tenant, nid, "dispatched")
             return
-        await self._send(request, resolved, provider)
+        attempt = (record.attempt if record is not None else 0) + 1
+        await self.deliverer.deliver(request, resolved, attempt)
 
-    async def _send(self, request: NotificationRequest, resolved: Resolved, provider: Any) -> None:
-        tenant, nid, name = request.tenant_id, request.id, resolved.name
-        max_attempts = self.settings.send_max_attempts
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                result = await self._send_once(provider, request)
-            except RetryableError as exc:
-                if attempt >= max_attempts:
-                    await self._fail(request, name, exc, attempt)
-                    return
-                delay = backoff_delay(
-                    attempt,
-                    self.settings.retry_base_delay_seconds,
-                    self.settings.retry_max_delay_seconds,
-                    exc.retry_after,
-                )
-                await self.sink.status(
-                    self._event(
-                        request,
-                        Status.RETRYING,
-                        name,
-                        attempt=attempt,
-                        next_attempt_at=utcnow() + timedelta(seconds=delay),
-                        error=ErrorInfo(code=exc.code, message=exc.message, retryable=True),
-                    )
-                )
-                await self.sleep(delay)
-                continue
-            except PermanentError as exc:
-                await self._fail(request, name, exc, attempt)
-                return
-            break
-        parked = await self.state.record_sent(tenant, nid, name, result.provider_message_id)
-        log.info(
-            "notification sent",
-            extra={
-                "tenant_id": tenant,
-                "notification_id": nid,
-                "provider": name,
-                "attempt": attempt,
-            },
-        )
-        await self.sink.status(
-            self._event(
-                request,
-                Status.SENT,
-                name,
-                attempt=attempt,
-                provider_message_id=result.provider_message_id,
-            )
-        )
-        await self.state.set_phase(tenant, nid, "sent")
-        for item in parked:
-            moved = await self.state.advance(tenant, nid, item.status)
-            if moved is not None:
-                await self.sink.status(
-                    self._event(
-                        request,
-                        item.status,
-                        name,
-                        attempt=attempt,
-                        provider_message_id=result.provider_message_id,
-                        error=ErrorInfo.model_validate(item.payload["error"])
-                        if item.payload.get("error")
-                        else None,
-                    )
-                )
+    async def retry(self, envelope: RetryEnvelope) -> None:
+        """A retry envelope came due (the retry agents call this through :meth:`submit_retry`)."""
+        await self._retry_infra(lambda: self.deliverer.resume(envelope), "retry")
 
-    async def _finish_sent(self, request: NotificationRequest, record: NotificationRecord) -> None:
-        """Resume after a crash between recording the send and emitting ``sent``."""
-        await self.sink.status(
-            self._event(
-                request,
-                Status.SENT,
-                record.provider,
-                provider_message_id=record.provider_message_id,
-            )
-        )
-        await self.state.set_phase(request.tenant_id, request.id, "sent")
-
-    async def _send_once(self, provider: Any, request: NotificationRequest) -> Any:
-        budget = self.settings.provider_timeout_seconds * 2 + 1
-        try:
-            async with asyncio.timeout(budget):
-                return await provider.send(request)
-        except ProviderError:
-            raise
-        except TimeoutError as exc:
-            raise RetryableError(
-                ErrorCode.PROVIDER_TIMEOUT, f"provider call exceeded {budget:.1f}s"
-            ) from exc
-        except Exception as exc:
-            log.exception(
-                "provider raised an unexpected error",
-                extra={
-                    "tenant_id": request.tenant_id,
-                    "notification_id": request.id,
-                    "provider": provider.name,
-                },
-            )
-            raise RetryableError(
-                ErrorCode.INTERNAL_ERROR, f"unexpected {type(exc).__name__}"
-            ) from exc
-
-    async def _fail(
-        self, request: NotificationRequest, provider: str, exc: ProviderError, attempt: int
+    async def submit_retry(
+        self, envelope: RetryEnvelope, done: Callable[[], Awaitable[object]]
     ) -> None:
-        log.warning(
-            "notification failed",
-            extra={
-                "tenant_id": request.tenant_id,
-                "notification_id": request.id,
-                "provider": provider,
-                "code": exc.code,
-                "attempt": attempt,
-            },
+        await self.inflight.submit(
+            ordering_key(envelope.request), lambda: self.retry(envelope), done
         )
-        await self.state.advance(request.tenant_id, request.id, Status.FAILED)
-        error = ErrorInfo(code=exc.code, message=exc.message, retryable=exc.retryable)
-        await self.sink.status(
-            self._event(request, Status.FAILED, provider, attempt=attempt, error=error)
-        )
-        await self.state.set_phase(request.tenant_id, request.id, "failed")

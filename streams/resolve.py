@@ -8,6 +8,10 @@ Order (the foundation issue, section 2):
 3. else the system default for the channel by the seed's priority, with the system
    integration's credentials (tenant ``_system``).
 
+A provider that needs no integration (``needs_integration = False``: the inbox) is used
+with its credentials' defaults where a system integration would be needed and none
+exists, unless the tenant stored an inactive integration for it (switched it off).
+
 A provider that is unknown for the channel, inactive, not implemented or has no usable
 credentials is a :class:`Rejection` with a code a program can act on.
 """
@@ -23,7 +27,7 @@ from schemas import SYSTEM_TENANT, BaseCredentials, ErrorCode, NotificationReque
 from streams.integrations import IntegrationStore
 from streams.lookups import LookupsService
 
-__all__ = ["Rejection", "Resolved", "resolve_provider"]
+__all__ = ["Rejection", "Resolved", "alternatives", "resolve_named", "resolve_provider"]
 
 
 class Rejection(Exception):
@@ -39,7 +43,7 @@ class Rejection(Exception):
 class Resolved:
     provider_cls: type[Provider[Any]]
     credentials: BaseCredentials
-    source: str  # "request", "tenant" or "system"
+    source: str  # "request", "tenant", "system" or "builtin" (needs no integration)
 
     @property
     def name(self) -> str:
@@ -59,6 +63,11 @@ async def _credentials(
     integrations: IntegrationStore, tenant_id: str, code: str
 ) -> BaseCredentials | None:
     return await integrations.credentials(tenant_id, code)
+
+
+def _builtin(cls: type[Provider[Any]]) -> Resolved:
+    """A provider that needs no integration (the inbox), with its credentials' defaults."""
+    return Resolved(cls, cls.credentials_model.model_validate({}), "builtin")
 
 
 async def resolve_provider(
@@ -91,6 +100,8 @@ async def resolve_provider(
             creds = await _credentials(integrations, SYSTEM_TENANT, code)
             if creds is not None:
                 return Resolved(cls, creds, "system")
+        if not cls.needs_integration and system is None:
+            return _builtin(cls)
         raise Rejection(
             ErrorCode.NO_INTEGRATION, f"no integration for provider {code!r} for this tenant"
         )
@@ -108,6 +119,10 @@ async def resolve_provider(
         if cls_or_none is None:
             continue
         system = await integrations.get(SYSTEM_TENANT, row.provider_type)
+        if system is None and not cls_or_none.needs_integration:
+            own = await integrations.get(tenant, row.provider_type)  # switched off by the tenant?
+            if own is None or own.is_active:
+                return _builtin(cls_or_none)
         if system is None or not system.is_active:
             continue
         creds = await _credentials(integrations, SYSTEM_TENANT, row.provider_type)
@@ -119,3 +134,23 @@ async def resolve_provider(
         f"no active integration for channel {channel.value!r}: "
         "configure one with `herald integrations set`",
     )
+
+
+async def resolve_named(
+    request: NotificationRequest, name: str, lookups: LookupsService, integrations: IntegrationStore
+) -> Resolved:
+    """Resolve a specific provider for ``request`` (a retry or a failover target)."""
+    return await resolve_provider(
+        request.model_copy(update={"provider": name}), lookups, integrations
+    )
+
+
+async def alternatives(
+    request: NotificationRequest, exclude: set[str], integrations: IntegrationStore
+) -> list[str]:
+    """The tenant's other active, implemented integrations for the channel, in order."""
+    names = []
+    for summary in await integrations.for_channel(request.tenant_id, request.channel):
+        if summary.provider not in exclude and get_provider_class(summary.provider) is not None:
+            names.append(summary.provider)
+    return names

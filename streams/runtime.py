@@ -11,14 +11,19 @@ import logging
 from typing import TYPE_CHECKING
 
 import httpx
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
+from providers.base import Resources
+from providers.database import InboxStore
+from providers.transports import provider_mounts
 from schemas import Settings
 from seeds import load_seeds
+from streams.cache import CachingIntegrationStore
 from streams.crypto import Cipher, MissingSecretKey
-from streams.integrations import IntegrationStore
 from streams.lookups import LookupsNotLoaded, LookupsService
+from streams.policy import PolicyStore
 from streams.processor import INFRA_ERRORS, EventSink, RequestProcessor
+from streams.ratelimit import TokenBucket
 from streams.sink import FaustSink
 from streams.state import NotificationState
 from streams.updates import StatusUpdater
@@ -45,11 +50,19 @@ class Runtime:
             if self._started:
                 return
             settings = self.settings
-            self.redis = Redis.from_url(settings.redis_url, health_check_interval=15)
+            pool = BlockingConnectionPool.from_url(
+                settings.redis_url,
+                max_connections=settings.redis_max_connections,
+                timeout=None,  # wait for a free connection rather than fail
+                health_check_interval=15,
+            )
+            self.redis = Redis(connection_pool=pool)
             self.http = httpx.AsyncClient(
                 timeout=httpx.Timeout(settings.provider_timeout_seconds),
-                limits=httpx.Limits(max_connections=512, max_keepalive_connections=128),
+                # httpcore's pool scans its connections for every request: keep it small.
+                limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
                 follow_redirects=False,
+                mounts=provider_mounts(settings),  # e.g. HTTP/2 for APNs
             )
             try:
                 cipher: Cipher | None = Cipher.from_settings(settings)
@@ -63,7 +76,12 @@ class Runtime:
                 correlation_ttl_seconds=settings.correlation_ttl_seconds,
             )
             self.lookups = LookupsService(self.redis)
-            self.integrations = IntegrationStore(self.redis, cipher)
+            self.integrations = CachingIntegrationStore(
+                self.redis, cipher, ttl=settings.integration_cache_seconds
+            )
+            # Shared with the providers that declare them (``Provider.requires``).
+            self.inbox = InboxStore.from_url(settings.database_url, pool_size=settings.db_pool_size)
+            self.resources = Resources(self.inbox)
             self.processor = RequestProcessor(
                 settings=settings,
                 state=self.state,
@@ -71,6 +89,9 @@ class Runtime:
                 integrations=self.integrations,
                 http=self.http,
                 sink=self.sink,
+                policies=PolicyStore(self.redis),
+                buckets=TokenBucket(self.redis),
+                resources=self.resources,
             )
             self.updater = StatusUpdater(self.state, self.sink)
             await self._load_lookups()
@@ -101,5 +122,6 @@ class Runtime:
             return
         await self.processor.inflight.drain(timeout=30)
         await self.http.aclose()
+        await self.inbox.close()
         await self.redis.aclose()
         self._started = False

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from schemas import NotificationRequest, StatusEvent
+from schemas.retry import RetryEnvelope
 from streams.decode import DeadLetter, RawRecord
 
 if TYPE_CHECKING:
@@ -39,6 +40,10 @@ class FaustSink:
         topic = self._topics.dispatch_topic(role)
         await self._send(topic, request.tenant_id.encode(), request.to_json(), None)
 
+    async def retry(self, topic: str, envelope: RetryEnvelope) -> None:
+        key = envelope.request.tenant_id.encode()
+        await self._send(self._topics.retry[topic], key, envelope.to_json(), None)
+
 
 _T = TypeVar("_T")
 
@@ -55,6 +60,7 @@ class MemorySink:
         self.dead_letters: list[DeadLetter] = []
         self.forwarded: list[tuple[RawRecord, bytes]] = []
         self.handed_off: list[tuple[str, NotificationRequest]] = []
+        self.retries: list[tuple[str, RetryEnvelope]] = []
         self._changed = asyncio.Event()
 
     def _notify(self) -> None:
@@ -75,6 +81,10 @@ class MemorySink:
 
     async def handoff(self, role: str, request: NotificationRequest) -> None:
         self.handed_off.append((role, request))
+        self._notify()
+
+    async def retry(self, topic: str, envelope: RetryEnvelope) -> None:
+        self.retries.append((topic, envelope))
         self._notify()
 
     def of(self, notification_id: str) -> list[StatusEvent]:

@@ -52,7 +52,7 @@ RANKS: dict[Status, int] = {
 
 #: Phases after which the router does nothing more for a request ("dispatched": handed
 #: over to another worker role, which owns it from then on).
-TERMINAL_PHASES = frozenset({"sent", "failed", "rejected", "dispatched"})
+TERMINAL_PHASES = frozenset({"sent", "failed", "rejected", "dispatched", "scheduled"})
 
 # KEYS[1] notification hash; ARGV: ttl. Returns the existing record (flat list) or {} if new.
 _CLAIM = """
@@ -70,6 +70,18 @@ local function allowed(cur, new)
   if new == 9 then return cur < 3 end
   return new > cur
 end
+"""
+
+# KEYS[1] notification hash; ARGV: attempt, provider.
+# Starts a provider attempt: only from accepted/scheduled, only with a higher attempt number
+# than any started before (a fencing token: duplicated retry envelopes cannot both send).
+_BEGIN_ATTEMPT = """
+local phase = redis.call('HGET', KEYS[1], 'phase')
+if phase ~= 'accepted' and phase ~= 'scheduled' then return 0 end
+local cur = tonumber(redis.call('HGET', KEYS[1], 'attempt') or '0')
+if tonumber(ARGV[1]) <= cur then return 0 end
+redis.call('HSET', KEYS[1], 'phase', 'sending', 'attempt', ARGV[1], 'provider', ARGV[2])
+return 1
 """
 
 # KEYS[1] notification hash; ARGV: new rank. Returns the record (flat list) if advanced, else {}.
@@ -124,6 +136,8 @@ class NotificationRecord:
     provider: str | None = None
     provider_message_id: str | None = None
     metadata: dict[str, Any] | None = None
+    attempt: int = 0
+    retry: dict[str, Any] | None = None  # the scheduled retry (phase "scheduled")
 
     @property
     def terminal(self) -> bool:
@@ -142,6 +156,8 @@ class NotificationRecord:
             provider=data.get("provider"),
             provider_message_id=data.get("pmid"),
             metadata=orjson.loads(meta) if meta else None,
+            attempt=int(data.get("attempt", "0")),
+            retry=orjson.loads(data["retry"]) if data.get("retry") else None,
         )
 
 
@@ -184,6 +200,7 @@ class NotificationState:
         self._max_parked = max_parked
         self._claim = redis.register_script(_CLAIM)
         self._advance = redis.register_script(_ADVANCE)
+        self._begin_attempt = redis.register_script(_BEGIN_ATTEMPT)
         self._record_sent = redis.register_script(_RECORD_SENT)
         self._resolve_or_park = redis.register_script(_RESOLVE_OR_PARK)
 
@@ -229,6 +246,21 @@ class NotificationState:
             )
             pipe.expire(key, self._ttl)
             await pipe.execute()
+
+    async def begin_attempt(
+        self, tenant_id: str, notification_id: str, attempt: int, provider: str
+    ) -> bool:
+        """Mark provider attempt ``attempt`` as started; ``False`` if it must not start."""
+        started = await self._begin_attempt(
+            keys=[keys.notification(tenant_id, notification_id)], args=[attempt, provider]
+        )
+        return bool(started)
+
+    async def schedule(self, tenant_id: str, notification_id: str, retry: dict[str, Any]) -> None:
+        """Phase ``scheduled``: a retry envelope (``retry``) is, or is about to be, waiting."""
+        await self.set_phase(
+            tenant_id, notification_id, "scheduled", retry=orjson.dumps(retry).decode()
+        )
 
     async def advance(
         self, tenant_id: str, notification_id: str, status: Status

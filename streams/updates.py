@@ -90,7 +90,7 @@ class StatusUpdater:
                 tenant_id, notification_id, before.rank if before else RANKS[Status.SENT]
             )
             raise
-        log.info(
+        log.debug(
             "delivery status",
             extra={
                 "tenant_id": tenant_id,

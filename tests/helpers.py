@@ -65,11 +65,13 @@ def new_secret_key() -> str:
 def topic_overrides(suffix: str) -> dict[str, str]:
     """Every topic field of Settings, renamed ``<default>.<suffix>``."""
     defaults = Settings.model_fields
-    return {
+    renamed = {
         name: f"{field.default}.{suffix}"
         for name, field in defaults.items()
         if name.startswith("topic_") and isinstance(field.default, str)
     }
+    renamed["topic_retry_prefix"] = f"notifications.retry.{suffix}."  # a prefix, not a name
+    return renamed
 
 
 def make_settings(**overrides: Any) -> Settings:

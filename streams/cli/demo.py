@@ -29,6 +29,7 @@ from providers.sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
 from schemas import DeadLetterInfo, Settings
 from seeds import load_seeds
 from streams.admin import ensure_topics
+from streams.cli.demo_whatsapp_web import unavailable_reason, whatsapp_web_demo
 from streams.crypto import Cipher, generate_key
 from streams.embedded import (
     embedded_kafka,
@@ -55,6 +56,11 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--timeout", type=float, default=90.0, help="give up after N seconds")
     parser.add_argument("--workdir", type=Path, default=Path(".herald-demo"))
+    parser.add_argument(
+        "--no-whatsapp-web",
+        action="store_true",
+        help="skip the WhatsApp Web (QR flow) part",
+    )
     parser.set_defaults(func=run)
 
 
@@ -178,6 +184,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             redis_url = await stack.enter_async_context(embedded_redis())
         _line("broker", bootstrap, " redis", redis_url)
 
+        wa_reason = "--no-whatsapp-web" if args.no_whatsapp_web else unavailable_reason(settings)
         web_port = find_free_port()
         sandbox = WhatsAppBusinessSandbox(auto_status_delay=0.3)
         stack.push_async_callback(sandbox.close)
@@ -195,6 +202,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
                 "broker_session_timeout": 6.0,
                 "broker_heartbeat_interval": 1.0,
                 "log_level": "warning",
+                # the router accepts wppconnect requests only when WhatsApp Web is enabled
+                "wppconnect_enabled": wa_reason is None,
+                "database_url": f"sqlite+aiosqlite:///{(workdir / 'inbox.db').resolve()}",
             }
         )
         sandbox.add_account(
@@ -251,5 +261,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             "(the duplicate caused none).",
             flush=True,
         )
-        return 0 if finished == expected else 1
+        ok = finished == expected
+        if wa_reason is not None:
+            print(f"\nWhatsApp Web part skipped: {wa_reason}", flush=True)
+        else:
+            ok = await whatsapp_web_demo(stack, cfg, redis, workdir, args.timeout) and ok
+        return 0 if ok else 1
     return 1

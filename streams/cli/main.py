@@ -34,6 +34,8 @@ COMMANDS = (
     "schemas",
     "keygen",
     "apikeys",
+    "db",
+    "policy",
     "worker",
     "send",
     "sandbox",

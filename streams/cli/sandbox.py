@@ -11,6 +11,10 @@ from typing import Any
 
 from providers.sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
 from schemas import Settings
+from streams.cli.sandbox_email import register_email_sandboxes
+from streams.cli.sandbox_push import register_push_sandboxes
+from streams.cli.sandbox_sms import register_sms_sandboxes
+from streams.cli.sandbox_whatsapp_web import register_whatsapp_web_sandbox
 
 __all__ = ["register"]
 
@@ -18,7 +22,7 @@ __all__ = ["register"]
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "sandbox",
-        help="serve a local fake of an outside service (whatsapp-business)",
+        help="serve a local fake of an outside service (whatsapp-business, twilio, sns)",
         description="Serve a local fake of an outside service until interrupted.",
     )
     services = parser.add_subparsers(dest="service", required=True, metavar="SERVICE")
@@ -46,6 +50,10 @@ def register(subparsers: Any) -> None:
         help="statuses sent by webhook after each accepted message (comma-separated; '' for none)",
     )
     wab.set_defaults(func=run_whatsapp_business)
+    register_sms_sandboxes(services)
+    register_email_sandboxes(services)
+    register_push_sandboxes(services)
+    register_whatsapp_web_sandbox(services)
 
 
 async def run_whatsapp_business(args: argparse.Namespace, settings: Settings) -> int:

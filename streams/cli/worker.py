@@ -10,6 +10,8 @@ from typing import Any
 from schemas import Settings
 from streams.admin import ensure_topics
 from streams.app import ROLES, create_app
+from streams.cli._support import CommandError
+from streams.inbox import migrate_on_start
 
 __all__ = ["register"]
 
@@ -19,7 +21,7 @@ log = logging.getLogger(__name__)
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "worker",
-        help="run a worker: the router (default)",
+        help="run a worker: the router (default) or whatsapp (WhatsApp Web sessions)",
         description=(
             "Run a Herald worker. Creates Herald's topics if missing, joins the role's "
             "consumer group and serves /health and the webhooks on HERALD_WEB_PORT."
@@ -32,7 +34,10 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     import faust
 
+    if args.role == "whatsapp" and not settings.wppconnect_enabled:
+        raise CommandError("the whatsapp worker needs WHATSAPP_WPPCONNECT_ENABLED=true")
     asyncio.run(ensure_topics(settings))
+    asyncio.run(migrate_on_start(settings))  # if HERALD_DB_AUTO_MIGRATE (default: SQLite only)
     herald = create_app(settings, args.role)
 
     @herald.app.on_before_shutdown.connect

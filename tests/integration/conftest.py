@@ -13,6 +13,7 @@ from schemas.settings import Settings
 from streams.admin import ensure_topics
 from streams.embedded import find_free_port
 from tests.helpers import WorkerProcess
+from tests.postgres import inbox_database_url, postgres_server  # noqa: F401 - fixtures
 
 KafkaTopics = Callable[..., Awaitable[Settings]]
 WorkerFactory = Callable[..., Awaitable[WorkerProcess]]

@@ -70,7 +70,9 @@ def test_providers_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert " implemented " in wa
     assert "phoneNumberId, accessToken, appSecret, verifyToken" in wa
     wpp = next(line for line in lines if line.startswith("wppconnect "))
-    assert "not implemented: whatsapp web" in wpp
+    assert "sessionName, phoneNumberId" in wpp
+    # All ten seed providers are implemented.
+    assert all(" implemented " in line and "not implemented" not in line for line in lines[1:])
 
 
 def test_providers_json(capsys: pytest.CaptureFixture[str]) -> None:

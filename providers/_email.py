@@ -1,0 +1,238 @@
+"""What the email providers share: request checks, attachments, error tables, HTTP calls.
+
+An email notification needs ``recipient.email`` (a valid address, else
+``invalid_recipient``), ``content.subject`` and at least one of ``content.body`` (the text
+part) and ``content.html`` (else ``unsupported_content``). ``content.media`` becomes one
+attachment when it is inline (``base64``); media by ``url`` is refused with
+``unsupported_content`` (Herald does not fetch URLs on a producer's behalf). ``location``
+and ``contact`` are ignored by email.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import mimetypes
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.utils import formataddr, parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from providers._exceptions import (
+    InvalidCredentials,
+    InvalidRequest,
+    PermanentError,
+    ProviderError,
+    ProviderTimeout,
+    RetryableError,
+)
+from schemas.credentials_email import normalize_email
+from schemas.notification import Media, NotificationRequest
+from schemas.status import ErrorCode
+
+__all__ = [
+    "EMAIL_CONTENT_TYPES",
+    "Attachment",
+    "EmailMessage",
+    "ErrorSpec",
+    "email_message",
+    "exception_for",
+    "format_address",
+    "post",
+    "recipient_email",
+    "retry_after_seconds",
+    "truncate",
+]
+
+logger = logging.getLogger(__name__)
+
+#: The content types every email provider declares (``ProviderInfo.content_types``).
+EMAIL_CONTENT_TYPES = ("text", "html", "attachment")
+
+_FALLBACK_MIMETYPE = "application/octet-stream"
+_UNSAFE_FILENAME = re.compile(r'[\x00-\x1f\x7f"]+')
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    filename: str
+    mimetype: str
+    data: bytes
+
+    @property
+    def base64(self) -> str:
+        return base64.b64encode(self.data).decode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class EmailMessage:
+    """A request reduced to what an email carries (all checked)."""
+
+    to: str
+    subject: str
+    text: str | None
+    html: str | None
+    attachments: tuple[Attachment, ...] = ()
+
+
+def recipient_email(request: NotificationRequest) -> str:
+    """``recipient.email`` in ASCII form, or :class:`InvalidRequest` ``invalid_recipient``."""
+    raw = request.recipient.email
+    if not raw or not raw.strip():
+        raise InvalidRequest(ErrorCode.INVALID_RECIPIENT.value, "email needs recipient.email")
+    try:
+        return normalize_email(raw)
+    except ValueError as exc:
+        raise InvalidRequest(
+            ErrorCode.INVALID_RECIPIENT.value, f"recipient.email is {exc}"
+        ) from None
+
+
+def _attachment(media: Media) -> Attachment:
+    if not media.base64:
+        raise InvalidRequest(
+            ErrorCode.UNSUPPORTED_CONTENT.value,
+            "email attachments must be inline (content.media.base64); media by url is not fetched",
+        )
+    raw = media.base64
+    if raw.startswith("data:") and "," in raw:  # tolerate a data: URL prefix
+        raw = raw.split(",", 1)[1]
+    try:
+        data = base64.b64decode("".join(raw.split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidRequest(
+            ErrorCode.INVALID_REQUEST.value, "content.media.base64 is not valid base64"
+        ) from exc
+    if not data:
+        raise InvalidRequest(ErrorCode.INVALID_REQUEST.value, "content.media.base64 is empty")
+    mimetype = (media.mimetype or "").split(";", 1)[0].strip().lower()
+    if not mimetype and media.filename:
+        mimetype = mimetypes.guess_type(media.filename, strict=False)[0] or ""
+    mimetype = mimetype or _FALLBACK_MIMETYPE
+    basename = re.split(r"[/\\]", media.filename or "")[-1]
+    filename = _UNSAFE_FILENAME.sub("_", basename).strip(" .")
+    if not filename:
+        extension = mimetypes.guess_extension(mimetype, strict=False) or ".bin"
+        filename = f"attachment{extension}"
+    return Attachment(filename=filename, mimetype=mimetype, data=data)
+
+
+def email_message(request: NotificationRequest) -> EmailMessage:
+    """Check ``request`` for the email channel; :class:`InvalidRequest` says what is wrong."""
+    to = recipient_email(request)
+    content = request.content
+    subject = (content.subject or "").strip()
+    if not subject:
+        raise InvalidRequest(ErrorCode.UNSUPPORTED_CONTENT.value, "email needs content.subject")
+    if "\r" in subject or "\n" in subject:
+        raise InvalidRequest(
+            ErrorCode.INVALID_REQUEST.value, "content.subject must be a single line"
+        )
+    text = content.body if content.body and content.body.strip() else None
+    html = content.html if content.html and content.html.strip() else None
+    if text is None and html is None:
+        raise InvalidRequest(
+            ErrorCode.UNSUPPORTED_CONTENT.value, "email needs content.body or content.html"
+        )
+    attachments = (_attachment(content.media),) if content.media is not None else ()
+    return EmailMessage(to=to, subject=subject, text=text, html=html, attachments=attachments)
+
+
+def format_address(email: str, name: str | None) -> str:
+    """``Name <email>`` (RFC 5322; a non-ASCII name becomes an RFC 2047 encoded word)."""
+    return formataddr((name, email)) if name else email
+
+
+# --- error tables -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorSpec:
+    """How Herald treats one documented error of a service.
+
+    ``category`` is the Herald code that best names the failure (logs, docs);
+    ``credentials`` marks errors meaning the integration itself is wrong.
+    """
+
+    retryable: bool
+    category: ErrorCode
+    description: str
+    credentials: bool = False
+
+
+def exception_for(
+    spec: ErrorSpec, code: str, message: str, *, retry_after: float | None = None
+) -> ProviderError:
+    """The exception a table entry calls for; ``code`` (the service's) goes to ``error.code``."""
+    if spec.credentials:
+        return InvalidCredentials(code, message, provider_code=code)
+    if spec.retryable:
+        return RetryableError(code, message, retry_after=retry_after, provider_code=code)
+    return PermanentError(code, message, provider_code=code)
+
+
+def truncate(text: str, limit: int = 500) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def retry_after_seconds(headers: httpx.Headers, *, reset_header: str | None = None) -> float | None:
+    """``Retry-After`` (seconds or HTTP date), else ``reset_header`` (unix time of the reset)."""
+    now = time.time()
+    raw = headers.get("retry-after")
+    seconds: float | None = None
+    if raw is not None:
+        try:
+            seconds = float(raw.strip())
+        except ValueError:
+            try:
+                seconds = parsedate_to_datetime(raw).timestamp() - now
+            except (TypeError, ValueError, IndexError):
+                seconds = None
+    if seconds is None and reset_header is not None:
+        reset = headers.get(reset_header)
+        try:
+            seconds = float(reset) - now if reset is not None else None
+        except ValueError:
+            seconds = None
+    if seconds is None:
+        return None
+    return max(seconds, 0.0) if seconds < 86_400 else None
+
+
+# --- HTTP ---------------------------------------------------------------------------------
+
+
+def transport_error(exc: httpx.HTTPError, service: str) -> ProviderError:
+    """An httpx failure (no usable response) as the exception to raise."""
+    if isinstance(exc, httpx.TimeoutException):
+        return ProviderTimeout(f"{service} did not answer in time ({type(exc).__name__})")
+    return RetryableError(
+        ErrorCode.PROVIDER_UNAVAILABLE.value, f"{service} unreachable ({type(exc).__name__})"
+    )
+
+
+async def post(
+    http: httpx.AsyncClient,
+    url: str,
+    *,
+    service: str,
+    timeout: float,  # noqa: ASYNC109 - an httpx timeout and the overall deadline
+    log_extra: Mapping[str, Any],
+    **kwargs: Any,
+) -> httpx.Response:
+    """POST within ``timeout`` seconds overall; transport failures become provider errors."""
+    try:
+        async with asyncio.timeout(timeout):
+            return await http.post(url, timeout=timeout, **kwargs)
+    except TimeoutError as exc:  # the overall deadline, not one httpx phase
+        logger.warning(f"{service} call timed out", extra=dict(log_extra))
+        raise ProviderTimeout(f"{service} did not answer within {timeout:g}s") from exc
+    except httpx.HTTPError as exc:
+        logger.warning(f"{service} call failed", extra={**log_extra, "error": type(exc).__name__})
+        raise transport_error(exc, service) from exc

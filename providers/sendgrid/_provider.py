@@ -1,0 +1,140 @@
+"""The ``sendgrid`` provider: Twilio SendGrid's v3 Mail Send API over httpx."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+import orjson
+
+from providers._email import EMAIL_CONTENT_TYPES, email_message, post
+from providers._exceptions import RetryableError
+from providers.base import Provider, ProviderInfo, SendResult
+from providers.sendgrid._errors import error_from_response
+from schemas.credentials import BaseCredentials
+from schemas.credentials_email import SendGridCredentials
+from schemas.notification import Channel, NotificationRequest
+from schemas.status import ErrorCode
+
+__all__ = ["CUSTOM_ARG_NOTIFICATION", "CUSTOM_ARG_TENANT", "SendGridProvider"]
+
+logger = logging.getLogger(__name__)
+
+#: ``custom_args`` Herald puts in every mail; SendGrid echoes them in each webhook event.
+CUSTOM_ARG_TENANT = "herald_tenant"
+CUSTOM_ARG_NOTIFICATION = "herald_notification"
+
+
+class SendGridProvider(Provider[SendGridCredentials]):
+    """Sends through ``POST {SENDGRID_API_URL}/v3/mail/send`` with the tenant's API key.
+
+    SendGrid answers ``202 Accepted`` with the message id in ``X-Message-Id``; delivery
+    events arrive later on the signed Event Webhook (``/webhooks/sendgrid``).
+    """
+
+    name: ClassVar[str] = "sendgrid"
+    display_name: ClassVar[str] = "SendGrid"
+    channel: ClassVar[Channel] = Channel.EMAIL
+    credentials_model: ClassVar[type[BaseCredentials]] = SendGridCredentials
+    info: ClassVar[ProviderInfo] = ProviderInfo(
+        content_types=EMAIL_CONTENT_TYPES,
+        features=("status_webhooks", "webhook_signatures", "html", "attachments", "tracking"),
+        docs_url="https://www.twilio.com/docs/sendgrid/api-reference/mail-send/mail-send",
+    )
+    index_fields: ClassVar[tuple[str, ...]] = ("webhook_public_key",)
+
+    def validate(self, request: NotificationRequest) -> None:
+        email_message(request)
+
+    def format_payload(self, request: NotificationRequest) -> dict[str, Any]:
+        """The Mail Send body: one personalization, text before html, inline attachments."""
+        message = email_message(request)
+        creds = self.credentials
+        sender: dict[str, str] = {"email": creds.from_email}
+        if creds.from_name:
+            sender["name"] = creds.from_name
+        content = []
+        if message.text is not None:
+            content.append({"type": "text/plain", "value": message.text})
+        if message.html is not None:
+            content.append({"type": "text/html", "value": message.html})
+        payload: dict[str, Any] = {
+            "personalizations": [{"to": [{"email": message.to}]}],
+            "from": sender,
+            "subject": message.subject,
+            "content": content,
+            "custom_args": {
+                CUSTOM_ARG_TENANT: request.tenant_id,
+                CUSTOM_ARG_NOTIFICATION: request.id,
+            },
+        }
+        if creds.reply_to:
+            payload["reply_to"] = {"email": creds.reply_to}
+        if message.attachments:
+            payload["attachments"] = [
+                {
+                    "content": a.base64,
+                    "type": a.mimetype,
+                    "filename": a.filename,
+                    "disposition": "attachment",
+                }
+                for a in message.attachments
+            ]
+        if creds.categories:
+            payload["categories"] = list(creds.categories)
+        tracking: dict[str, Any] = {}
+        if creds.track_opens is not None:
+            tracking["open_tracking"] = {"enable": creds.track_opens}
+        if creds.track_clicks is not None:
+            tracking["click_tracking"] = {"enable": creds.track_clicks}
+        if tracking:
+            payload["tracking_settings"] = tracking
+        return payload
+
+    async def send(self, request: NotificationRequest) -> SendResult:
+        payload = self.format_payload(request)
+        log_extra = {
+            "tenant_id": request.tenant_id,
+            "notification_id": request.id,
+            "provider": self.name,
+        }
+        url = f"{self.settings.sendgrid_api_url.rstrip('/')}/v3/mail/send"
+        response = await post(
+            self.http,
+            url,
+            service="SendGrid",
+            timeout=self.settings.provider_timeout_seconds,
+            log_extra=log_extra,
+            content=orjson.dumps(payload),
+            headers={
+                "Authorization": f"Bearer {self.credentials.api_key.get_secret_value()}",
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+            },
+        )
+        if not response.is_success:
+            error = error_from_response(response)
+            logger.warning(
+                "SendGrid refused the mail",
+                extra={
+                    **log_extra,
+                    "http_status": response.status_code,
+                    "error_code": error.code,
+                    "retryable": error.retryable,
+                },
+            )
+            raise error
+        message_id = response.headers.get("x-message-id", "").strip()
+        if not message_id:
+            raise RetryableError(
+                ErrorCode.PROVIDER_UNAVAILABLE.value,
+                f"SendGrid answered HTTP {response.status_code} without X-Message-Id",
+                provider_code=f"http_{response.status_code}",
+            )
+        logger.info(
+            "SendGrid accepted the mail", extra={**log_extra, "provider_message_id": message_id}
+        )
+        return SendResult(
+            provider_message_id=message_id,
+            metadata={"attachments": len(payload.get("attachments", []))},
+        )

@@ -1,0 +1,180 @@
+"""The ``ses`` provider: Amazon SES API v2 ``SendEmail``, signed with botocore's SigV4."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, ClassVar
+
+import orjson
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from providers._email import EMAIL_CONTENT_TYPES, email_message, format_address, post
+from providers._exceptions import RetryableError
+from providers.base import Provider, ProviderInfo, SendResult
+from providers.ses._errors import error_from_response
+from schemas.credentials import BaseCredentials
+from schemas.credentials_email import SESCredentials
+from schemas.notification import Channel, NotificationRequest
+from schemas.status import ErrorCode
+
+__all__ = ["SEND_EMAIL_PATH", "SIGNING_NAME", "SESProvider", "endpoint_url", "sign_request"]
+
+logger = logging.getLogger(__name__)
+
+#: ``SendEmail``'s path, and the name SES v2 requests are signed for.
+SEND_EMAIL_PATH = "/v2/email/outbound-emails"
+SIGNING_NAME = "ses"
+
+_TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def endpoint_url(template: str, region: str) -> str:
+    """``SES_ENDPOINT_URL`` with ``{region}`` filled in, without a trailing slash."""
+    return template.replace("{region}", region).rstrip("/")
+
+
+def sign_request(
+    method: str,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    credentials: Credentials,
+    region: str,
+    service: str = SIGNING_NAME,
+) -> dict[str, str]:
+    """``headers`` plus the SigV4 ones (``Authorization``, ``X-Amz-Date``, token) from botocore."""
+    request = AWSRequest(method=method, url=url, data=body, headers=headers)
+    SigV4Auth(credentials, service, region).add_auth(request)
+    return {str(k): str(v) for k, v in request.headers.items()}
+
+
+def _tag(name: str, value: str) -> dict[str, str]:
+    """An ``EmailTags`` entry: only ASCII letters, digits, ``_`` and ``-``, 256 at most."""
+    return {"Name": name, "Value": (_TAG_UNSAFE.sub("_", value) or "_")[:256]}
+
+
+class SESProvider(Provider[SESCredentials]):
+    """Sends through ``POST {SES_ENDPOINT_URL}/v2/email/outbound-emails`` (``SendEmail``).
+
+    The answer's ``MessageId`` is the provider message id. SES reports deliveries only
+    through SNS or EventBridge event destinations, which Herald does not consume yet: an
+    SES notification ends at ``sent``.
+    """
+
+    name: ClassVar[str] = "ses"
+    display_name: ClassVar[str] = "AWS SES"
+    channel: ClassVar[Channel] = Channel.EMAIL
+    credentials_model: ClassVar[type[BaseCredentials]] = SESCredentials
+    info: ClassVar[ProviderInfo] = ProviderInfo(
+        content_types=EMAIL_CONTENT_TYPES,
+        features=("html", "attachments", "configuration_sets", "sigv4"),
+        docs_url="https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_SendEmail.html",
+    )
+
+    def validate(self, request: NotificationRequest) -> None:
+        email_message(request)
+
+    def format_payload(self, request: NotificationRequest) -> dict[str, Any]:
+        """The ``SendEmail`` body: a Simple message, attachments inline (base64 blobs)."""
+        message = email_message(request)
+        creds = self.credentials
+        body: dict[str, Any] = {}
+        if message.text is not None:
+            body["Text"] = {"Data": message.text, "Charset": "UTF-8"}
+        if message.html is not None:
+            body["Html"] = {"Data": message.html, "Charset": "UTF-8"}
+        simple: dict[str, Any] = {
+            "Subject": {"Data": message.subject, "Charset": "UTF-8"},
+            "Body": body,
+        }
+        if message.attachments:
+            simple["Attachments"] = [
+                {
+                    "RawContent": a.base64,
+                    "FileName": a.filename,
+                    "ContentType": a.mimetype,
+                    "ContentDisposition": "ATTACHMENT",
+                    "ContentTransferEncoding": "BASE64",
+                }
+                for a in message.attachments
+            ]
+        payload: dict[str, Any] = {
+            "FromEmailAddress": format_address(creds.from_email, creds.from_name),
+            "Destination": {"ToAddresses": [message.to]},
+            "Content": {"Simple": simple},
+            "EmailTags": [
+                _tag("herald_tenant", request.tenant_id),
+                _tag("herald_notification", request.id),
+            ],
+        }
+        if creds.reply_to:
+            payload["ReplyToAddresses"] = [creds.reply_to]
+        if creds.configuration_set:
+            payload["ConfigurationSetName"] = creds.configuration_set
+        return payload
+
+    async def send(self, request: NotificationRequest) -> SendResult:
+        creds = self.credentials
+        body = orjson.dumps(self.format_payload(request))
+        url = endpoint_url(self.settings.ses_endpoint_url, creds.region) + SEND_EMAIL_PATH
+        token = creds.session_token.get_secret_value() if creds.session_token else None
+        headers = sign_request(
+            "POST",
+            url,
+            body,
+            {"Content-Type": "application/json"},
+            credentials=Credentials(
+                creds.access_key_id, creds.secret_access_key.get_secret_value(), token
+            ),
+            region=creds.region,
+        )
+        log_extra = {
+            "tenant_id": request.tenant_id,
+            "notification_id": request.id,
+            "provider": self.name,
+            "region": creds.region,
+        }
+        response = await post(
+            self.http,
+            url,
+            service="Amazon SES",
+            timeout=self.settings.provider_timeout_seconds,
+            log_extra=log_extra,
+            content=body,
+            headers=headers,
+        )
+        if not response.is_success:
+            error = error_from_response(response)
+            logger.warning(
+                "SES refused the mail",
+                extra={
+                    **log_extra,
+                    "http_status": response.status_code,
+                    "error_code": error.code,
+                    "retryable": error.retryable,
+                    "request_id": response.headers.get("x-amzn-requestid"),
+                },
+            )
+            raise error
+        message_id = _message_id(response.content)
+        if message_id is None:
+            raise RetryableError(
+                ErrorCode.PROVIDER_UNAVAILABLE.value,
+                f"SES answered HTTP {response.status_code} without a MessageId",
+                provider_code=f"http_{response.status_code}",
+            )
+        logger.info("SES accepted the mail", extra={**log_extra, "provider_message_id": message_id})
+        return SendResult(provider_message_id=message_id)
+
+
+def _message_id(content: bytes) -> str | None:
+    try:
+        data = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return None
+    message_id = data.get("MessageId") if isinstance(data, dict) else None
+    return message_id if isinstance(message_id, str) and message_id else None

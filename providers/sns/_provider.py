@@ -1,0 +1,115 @@
+"""The ``sns`` provider: Amazon SNS ``Publish`` to a phone number, over httpx."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import ClassVar
+
+import httpx
+
+from providers._exceptions import RetryableError
+from providers._sms import check_sms, normalize_sender
+from providers.base import Provider, ProviderInfo, RateLimit, SendResult
+from providers.sns._errors import error_from_response, error_from_transport
+from providers.sns._query import encode_form, endpoint_url, parse_message_id, publish_params, sign
+from schemas.credentials import BaseCredentials
+from schemas.credentials_sms import SNSCredentials
+from schemas.notification import Channel, NotificationRequest
+from schemas.status import ErrorCode
+
+__all__ = ["SNSProvider"]
+
+logger = logging.getLogger(__name__)
+
+
+class SNSProvider(Provider[SNSCredentials]):
+    """Sends one SMS per request with the query API's ``Publish`` action.
+
+    ``POST {SNS_ENDPOINT_URL}/`` (``{region}`` replaced by the integration's region),
+    form-encoded, signed with AWS Signature Version 4 by botocore. The ``MessageId`` of
+    the XML answer is the provider message id. SNS sends no per-message delivery
+    report back to Herald, so ``sent`` is the last status of an SNS notification.
+    """
+
+    name: ClassVar[str] = "sns"
+    display_name: ClassVar[str] = "AWS SNS"
+    channel: ClassVar[Channel] = Channel.SMS
+    credentials_model: ClassVar[type[BaseCredentials]] = SNSCredentials
+    info: ClassVar[ProviderInfo] = ProviderInfo(
+        content_types=("text",),
+        features=("sigv4", "sender_id", "origination_number"),
+        docs_url="https://docs.aws.amazon.com/sns/latest/api/API_Publish.html",
+    )
+    #: SNS's default quota for SMS: 20 messages per second per account and region.
+    rate_limit: ClassVar[RateLimit | None] = RateLimit(per_second=20, burst=20)
+
+    def validate(self, request: NotificationRequest) -> None:
+        check_sms(request)
+
+    def format_payload(self, request: NotificationRequest) -> list[tuple[str, str]]:
+        """The ``Publish`` parameters (form fields, in order)."""
+        message = check_sms(request)
+        creds = self.credentials
+        attributes: dict[str, str] = {"AWS.SNS.SMS.SMSType": creds.sms_type}
+        if creds.sender_id:
+            attributes["AWS.SNS.SMS.SenderID"] = creds.sender_id
+        if creds.from_phone:
+            attributes["AWS.MM.SMS.OriginationNumber"] = normalize_sender(creds.from_phone)
+        return publish_params(message.to, message.body, attributes)
+
+    def endpoint(self) -> str:
+        return endpoint_url(self.settings.sns_endpoint_url, self.credentials.region)
+
+    async def send(self, request: NotificationRequest) -> SendResult:
+        creds = self.credentials
+        url = self.endpoint()
+        body = encode_form(self.format_payload(request))
+        headers = sign(
+            url,
+            body,
+            access_key_id=creds.access_key_id,
+            secret_access_key=creds.secret_access_key.get_secret_value(),
+            session_token=creds.session_token.get_secret_value() if creds.session_token else None,
+            region=creds.region,
+        )
+        timeout = self.settings.provider_timeout_seconds
+        log_extra = {
+            "tenant_id": request.tenant_id,
+            "notification_id": request.id,
+            "provider": self.name,
+            "region": creds.region,
+        }
+        try:
+            async with asyncio.timeout(timeout):
+                response = await self.http.post(url, content=body, headers=headers, timeout=timeout)
+        except TimeoutError as exc:  # the overall deadline, not one httpx phase
+            logger.warning("SNS call timed out", extra=log_extra)
+            raise error_from_transport(httpx.ReadTimeout("deadline exceeded")) from exc
+        except httpx.HTTPError as exc:
+            logger.warning("SNS call failed", extra={**log_extra, "error": type(exc).__name__})
+            raise error_from_transport(exc) from exc
+
+        if not response.is_success:
+            error = error_from_response(response)
+            logger.warning(
+                "SNS error",
+                extra={
+                    **log_extra,
+                    "http_status": response.status_code,
+                    "error_code": error.code,
+                    "retryable": error.retryable,
+                },
+            )
+            raise error
+        message_id = parse_message_id(response.content)
+        if message_id is None:
+            raise RetryableError(
+                ErrorCode.PROVIDER_UNAVAILABLE.value,
+                f"SNS answered HTTP {response.status_code} without a readable PublishResponse",
+                provider_code=f"http_{response.status_code}",
+            )
+        logger.info("sns message published", extra={**log_extra, "provider_message_id": message_id})
+        request_id = response.headers.get("x-amzn-requestid")
+        metadata = {"request_id": request_id} if request_id else {}
+        return SendResult(provider_message_id=message_id, metadata=metadata)

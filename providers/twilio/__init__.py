@@ -1,0 +1,52 @@
+"""The ``twilio`` provider: Twilio Programmable Messaging (SMS).
+
+Sending (:class:`TwilioProvider`), the error table (:data:`TWILIO_ERRORS`) and the pure
+status-callback helpers the web view uses (:func:`verify_signature`,
+:func:`parse_status_callback`, ...).
+"""
+
+from __future__ import annotations
+
+from providers.twilio._errors import (
+    TWILIO_ERRORS,
+    TwilioError,
+    error_from_response,
+    error_from_transport,
+    parse_twilio_error,
+)
+from providers.twilio._provider import API_VERSION, TwilioProvider, status_callback_url
+from providers.twilio._webhook import (
+    CALLBACK_PATH,
+    SIGNATURE_HEADER,
+    MalformedCallback,
+    StatusCallback,
+    account_sid,
+    callback_url,
+    candidate_urls,
+    compute_signature,
+    load_form,
+    parse_status_callback,
+    verify_signature,
+)
+
+__all__ = [
+    "API_VERSION",
+    "CALLBACK_PATH",
+    "SIGNATURE_HEADER",
+    "TWILIO_ERRORS",
+    "MalformedCallback",
+    "StatusCallback",
+    "TwilioError",
+    "TwilioProvider",
+    "account_sid",
+    "callback_url",
+    "candidate_urls",
+    "compute_signature",
+    "error_from_response",
+    "error_from_transport",
+    "load_form",
+    "parse_status_callback",
+    "parse_twilio_error",
+    "status_callback_url",
+    "verify_signature",
+]

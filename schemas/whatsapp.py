@@ -1,0 +1,148 @@
+"""Wire models of the WhatsApp Web (WPPConnect) session workers.
+
+* :class:`QrCodeEvent` -- ``whatsapp.qr``: a new pairing QR code of a tenant's session.
+* :class:`SessionStateEvent` -- ``whatsapp.state``: a statusFind status or a connection
+  (socket) state of a session.
+* :class:`InboundMessage` -- ``whatsapp.inbound``: a message a session received.
+* :class:`SessionCommand` -- ``whatsapp.commands``: connect, disconnect, logout or status.
+
+Every record is keyed by its tenant id. The status and state names are WPPConnect's
+(``statusFind``) and WhatsApp Web's (``SOCKET_STATE``), unchanged.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from schemas._base import TenantId, WireModel
+from schemas.status import utcnow
+
+__all__ = [
+    "STATUS_ALIASES",
+    "CommandName",
+    "ConnectionState",
+    "InboundMessage",
+    "QrCode",
+    "QrCodeEvent",
+    "SessionCommand",
+    "SessionStateEvent",
+    "SessionStatus",
+]
+
+
+class SessionStatus(StrEnum):
+    """WPPConnect's ``statusFind`` statuses.
+
+    The seed (and WPPConnect's own comments) spell one of them ``desconnectedMobile``:
+    Herald emits ``disconnectedMobile`` and accepts the seed's spelling as an alias
+    (:data:`STATUS_ALIASES`).
+    """
+
+    IS_LOGGED = "isLogged"
+    NOT_LOGGED = "notLogged"
+    QR_READ_SUCCESS = "qrReadSuccess"
+    QR_READ_FAIL = "qrReadFail"
+    QR_READ_ERROR = "qrReadError"
+    BROWSER_CLOSE = "browserClose"
+    AUTOCLOSE_CALLED = "autocloseCalled"
+    DISCONNECTED_MOBILE = "disconnectedMobile"
+    DELETE_TOKEN = "deleteToken"
+    IN_CHAT = "inChat"
+    PHONE_NOT_CONNECTED = "phoneNotConnected"
+    SERVER_CLOSE = "serverClose"
+    # Herald's own, for sessions across workers (docs/whatsapp-sessions.md):
+    SESSION_FAILED = (
+        "sessionFailed"  # the browser failed WHATSAPP_WPPCONNECT_MAX_RESTARTS times in a row
+    )
+    SESSION_REFUSED = "sessionRefused"  # the worker runs WHATSAPP_WPPCONNECT_MAX_SESSIONS already
+
+    @classmethod
+    def _missing_(cls, value: object) -> SessionStatus | None:
+        alias = STATUS_ALIASES.get(str(value))
+        return cls(alias) if alias else None
+
+
+#: Other spellings accepted on input -> the status Herald emits.
+STATUS_ALIASES: dict[str, str] = {"desconnectedMobile": "disconnectedMobile"}
+
+
+class ConnectionState(StrEnum):
+    """WhatsApp Web's socket states (``WPP.whatsapp.Socket.state``; wa-js ``SOCKET_STATE``)."""
+
+    CONFLICT = "CONFLICT"
+    CONNECTED = "CONNECTED"
+    DEPRECATED_VERSION = "DEPRECATED_VERSION"
+    OPENING = "OPENING"
+    PAIRING = "PAIRING"
+    PROXYBLOCK = "PROXYBLOCK"
+    SMB_TOS_BLOCK = "SMB_TOS_BLOCK"
+    TIMEOUT = "TIMEOUT"
+    TOS_BLOCK = "TOS_BLOCK"
+    UNLAUNCHED = "UNLAUNCHED"
+    UNPAIRED = "UNPAIRED"
+    UNPAIRED_IDLE = "UNPAIRED_IDLE"
+
+
+class CommandName(StrEnum):
+    CONNECT = "connect"  # start the session (shows a QR code if it is not paired)
+    DISCONNECT = "disconnect"  # close the browser; the pairing (token) is kept
+    LOGOUT = "logout"  # log out on WhatsApp and delete the token
+    STATUS = "status"  # re-publish the session's status and state
+
+
+class QrCode(WireModel):
+    """The seed's QR JSON, as stored in Redis (``wppconnect:qr:{tenantId}``) and served."""
+
+    qr_code: str = Field(description="PNG of the QR code as a data URL (base64)")
+    ascii_qr: str = Field(alias="asciiQR", description="the QR code for a terminal")
+    url_code: str = Field(description="the encoded pairing code (WPP.conn.getAuthCode().fullCode)")
+    expires_at: datetime
+    attempts: int = Field(ge=1, description="QR codes shown by this session so far")
+
+
+class QrCodeEvent(QrCode):
+    """``whatsapp.qr``: a session needs pairing; scan ``qrCode`` with WhatsApp on the phone."""
+
+    tenant_id: str
+    session: str = Field(description="tenant-{tenantId}")
+    timestamp: datetime = Field(default_factory=utcnow)
+
+
+class SessionStateEvent(WireModel):
+    """``whatsapp.state``: a status (statusFind) or a connection state of a session.
+
+    One of ``status`` and ``state`` is set; neither only in the answer to a ``status``
+    command for a tenant the worker holds no session of (``detail`` says so).
+    """
+
+    tenant_id: str
+    session: str
+    status: SessionStatus | None = None
+    state: ConnectionState | None = None
+    phone: str | None = Field(default=None, description="the paired phone, when logged in")
+    detail: str | None = None
+    timestamp: datetime = Field(default_factory=utcnow)
+
+
+class InboundMessage(WireModel):
+    """``whatsapp.inbound``: a message received by a tenant's session (not sent by it)."""
+
+    tenant_id: str
+    session: str
+    message_id: str = Field(description="WhatsApp's message id (serialized key)")
+    from_: str = Field(alias="from", description="sender's WhatsApp id, e.g. 5511999990000@c.us")
+    to: str | None = None
+    type: str = "chat"
+    body: str | None = None
+    timestamp: datetime
+
+
+class SessionCommand(WireModel):
+    """``whatsapp.commands``: executed by the worker that owns the tenant's session."""
+
+    tenant_id: TenantId
+    command: CommandName
+    requested_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,69 @@
+"""Retry agents: one per delay topic (``notifications.retry.<tier>``).
+
+Each waits until the head record of its partition is due, then hands it to the
+processor (overlapping with other work, acknowledged once its outcome is on the
+broker). Records of one tier share one delay, so waiting on the head is waiting in due
+order; a record may be late by at most the spread of delays within its tier.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+import faust
+from pydantic import ValidationError
+
+from schemas import DeadLetterInfo, DeadLetterReason
+from schemas.retry import RetryEnvelope
+from schemas.status import utcnow
+from streams.agents.router import record_from_event
+from streams.decode import DeadLetter
+
+if TYPE_CHECKING:
+    from streams.app import Topics
+    from streams.runtime import Runtime
+
+__all__ = ["register"]
+
+log = logging.getLogger(__name__)
+
+
+def register(app: faust.App, topics: Topics, runtime: Runtime) -> list[Any]:
+    agents = []
+    for name, topic in topics.retry.items():
+        agents.append(_register_one(app, name, topic, runtime))
+    return agents
+
+
+def _register_one(app: faust.App, name: str, topic: Any, runtime: Runtime) -> Any:
+    @app.agent(topic, name=f"retry:{name}")
+    async def retry(stream: Any) -> None:
+        await runtime.start()
+        manual = stream.noack()
+        async for event in manual.events():
+
+            async def done(event: Any = event) -> None:
+                await manual.ack(event)
+
+            record = record_from_event(event)
+            try:
+                envelope = RetryEnvelope.model_validate_json(record.value or b"")
+            except ValidationError as exc:
+                info = DeadLetterInfo(
+                    reason=DeadLetterReason.NOT_JSON,
+                    detail=f"not a retry envelope: {exc.error_count()} errors",
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                )
+                await runtime.sink.dead_letter(DeadLetter(record=record, info=info))
+                await done()
+                continue
+            wait = (envelope.due_at - utcnow()).total_seconds()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            await runtime.processor.submit_retry(envelope, done)
+
+    return retry

@@ -1,0 +1,43 @@
+"""``herald policy set|show``: a tenant's delivery policy (failover)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from schemas.settings import Settings
+from streams.cli._support import redis_client
+from streams.policy import PolicyStore, TenantPolicy
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    parser = subparsers.add_parser(
+        "policy",
+        help="a tenant's delivery policy (failover between integrations)",
+        description="With failover on, a retryable failure moves the next attempt to the "
+        "tenant's next active integration for the channel, in priority order.",
+    )
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    set_ = actions.add_parser("set", help="set the policy")
+    set_.add_argument("--tenant", required=True)
+    set_.add_argument("--failover", choices=["on", "off"], required=True)
+    set_.set_defaults(func=_set)
+    show = actions.add_parser("show", help="show the policy")
+    show.add_argument("--tenant", required=True)
+    show.set_defaults(func=_show)
+
+
+async def _set(args: argparse.Namespace, settings: Settings) -> int:
+    async with redis_client(settings) as redis:
+        await PolicyStore(redis).set(args.tenant, TenantPolicy(failover=args.failover == "on"))
+    print(f"tenant {args.tenant}: failover {args.failover}")
+    return 0
+
+
+async def _show(args: argparse.Namespace, settings: Settings) -> int:
+    async with redis_client(settings) as redis:
+        policy = await PolicyStore(redis).get(args.tenant)
+    print(f"tenant {args.tenant}: failover {'on' if policy.failover else 'off'}")
+    return 0

@@ -1,0 +1,124 @@
+"""``herald sandbox firebase`` and ``herald sandbox apn``: the push services' fakes.
+
+Each run creates fresh test credentials and writes them to a file (never to the
+terminal): the service account JSON for ``firebase``, the ``.p8`` key for ``apn``. The
+printed lines say which settings and ``herald integrations set`` credentials use them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import orjson
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from providers.sandbox import serve_app
+from providers.sandbox._h2 import serve_h2
+from providers.sandbox.apn import APNsSandbox
+from providers.sandbox.firebase import FirebaseSandbox
+from schemas import Settings
+
+__all__ = ["register_push_sandboxes"]
+
+
+def register_push_sandboxes(services: Any) -> None:
+    """Add the ``firebase`` and ``apn`` services to ``herald sandbox``."""
+    fcm = services.add_parser(
+        "firebase",
+        help="the Firebase Cloud Messaging HTTP v1 fake (with its OAuth token endpoint)",
+        description=(
+            "POST /v1/projects/{project}/messages:send with Google's checks and error shapes, "
+            "and POST /token (the service account JWT bearer grant, RS256 verified). A service "
+            "account key file is written to --credentials-out. Control: GET /_sandbox/messages, "
+            "POST /_sandbox/unregister, POST /_sandbox/faults."
+        ),
+    )
+    fcm.add_argument("--host", default="127.0.0.1")
+    fcm.add_argument("--port", type=int, default=8091)
+    fcm.add_argument("--project-id", default="herald-sandbox")
+    fcm.add_argument("--credentials-out", type=Path, help="where to write the service account")
+    fcm.set_defaults(func=run_firebase)
+
+    apn = services.add_parser(
+        "apn",
+        help="the Apple Push Notification service fake (HTTP/2, h2c)",
+        description=(
+            "POST /3/device/{token} over HTTP/2 with prior knowledge (h2c; e.g. curl "
+            "--http2-prior-knowledge), checking the ES256 provider token, apns-topic and "
+            "headers like APNs, with Apple's reasons. The signing key (.p8) is written to "
+            "--key-out. Control: GET /_sandbox/notifications."
+        ),
+    )
+    apn.add_argument("--host", default="127.0.0.1")
+    apn.add_argument("--port", type=int, default=8092)
+    apn.add_argument("--team-id", default="SANDBOXTM1")
+    apn.add_argument("--key-id", default="SANDBOXKY1")
+    apn.add_argument("--bundle-id", default="com.example.herald")
+    apn.add_argument("--key-out", type=Path, help="where to write the .p8 signing key")
+    apn.set_defaults(func=run_apn)
+
+
+def _write_private(path: Path | None, suffix: str, data: bytes) -> Path:
+    """Write ``data`` readable by the owner only; a temporary file if no path is given."""
+    if path is None:
+        fd, name = tempfile.mkstemp(prefix="herald-sandbox-", suffix=suffix)
+        os.close(fd)
+        path = Path(name)
+    path.write_bytes(data)
+    path.chmod(0o600)
+    return path
+
+
+async def run_firebase(args: argparse.Namespace, settings: Settings) -> int:
+    sandbox = FirebaseSandbox()
+    account = sandbox.add_service_account(args.project_id)
+    async with serve_app(sandbox.app, host=args.host, port=args.port) as base_url:
+        info = account.info(token_uri=f"{base_url}/token")
+        path = _write_private(args.credentials_out, ".json", orjson.dumps(info))
+        print(f"Firebase Cloud Messaging sandbox at {base_url}", flush=True)
+        print(f"  FCM_API_URL={base_url}", flush=True)
+        print(f"  service account ({account.client_email}) written to {path}", flush=True)
+        print(
+            "  herald integrations set --tenant acme --provider firebase --default "
+            f'--credentials "{{\\"projectId\\": \\"{args.project_id}\\", '
+            f'\\"serviceAccount\\": $(cat {path})}}"',
+            flush=True,
+        )
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await sandbox.close()
+    return 0
+
+
+async def run_apn(args: argparse.Namespace, settings: Settings) -> int:
+    key = ec.generate_private_key(ec.SECP256R1())
+    sandbox = APNsSandbox()
+    sandbox.add_team(
+        args.team_id, key_id=args.key_id, public_key=key.public_key(), bundle_ids=[args.bundle_id]
+    )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    path = _write_private(args.key_out, ".p8", pem)
+    async with serve_h2(sandbox.handle, host=args.host, port=args.port) as base_url:
+        print(f"APNs sandbox (HTTP/2 prior knowledge) at {base_url}", flush=True)
+        print(f"  APNS_API_URL={base_url}", flush=True)
+        print(
+            f"  team {args.team_id}, key {args.key_id}, bundle {args.bundle_id}; "
+            f"signing key written to {path}",
+            flush=True,
+        )
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await sandbox.close()
+    return 0

@@ -1,0 +1,92 @@
+"""``herald sandbox whatsapp-web``: the WhatsApp Web simulator, served until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from providers.sandbox import serve_app
+from providers.sandbox.whatsapp_web import WhatsAppWebSimulator
+from schemas import Settings
+
+__all__ = ["register_whatsapp_web_sandbox"]
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    return value
+
+
+def register_whatsapp_web_sandbox(services: Any) -> None:
+    """Add the ``whatsapp-web`` service to ``herald sandbox``."""
+    web = services.add_parser(
+        "whatsapp-web",
+        help="the WhatsApp Web simulator (a page implementing wa-js, and a fake phone)",
+        description=(
+            "Serves a page whose window.WPP implements the part of @wppconnect/wa-js that "
+            "Herald's WhatsApp Web bridge uses (pairing by QR code, sending, acks, incoming "
+            "messages, logout, conflict), and 'the phone' over HTTP under /phone/: scan a "
+            "code, list sent messages, make acks happen, write to a session. For tests, the "
+            "demo and UI teams building the QR flow without a phone. Open the page on "
+            "localhost or 127.0.0.1 (WebCrypto needs a secure context). "
+            "See docs/whatsapp-web-simulator.md."
+        ),
+    )
+    web.add_argument("--host", default="127.0.0.1")
+    web.add_argument("--port", type=int, default=8095)
+    web.add_argument(
+        "--qr-interval", type=_positive, default=20.0, help="seconds each auth code lives"
+    )
+    web.add_argument(
+        "--first-qr-interval",
+        type=_positive,
+        default=None,
+        help="seconds the first auth code lives (default: --qr-interval; WhatsApp: about 60)",
+    )
+    web.add_argument(
+        "--max-codes", type=int, default=6, help="codes shown before the page goes idle"
+    )
+    web.add_argument(
+        "--boot-delay",
+        type=float,
+        default=0.0,
+        help="seconds each page loads before its first event, like WhatsApp Web's loading screen",
+    )
+    web.add_argument(
+        "--no-reload-on-logout",
+        action="store_true",
+        help="after a logout show a new code in place instead of navigating to /?post_logout=1",
+    )
+    web.add_argument(
+        "--reload-after-pairing",
+        action="store_true",
+        help="reload the page once right after a scan, as WhatsApp Web sometimes does",
+    )
+    web.set_defaults(func=run_whatsapp_web)
+
+
+async def run_whatsapp_web(args: argparse.Namespace, settings: Settings) -> int:
+    simulator = WhatsAppWebSimulator(
+        qr_interval=args.qr_interval,
+        first_qr_interval=args.first_qr_interval,
+        max_codes=max(args.max_codes, 1),
+        reload_on_logout=not args.no_reload_on_logout,
+        reload_after_pairing=args.reload_after_pairing,
+        boot_delay=max(args.boot_delay, 0.0),
+    )
+    async with serve_app(simulator.app, host=args.host, port=args.port) as base_url:
+        print(f"WhatsApp Web simulator at {base_url}/", flush=True)
+        print(f"  codes shown now:   GET  {base_url}/phone/pending-codes", flush=True)
+        print(
+            f'  scan one:          POST {base_url}/phone/scan {{"code": "...", "phone": "5511999990000"}}',
+            flush=True,
+        )
+        print(f"  messages sent:     GET  {base_url}/phone/messages", flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await simulator.close()
+    return 0

@@ -1,0 +1,1 @@
+"""Inbox schema revisions, oldest first (``0001_...``)."""

@@ -1,0 +1,77 @@
+"""The WPPConnect session endpoints, on every worker role's web server.
+
+Thin adapters over :class:`streams.whatsapp.endpoints.SessionEndpoints`: reads come
+from Redis, commands are produced to ``whatsapp.commands`` (keyed by tenant) for the
+worker that owns the session.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import faust
+from faust.web import Request, Response, View
+
+from schemas.whatsapp import CommandName, SessionCommand
+from streams.auth import TenantKeys
+from streams.ratelimit import TokenBucket
+from streams.webhooks import WebhookResponse
+from streams.whatsapp.endpoints import SessionEndpoints
+from streams.whatsapp.store import SessionStore
+
+if TYPE_CHECKING:
+    from streams.runtime import Runtime
+
+__all__ = ["register"]
+
+
+def _reply(view: View, answer: WebhookResponse) -> Response:
+    return view.text(
+        answer.body,
+        content_type=answer.content_type,
+        status=answer.status,
+        headers=answer.headers or None,
+    )
+
+
+def register(app: faust.App, runtime: Runtime) -> None:
+    endpoints: list[SessionEndpoints] = []
+
+    async def produce(command: SessionCommand) -> None:
+        topic = runtime.topics.whatsapp_commands
+        pending = await topic.send(key=command.tenant_id.encode(), value=command.to_json())
+        await pending
+
+    async def current() -> SessionEndpoints:
+        await runtime.start()
+        if not endpoints:
+            endpoints.append(
+                SessionEndpoints(
+                    keys=TenantKeys(runtime.redis),
+                    bucket=TokenBucket(runtime.redis),
+                    store=SessionStore(runtime.redis),
+                    commands=produce,
+                    qr_reads_per_minute=runtime.settings.wppconnect_qr_reads_per_minute,
+                )
+            )
+        return endpoints[0]
+
+    def headers(request: Request) -> dict[str, str]:
+        return {k: v for k, v in request.headers.items()}
+
+    @app.page("/webhooks/wppconnect/qr/{tenant_id}")
+    class WPPConnectQr(View):
+        async def get(self, request: Request, tenant_id: str) -> Response:
+            return _reply(self, await (await current()).qr(tenant_id, headers(request)))
+
+    @app.page("/webhooks/wppconnect/session/{tenant_id}")
+    class WPPConnectSession(View):
+        async def get(self, request: Request, tenant_id: str) -> Response:
+            return _reply(self, await (await current()).session(tenant_id, headers(request)))
+
+    @app.page("/webhooks/wppconnect/session/{tenant_id}/disconnect")
+    class WPPConnectDisconnect(View):
+        async def post(self, request: Request, tenant_id: str) -> Response:
+            handlers = await current()
+            answer = await handlers.command(tenant_id, CommandName.DISCONNECT, headers(request))
+            return _reply(self, answer)

@@ -1,0 +1,115 @@
+"""Mailgun webhooks: verify, refuse stale and replayed ones, apply the status.
+
+The payload names its sending domain (in the message id, ``...@mg.example.com``); the
+integrations of that domain are found through the integration index, and the webhook is
+accepted only if ``signature`` is the HMAC-SHA256 of ``timestamp + token`` under one of
+their webhook signing keys (``401`` otherwise). A timestamp further than
+``MAILGUN_WEBHOOK_MAX_AGE_SECONDS`` from now is refused (``401``); each token is
+remembered in Redis for that long and a second use is refused with ``406`` (which tells
+Mailgun not to retry). Nothing is emitted for a refused webhook.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from redis.asyncio import Redis
+
+from providers.mailgun import (
+    MailgunProvider,
+    MalformedWebhook,
+    is_fresh,
+    load_webhook,
+    parse_event,
+    sending_domain,
+    verify_signature,
+)
+from schemas.credentials_email import MailgunCredentials
+from streams import keys
+from streams.integrations import IntegrationStore
+from streams.updates import DeliveryReport, StatusUpdater
+from streams.webhooks._base import WebhookResponse
+
+__all__ = ["PROVIDER", "handle_event", "token_key"]
+
+log = logging.getLogger(__name__)
+
+PROVIDER = MailgunProvider.name
+
+
+def token_key(token: str) -> str:
+    """Redis key remembering a used webhook token."""
+    return f"herald:webhook-token:{PROVIDER}:{keys.digest(token)}"
+
+
+async def _verified_tenants(
+    integrations: IntegrationStore, domain: str, timestamp: str, token: str, signature: str
+) -> set[str]:
+    verified: set[str] = set()
+    for tenant in await integrations.tenants_by_index(PROVIDER, "domain", domain):
+        creds = await integrations.credentials(tenant, PROVIDER)
+        if not isinstance(creds, MailgunCredentials) or creds.webhook_signing_key is None:
+            continue
+        key = creds.webhook_signing_key.get_secret_value()
+        if verify_signature(timestamp, token, signature, key):
+            verified.add(tenant)
+    return verified
+
+
+async def handle_event(
+    raw: bytes,
+    *,
+    redis: Redis,
+    integrations: IntegrationStore,
+    updater: StatusUpdater,
+    max_age_seconds: int,
+    now: float | None = None,
+) -> WebhookResponse:
+    try:
+        webhook = load_webhook(raw)
+    except MalformedWebhook:
+        return WebhookResponse(401, "unauthenticated payload")
+    domain = sending_domain(webhook.event_data)
+    if domain is None:
+        return WebhookResponse(401, "cannot attribute the event to a domain")
+    tenants = await _verified_tenants(
+        integrations, domain, webhook.timestamp, webhook.token, webhook.signature
+    )
+    if not tenants:
+        log.warning("webhook signature rejected", extra={"provider": PROVIDER})
+        return WebhookResponse(401, "invalid signature")
+    if not is_fresh(webhook.timestamp, time.time() if now is None else now, max_age_seconds):
+        log.warning("stale webhook refused", extra={"provider": PROVIDER})
+        return WebhookResponse(401, "stale timestamp")
+    key = token_key(webhook.token)
+    if not await redis.set(key, b"1", nx=True, ex=max_age_seconds):
+        log.warning("replayed webhook refused", extra={"provider": PROVIDER})
+        return WebhookResponse(406, "token already used")
+    try:
+        event = parse_event(webhook.event_data)
+    except MalformedWebhook as exc:
+        log.warning("malformed webhook", extra={"provider": PROVIDER, "error": str(exc)[:200]})
+        return WebhookResponse(400, "malformed event-data")
+    if event is None:
+        if webhook.event_data.get("event") == "failed":
+            log.info(
+                "temporary delivery failure: Mailgun retries",
+                extra={"provider": PROVIDER, "domain": domain},
+            )
+        return WebhookResponse(200, "ignored")
+    try:
+        await updater.apply(
+            DeliveryReport(
+                provider=PROVIDER,
+                provider_message_id=event.provider_message_id,
+                status=event.status,
+                error=event.error,
+                tenants=frozenset(tenants),
+            )
+        )
+    except BaseException:
+        # Not applied: forget the token so that Mailgun's retry of this webhook counts.
+        await redis.delete(key)
+        raise
+    return WebhookResponse(200, "ok")

@@ -1,0 +1,150 @@
+"""Session commands from ``whatsapp.commands``: ``{tenantId, command}``.
+
+``connect`` starts the tenant's session (a QR code follows if it is not paired),
+``disconnect`` closes its browser and keeps the pairing, ``logout`` logs out on
+WhatsApp and deletes the token, ``status`` re-publishes the session's status and
+state. The worker that owns the tenant (its ``whatsapp.dispatch`` partition, which
+is the same partition number of this topic) executes them. Records that are not a
+command go to the dead-letter topic, byte for byte; nothing here raises into Faust.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import orjson
+from pydantic import ValidationError
+
+from schemas import DeadLetterInfo, DeadLetterReason, NotificationRequest
+from schemas._base import TENANT_ID_PATTERN
+from schemas.notification import Channel, Recipient
+from schemas.whatsapp import CommandName, SessionCommand, SessionStateEvent
+from streams.decode import DeadLetter, RawRecord
+from streams.inflight import InFlight
+from streams.integrations import IntegrationStore
+from streams.lookups import LookupsService
+from streams.processor import EventSink
+from streams.resolve import Rejection
+from streams.whatsapp.dispatch import credentials_for
+from streams.whatsapp.events import SessionEvents
+from streams.whatsapp.manager import SessionManager, options_for
+
+__all__ = ["MAX_COMMAND_BYTES", "CommandProcessor", "decode_command"]
+
+log = logging.getLogger(__name__)
+
+MAX_COMMAND_BYTES = 4096
+
+
+def _dead(record: RawRecord, reason: DeadLetterReason, detail: str) -> DeadLetter:
+    info = DeadLetterInfo(
+        reason=reason,
+        detail=detail[:1024],
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+    )
+    return DeadLetter(record=record, info=info)
+
+
+def decode_command(record: RawRecord) -> SessionCommand | DeadLetter:
+    """A :class:`SessionCommand`, or the dead letter saying why the bytes are not one."""
+    raw = record.value
+    if raw is not None and len(raw) > MAX_COMMAND_BYTES:
+        return _dead(record, DeadLetterReason.TOO_LARGE, f"larger than {MAX_COMMAND_BYTES} bytes")
+    try:
+        text = (raw or b"").decode("utf-8")
+    except UnicodeDecodeError:
+        return _dead(record, DeadLetterReason.NOT_UTF8, "value is not UTF-8")
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return _dead(record, DeadLetterReason.NOT_JSON, "value is not JSON")
+    if not isinstance(data, dict):
+        return _dead(record, DeadLetterReason.NOT_AN_OBJECT, "value is not a JSON object")
+    tenant = data.get("tenantId")
+    if not isinstance(tenant, str) or not tenant:
+        return _dead(record, DeadLetterReason.MISSING_TENANT, "tenantId is missing")
+    try:
+        return SessionCommand.model_validate(data)
+    except ValidationError as exc:
+        fields = {str(e["loc"][0]) for e in exc.errors(include_input=False) if e["loc"]}
+        if "tenantId" in fields or "tenant_id" in fields:
+            return _dead(
+                record, DeadLetterReason.INVALID_TENANT, f"tenantId must match {TENANT_ID_PATTERN}"
+            )
+        names = ", ".join(c.value for c in CommandName)
+        return _dead(record, DeadLetterReason.INVALID_COMMAND, f"command must be one of {names}")
+
+
+class CommandProcessor:
+    def __init__(
+        self,
+        *,
+        sessions: SessionManager,
+        events: SessionEvents,
+        sink: EventSink,
+        lookups: LookupsService,
+        integrations: IntegrationStore,
+    ) -> None:
+        self.sessions = sessions
+        self.events = events
+        self.sink = sink
+        self.lookups = lookups
+        self.integrations = integrations
+        self.inflight = InFlight(64)
+
+    async def submit(self, record: RawRecord, done: Callable[[], Awaitable[object]]) -> None:
+        decoded = decode_command(record)
+        if isinstance(decoded, DeadLetter):
+            letter = decoded
+            log.warning(
+                "undecodable session command",
+                extra={"reason": letter.info.reason.value, "offset": record.offset},
+            )
+            await self.inflight.submit("\x00dlq", lambda: self.sink.dead_letter(letter), done)
+            return
+        command = decoded
+        await self.inflight.submit(
+            command.tenant_id, lambda: self.execute(command, partition=record.partition), done
+        )
+
+    async def execute(self, command: SessionCommand, *, partition: int | None = None) -> None:
+        tenant = command.tenant_id
+        log.info("session command", extra={"tenant_id": tenant, "command": command.command.value})
+        try:
+            if command.command == CommandName.CONNECT:
+                await self._connect(tenant, partition)
+            elif command.command == CommandName.DISCONNECT:
+                await self.sessions.close(tenant, "disconnect")
+            elif command.command == CommandName.LOGOUT:
+                await self.sessions.close(tenant, "logout", logout=True)
+            else:
+                await self._status(tenant)
+        except Rejection as exc:
+            log.warning("session command refused", extra={"tenant_id": tenant, "code": exc.code})
+        except Exception:
+            log.exception("session command failed", extra={"tenant_id": tenant})
+
+    async def _connect(self, tenant: str, partition: int | None) -> None:
+        probe = NotificationRequest(
+            id="connect", tenant_id=tenant, channel=Channel.WHATSAPP, recipient=Recipient(phone="0")
+        )
+        credentials = await credentials_for(probe, self.lookups, self.integrations)
+        options = options_for(self.sessions.settings, credentials)
+        await self.sessions.ensure(tenant, options, partition=partition)
+
+    async def _status(self, tenant: str) -> None:
+        session = self.sessions.get(tenant)
+        if session is None or (session.status is None and session.state is None):
+            await self.events.sink.state(
+                SessionStateEvent(
+                    tenant_id=tenant, session=f"tenant-{tenant}", detail="no session on this worker"
+                )
+            )
+            return
+        if session.status is not None:
+            await self.events.on_status(session, session.status, "status command")
+        if session.state is not None:
+            await self.events.on_state(session, session.state)

@@ -1,0 +1,97 @@
+"""The seed's session endpoints, as plain async code (the Faust views only adapt HTTP).
+
+* ``GET /webhooks/wppconnect/qr/{tenantId}``: the current QR JSON (404 if none);
+  rate limited per tenant (429 with Retry-After).
+* ``GET /webhooks/wppconnect/session/{tenantId}``: status, state, since when, phone.
+* ``POST /webhooks/wppconnect/session/{tenantId}/disconnect``: 202; the command goes
+  to ``whatsapp.commands`` keyed by tenant, so the worker owning the session runs it.
+
+Any worker answers: reads come from Redis, commands go through Kafka. Every call must
+carry an API key of that tenant (``herald apikeys create``): 401 without or unknown,
+403 for another tenant's key.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from schemas._base import TENANT_ID_PATTERN
+from schemas.whatsapp import CommandName, SessionCommand
+from streams.auth import TenantKeys, bearer_key
+from streams.ratelimit import TokenBucket
+from streams.webhooks import WebhookResponse
+from streams.whatsapp.store import SessionStore
+
+__all__ = ["QR_BURST", "SessionEndpoints"]
+
+_TENANT = re.compile(TENANT_ID_PATTERN)
+
+#: QR reads a tenant may make at once before the per-minute rate applies.
+QR_BURST = 5
+
+CommandProducer = Callable[[SessionCommand], Awaitable[None]]
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> WebhookResponse:
+    return WebhookResponse(
+        status, orjson.dumps(body).decode(), "application/json", headers=headers or {}
+    )
+
+
+@dataclass
+class SessionEndpoints:
+    keys: TenantKeys
+    bucket: TokenBucket
+    store: SessionStore
+    commands: CommandProducer
+    qr_reads_per_minute: float = 30.0
+
+    async def _authorize(
+        self, tenant_id: str, headers: Mapping[str, str]
+    ) -> WebhookResponse | None:
+        if not _TENANT.match(tenant_id):
+            return _json(400, {"error": "invalid tenant id"})
+        result = await self.keys.authorize(tenant_id, bearer_key(headers))
+        if result.ok:
+            return None
+        extra = {"WWW-Authenticate": 'Bearer realm="herald"'} if result.status == 401 else None
+        return _json(result.status, {"error": result.reason}, extra)
+
+    async def qr(self, tenant_id: str, headers: Mapping[str, str]) -> WebhookResponse:
+        denied = await self._authorize(tenant_id, headers)
+        if denied is not None:
+            return denied
+        wait = await self.bucket.take(
+            f"wppconnect-qr:{tenant_id}", rate=self.qr_reads_per_minute / 60.0, burst=QR_BURST
+        )
+        if wait > 0:
+            retry_after = str(max(1, math.ceil(wait)))
+            return _json(429, {"error": "too many QR reads"}, {"Retry-After": retry_after})
+        qr = await self.store.get_qr(tenant_id)
+        if qr is None:
+            return _json(404, {"error": "no QR code for this tenant"})
+        return _json(200, qr, {"Cache-Control": "no-store"})
+
+    async def session(self, tenant_id: str, headers: Mapping[str, str]) -> WebhookResponse:
+        denied = await self._authorize(tenant_id, headers)
+        if denied is not None:
+            return denied
+        view = await self.store.get_session(tenant_id)
+        if view is None:
+            return _json(404, {"error": "no session for this tenant"})
+        return _json(200, view, {"Cache-Control": "no-store"})
+
+    async def command(
+        self, tenant_id: str, command: CommandName, headers: Mapping[str, str]
+    ) -> WebhookResponse:
+        denied = await self._authorize(tenant_id, headers)
+        if denied is not None:
+            return denied
+        await self.commands(SessionCommand(tenant_id=tenant_id, command=command))
+        return _json(202, {"tenantId": tenant_id, "command": command.value, "accepted": True})

@@ -1,0 +1,194 @@
+"""Where session events go: Redis (for the endpoints), Kafka, and status updates.
+
+:class:`SessionEvents` is the :class:`~streams.whatsapp.session.SessionListener` of
+the worker: a QR code is stored at ``wppconnect:qr:{tenantId}`` and produced to
+``whatsapp.qr``; statuses and states are written to the session hash and produced to
+``whatsapp.state``; acks become delivery reports (``StatusUpdater``); incoming
+messages go to ``whatsapp.inbound``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from providers.wppconnect import WPPConnectProvider, ack_outcome
+from schemas.status import utcnow
+from schemas.whatsapp import (
+    ConnectionState,
+    InboundMessage,
+    QrCode,
+    QrCodeEvent,
+    SessionStateEvent,
+    SessionStatus,
+)
+from streams.metrics import metrics
+from streams.updates import DeliveryReport, StatusUpdater
+from streams.whatsapp.store import LOGGED_IN, SessionStore
+
+if TYPE_CHECKING:
+    from streams.app import Topics
+    from streams.whatsapp.session import WhatsAppSession
+
+__all__ = ["FaustWhatsAppSink", "MemoryWhatsAppSink", "SessionEvents", "WhatsAppSink"]
+
+log = logging.getLogger(__name__)
+
+PROVIDER = WPPConnectProvider.name
+
+
+class WhatsAppSink(Protocol):
+    """The WhatsApp topics; each call returns once the broker has the record."""
+
+    async def qr(self, event: QrCodeEvent) -> None: ...
+
+    async def state(self, event: SessionStateEvent) -> None: ...
+
+    async def inbound(self, message: InboundMessage) -> None: ...
+
+
+class FaustWhatsAppSink:
+    def __init__(self, topics: Topics) -> None:
+        self._topics = topics
+
+    async def _send(self, topic: Any, key: str, value: bytes) -> None:
+        pending = await topic.send(key=key.encode(), value=value)
+        await pending
+
+    async def qr(self, event: QrCodeEvent) -> None:
+        await self._send(self._topics.whatsapp_qr, event.tenant_id, event.to_json())
+
+    async def state(self, event: SessionStateEvent) -> None:
+        await self._send(self._topics.whatsapp_state, event.tenant_id, event.to_json())
+
+    async def inbound(self, message: InboundMessage) -> None:
+        await self._send(self._topics.whatsapp_inbound, message.tenant_id, message.to_json())
+
+
+_T = TypeVar("_T")
+
+
+class MemoryWhatsAppSink:
+    """Keeps everything in lists (tests); ``wait_for(predicate)`` as ``MemorySink``'s."""
+
+    def __init__(self) -> None:
+        self.qrs: list[QrCodeEvent] = []
+        self.states: list[SessionStateEvent] = []
+        self.messages: list[InboundMessage] = []
+        self._changed = asyncio.Event()
+
+    def _notify(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    async def qr(self, event: QrCodeEvent) -> None:
+        self.qrs.append(event)
+        self._notify()
+
+    async def state(self, event: SessionStateEvent) -> None:
+        self.states.append(event)
+        self._notify()
+
+    async def inbound(self, message: InboundMessage) -> None:
+        self.messages.append(message)
+        self._notify()
+
+    def statuses(self, tenant_id: str | None = None) -> list[str]:
+        return [
+            e.status.value
+            for e in self.states
+            if e.status is not None and (tenant_id is None or e.tenant_id == tenant_id)
+        ]
+
+    async def wait_for(self, predicate: Callable[[MemoryWhatsAppSink], _T]) -> _T:
+        while True:
+            changed = self._changed
+            result = predicate(self)
+            if result:
+                return result
+            await changed.wait()
+
+
+def _timestamp(seconds: Any) -> datetime:
+    if isinstance(seconds, int | float) and seconds > 0:
+        return datetime.fromtimestamp(seconds, UTC)
+    return utcnow()
+
+
+class SessionEvents:
+    """The worker's session listener."""
+
+    def __init__(self, store: SessionStore, sink: WhatsAppSink, updater: StatusUpdater) -> None:
+        self.store = store
+        self.sink = sink
+        self.updater = updater
+
+    async def on_status(
+        self, session: WhatsAppSession, status: SessionStatus, detail: str | None
+    ) -> None:
+        phone = session.phone if status.value in LOGGED_IN else None
+        await self.store.record_status(
+            session.tenant_id, session.name, status.value, detail=detail, phone=phone
+        )
+        await self.sink.state(
+            SessionStateEvent(
+                tenant_id=session.tenant_id,
+                session=session.name,
+                status=status,
+                phone=phone,
+                detail=detail,
+            )
+        )
+
+    async def on_state(self, session: WhatsAppSession, state: ConnectionState) -> None:
+        await self.store.record_state(session.tenant_id, session.name, state.value)
+        await self.sink.state(
+            SessionStateEvent(tenant_id=session.tenant_id, session=session.name, state=state)
+        )
+
+    async def on_qr(self, session: WhatsAppSession, qr: QrCode) -> None:
+        metrics().qr_codes.add(1)
+        await self.store.put_qr(session.tenant_id, qr, session.options.qr_timeout_ms)
+        await self.sink.qr(
+            QrCodeEvent(
+                tenant_id=session.tenant_id,
+                session=session.name,
+                **qr.model_dump(),
+            )
+        )
+
+    async def on_qr_cleared(self, session: WhatsAppSession) -> None:
+        await self.store.clear_qr(session.tenant_id)
+
+    async def on_ack(self, session: WhatsAppSession, ack: int, ids: list[str]) -> None:
+        outcome = ack_outcome(ack)
+        if outcome is None:
+            return
+        for message_id in ids:
+            await self.updater.apply(
+                DeliveryReport(
+                    provider=PROVIDER,
+                    provider_message_id=message_id,
+                    status=outcome.status,
+                    error=outcome.error,
+                    metadata=outcome.metadata or None,
+                    tenants=frozenset({session.tenant_id}),
+                )
+            )
+
+    async def on_message(self, session: WhatsAppSession, message: dict[str, Any]) -> None:
+        await self.sink.inbound(
+            InboundMessage(
+                tenant_id=session.tenant_id,
+                session=session.name,
+                message_id=str(message["id"]),
+                from_=str(message.get("from") or ""),
+                to=message.get("to") if isinstance(message.get("to"), str) else None,
+                type=str(message.get("type") or "chat"),
+                body=message.get("body") if isinstance(message.get("body"), str) else None,
+                timestamp=_timestamp(message.get("t")),
+            )
+        )

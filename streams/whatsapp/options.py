@@ -1,0 +1,94 @@
+"""What a session is configured with and whom it tells: options, phases, listener, hooks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
+
+from schemas.whatsapp import ConnectionState, QrCode, SessionStatus
+
+if TYPE_CHECKING:
+    from streams.whatsapp.session import WhatsAppSession
+
+__all__ = [
+    "DISCONNECTED",
+    "FINAL_CLOSE_CODES",
+    "NOT_AUTHENTICATED",
+    "SESSION_FAILED",
+    "SessionHooks",
+    "SessionListener",
+    "SessionOptions",
+    "SessionPhase",
+]
+
+#: The retryable error code of messages whose session could not log in.
+NOT_AUTHENTICATED = "session_not_authenticated"
+#: ... and of messages whose session was closed on purpose (disconnect command, shutdown).
+DISCONNECTED = "session_disconnected"
+#: ... and of messages whose session was given up after too many failed reopenings.
+SESSION_FAILED = "session_failed"
+#: Closes that end the wait of every message that arrived before them.
+FINAL_CLOSE_CODES = frozenset({NOT_AUTHENTICATED, DISCONNECTED, SESSION_FAILED})
+
+
+class SessionPhase(StrEnum):
+    NEW = "new"
+    STARTING = "starting"
+    PAIRING = "pairing"  # showing QR codes
+    SYNCING = "syncing"  # logged in, loading the chats
+    READY = "ready"  # inChat: messages can be sent
+    RECOVERING = "recovering"  # the page or browser died: reopening it (messages wait)
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOptions:
+    """Per-session settings: the tenant's credentials over the global defaults."""
+
+    auto_close_ms: int = 60000
+    qr_timeout_ms: int = 60000
+    sync_timeout_ms: int = 180000
+    disable_welcome: bool = True
+    takeover_on_conflict: bool = False
+    reconnect_max_delay: float = 60.0
+    session_label: str = "notification-service"
+    #: The watchdog's period (0: no periodic checks; crash events still reopen the page).
+    watchdog_interval_ms: int = 15000
+    #: Failed reopenings in a row before the session is given up (sessionFailed).
+    max_restarts: int = 5
+    #: First backoff before reopening a crashed session (doubles; capped by
+    #: ``reconnect_max_delay``).
+    restart_base_delay: float = 1.0
+    send_rate_per_minute: float = 20.0
+    send_jitter_ms: int = 2000
+
+
+class SessionListener(Protocol):
+    """Where a session's events go (Redis, Kafka, status updates)."""
+
+    async def on_status(
+        self, session: WhatsAppSession, status: SessionStatus, detail: str | None
+    ) -> None: ...
+
+    async def on_state(self, session: WhatsAppSession, state: ConnectionState) -> None: ...
+
+    async def on_qr(self, session: WhatsAppSession, qr: QrCode) -> None: ...
+
+    async def on_qr_cleared(self, session: WhatsAppSession) -> None: ...
+
+    async def on_ack(self, session: WhatsAppSession, ack: int, ids: list[str]) -> None: ...
+
+    async def on_message(self, session: WhatsAppSession, message: dict[str, Any]) -> None: ...
+
+
+class SessionHooks(Protocol):
+    """What the session manager does around a run: archive the token, give the lease back."""
+
+    async def session_ready(self, session: WhatsAppSession) -> None:
+        """The run reached ``inChat`` (after a start or a reopening)."""
+        ...
+
+    async def session_closed(self, session: WhatsAppSession) -> None:
+        """The run ended and its browser is closed (``session.close_reason`` says why)."""
+        ...

@@ -1,0 +1,139 @@
+"""The WhatsApp worker's runtime: the shared one, plus browser sessions and their events."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+from typing import TYPE_CHECKING
+
+from schemas import Settings
+from streams.crypto import Cipher, MissingSecretKey
+from streams.metrics import configure, metrics
+from streams.processor import EventSink
+from streams.runtime import Runtime
+from streams.whatsapp.browser import BrowserLauncher
+from streams.whatsapp.commands import CommandProcessor
+from streams.whatsapp.dispatch import DispatchProcessor
+from streams.whatsapp.driver import DriverFactory
+from streams.whatsapp.events import FaustWhatsAppSink, SessionEvents, WhatsAppSink
+from streams.whatsapp.lease import LeaseManager
+from streams.whatsapp.manager import SessionManager
+from streams.whatsapp.store import SessionStore
+from streams.whatsapp.tokens import FileTokenStore, RedisTokenStore, TokenStore
+from streams.whatsapp.upkeep import Upkeep
+
+if TYPE_CHECKING:
+    from streams.app import Topics
+
+__all__ = ["WhatsAppRuntime"]
+
+log = logging.getLogger(__name__)
+
+
+class WhatsAppRuntime(Runtime):
+    """``herald worker whatsapp``: sessions are pinned here while it owns their partitions."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        topics: Topics,
+        sink: EventSink | None = None,
+        *,
+        whatsapp_sink: WhatsAppSink | None = None,
+        driver_factory: DriverFactory | None = None,
+    ) -> None:
+        super().__init__(settings, topics, sink)
+        self.whatsapp_sink_override = whatsapp_sink
+        #: Replaceable before start (tests): the Playwright driver by default.
+        self.driver_factory = driver_factory
+        self._wa_lock = asyncio.Lock()
+        self._wa_started = False
+        self.owned: set[int] | None = None
+
+    async def start(self) -> None:
+        await super().start()
+        async with self._wa_lock:
+            if self._wa_started:
+                return
+            settings = self.settings
+            configure(otlp_endpoint=settings.otel_exporter_otlp_endpoint)
+            self.launcher = BrowserLauncher(settings)
+            self.whatsapp_sink: WhatsAppSink = self.whatsapp_sink_override or FaustWhatsAppSink(
+                self.topics
+            )
+            owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+            self.session_store = SessionStore(self.redis, owner=owner)
+            self.session_events = SessionEvents(
+                self.session_store, self.whatsapp_sink, self.updater
+            )
+            self.sessions = SessionManager(
+                settings,
+                driver_factory=self.driver_factory or self.launcher.factory,
+                listener=self.session_events,
+                tokens=self._token_store(),
+                leases=LeaseManager(self.redis, owner, ttl_ms=settings.wppconnect_lease_ttl_ms),
+            )
+            self.sessions.owned = self.owned
+            self.upkeep = Upkeep(self.sessions, self.session_store.record_usage)
+            self.upkeep.start()
+            metrics().add_source(self.sessions.gauges)
+            self.dispatcher = DispatchProcessor(
+                settings=settings,
+                state=self.state,
+                lookups=self.lookups,
+                integrations=self.integrations,
+                sessions=self.sessions,
+                sink=self.sink,
+            )
+            self.dispatcher.owned = self.owned
+            self.commands = CommandProcessor(
+                sessions=self.sessions,
+                events=self.session_events,
+                sink=self.sink,
+                lookups=self.lookups,
+                integrations=self.integrations,
+            )
+            self._wa_started = True
+
+    async def assign(self, partitions: set[int]) -> None:
+        """This worker's dispatch partitions after a rebalance: close the sessions it lost.
+
+        Their waiting records are left unacknowledged, for the new owner to process.
+        """
+        self.owned = set(partitions)
+        if not self._wa_started:
+            return
+        self.dispatcher.owned = self.owned
+        self.sessions.owned = self.owned
+        lost = {s.partition for s in self.sessions.sessions() if s.partition is not None}
+        closed = await self.sessions.close_partitions(lost - self.owned)
+        if closed:
+            log.info("sessions handed over on rebalance", extra={"tenants": closed[:50]})
+
+    def _token_store(self) -> TokenStore:
+        folder = self.settings.wppconnect_token_folder
+        if self.settings.wppconnect_token_store != "redis":
+            return FileTokenStore(folder)
+        try:
+            cipher = Cipher.from_settings(self.settings)
+        except MissingSecretKey as exc:
+            raise MissingSecretKey(
+                "WHATSAPP_WPPCONNECT_TOKEN_STORE=redis encrypts the session archives: "
+                "set HERALD_SECRET_KEY (`herald keygen`)"
+            ) from exc
+        return RedisTokenStore(folder, self.redis, cipher)
+
+    async def stop(self) -> None:
+        if self._wa_started:
+            self.dispatcher.stopping = True
+            await self.upkeep.stop()
+            metrics().remove_source(self.sessions.gauges)
+            await self.sessions.close_all()
+            await self.dispatcher.inflight.drain(timeout=10)
+            await self.commands.inflight.drain(timeout=5)
+            await self.launcher.stop()
+            self._wa_started = False
+        await super().stop()

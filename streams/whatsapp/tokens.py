@@ -1,0 +1,258 @@
+"""Token stores: where a session's login (its browser profile) lives between runs.
+
+WhatsApp Web keeps its pairing in IndexedDB and localStorage, including a
+non-extractable CryptoKey that no storage-state snapshot can carry (Playwright's turns
+it into an empty object), so the whole profile directory is the token: WPPConnect's
+``userDataDir`` per session.
+
+* ``file`` (:class:`FileTokenStore`): the profile under ``WHATSAPP_WPPCONNECT_TOKEN_FOLDER``
+  as ``tenant-{tenantId}`` (mode 0700) is all there is; another machine needs a new QR.
+* ``redis`` (:class:`RedisTokenStore`): the same local profile, plus an archive of it in
+  Redis (``archive.py``: tar minus caches, zstd, then AES-GCM under ``HERALD_SECRET_KEY``
+  with the tenant as associated data) -- stored after login, every
+  ``WHATSAPP_WPPCONNECT_SNAPSHOT_INTERVAL`` and at every close, and restored by whichever
+  worker opens the session next. Like whatsapp-web.js's RemoteAuth.
+
+``deleteToken`` (a logout) removes both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+from schemas.status import utcnow
+from streams.crypto import Cipher
+from streams.whatsapp.archive import ARCHIVE_FORMAT, MARKER, pack, unpack
+from streams.whatsapp.lease import Lease, lease_key
+
+__all__ = [
+    "ArchiveInfo",
+    "FileTokenStore",
+    "RedisTokenStore",
+    "TokenStore",
+    "session_name",
+    "token_key",
+]
+
+log = logging.getLogger(__name__)
+
+
+def session_name(tenant_id: str) -> str:
+    """The seed's session naming: ``tenant-{tenantId}``."""
+    return f"tenant-{tenant_id}"
+
+
+def token_key(tenant_id: str) -> str:
+    return f"wppconnect:token:{tenant_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveInfo:
+    """What was stored: the encrypted size (what Redis holds) and what it contains."""
+
+    archive_id: str
+    stored_bytes: int
+    compressed_bytes: int
+    raw_bytes: int
+    files: int
+    key_id: str
+
+
+class TokenStore(Protocol):
+    kind: str
+
+    def path(self, tenant_id: str) -> Path: ...
+
+    def profile_dir(self, tenant_id: str) -> Path: ...
+
+    def exists(self, tenant_id: str) -> bool: ...
+
+    async def restore(self, tenant_id: str) -> bool:
+        """Make the local profile the stored one; ``True`` if a login may be in it."""
+        ...
+
+    async def save(self, tenant_id: str, lease: Lease | None) -> ArchiveInfo | None:
+        """Store the local profile (fenced by ``lease``); ``None`` if nothing was stored."""
+        ...
+
+    async def delete(self, tenant_id: str) -> bool: ...
+
+
+class FileTokenStore:
+    kind = "file"
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder).expanduser().resolve()
+
+    def path(self, tenant_id: str) -> Path:
+        name = session_name(tenant_id)
+        if "/" in name or name in (".", ".."):  # tenant ids are validated; stay defensive
+            raise ValueError(f"unusable tenant id for a profile directory: {tenant_id!r}")
+        return self.folder / name
+
+    def profile_dir(self, tenant_id: str) -> Path:
+        """The tenant's profile directory, created (mode 0700) if missing."""
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = self.path(tenant_id)
+        path.mkdir(exist_ok=True, mode=0o700)
+        os.chmod(path, 0o700)  # mkdir's mode is masked by the umask
+        return path
+
+    def exists(self, tenant_id: str) -> bool:
+        return self.path(tenant_id).is_dir()
+
+    async def restore(self, tenant_id: str) -> bool:
+        return self.exists(tenant_id)
+
+    async def save(self, tenant_id: str, lease: Lease | None) -> ArchiveInfo | None:
+        return None
+
+    async def delete(self, tenant_id: str) -> bool:
+        """Remove the tenant's profile (``deleteToken``); ``False`` if there was none."""
+        path = self.path(tenant_id)
+        if not path.exists():
+            return False
+        await asyncio.to_thread(shutil.rmtree, path, True)
+        return True
+
+
+# KEYS: token hash, lease. ARGV: owner, token (or '' unfenced), then field/value pairs.
+_SAVE = """
+if ARGV[2] ~= '' then
+  if redis.call('HGET', KEYS[2], 'owner') ~= ARGV[1]
+     or redis.call('HGET', KEYS[2], 'token') ~= ARGV[2] then
+    return 0
+  end
+end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+return 1
+"""
+
+
+def _aad(tenant_id: str) -> bytes:
+    return f"wppconnect-token:{tenant_id}".encode()
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisTokenStore(FileTokenStore):
+    """The local profile, archived in Redis at ``wppconnect:token:{tenantId}``.
+
+    The hash holds ``archive`` (``v1.<key id>.<base64url(nonce|ciphertext)>``: the key id
+    lets ``HERALD_PREVIOUS_SECRET_KEYS`` decrypt archives made before a key rotation; the
+    next snapshot re-encrypts with the current key), ``id`` (a digest of ``archive``),
+    ``format``, ``keyId``, ``bytes`` (stored), ``compressedBytes``, ``rawBytes``,
+    ``files``, ``savedAt``, ``owner`` and ``fence`` (the lease token of the writer).
+    """
+
+    kind = "redis"
+
+    def __init__(self, folder: str | Path, redis: Redis, cipher: Cipher) -> None:
+        super().__init__(folder)
+        self._redis = redis
+        self._cipher = cipher
+        self._save = redis.register_script(_SAVE)
+
+    async def info(self, tenant_id: str) -> dict[str, str] | None:
+        raw = await self._redis.hgetall(token_key(tenant_id))
+        if not raw:
+            return None
+        return {_text(k): _text(v) for k, v in raw.items() if _text(k) != "archive"}
+
+    def _marker(self, tenant_id: str) -> str | None:
+        try:
+            return (self.path(tenant_id) / MARKER).read_text().strip() or None
+        except OSError:
+            return None
+
+    def _write_marker(self, tenant_id: str, archive_id: str) -> None:
+        path = self.path(tenant_id)
+        if path.is_dir():
+            (path / MARKER).write_text(archive_id)
+
+    async def restore(self, tenant_id: str) -> bool:
+        """Unpack the stored archive into the local profile (skipped if it is that one).
+
+        Without an archive the local profile is cleared: Redis is the source of truth, and a
+        profile left from an earlier run may have been logged out since.
+        """
+        stored_id = await self._redis.hget(token_key(tenant_id), "id")
+        if stored_id is None:
+            if self.exists(tenant_id):
+                await asyncio.to_thread(shutil.rmtree, self.path(tenant_id), True)
+            return False
+        archive_id = _text(stored_id)
+        if self._marker(tenant_id) == archive_id:
+            return True
+        token = await self._redis.hget(token_key(tenant_id), "archive")
+        if token is None:  # deleted meanwhile
+            return await self.restore(tenant_id)
+        data = self._cipher.decrypt(_text(token), _aad(tenant_id))
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        files = await asyncio.to_thread(unpack, data, self.path(tenant_id))
+        self._write_marker(tenant_id, archive_id)
+        log.info(
+            "session token restored",
+            extra={"tenant_id": tenant_id, "files": files, "bytes": len(token)},
+        )
+        return True
+
+    async def save(self, tenant_id: str, lease: Lease | None) -> ArchiveInfo | None:
+        """Archive the local profile into Redis, if ``lease`` is still the current one."""
+        path = self.path(tenant_id)
+        if not path.is_dir():
+            return None
+        packed = await asyncio.to_thread(pack, path)
+        token = self._cipher.encrypt(packed.data, _aad(tenant_id))
+        archive_id = hashlib.sha256(token.encode()).hexdigest()[:24]
+        fields: dict[str, str | int] = {
+            "archive": token,
+            "id": archive_id,
+            "format": ARCHIVE_FORMAT,
+            "keyId": self._cipher.key_id,
+            "bytes": len(token),
+            "compressedBytes": len(packed.data),
+            "rawBytes": packed.raw_bytes,
+            "files": packed.files,
+            "savedAt": utcnow().isoformat(),
+            "owner": lease.owner if lease else "",
+            "fence": lease.token if lease else "",
+        }
+        args: list[str | int] = [lease.owner if lease else "", lease.token if lease else ""]
+        for name, value in fields.items():
+            args.extend((name, value))
+        stored = await self._save(
+            keys=[token_key(tenant_id), lease_key(tenant_id)],
+            args=args,
+        )
+        if not int(stored):
+            log.warning(
+                "session token not stored: the lease is no longer ours",
+                extra={"tenant_id": tenant_id},
+            )
+            return None
+        self._write_marker(tenant_id, archive_id)
+        return ArchiveInfo(
+            archive_id=archive_id,
+            stored_bytes=len(token),
+            compressed_bytes=len(packed.data),
+            raw_bytes=packed.raw_bytes,
+            files=packed.files,
+            key_id=self._cipher.key_id,
+        )
+
+    async def delete(self, tenant_id: str) -> bool:
+        removed = bool(await self._redis.delete(token_key(tenant_id)))
+        return await super().delete(tenant_id) or removed

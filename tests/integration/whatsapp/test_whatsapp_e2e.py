@@ -1,0 +1,348 @@
+"""WhatsApp Web end to end: real ``herald worker`` processes (router + whatsapp), real
+headless Chromium with the wa-js bundle and Herald's bridge, the WhatsApp Web simulator
+as WhatsApp, the embedded broker and a real redis-server.
+
+Browser and worker starts cost seconds each, so each test shares one setup across a
+story: pairing, sending every content type, acks, incoming messages, the session
+endpoints and their tenant isolation, a worker restart, a logout.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import pytest_asyncio
+from aiokafka.structs import ConsumerRecord
+from redis.asyncio import Redis
+
+from providers.sandbox import serve_app
+from providers.sandbox.whatsapp_web import WhatsAppWebSimulator
+from schemas import DeadLetterInfo, DeadLetterReason, Settings
+from seeds import load_seeds
+from streams.auth import TenantKeys
+from streams.crypto import Cipher
+from streams.integrations import IntegrationStore
+from tests.helpers import WorkerProcess, consume_until, produce
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
+
+ACME_PHONE = "5511988887777"
+PNG = base64.b64encode(
+    bytes.fromhex(
+        "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+        "1f15c4890000000d49444154789c6360f8cfc0000003010100c9fe92ef0000000049454e44ae426082"
+    )
+).decode()
+
+
+@dataclass
+class Env:
+    settings: Settings
+    sim: WhatsAppWebSimulator
+    router: WorkerProcess
+    wa: WorkerProcess
+    redis: Redis
+    keys: dict[str, str] = field(default_factory=dict)
+
+    async def send(self, tenant: str, phone: str = "+55 11 99999-0001", **content: Any) -> str:
+        nid = f"n-{uuid.uuid4()}"
+        request = {
+            "id": nid,
+            "tenantId": tenant,
+            "channel": "whatsapp",
+            "recipient": {"phone": phone},
+            "content": content or {"body": "Your order has shipped"},
+            "metadata": {"orderId": 7},
+        }
+        await produce(self.settings, self.settings.topic_requests, tenant, orjson.dumps(request))
+        return nid
+
+    async def records(
+        self,
+        topic: str,
+        until: Callable[[list[dict[str, Any]]], bool],
+        timeout: float = 60,  # noqa: ASYNC109
+    ) -> list[dict[str, Any]]:
+        def done(records: list[ConsumerRecord]) -> bool:
+            return until([orjson.loads(r.value) for r in records])
+
+        found = await consume_until(self.settings, topic, done, timeout=timeout)
+        return [orjson.loads(r.value) for r in found]
+
+    async def statuses(
+        self,
+        nid: str,
+        *wanted: str,
+        timeout: float = 60,  # noqa: ASYNC109
+    ) -> list[dict[str, Any]]:
+        def mine(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [e for e in events if e.get("notificationId") == nid]
+
+        events = await self.records(
+            self.settings.topic_status,
+            lambda es: set(wanted) <= {e["status"] for e in mine(es)},
+            timeout,
+        )
+        return mine(events)
+
+    async def states(
+        self, tenant: str, until: Callable[[list[dict[str, Any]]], bool]
+    ) -> list[dict[str, Any]]:
+        def of(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [e for e in events if e["tenantId"] == tenant]
+
+        events = await self.records(self.settings.topic_whatsapp_state, lambda es: until(of(es)))
+        return of(events)
+
+    async def get(self, worker: WorkerProcess, path: str, key: str | None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        async with httpx.AsyncClient(base_url=worker.url, timeout=10) as client:
+            return await client.get(path, headers=headers)
+
+    async def post(self, worker: WorkerProcess, path: str, key: str | None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        async with httpx.AsyncClient(base_url=worker.url, timeout=10) as client:
+            return await client.post(path, headers=headers)
+
+
+def statuses_of(events: list[dict[str, Any]]) -> list[str | None]:
+    return [e.get("status") for e in events if e.get("status")]
+
+
+@pytest_asyncio.fixture
+async def env(
+    settings_factory: Callable[..., Settings],
+    worker_factory: Callable[..., Any],
+    redis: Redis,
+    tmp_path: Any,
+) -> AsyncIterator[Env]:
+    # The page reloads once after each scan, as WhatsApp Web sometimes does: the bridge must
+    # subscribe again on the new document.
+    sim = WhatsAppWebSimulator(qr_interval=60, reload_after_pairing=True)
+    async with serve_app(sim.app, port=0) as url:
+        settings = settings_factory(
+            whatsapp_web_url=url,
+            wppconnect_enabled=True,
+            wppconnect_token_folder=str(tmp_path / "tokens"),
+            wppconnect_call_timeout_seconds=30.0,
+            topic_partitions=2,
+        )
+        await load_seeds(redis)
+        store = IntegrationStore(redis, Cipher.from_settings(settings))
+        for tenant, extra in (("acme", {}), ("globex", {"autoClose": 4000})):
+            await store.set(
+                tenant,
+                "wppconnect",
+                {"sessionName": f"{tenant}-support", "phoneNumberId": "wpp-1", **extra},
+                is_default=True,
+            )
+        keys = {t: (await TenantKeys(redis).create(t))[0] for t in ("acme", "globex")}
+        router = await worker_factory(settings)
+        wa = await worker_factory(settings, role="whatsapp")
+        try:
+            yield Env(settings, sim, router, wa, redis, keys)
+        finally:
+            await wa.stop()
+            await router.stop()
+            await sim.close()
+
+
+async def test_pairing_sending_acks_endpoints_restart_and_logout(env: Env) -> None:
+    s = env.settings
+    # --- a first message: the session starts and shows a QR code --------------------------
+    waiting = await env.send("acme")
+    [qr_event] = await env.records(
+        s.topic_whatsapp_qr, lambda es: any(e["tenantId"] == "acme" for e in es)
+    )
+    assert qr_event["session"] == "tenant-acme"
+    assert qr_event["attempts"] == 1
+    assert qr_event["qrCode"].startswith("data:image/png;base64,")
+    assert "█" in qr_event["asciiQR"]
+    stored = orjson.loads(await env.redis.get("wppconnect:qr:acme"))
+    assert stored["urlCode"] == qr_event["urlCode"]
+    assert 0 < await env.redis.pttl("wppconnect:qr:acme") <= 60000
+    # ... served over HTTP by either worker, to acme's key only.
+    for worker in (env.router, env.wa):
+        ok = await env.get(worker, "/webhooks/wppconnect/qr/acme", env.keys["acme"])
+        assert ok.status_code == 200
+        assert ok.json()["urlCode"] == qr_event["urlCode"]
+        assert set(ok.json()) == {"qrCode", "asciiQR", "urlCode", "expiresAt", "attempts"}
+    assert (await env.get(env.router, "/webhooks/wppconnect/qr/acme", None)).status_code == 401
+    other = await env.get(env.router, "/webhooks/wppconnect/qr/acme", env.keys["globex"])
+    assert other.status_code == 403
+    states = await env.states("acme", lambda es: "notLogged" in statuses_of(es))
+    assert statuses_of(states) == ["notLogged"]
+    events = await env.statuses(waiting, "accepted")
+    assert [e["status"] for e in events] == ["accepted"]  # still waiting for the scan
+
+    # --- the phone scans it: the waiting message goes out ---------------------------------
+    await env.sim.scan(ok.json()["urlCode"], ACME_PHONE)
+    events = await env.statuses(waiting, "sent")
+    assert [e["status"] for e in events] == ["accepted", "sent"]
+    sent = events[-1]
+    assert sent["provider"] == "wppconnect"
+    assert sent["metadata"] == {"orderId": 7}
+    message = env.sim.message(sent["providerMessageId"])
+    assert message is not None
+    assert (message.to, message.type, message.body) == (
+        "5511999990001",
+        "chat",
+        sent and "Your order has shipped",
+    )
+    states = await env.states("acme", lambda es: "inChat" in statuses_of(es))
+    assert statuses_of(states) == ["notLogged", "qrReadSuccess", "inChat"]
+    assert await env.redis.get("wppconnect:qr:acme") is None
+    session = await env.get(env.router, "/webhooks/wppconnect/session/acme", env.keys["acme"])
+    assert session.status_code == 200
+    body = session.json()
+    assert (body["status"], body["state"], body["phone"]) == ("inChat", "CONNECTED", ACME_PHONE)
+    assert body["since"]
+    assert body["session"] == "tenant-acme"
+    forbidden = await env.get(env.wa, "/webhooks/wppconnect/session/acme", env.keys["globex"])
+    assert forbidden.status_code == 403
+
+    # --- acks become statuses, once each and in order -------------------------------------
+    pmid = sent["providerMessageId"]
+    await env.sim.ack(pmid, 2)
+    await env.statuses(waiting, "delivered")
+    await env.sim.ack(pmid, 3)
+    await env.sim.ack(pmid, 2)  # late: dropped
+    events = await env.statuses(waiting, "read")
+    assert [e["status"] for e in events] == ["accepted", "sent", "delivered", "read"]
+
+    # --- every content type; a number not on WhatsApp -------------------------------------
+    env.sim.mark_not_on_whatsapp("5511977776666")
+    media = await env.send(
+        "acme",
+        media={"base64": PNG, "filename": "dot.png", "mimetype": "image/png", "caption": "a dot"},
+    )
+    location = await env.send(
+        "acme",
+        location={"latitude": -23.56, "longitude": -46.65, "name": "Office", "address": "Av. P"},
+    )
+    contact = await env.send("acme", contact={"contactId": "+55 11 95555-4444", "name": "Ana"})
+    nowhere = await env.send("acme", phone="+55 11 97777-6666")
+    ids = {}
+    for nid in (media, location, contact):
+        ids[nid] = (await env.statuses(nid, "sent"))[-1]["providerMessageId"]
+    image = env.sim.message(ids[media])
+    assert image is not None
+    assert image.type == "image"
+    assert (image.filename, image.mimetype, image.caption) == ("dot.png", "image/png", "a dot")
+    place = env.sim.message(ids[location])
+    assert place is not None
+    assert place.type == "location"
+    assert place.location is not None
+    assert place.location["name"] == "Office"
+    card = env.sim.message(ids[contact])
+    assert card is not None
+    assert card.type == "vcard"
+    assert card.contacts
+    failed = (await env.statuses(nowhere, "failed"))[-1]
+    assert failed["error"] == {
+        "code": "not_on_whatsapp",
+        "message": failed["error"]["message"],
+        "retryable": False,
+    }
+
+    # --- incoming messages ------------------------------------------------------------------
+    await env.sim.incoming(ACME_PHONE, "5511922223333", "Where is my order?")
+    [inbound] = await env.records(
+        s.topic_whatsapp_inbound, lambda es: any(e["tenantId"] == "acme" for e in es)
+    )
+    assert inbound["from"] == "5511922223333@c.us"
+    assert inbound["body"] == "Where is my order?"
+    assert inbound["type"] == "chat"
+    assert inbound["messageId"]
+    assert inbound["timestamp"]
+
+    # --- a restarted worker comes back logged in, without a QR code -------------------------
+    await env.wa.restart()
+    after = await env.send("acme")
+    assert (await env.statuses(after, "sent"))[-1]["provider"] == "wppconnect"
+    states = await env.states("acme", lambda es: statuses_of(es).count("inChat") == 2)
+    # No notLogged (so no QR code) after the restart: the profile kept the login.
+    assert statuses_of(states) == [
+        "notLogged",
+        "qrReadSuccess",
+        "inChat",
+        "browserClose",  # the worker stopped
+        "isLogged",
+        "inChat",
+    ]
+
+    # --- the phone logs the session out: token deleted, the next message asks for a QR ------
+    await env.sim.logout(ACME_PHONE)
+    states = await env.states("acme", lambda es: "deleteToken" in statuses_of(es))
+    assert "disconnectedMobile" in statuses_of(states)
+    assert not (env.settings.wppconnect_token_folder and _profile(env).exists())
+    again = await env.send("acme")
+    qrs = await env.records(
+        s.topic_whatsapp_qr, lambda es: len([e for e in es if e["tenantId"] == "acme"]) == 2
+    )
+    assert [e["attempts"] for e in qrs if e["tenantId"] == "acme"] == [1, 1]
+    await env.sim.scan(qrs[-1]["urlCode"], ACME_PHONE)
+    await env.statuses(again, "sent")
+
+
+def _profile(env: Env) -> Any:
+    from pathlib import Path
+
+    return Path(env.settings.wppconnect_token_folder) / "tenant-acme"
+
+
+async def test_unscanned_qr_auto_closes_and_commands(env: Env) -> None:
+    s = env.settings
+    first = await env.send("globex", phone="+1 202 555 0100")
+    second = await env.send("globex", phone="+1 202 555 0101")
+    await env.records(s.topic_whatsapp_qr, lambda es: any(e["tenantId"] == "globex" for e in es))
+    # A tenant cannot read another's QR code.
+    denied = await env.get(env.wa, "/webhooks/wppconnect/qr/globex", env.keys["acme"])
+    assert denied.status_code == 403
+    # Nobody scans within autoClose (4 s for globex): both waiting messages fail, retryable.
+    for nid in (first, second):
+        events = await env.statuses(nid, "failed")
+        assert [e["status"] for e in events] == ["accepted", "failed"]
+        assert events[-1]["error"]["code"] == "session_not_authenticated"
+        assert events[-1]["error"]["retryable"] is True
+    states = await env.states("globex", lambda es: "browserClose" in statuses_of(es))
+    assert statuses_of(states) == ["notLogged", "autocloseCalled", "browserClose"]
+    gone = await env.get(env.router, "/webhooks/wppconnect/qr/globex", env.keys["globex"])
+    assert gone.status_code == 404
+
+    # Commands: connect over Kafka starts the session again (a new QR code) ...
+    await produce(
+        s,
+        s.topic_whatsapp_commands,
+        "globex",
+        orjson.dumps({"tenantId": "globex", "command": "connect"}),
+    )
+    await env.records(
+        s.topic_whatsapp_qr, lambda es: len([e for e in es if e["tenantId"] == "globex"]) == 2
+    )
+    # ... disconnect over HTTP (any worker) closes it; 401 without a key.
+    path = "/webhooks/wppconnect/session/globex/disconnect"
+    assert (await env.post(env.router, path, None)).status_code == 401
+    accepted = await env.post(env.router, path, env.keys["globex"])
+    assert accepted.status_code == 202
+    await env.states("globex", lambda es: statuses_of(es).count("browserClose") == 2)
+    # Undecodable commands are dead letters; the worker carries on.
+    garbage = b'{"tenantId": "globex", "command": "self-destruct"}'
+    await produce(s, s.topic_whatsapp_commands, "globex", garbage)
+    [letter] = await consume_until(s, s.topic_dlq, 1, where=lambda r: r.value == garbage)
+    info = DeadLetterInfo.from_headers([(k, bytes(v)) for k, v in letter.headers])
+    assert info.reason == DeadLetterReason.INVALID_COMMAND
+    await produce(
+        s,
+        s.topic_whatsapp_commands,
+        "globex",
+        orjson.dumps({"tenantId": "globex", "command": "status"}),
+    )
+    await env.states("globex", lambda es: statuses_of(es).count("browserClose") == 3)

@@ -1,0 +1,89 @@
+"""Requests and validation cases shared by the three email providers' tests."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from typing import Any
+
+import httpx
+
+from schemas.notification import NotificationRequest
+from streams.embedded import find_free_port
+
+__all__ = [
+    "CONTENTS",
+    "PDF",
+    "PDF_BYTES",
+    "RECIPIENT",
+    "VALIDATION_CASES",
+    "form_fields",
+    "make_request",
+    "unreachable_url",
+]
+
+RECIPIENT = "ana@customer.example"
+PDF_BYTES = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = base64.b64encode(PDF_BYTES).decode()
+
+#: One request content per declared content type (``EMAIL_CONTENT_TYPES``).
+CONTENTS: dict[str, dict[str, Any]] = {
+    "text": {"subject": "Your order has shipped", "body": "It is on its way."},
+    "html": {"subject": "Your order has shipped", "html": "<p>It is <b>on its way</b>.</p>"},
+    "attachment": {
+        "subject": "Your invoice",
+        "body": "Attached.",
+        "html": "<p>Attached.</p>",
+        "media": {"base64": PDF, "mimetype": "application/pdf", "filename": "invoice.pdf"},
+    },
+}
+
+
+def make_request(
+    content: dict[str, Any], email: str | None = RECIPIENT, **fields: Any
+) -> NotificationRequest:
+    return NotificationRequest.model_validate(
+        {
+            "id": f"n-{uuid.uuid4().hex[:12]}",
+            "tenantId": "acme",
+            "channel": "email",
+            "recipient": {"email": email} if email else {"phone": "+5511999990000"},
+            "content": content,
+            **fields,
+        }
+    )
+
+
+#: (recipient email, content, expected InvalidRequest code) for ``validate``.
+VALIDATION_CASES: list[tuple[str | None, dict[str, Any], str]] = [
+    (None, CONTENTS["text"], "invalid_recipient"),
+    ("not-an-address", CONTENTS["text"], "invalid_recipient"),
+    ("ana@localhost", CONTENTS["text"], "invalid_recipient"),
+    ("ana@@customer.example", CONTENTS["text"], "invalid_recipient"),
+    ("ñandú@customer.example", CONTENTS["text"], "invalid_recipient"),
+    (RECIPIENT, {"body": "no subject"}, "unsupported_content"),
+    (RECIPIENT, {"subject": "   ", "body": "blank subject"}, "unsupported_content"),
+    (RECIPIENT, {"subject": "no body"}, "unsupported_content"),
+    (RECIPIENT, {"subject": "blank", "body": "  ", "html": " "}, "unsupported_content"),
+    (RECIPIENT, {"subject": "two\nlines", "body": "x"}, "invalid_request"),
+    (
+        RECIPIENT,
+        {"subject": "s", "body": "b", "media": {"url": "https://cdn.example/a.pdf"}},
+        "unsupported_content",
+    ),
+    (
+        RECIPIENT,
+        {"subject": "s", "body": "b", "media": {"base64": "not base64!"}},
+        "invalid_request",
+    ),
+]
+
+
+def unreachable_url() -> str:
+    """A loopback URL where nothing listens."""
+    return f"http://127.0.0.1:{find_free_port()}"
+
+
+def form_fields(request: httpx.Request) -> dict[str, str]:
+    """The fields of a url-encoded form body (tests of the Mailgun payload)."""
+    return dict(httpx.QueryParams(request.content.decode()))

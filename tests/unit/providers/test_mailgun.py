@@ -1,0 +1,310 @@
+"""The mailgun provider: the contract against the fake over loopback, regions, the form
+fields, validation, and the error table (httpx.MockTransport)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from providers import (
+    InvalidCredentials,
+    InvalidRequest,
+    PermanentError,
+    Provider,
+    ProviderError,
+    ProviderTimeout,
+    RetryableError,
+    SendResult,
+)
+from providers.mailgun import MAILGUN_ERRORS, MailgunProvider
+from providers.sandbox import serve_app
+from providers.sandbox.mailgun import MailgunSandbox
+from schemas.credentials_email import MailgunCredentials
+from schemas.notification import NotificationRequest
+from tests.helpers import make_settings
+from tests.unit.providers.contract import ContractHarness, ProviderContract
+from tests.unit.providers.email_common import (
+    CONTENTS,
+    PDF_BYTES,
+    RECIPIENT,
+    VALIDATION_CASES,
+    form_fields,
+    make_request,
+    unreachable_url,
+)
+
+DOMAIN = "mg.herald.example"
+API_KEY = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
+SIGNING_KEY = "whsec-mailgun-sandbox"
+SENDER = f"orders@{DOMAIN}"
+
+
+def credentials(api_key: str = API_KEY, **extra: Any) -> MailgunCredentials:
+    return MailgunCredentials.model_validate(
+        {
+            "apiKey": api_key,
+            "domain": DOMAIN,
+            "webhookSigningKey": SIGNING_KEY,
+            "fromEmail": SENDER,
+            "fromName": "Acme Orders",
+            "replyTo": "help@herald.example",
+            **extra,
+        }
+    )
+
+
+class SandboxHarness(ContractHarness):
+    def __init__(self, sandbox: MailgunSandbox, http: httpx.AsyncClient, url: str) -> None:
+        self.sandbox = sandbox
+        self.http = http
+        self.url = url
+
+    def settings(self, timeout_seconds: float = 5.0, **overrides: Any) -> Any:
+        values = {
+            "mailgun_api_url": self.url,
+            "mailgun_eu_api_url": unreachable_url(),
+            "provider_timeout_seconds": timeout_seconds,
+            **overrides,
+        }
+        return make_settings(**values)
+
+    def provider(
+        self, *, bad_credentials: bool = False, timeout_seconds: float | None = None
+    ) -> Provider[Any]:
+        creds = credentials("key-wrong" if bad_credentials else API_KEY)
+        return MailgunProvider(
+            creds, http=self.http, settings=self.settings(timeout_seconds or 5.0)
+        )
+
+    def unreachable_provider(self) -> Provider[Any]:
+        settings = self.settings(2.0, mailgun_api_url=unreachable_url())
+        return MailgunProvider(credentials(), http=self.http, settings=settings)
+
+    def request(self, content_type: str) -> NotificationRequest:
+        return make_request(CONTENTS[content_type])
+
+    def invalid_recipient_request(self) -> NotificationRequest:
+        return make_request(CONTENTS["text"], email=None)
+
+    async def assert_delivered(
+        self, content_type: str, request: NotificationRequest, result: SendResult
+    ) -> None:
+        mail = self.sandbox.message(result.provider_message_id)
+        assert mail is not None, "the fake did not record the id returned"
+        assert not result.provider_message_id.startswith("<")
+        assert result.provider_message_id.endswith(f"@{DOMAIN}")
+        assert mail.account == DOMAIN
+        assert mail.sender == f"Acme Orders <{SENDER}>"
+        assert mail.to == (RECIPIENT,)
+        assert mail.reply_to == "help@herald.example"
+        content = request.content
+        assert (mail.subject, mail.text, mail.html) == (content.subject, content.body, content.html)
+        assert mail.custom == {"herald_tenant": "acme", "herald_notification": request.id}
+        if content_type == "attachment":
+            [attachment] = mail.attachments
+            assert (attachment.filename, attachment.content_type) == (
+                "invoice.pdf",
+                "application/pdf",
+            )
+            assert attachment.data == PDF_BYTES
+        else:
+            assert mail.attachments == ()
+
+    def inject_retryable_fault(self, request: NotificationRequest) -> None:
+        self.sandbox.fail(
+            request.recipient.email or "", 429, "Too many requests", headers={"Retry-After": "2"}
+        )
+
+    def inject_permanent_fault(self, request: NotificationRequest) -> None:
+        self.sandbox.fail(
+            request.recipient.email or "",
+            400,
+            "to parameter is not a valid address. please check documentation",
+        )
+
+    def inject_hang(self, request: NotificationRequest) -> None:
+        self.sandbox.hang(request.recipient.email or "")
+
+    def inject_garbage(self, request: NotificationRequest, http_status: int) -> None:
+        self.sandbox.garble(request.recipient.email or "", http_status=http_status)
+
+
+@asynccontextmanager
+async def running_sandbox(region: str = "us") -> AsyncIterator[SandboxHarness]:
+    sandbox = MailgunSandbox(region=region)
+    sandbox.add_domain(DOMAIN, api_key=API_KEY, webhook_signing_key=SIGNING_KEY)
+    async with serve_app(sandbox.app) as url, httpx.AsyncClient() as http:
+        yield SandboxHarness(sandbox, http, url)
+
+
+class TestMailgunContract(ProviderContract):
+    provider_class = MailgunProvider
+
+    def open_harness(self) -> Any:
+        return running_sandbox()
+
+
+# --- against the fake: regions, domains, auth ------------------------------------------
+
+
+async def test_eu_region_uses_the_eu_base_url() -> None:
+    async with running_sandbox("eu") as eu, running_sandbox("us") as us:
+        settings = us.settings(mailgun_eu_api_url=eu.url)
+        provider = MailgunProvider(credentials(region="eu"), http=eu.http, settings=settings)
+        result = await provider.send(make_request(CONTENTS["text"]))
+        assert eu.sandbox.message(result.provider_message_id) is not None
+        assert us.sandbox.messages == []
+
+
+async def test_unknown_domain_is_domain_not_found() -> None:
+    async with running_sandbox() as h:
+        provider = h.provider()
+        provider.credentials = credentials(domain="mg.other.example")
+        with pytest.raises(InvalidCredentials) as caught:
+            await provider.send(make_request(CONTENTS["text"]))
+    assert caught.value.code == "domain_not_found"
+    assert "mg.other.example" in caught.value.message
+
+
+async def test_wrong_key_gets_mailguns_401_forbidden() -> None:
+    async with running_sandbox() as h:
+        url = f"{h.url}/v3/{DOMAIN}/messages"
+        answer = await h.http.post(url, data={"to": RECIPIENT}, auth=("api", "key-wrong"))
+        missing = await h.http.post(
+            url, data={"to": RECIPIENT, "subject": "s"}, auth=("api", API_KEY)
+        )
+    assert (answer.status_code, answer.text) == (401, "Forbidden")
+    assert missing.status_code == 400
+    assert missing.json() == {"message": "from parameter is missing"}
+
+
+async def test_retry_after_is_honoured() -> None:
+    async with running_sandbox() as h:
+        h.sandbox.fail(RECIPIENT, 429, "Too many requests", headers={"Retry-After": "4"})
+        with pytest.raises(RetryableError) as caught:
+            await h.provider().send(make_request(CONTENTS["text"]))
+    assert caught.value.code == "too_many_requests"
+    assert caught.value.retry_after == 4
+
+
+# --- format_payload / validate ------------------------------------------------------------
+
+
+def offline_provider(handler: Any = None, **creds: Any) -> MailgunProvider:
+    transport = httpx.MockTransport(handler or (lambda request: httpx.Response(500)))
+    return MailgunProvider(
+        credentials(**creds),
+        http=httpx.AsyncClient(transport=transport),
+        settings=make_settings(),
+    )
+
+
+def test_format_payload_is_mailguns_form() -> None:
+    request = make_request(CONTENTS["attachment"])
+    payload = offline_provider().format_payload(request)
+    assert payload.fields == {
+        "from": f"Acme Orders <{SENDER}>",
+        "to": RECIPIENT,
+        "subject": "Your invoice",
+        "text": "Attached.",
+        "html": "<p>Attached.</p>",
+        "h:Reply-To": "help@herald.example",
+        "v:herald_tenant": "acme",
+        "v:herald_notification": request.id,
+    }
+    assert payload.files == [("attachment", ("invoice.pdf", PDF_BYTES, "application/pdf"))]
+
+
+@pytest.mark.parametrize(("email", "content", "code"), VALIDATION_CASES)
+def test_validate_rejects(email: str | None, content: dict[str, Any], code: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        offline_provider().validate(make_request(content, email=email))
+    assert caught.value.code == code
+
+
+# --- the error table ----------------------------------------------------------------------
+
+
+async def send_against(response: httpx.Response | Exception, **creds: Any) -> ProviderError:
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url == f"https://api.mailgun.net/v3/{DOMAIN}/messages"
+        basic = base64.b64encode(f"api:{API_KEY}".encode()).decode()
+        assert request.headers["Authorization"] == f"Basic {basic}"
+        assert form_fields(request)["to"] == RECIPIENT
+        if isinstance(response, Exception):
+            raise response
+        return response
+
+    with pytest.raises(ProviderError) as caught:
+        await offline_provider(handler, **creds).send(make_request(CONTENTS["text"]))
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "code"),
+    [
+        (400, "to parameter is not a valid address. please check documentation", "bad_request"),
+        (401, None, "unauthorized"),
+        (402, "Request failed", "request_failed"),
+        (403, "Domain sandbox.mailgun.org is not allowed to send", "forbidden"),
+        (404, f"Domain not found: {DOMAIN}", "domain_not_found"),
+        (404, None, "not_found"),
+        (413, "Message too large", "payload_too_large"),
+        (429, "Too many requests", "too_many_requests"),
+        (500, "Internal error", "server_error"),
+        (502, None, "bad_gateway"),
+        (503, None, "service_unavailable"),
+        (504, None, "gateway_timeout"),
+    ],
+)
+async def test_every_documented_error_maps_as_the_table_says(
+    status: int, message: str | None, code: str
+) -> None:
+    spec = MAILGUN_ERRORS[code]
+    body = orjson.dumps({"message": message}) if message else b"Forbidden"
+    error = await send_against(httpx.Response(status, content=body))
+    assert error.code == code
+    assert isinstance(error, RetryableError if spec.retryable else PermanentError)
+    assert isinstance(error, InvalidCredentials) == spec.credentials
+    if message:
+        assert message in error.message
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected", "code"),
+    [
+        (599, b"", RetryableError, "http_599"),
+        (418, b"<html>", PermanentError, "http_418"),
+        (200, b"<html>", RetryableError, "provider_unavailable"),
+        (200, b'{"message": "Queued. Thank you."}', RetryableError, "provider_unavailable"),
+    ],
+)
+async def test_unreadable_bodies_fall_back_on_the_status(
+    status: int, body: bytes, expected: type[Exception], code: str
+) -> None:
+    error = await send_against(httpx.Response(status, content=body))
+    assert type(error) is expected
+    assert error.code == code
+
+
+async def test_success_returns_the_id_without_angle_brackets() -> None:
+    response = httpx.Response(
+        200, json={"id": f"<20240203123456.1A2B@{DOMAIN}>", "message": "Queued. Thank you."}
+    )
+    result = await offline_provider(lambda request: response).send(make_request(CONTENTS["text"]))
+    assert result.provider_message_id == f"20240203123456.1A2B@{DOMAIN}"
+
+
+async def test_transport_errors_are_translated() -> None:
+    refused = httpx.ConnectError("refused")
+    error = await send_against(refused)
+    assert type(error) is RetryableError
+    assert error.__cause__ is refused
+    slow = httpx.ReadTimeout("slow")
+    assert type(await send_against(slow)) is ProviderTimeout

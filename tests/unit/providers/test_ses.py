@@ -1,0 +1,416 @@
+"""The ses provider: the contract against the fake over loopback (SigV4 verified by the
+fake), botocore's own client against the fake, the SendEmail body, and the error table."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from email.header import decode_header, make_header
+from typing import Any
+
+import botocore.session
+import httpx
+import orjson
+import pytest
+from botocore.config import Config
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+
+from providers import (
+    InvalidCredentials,
+    InvalidRequest,
+    PermanentError,
+    Provider,
+    ProviderError,
+    ProviderTimeout,
+    RetryableError,
+    SendResult,
+)
+from providers.sandbox import serve_app
+from providers.sandbox.ses import SESSandbox
+from providers.ses import SEND_EMAIL_PATH, SES_ERRORS, SESProvider, endpoint_url, sign_request
+from schemas.credentials_email import SESCredentials
+from schemas.notification import NotificationRequest
+from tests.helpers import make_settings
+from tests.unit.providers.contract import ContractHarness, ProviderContract
+from tests.unit.providers.email_common import (
+    CONTENTS,
+    PDF_BYTES,
+    RECIPIENT,
+    VALIDATION_CASES,
+    make_request,
+    unreachable_url,
+)
+
+REGION = "eu-west-1"
+ACCESS_KEY = "AKIAHERALDSANDBOX01"
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSANDBOXKEY"
+SENDER = "orders@herald.example"
+
+
+def credentials(secret: str = SECRET, **extra: Any) -> SESCredentials:
+    return SESCredentials.model_validate(
+        {
+            "region": REGION,
+            "accessKeyId": ACCESS_KEY,
+            "secretAccessKey": secret,
+            "fromEmail": SENDER,
+            "fromName": "Acme Orders",
+            "replyTo": "help@herald.example",
+            "configurationSet": "herald",
+            **extra,
+        }
+    )
+
+
+class SandboxHarness(ContractHarness):
+    def __init__(self, sandbox: SESSandbox, http: httpx.AsyncClient, url: str) -> None:
+        self.sandbox = sandbox
+        self.http = http
+        self.url = url
+
+    def provider(
+        self,
+        *,
+        bad_credentials: bool = False,
+        timeout_seconds: float | None = None,
+        **creds: Any,
+    ) -> Provider[Any]:
+        settings = make_settings(
+            ses_endpoint_url=self.url, provider_timeout_seconds=timeout_seconds or 5.0
+        )
+        secret = "not-the-secret" if bad_credentials else SECRET
+        return SESProvider(credentials(secret, **creds), http=self.http, settings=settings)
+
+    def unreachable_provider(self) -> Provider[Any]:
+        settings = make_settings(ses_endpoint_url=unreachable_url(), provider_timeout_seconds=2.0)
+        return SESProvider(credentials(), http=self.http, settings=settings)
+
+    def request(self, content_type: str) -> NotificationRequest:
+        return make_request(CONTENTS[content_type])
+
+    def invalid_recipient_request(self) -> NotificationRequest:
+        return make_request(CONTENTS["text"], email="ana@localhost")
+
+    async def assert_delivered(
+        self, content_type: str, request: NotificationRequest, result: SendResult
+    ) -> None:
+        mail = self.sandbox.message(result.provider_message_id)
+        assert mail is not None, "the fake did not record the MessageId returned"
+        assert result.provider_message_id.endswith("-000000")
+        assert mail.account == ACCESS_KEY
+        assert mail.sender == f"Acme Orders <{SENDER}>"
+        assert mail.to == (RECIPIENT,)
+        assert mail.reply_to == "help@herald.example"
+        content = request.content
+        assert (mail.subject, mail.text, mail.html) == (content.subject, content.body, content.html)
+        assert mail.custom == {"herald_tenant": "acme", "herald_notification": request.id}
+        assert mail.request["ConfigurationSetName"] == "herald"
+        if content_type == "attachment":
+            [attachment] = mail.attachments
+            assert (attachment.filename, attachment.content_type) == (
+                "invoice.pdf",
+                "application/pdf",
+            )
+            assert attachment.data == PDF_BYTES
+        else:
+            assert mail.attachments == ()
+
+    def inject_retryable_fault(self, request: NotificationRequest) -> None:
+        self.sandbox.fail(
+            request.recipient.email or "",
+            429,
+            "TooManyRequestsException",
+            "Maximum sending rate exceeded.",
+        )
+
+    def inject_permanent_fault(self, request: NotificationRequest) -> None:
+        self.sandbox.fail(
+            request.recipient.email or "", 400, "MessageRejected", "Message rejected by policy."
+        )
+
+    def inject_hang(self, request: NotificationRequest) -> None:
+        self.sandbox.hang(request.recipient.email or "")
+
+    def inject_garbage(self, request: NotificationRequest, http_status: int) -> None:
+        self.sandbox.garble(request.recipient.email or "", http_status=http_status)
+
+
+@asynccontextmanager
+async def running_sandbox(**account: Any) -> AsyncIterator[SandboxHarness]:
+    sandbox = SESSandbox(region=REGION)
+    options: dict[str, Any] = {
+        "verified_identities": ["herald.example"],
+        "configuration_sets": ["herald"],
+        **account,
+    }
+    sandbox.add_account(ACCESS_KEY, SECRET, **options)
+    async with serve_app(sandbox.app) as url, httpx.AsyncClient() as http:
+        yield SandboxHarness(sandbox, http, url)
+
+
+class TestSESContract(ProviderContract):
+    provider_class = SESProvider
+
+    def open_harness(self) -> Any:
+        return running_sandbox()
+
+
+# --- against the fake: identities, SigV4 ---------------------------------------------------
+
+
+async def send_error(harness: SandboxHarness, **creds: Any) -> ProviderError:
+    with pytest.raises(ProviderError) as caught:
+        await harness.provider(**creds).send(make_request(CONTENTS["text"]))
+    return caught.value
+
+
+async def test_unverified_sender_is_message_rejected() -> None:
+    async with running_sandbox(verified_identities=["other.example"]) as h:
+        error = await send_error(h)
+    assert isinstance(error, PermanentError)
+    assert not isinstance(error, InvalidCredentials)
+    assert error.code == "MessageRejected"
+    assert "Email address is not verified" in error.message
+    assert SENDER in error.message
+
+
+async def test_unknown_configuration_set_is_not_found() -> None:
+    async with running_sandbox(configuration_sets=[]) as h:
+        error = await send_error(h)
+    assert isinstance(error, PermanentError)
+    assert error.code == "NotFoundException"
+
+
+@pytest.mark.parametrize(
+    ("creds", "code"),
+    [
+        ({"accessKeyId": "AKIAUNKNOWN"}, "UnrecognizedClientException"),
+        ({"secretAccessKey": "wrong"}, "InvalidSignatureException"),
+        ({"region": "us-east-1"}, "InvalidSignatureException"),
+        ({"sessionToken": "unexpected"}, "UnrecognizedClientException"),
+    ],
+)
+async def test_refused_signatures_are_invalid_credentials(creds: dict[str, Any], code: str) -> None:
+    async with running_sandbox() as h:
+        error = await send_error(h, **creds)
+    assert isinstance(error, InvalidCredentials)
+    assert error.code == code
+    assert h.sandbox.messages == []
+
+
+async def test_session_tokens_are_signed_and_checked() -> None:
+    async with running_sandbox() as h:
+        h.sandbox.add_account(
+            "ASIATEMPORARY",
+            "temp-secret",
+            session_token="FwoGZXIv",
+            verified_identities=["herald.example"],
+            configuration_sets=["herald"],
+        )
+        temporary = {"accessKeyId": "ASIATEMPORARY", "secretAccessKey": "temp-secret"}
+        result = await h.provider(**temporary, sessionToken="FwoGZXIv").send(
+            make_request(CONTENTS["text"])
+        )
+        assert h.sandbox.message(result.provider_message_id) is not None
+        error = await send_error(h, **temporary)
+    assert error.code == "UnrecognizedClientException"
+
+
+async def test_a_tampered_body_fails_the_signature_check() -> None:
+    async with running_sandbox() as h:
+        url = h.url + SEND_EMAIL_PATH
+        body = orjson.dumps({"FromEmailAddress": SENDER})
+        headers = sign_request(
+            "POST",
+            url,
+            body,
+            {"Content-Type": "application/json"},
+            credentials=Credentials(ACCESS_KEY, SECRET),
+            region=REGION,
+        )
+        tampered = await h.http.post(url, content=body + b" ", headers=headers)
+        unsigned = await h.http.post(url, content=body)
+    assert tampered.status_code == 403
+    assert tampered.headers["x-amzn-ErrorType"].startswith("InvalidSignatureException:")
+    assert "does not match the signature you provided" in tampered.json()["message"]
+    assert unsigned.status_code == 403
+    assert unsigned.json()["__type"] == "MissingAuthenticationTokenException"
+
+
+async def test_botocore_client_agrees_with_the_fake() -> None:
+    """AWS's own SDK signs requests the fake accepts and parses the fake's answers."""
+    async with running_sandbox() as h:
+        client = botocore.session.get_session().create_client(
+            "sesv2",
+            region_name=REGION,
+            endpoint_url=h.url,
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET,
+            config=Config(retries={"max_attempts": 1}),
+        )
+        message = {
+            "Destination": {"ToAddresses": [RECIPIENT]},
+            "Content": {
+                "Simple": {
+                    "Subject": {"Data": "hi"},
+                    "Body": {"Text": {"Data": "hello"}},
+                    "Attachments": [{"FileName": "a.pdf", "RawContent": PDF_BYTES}],
+                }
+            },
+        }
+        sent = await asyncio.to_thread(
+            client.send_email, FromEmailAddress=f"Acme <{SENDER}>", **message
+        )
+        with pytest.raises(ClientError) as caught:
+            await asyncio.to_thread(
+                client.send_email, FromEmailAddress="x@unverified.example", **message
+            )
+        client.close()
+    mail = h.sandbox.message(sent["MessageId"])
+    assert mail is not None
+    assert mail.attachments[0].data == PDF_BYTES
+    assert caught.value.response["Error"]["Code"] == "MessageRejected"
+    assert isinstance(caught.value, client.exceptions.MessageRejected)
+
+
+# --- format_payload / validate ------------------------------------------------------------
+
+
+def offline_provider(handler: Any = None, **creds: Any) -> SESProvider:
+    transport = httpx.MockTransport(handler or (lambda request: httpx.Response(500)))
+    return SESProvider(
+        credentials(**creds),
+        http=httpx.AsyncClient(transport=transport),
+        settings=make_settings(),
+    )
+
+
+def test_format_payload_matches_send_email() -> None:
+    request = make_request(CONTENTS["attachment"], tenantId="acme:eu")
+    assert offline_provider().format_payload(request) == {
+        "FromEmailAddress": f"Acme Orders <{SENDER}>",
+        "Destination": {"ToAddresses": [RECIPIENT]},
+        "ReplyToAddresses": ["help@herald.example"],
+        "ConfigurationSetName": "herald",
+        "Content": {
+            "Simple": {
+                "Subject": {"Data": "Your invoice", "Charset": "UTF-8"},
+                "Body": {
+                    "Text": {"Data": "Attached.", "Charset": "UTF-8"},
+                    "Html": {"Data": "<p>Attached.</p>", "Charset": "UTF-8"},
+                },
+                "Attachments": [
+                    {
+                        "RawContent": base64.b64encode(PDF_BYTES).decode(),
+                        "FileName": "invoice.pdf",
+                        "ContentType": "application/pdf",
+                        "ContentDisposition": "ATTACHMENT",
+                        "ContentTransferEncoding": "BASE64",
+                    }
+                ],
+            }
+        },
+        "EmailTags": [
+            {"Name": "herald_tenant", "Value": "acme_eu"},
+            {"Name": "herald_notification", "Value": request.id},
+        ],
+    }
+
+
+def test_a_non_ascii_sender_name_is_mime_encoded() -> None:
+    payload = offline_provider(fromName="Loja São João").format_payload(
+        make_request(CONTENTS["text"])
+    )
+    encoded, _, address = payload["FromEmailAddress"].rpartition(" ")
+    assert encoded.isascii()
+    assert encoded.startswith("=?utf-8?")
+    assert str(make_header(decode_header(encoded))) == "Loja São João"
+    assert address == f"<{SENDER}>"
+
+
+def test_endpoint_template_takes_the_region() -> None:
+    template = make_settings().ses_endpoint_url
+    assert endpoint_url(template, "eu-west-1") == "https://email.eu-west-1.amazonaws.com"
+    assert endpoint_url("http://127.0.0.1:9/", "eu-west-1") == "http://127.0.0.1:9"
+
+
+@pytest.mark.parametrize(("email", "content", "code"), VALIDATION_CASES)
+def test_validate_rejects(email: str | None, content: dict[str, Any], code: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        offline_provider().validate(make_request(content, email=email))
+    assert caught.value.code == code
+
+
+# --- the error table ----------------------------------------------------------------------
+
+
+def aws_error(status: int, error_type: str, *, header: bool = True) -> httpx.Response:
+    headers = {"x-amzn-ErrorType": f"{error_type}:http://internal.amazon.com/"} if header else {}
+    body = {"message": f"{error_type} happened"}
+    if not header:
+        body["__type"] = f"com.amazonaws.sesv2#{error_type}"
+    return httpx.Response(status, content=orjson.dumps(body), headers=headers)
+
+
+async def send_against(response: httpx.Response | Exception) -> ProviderError:
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url == f"https://email.{REGION}.amazonaws.com{SEND_EMAIL_PATH}"
+        authorization = request.headers["Authorization"]
+        assert authorization.startswith(f"AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/")
+        assert f"/{REGION}/ses/aws4_request" in authorization
+        assert "X-Amz-Date" in request.headers
+        if isinstance(response, Exception):
+            raise response
+        return response
+
+    with pytest.raises(ProviderError) as caught:
+        await offline_provider(handler).send(make_request(CONTENTS["text"]))
+    return caught.value
+
+
+@pytest.mark.parametrize("error_type", sorted(SES_ERRORS))
+async def test_every_table_type_maps_as_declared(error_type: str) -> None:
+    spec = SES_ERRORS[error_type]
+    for header in (True, False):
+        error = await send_against(aws_error(400, error_type, header=header))
+        assert error.code == error_type
+        assert isinstance(error, RetryableError if spec.retryable else PermanentError)
+        assert isinstance(error, InvalidCredentials) == spec.credentials
+        assert error.message == f"{error_type} happened"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected", "code"),
+    [
+        (500, b"<html>", RetryableError, "http_500"),
+        (429, b"", RetryableError, "http_429"),
+        (403, b"no", InvalidCredentials, "http_403"),
+        (404, b"not found", PermanentError, "http_404"),
+        (400, b'{"__type": "SomethingNew", "message": "m"}', PermanentError, "SomethingNew"),
+        (503, b'{"__type": "SomethingNew"}', RetryableError, "SomethingNew"),
+        (200, b"not json", RetryableError, "provider_unavailable"),
+        (200, b'{"MessageId": 5}', RetryableError, "provider_unavailable"),
+    ],
+)
+async def test_unknown_errors_fall_back_on_the_status(
+    status: int, body: bytes, expected: type[Exception], code: str
+) -> None:
+    error = await send_against(httpx.Response(status, content=body))
+    assert type(error) is expected
+    assert error.code == code
+
+
+async def test_success_returns_the_message_id() -> None:
+    response = httpx.Response(200, json={"MessageId": "0100018f-abc-000000"})
+    result = await offline_provider(lambda request: response).send(make_request(CONTENTS["text"]))
+    assert result.provider_message_id == "0100018f-abc-000000"
+
+
+async def test_transport_errors_are_translated() -> None:
+    timeout = httpx.ReadTimeout("slow")
+    error = await send_against(timeout)
+    assert type(error) is ProviderTimeout
+    assert error.__cause__ is timeout

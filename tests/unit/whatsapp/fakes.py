@@ -1,0 +1,218 @@
+"""A fake WhatsApp Web page for the session state machine (no browser).
+
+:class:`FakeWhatsApp` is the world: it creates :class:`FakeDriver` pages and records
+what they sent. A page is "paired" when its profile directory holds the fake pairing
+file, so the token store's semantics (a profile survives a restart; ``deleteToken``
+removes it) hold as with a real browser profile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from schemas.whatsapp import QrCode, SessionStatus
+from streams.whatsapp.driver import DriverClosed, DriverError, DriverSpec, EventCallback
+from streams.whatsapp.session import WhatsAppSession
+
+PAIRING_FILE = "fake-pairing"
+
+
+@dataclass
+class Sent:
+    session: str
+    function: str
+    chat_id: str
+    args: tuple[Any, ...]
+    message_id: str
+
+
+class FakeWhatsApp:
+    def __init__(self) -> None:
+        self.drivers: list[FakeDriver] = []
+        self.sent: list[Sent] = []
+        self.not_on_whatsapp: set[str] = set()
+        self.fail_open = False
+        #: Opens that fail from now on (a browser that keeps crashing at start).
+        self.failing_opens = 0
+        #: Raised by every page's ``snapshot`` (the watchdog's probe) while set.
+        self.snapshot_error: DriverError | None = None
+        self.snapshot_ready = True
+        self.probes = 0  # snapshots asked (the watchdog's checks)
+        self.probed = asyncio.Event()  # set (and replaced) at each one
+        #: ``function -> error``: the next call of that function raises it (once).
+        self.fail_next: dict[str, DriverError] = {}
+        self._ids = itertools.count(1)
+
+    def factory(self, spec: DriverSpec, callback: EventCallback) -> FakeDriver:
+        driver = FakeDriver(self, spec, callback)
+        self.drivers.append(driver)
+        return driver
+
+    def latest(self, tenant_id: str) -> FakeDriver:
+        return [d for d in self.drivers if d.spec.tenant_id == tenant_id][-1]
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+
+class FakeDriver:
+    def __init__(self, world: FakeWhatsApp, spec: DriverSpec, callback: EventCallback) -> None:
+        self.world = world
+        self.spec = spec
+        self.callback = callback
+        self.opened = False
+        self.closed = False
+        self.reloads = 0
+        self.takeovers = 0
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        self.code_number = 1
+
+    @property
+    def pairing(self) -> Any:
+        return self.spec.profile_dir / PAIRING_FILE
+
+    @property
+    def paired(self) -> bool:
+        return self.pairing.exists()
+
+    @property
+    def code(self) -> str:
+        return f"2@fake-ref-{self.code_number},key,identity,secret"
+
+    def emit(self, name: str, payload: Any = None) -> None:
+        self.callback(name, payload)
+
+    def _ready(self) -> None:
+        paired = self.paired
+        self.emit(
+            "bridge.ready",
+            {
+                "ready": True,
+                "authenticated": paired,
+                "mainReady": paired,
+                "state": "CONNECTED" if paired else "UNPAIRED",
+            },
+        )
+
+    async def open(self) -> None:
+        if self.world.fail_open:
+            raise DriverClosed("chromium did not start")
+        if self.world.failing_opens > 0:
+            self.world.failing_opens -= 1
+            raise DriverClosed("chromium crashed at start")
+        self.opened = True
+        asyncio.get_running_loop().call_soon(self._ready)
+
+    async def call(self, function: str, *args: Any) -> Any:
+        if self.closed:
+            raise DriverClosed("closed")
+        self.calls.append((function, args))
+        error = self.world.fail_next.pop(function, None)
+        if error is not None:
+            raise error
+        if function == "conn.getAuthCode":
+            return None if self.paired else {"fullCode": self.code, "ref": "r", "type": "md"}
+        if function == "conn.getMyUserId":
+            return f"{self.pairing.read_text()}@c.us" if self.paired else None
+        if function == "conn.logout":
+            self.pairing.unlink(missing_ok=True)
+            return True
+        if function == "contact.queryExists":
+            wid = str(args[0])
+            return None if wid.split("@")[0] in self.world.not_on_whatsapp else {"wid": wid}
+        if function.startswith("chat.send"):
+            chat = str(args[0])
+            message_id = f"true_{chat}_3EB0{self.world.next_id():016X}"
+            self.world.sent.append(Sent(self.spec.session, function, chat, args[1:], message_id))
+            return {"id": message_id, "ack": 0}
+        raise DriverError(f"unexpected call {function}")
+
+    async def snapshot(self) -> dict[str, Any]:
+        self.world.probes += 1
+        probed, self.world.probed = self.world.probed, asyncio.Event()
+        probed.set()
+        if self.closed:
+            raise DriverClosed("closed")
+        if self.world.snapshot_error is not None:
+            raise self.world.snapshot_error
+        ready = self.world.snapshot_ready
+        return {"ready": ready, "authenticated": self.paired, "mainReady": self.paired}
+
+    async def takeover(self) -> bool:
+        self.takeovers += 1
+        asyncio.get_running_loop().call_soon(self.emit, "socket.state", "CONNECTED")
+        return True
+
+    async def reload(self) -> None:
+        self.reloads += 1
+        asyncio.get_running_loop().call_soon(self._ready)
+
+    async def close(self) -> None:
+        self.closed = True
+
+    # --- "the phone" ---------------------------------------------------------------------
+
+    def rotate_code(self) -> None:
+        self.code_number += 1
+        self.emit("conn.auth_code_change", {"fullCode": self.code, "ref": "r", "type": "md"})
+
+    def scan(self, phone: str = "5511988887777") -> None:
+        self.pairing.write_text(phone)
+        self.emit("conn.auth_code_change", None)
+        self.emit("conn.authenticated")
+        self.emit("socket.state", "CONNECTED")
+        self.emit("conn.main_ready")
+
+
+@dataclass
+class Recorder:
+    """A :class:`~streams.whatsapp.session.SessionListener` that keeps everything."""
+
+    statuses: list[tuple[str, str, str | None]] = field(default_factory=list)
+    states: list[tuple[str, str]] = field(default_factory=list)
+    qrs: list[tuple[str, QrCode]] = field(default_factory=list)
+    cleared: int = 0
+    acks: list[tuple[str, int, list[str]]] = field(default_factory=list)
+    messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def _notify(self) -> None:
+        changed, self.changed = self.changed, asyncio.Event()
+        changed.set()
+
+    def status_names(self, tenant: str | None = None) -> list[str]:
+        return [s for t, s, _ in self.statuses if tenant is None or t == tenant]
+
+    async def wait(self, predicate: Any, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        async with asyncio.timeout(timeout):
+            while not predicate(self):
+                await self.changed.wait()
+
+    async def on_status(
+        self, session: WhatsAppSession, status: SessionStatus, detail: str | None
+    ) -> None:
+        self.statuses.append((session.tenant_id, status.value, detail))
+        self._notify()
+
+    async def on_state(self, session: WhatsAppSession, state: Any) -> None:
+        self.states.append((session.tenant_id, state.value))
+        self._notify()
+
+    async def on_qr(self, session: WhatsAppSession, qr: QrCode) -> None:
+        self.qrs.append((session.tenant_id, qr))
+        self._notify()
+
+    async def on_qr_cleared(self, session: WhatsAppSession) -> None:
+        self.cleared += 1
+        self._notify()
+
+    async def on_ack(self, session: WhatsAppSession, ack: int, ids: list[str]) -> None:
+        self.acks.append((session.tenant_id, ack, ids))
+        self._notify()
+
+    async def on_message(self, session: WhatsAppSession, message: dict[str, Any]) -> None:
+        self.messages.append((session.tenant_id, message))
+        self._notify()

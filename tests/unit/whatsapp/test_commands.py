@@ -1,0 +1,54 @@
+"""Decoding ``whatsapp.commands`` records: a command, or a dead letter naming why not."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas import DeadLetterReason
+from schemas.whatsapp import CommandName, SessionCommand
+from streams.decode import DeadLetter, RawRecord
+from streams.whatsapp import decode_command
+
+
+def record(value: bytes | None) -> RawRecord:
+    return RawRecord(key=b"acme", value=value, topic="whatsapp.commands", partition=1, offset=9)
+
+
+@pytest.mark.parametrize("command", list(CommandName))
+def test_each_command_decodes(command: CommandName) -> None:
+    decoded = decode_command(
+        record(b'{"tenantId": "acme", "command": "%s"}' % command.value.encode())
+    )
+    assert isinstance(decoded, SessionCommand)
+    assert (decoded.tenant_id, decoded.command) == ("acme", command)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (None, DeadLetterReason.NOT_JSON),
+        (b"\xff\xfe", DeadLetterReason.NOT_UTF8),
+        (b"{nope", DeadLetterReason.NOT_JSON),
+        (b"[1, 2]", DeadLetterReason.NOT_AN_OBJECT),
+        (b'{"command": "connect"}', DeadLetterReason.MISSING_TENANT),
+        (b'{"tenantId": "../etc", "command": "connect"}', DeadLetterReason.INVALID_TENANT),
+        (b'{"tenantId": "acme", "command": "self-destruct"}', DeadLetterReason.INVALID_COMMAND),
+        (b'{"tenantId": "acme"}', DeadLetterReason.INVALID_COMMAND),
+        (
+            b'{"tenantId": "acme", "command": "connect", "pad": "' + b"x" * 5000 + b'"}',
+            DeadLetterReason.TOO_LARGE,
+        ),
+    ],
+)
+def test_undecodable_commands_are_dead_letters(
+    value: bytes | None, reason: DeadLetterReason
+) -> None:
+    decoded = decode_command(record(value))
+    assert isinstance(decoded, DeadLetter)
+    assert decoded.info.reason == reason
+    assert (decoded.info.topic, decoded.info.partition, decoded.info.offset) == (
+        "whatsapp.commands",
+        1,
+        9,
+    )
+    assert decoded.record.value == value  # byte for byte
