@@ -77,7 +77,9 @@ class CachingIntegrationStore(IntegrationStore):
             self._put(key, value)
         return value  # type: ignore[no-any-return]
 
-    async def set(self, tenant_id: str, provider: str, *args: Any, **kwargs: Any) -> IntegrationSummary:
+    async def set(
+        self, tenant_id: str, provider: str, *args: Any, **kwargs: Any
+    ) -> IntegrationSummary:
         self._forget(tenant_id)
         return await super().set(tenant_id, provider, *args, **kwargs)
 
