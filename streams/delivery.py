@@ -34,6 +34,7 @@ from schemas.status import utcnow
 from streams.infra import durable
 from streams.integrations import IntegrationStore
 from streams.lookups import LookupsService
+from streams.metrics import metrics
 from streams.policy import PolicyStore
 from streams.ratelimit import TokenBucket
 from streams.resolve import Rejection, Resolved, alternatives, resolve_named
@@ -393,6 +394,7 @@ class Deliverer:
     ) -> None:
         tenant, nid = request.tenant_id, request.id
         parked = await self.state.record_sent(tenant, nid, provider, message_id)
+        metrics().sent(provider)
         log.debug(  # per-notification success: the status topic is the record
             "notification sent",
             extra={
@@ -449,6 +451,7 @@ class Deliverer:
             },
         )
         await self.state.advance(request.tenant_id, request.id, Status.FAILED)
+        metrics().failed(provider, error.code)
         await self.sink.status(
             event_for(request, Status.FAILED, provider, attempt=attempt, error=error)
         )

@@ -11,6 +11,7 @@ import logging
 from typing import TYPE_CHECKING
 
 import httpx
+from httpx_aiohttp import AiohttpTransport
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from providers.base import Resources
@@ -57,10 +58,12 @@ class Runtime:
                 health_check_interval=15,
             )
             self.redis = Redis(connection_pool=pool)
+            limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
             self.http = httpx.AsyncClient(
                 timeout=httpx.Timeout(settings.provider_timeout_seconds),
-                # httpcore's pool scans its connections for every request: keep it small.
-                limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+                # httpx's API with aiohttp's HTTP/1.1 engine: measured 6-16x the requests per
+                # second of httpcore's pool on this machine (docs/performance.md).
+                transport=AiohttpTransport(limits=limits),
                 follow_redirects=False,
                 mounts=provider_mounts(settings),  # e.g. HTTP/2 for APNs
             )

@@ -51,6 +51,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         logging_config=_logging_config(settings),
         override_logging=True,
     )
+    # Faust's terminal spinner sets the root logger to DEBUG so that it can spin on every
+    # record: every library's debug logging (httpcore traces each request) then builds
+    # records for nothing. A worker is a service, not a terminal program: no spinner.
+    worker.spinner = None
     worker.execute_from_commandline()  # runs until stopped; exits the process itself
     return 0
 
