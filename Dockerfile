@@ -1,7 +1,17 @@
-# Herald worker image: the router (`herald worker`) by default.
-#   docker build -t herald .
-#   docker run --env-file .env herald            # or: docker compose up
+# Herald worker images.
+#   docker build -t herald .                          # the router (`herald worker`), the default target
+#   docker build --target whatsapp -t herald-whatsapp .   # + Chromium and wa-js: `herald worker whatsapp`
+#   docker run --env-file .env herald                 # or: docker compose up
 # Configuration comes only from environment variables (see env.example).
+
+# The wa-js bundle, from the npm registry at the version the bridge is checked against
+# (providers/wppconnect/_contract.py; a test keeps the two equal).
+FROM node:20-slim AS wajs
+ARG WAJS_VERSION=4.6.0
+WORKDIR /wajs
+RUN npm pack "@wppconnect/wa-js@${WAJS_VERSION}" \
+ && tar xzf wppconnect-wa-js-*.tgz \
+ && cp package/dist/wppconnect-wa.js /wajs/wppconnect-wa.js
 
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 \
@@ -19,7 +29,7 @@ RUN python -m venv /opt/herald \
  && /opt/herald/bin/pip install . \
  && /opt/herald/bin/herald --help > /dev/null
 
-FROM python:3.11-slim
+FROM python:3.11-slim AS router
 ENV PATH=/opt/herald/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -36,3 +46,22 @@ EXPOSE 6066
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
   CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f\"http://127.0.0.1:{os.environ.get('HERALD_WEB_PORT', '6066')}/health\", timeout=4)"]
 CMD ["herald", "worker"]
+
+# The WhatsApp Web session worker: Debian's Chromium, the wa-js bundle, and a volume for
+# the browser profiles (WHATSAPP_WPPCONNECT_TOKEN_STORE=file).
+FROM router AS whatsapp
+USER root
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends chromium fonts-liberation \
+ && rm -rf /var/lib/apt/lists/* \
+ && mkdir -p /data/tokens && chown herald:herald /data/tokens && chmod 0700 /data/tokens
+COPY --from=wajs /wajs/wppconnect-wa.js /opt/wa-js/wppconnect-wa.js
+ENV WHATSAPP_WPPCONNECT_CHROMIUM_PATH=/usr/bin/chromium \
+    WHATSAPP_WPPCONNECT_WAJS_PATH=/opt/wa-js/wppconnect-wa.js \
+    WHATSAPP_WPPCONNECT_TOKEN_FOLDER=/data/tokens
+VOLUME /data/tokens
+USER herald:herald
+CMD ["herald", "worker", "whatsapp"]
+
+# The default target stays the router.
+FROM router

@@ -286,3 +286,21 @@ def test_tiers_pick_the_smallest_long_enough() -> None:
     }
     assert all(2.0 <= j <= 4.0 for j in jitters)
     assert len(jitters) > 1
+
+
+async def test_per_provider_retry_policy_overrides_the_defaults(rig: Callable[..., Rig]) -> None:
+    r = rig(send_max_attempts=5, retry_policies={"scripted": {"maxAttempts": 1}})
+    req = request()
+    await r.accept(req)
+    Scripted.script = [retryable()]
+    await r.deliverer.deliver(req, RESOLVED, 1)
+    assert r.statuses(req) == [Status.FAILED]  # one attempt allowed for this provider
+    r2 = rig(retry_policies={"scripted": {"baseDelay": 100.0, "factor": 1.0, "maxDelay": 200.0}})
+    req2 = request()
+    await r2.accept(req2)
+    Scripted.script = [retryable()]
+    await r2.deliverer.deliver(req2, RESOLVED, 1)
+    [(topic, envelope)] = r2.sink.retries
+    delay = (envelope.due_at - utcnow()).total_seconds()
+    assert 45 < delay <= 100  # base 100 s with jitter, not the global default
+    assert topic.endswith(".300s")
