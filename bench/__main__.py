@@ -7,6 +7,7 @@ the WhatsApp Business sandbox, and measures on the same broker:
   (b)  Herald end to end with a zero-latency provider (burst, then paced at --rate)
   (c)  the same with a provider that takes 50 ms per call
   (d)  the WhatsApp Web bridge against the simulator: memory and sends per session
+  (m)  what one provider call, Redis command and Kafka request costs here
 
 It prints a table and, last, ``ratio herald/raw: X.XX``. Results go to bench/results/.
 A benchmark, not a test: nothing here fails on a slow machine.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -31,6 +33,7 @@ from bench.report import (
     machine,
     markdown,
     ratio_line,
+    say,
     write_results,
 )
 from bench.stack import Stack
@@ -46,7 +49,9 @@ def _parser() -> argparse.ArgumentParser:
         "--messages", type=int, default=20_000, help="requests per throughput run (20000)"
     )
     parser.add_argument(
-        "--only", default="a,b,c,d", help="scenarios to run, comma-separated (a,b,c,d)"
+        "--only",
+        default="a,b,c,d,m",
+        help="scenarios to run, comma-separated (a,b,c,d,m; m: per-operation costs)",
     )
     parser.add_argument(
         "--rate", type=float, default=1000.0, help="requests/s of the latency runs (1000)"
@@ -60,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--tenants", type=int, default=50, help="tenants the load spreads over")
     parser.add_argument(
         "--sessions", default="1,10,50", help="(d): WhatsApp Web session counts (1,10,50)"
+    )
+    parser.add_argument(
+        "--flag-ablation",
+        action="store_true",
+        help="(d): also measure Herald's flags one group at a time, and candidate flags",
     )
     parser.add_argument(
         "--quick", action="store_true", help="a short smoke run (fewer messages, 1 session)"
@@ -84,16 +94,17 @@ async def _run(args: argparse.Namespace) -> int:
 
     info["started"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     info["arguments"] = " ".join(sys.argv[1:])
-    print(f"bench: logs in {workdir}", flush=True)
-    burst = Load(messages=args.messages)
-    paced = Load(messages=max(1, int(args.rate * args.duration)), rate=args.rate)
+    say(f"logs in {workdir}")
+    warmup = 200 if args.quick else 500
+    burst = Load(messages=args.messages, warmup=warmup)
+    paced = Load(messages=max(1, int(args.rate * args.duration)), rate=args.rate, warmup=warmup)
     results: list[Result] = []
     sessions: list[SessionResult] = []
     notes: list[str] = []
     async with Stack.running(workdir, tenant_count=args.tenants) as stack:
-        print(f"bench: broker {stack.bootstrap}, redis {stack.redis_url}", flush=True)
+        say(f"broker {stack.bootstrap}, redis {stack.redis_url}")
         if "a" in only:
-            print("bench: (a) raw aiokafka ...", flush=True)
+            say("(a) raw aiokafka ...")
             results += await raw.run(
                 stack,
                 [
@@ -118,7 +129,7 @@ async def _run(args: argparse.Namespace) -> int:
                 )
             )
         if scenarios or args.profile:
-            print("bench: (b)/(c) Herald end to end ...", flush=True)
+            say("(b)/(c) Herald end to end ...")
             measured, more = await herald_e2e.run(
                 stack,
                 scenarios,
@@ -128,19 +139,23 @@ async def _run(args: argparse.Namespace) -> int:
             results += measured
             notes += more
         for r in results:
-            print(
-                f"bench: ({r.key}) {r.throughput:,.0f}/s p50 {r.p50:.1f} ms p99 {r.p99:.1f} ms",
-                flush=True,
-            )
-    if "d" in only:
-        from bench import whatsapp_web
+            say(f"({r.key}) {r.throughput:,.0f}/s p50 {r.p50:.1f} ms p99 {r.p99:.1f} ms")
+        if "m" in only:
+            from bench import micro
 
-        print("bench: (d) WhatsApp Web bridge ...", flush=True)
-        counts = [1] if args.quick else [int(n) for n in args.sessions.split(",") if n.strip()]
-        found, more = await whatsapp_web.run(workdir, counts, quick=args.quick)
-        sessions += found
-        notes += more
-        info["versions"].update(whatsapp_web.versions())
+            say("(m) per-operation costs ...")
+            notes += await micro.run(stack, quick=args.quick)
+        if "d" in only:
+            from bench import whatsapp_web
+
+            say("(d) WhatsApp Web bridge ...")
+            counts = [1] if args.quick else [int(n) for n in args.sessions.split(",") if n]
+            found, more = await whatsapp_web.run(
+                stack, counts, quick=args.quick, workdir=workdir, ablation=args.flag_ablation
+            )
+            sessions += found
+            notes += more
+            info["versions"].update(whatsapp_web.versions())
     text = markdown(results, sessions, info, notes)
     print()
     print(text.rsplit("ratio herald/raw", 1)[0].rstrip())
@@ -156,9 +171,14 @@ async def _run(args: argparse.Namespace) -> int:
 def main() -> int:
     args = _parser().parse_args()
     if args.quick:
-        args.messages = min(args.messages, 3000)
-        args.duration = min(args.duration, 3.0)
+        args.messages = min(args.messages, 1000)
+        args.duration = min(args.duration, 2.0)
     logging.basicConfig(level=logging.WARNING)
+
+    def interrupted(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # unwinds: the processes the bench started are stopped
+
+    signal.signal(signal.SIGTERM, interrupted)
     return asyncio.run(_run(args))
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.measure import Load, measure
 from bench.profile import PySpy
-from bench.report import Result
+from bench.report import Result, say
 from bench.stack import Process, Stack
 from schemas import Settings
 
@@ -54,6 +54,7 @@ async def run(
     try:
         for scenario in scenarios:
             await stack.sandbox_delay(scenario.provider_delay)
+            say(f"({scenario.key}) {scenario.title} ...")
             result = await measure(
                 stack,
                 key=scenario.key,
@@ -72,7 +73,7 @@ async def run(
             await stack.sandbox_delay(None)
             await asyncio.to_thread(profile_dir.mkdir, parents=True, exist_ok=True)
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-            raw = profile_dir / f"{stamp}-profile-b.collapsed"
+            raw = stack.workdir / f"{stamp}-profile-b.collapsed"  # MBs: not kept in results/
             async with PySpy(worker.pid, raw) as spy:
                 profiled = await measure(
                     stack,
@@ -89,7 +90,8 @@ async def run(
                 print(spy.profile.text(15), flush=True)
                 notes.append(
                     f"profile of the worker during a (b) burst under py-spy "
-                    f"({profiled.throughput:,.0f}/s while sampled): {summary.name}"
+                    f"({profiled.throughput:,.0f}/s while sampled): bench/results/{summary.name} "
+                    f"(stacks for a flame graph: {raw})"
                 )
             else:
                 notes.append(f"no profile: {spy.error}")

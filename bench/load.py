@@ -16,12 +16,25 @@ from dataclasses import dataclass, field
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-__all__ = ["RECIPIENTS", "Collector", "Outcome", "make_requests", "recipient_index", "run_load"]
+__all__ = [
+    "BURST_FETCH_MAX_WAIT_MS",
+    "FETCH_MAX_WAIT_MS",
+    "RECIPIENTS",
+    "Collector",
+    "Outcome",
+    "make_requests",
+    "recipient_index",
+    "run_load",
+]
 
 _TERMINAL_OTHER = {"failed", "rejected"}
 
-#: The collector's fetch wait: latencies "to `sent` consumed" are late by up to this.
+#: The collector's fetch wait in paced runs: latencies "to `sent` consumed" are late by up
+#: to this (tansu answers a long poll only at its max wait when no data was there at once).
+#: Bursts use 100 ms: in a burst data is always there, and each early fetch costs the broker
+#: CPU that the worker would miss on two cores (see docs/performance.md).
 FETCH_MAX_WAIT_MS = 10
+BURST_FETCH_MAX_WAIT_MS = 100
 
 
 #: Distinct recipients per run: each gets ``messages / RECIPIENTS`` requests, in order.
@@ -66,21 +79,22 @@ class Outcome:
     emit_latencies_ms: list[float]  # produce -> `sent` produced (its record's CreateTime)
     other: dict[str, int] = field(default_factory=dict)  # failed/rejected/retrying counts
     complete: bool = True
+    first_produced: float = 0.0  # perf_counter of the first produce call
 
 
 class Collector:
     """Consumes the status topic from the start; resolves when every id has its ``sent``."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(
+        self, bootstrap: str, topic: str, fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS
+    ) -> None:
         self._consumer = AIOKafkaConsumer(
             topic,
             bootstrap_servers=bootstrap,
             group_id=None,
             auto_offset_reset="earliest",
             enable_auto_commit=False,
-            # tansu holds a fetch for its max wait when no data was there at once (it does
-            # not wake the long poll on new data): this bounds the error of "consumed at".
-            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+            fetch_max_wait_ms=fetch_max_wait_ms,
             max_partition_fetch_bytes=4 * 1024 * 1024,
         )
         self.sent_at: dict[str, float] = {}  # perf_counter when consumed
@@ -190,13 +204,15 @@ async def run_load(
     latencies = [(at - produced_at[nid]) * 1000 for nid, at in sent]
     emitted = [(collector.emitted_at[nid] - wall_at[nid]) * 1000 for nid, _ in sent]
     last = max((at for _, at in sent), default=time.perf_counter())
+    first = min(produced_at.values(), default=started)
     other = {k: v - before.get(k, 0) for k, v in collector.other.items() if v != before.get(k, 0)}
     return Outcome(
         produced=len(requests),
         sent=len(sent),
-        seconds=last - min(produced_at.values(), default=started),
+        seconds=last - first,
         latencies_ms=latencies,
         emit_latencies_ms=emitted,
         other=other,
         complete=complete,
+        first_produced=first,
     )

@@ -7,12 +7,24 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench.load import RECIPIENTS, Collector, Outcome, make_requests, recipient_index, run_load
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from bench.load import (
+    BURST_FETCH_MAX_WAIT_MS,
+    FETCH_MAX_WAIT_MS,
+    RECIPIENTS,
+    Collector,
+    Outcome,
+    make_requests,
+    recipient_index,
+    run_load,
+)
 from bench.procstats import CpuClock, peak_rss_kib, reset_peak_rss
 from bench.report import Result, percentile
 from bench.stack import Process, Stack, tenants
 
-__all__ = ["Load", "measure", "order_violations"]
+__all__ = ["Load", "diff_commands", "measure", "order_violations", "redis_commands"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,28 @@ def order_violations(
     return violations
 
 
+async def redis_commands(url: str) -> dict[str, int]:
+    """Calls per command so far (``INFO commandstats``), to count commands per request."""
+    client = Redis.from_url(url)
+    try:
+        info = await client.info("commandstats")
+    except (RedisError, OSError):
+        return {}
+    finally:
+        await client.aclose()
+    return {
+        name.removeprefix("cmdstat_"): int(stats["calls"])
+        for name, stats in info.items()
+        if isinstance(stats, dict) and "calls" in stats
+    }
+
+
+def diff_commands(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    """Commands issued between two :func:`redis_commands` readings (INFO's own left out)."""
+    used = {k: v - before.get(k, 0) for k, v in after.items() if k not in ("info",)}
+    return {k: v for k, v in used.items() if v > 0}
+
+
 async def measure(
     stack: Stack,
     *,
@@ -61,7 +95,8 @@ async def measure(
     """Warm ``process`` up, then run ``load`` through it and describe the result."""
     tenant_ids = tenants(stack.tenant_count)
     run = uuid.uuid4().hex[:6]
-    async with Collector(stack.bootstrap, status_topic) as collector:
+    wait = FETCH_MAX_WAIT_MS if load.rate is not None else BURST_FETCH_MAX_WAIT_MS
+    async with Collector(stack.bootstrap, status_topic, wait) as collector:
         if load.warmup:
             warm = make_requests(f"warm-{key}-{run}", load.warmup, tenant_ids)
             warmed = await run_load(
@@ -76,6 +111,7 @@ async def measure(
         reset = reset_peak_rss(process.pid)
         requests = make_requests(f"{key}-{run}", load.messages, tenant_ids)
         clock = CpuClock({process.name: process.pid, **stack.pids, "bench": os.getpid()})
+        redis_before = await redis_commands(stack.redis_url)
         clock.start()
         outcome: Outcome = await run_load(
             stack.bootstrap,
@@ -87,7 +123,17 @@ async def measure(
         )
         cpu = clock.stop()
         peak = peak_rss_kib(process.pid) / 1024
+        redis_used = diff_commands(redis_before, await redis_commands(stack.redis_url))
         notes = []
+        if outcome.sent and sum(redis_used.values()) > outcome.sent / 10:
+            per = {k: v / outcome.sent for k, v in redis_used.items()}
+            shown = ", ".join(
+                f"{k} {v:.1f}" for k, v in sorted(per.items(), key=lambda x: -x[1]) if v >= 0.05
+            )
+            notes.append(
+                f"Redis commands per request (those run by Lua scripts included): "
+                f"{sum(per.values()):.1f} ({shown})"
+            )
         if not reset:
             notes.append("peak RSS since process start (could not reset VmHWM)")
         if outcome.other:

@@ -16,10 +16,13 @@ __all__ = [
     "children",
     "cpu_seconds",
     "cpu_split",
+    "memory_detail_kib",
     "memory_kib",
     "peak_rss_kib",
     "reset_peak_rss",
+    "start_ticks",
     "tree",
+    "tree_memory_detail_kib",
     "tree_memory_kib",
 ]
 
@@ -31,6 +34,15 @@ def cpu_split(pid: int) -> tuple[float, float]:
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat[stat.rindex(")") + 2 :].split()
     return int(fields[11]) / _TICKS, int(fields[12]) / _TICKS  # utime, stime
+
+
+def start_ticks(pid: int) -> int | None:
+    """When ``pid`` started (clock ticks since boot): tells a process from a reused pid."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat[stat.rindex(")") + 2 :].split()[19])
 
 
 def cpu_seconds(pid: int) -> float:
@@ -61,17 +73,26 @@ def reset_peak_rss(pid: int) -> bool:
 
 def memory_kib(pid: int) -> tuple[int, int]:
     """(RSS, PSS) of ``pid`` in KiB; PSS splits shared pages among the processes sharing them."""
-    rss = pss = 0
+    rss, pss, _ = memory_detail_kib(pid)
+    return rss, pss
+
+
+def memory_detail_kib(pid: int) -> tuple[int, int, int]:
+    """(RSS, PSS, PSS of anonymous and shmem pages) of ``pid`` in KiB.
+
+    The last leaves out file-backed pages (the Chromium binary, its resources), which
+    other processes of the same program share, so it does not depend on what else runs.
+    """
+    values = {"Rss": 0, "Pss": 0, "Pss_Anon": 0, "Pss_Shmem": 0}
     try:
         text = Path(f"/proc/{pid}/smaps_rollup").read_text()
     except OSError:
-        return _status_kib(pid, "VmRSS"), 0
+        return _status_kib(pid, "VmRSS"), 0, 0
     for line in text.splitlines():
-        if line.startswith("Rss:"):
-            rss = int(line.split()[1])
-        elif line.startswith("Pss:"):
-            pss = int(line.split()[1])
-    return rss, pss
+        name, _, rest = line.partition(":")
+        if name in values:
+            values[name] = int(rest.split()[0])
+    return values["Rss"], values["Pss"], values["Pss_Anon"] + values["Pss_Shmem"]
 
 
 def children(pid: int) -> list[int]:
@@ -96,13 +117,20 @@ def tree(pid: int) -> list[int]:
 
 def tree_memory_kib(pid: int) -> tuple[int, int]:
     """Summed (RSS, PSS) of ``pid`` and its descendants (RSS double-counts shared pages)."""
-    rss = pss = 0
+    rss, pss, _ = tree_memory_detail_kib(pid)
+    return rss, pss
+
+
+def tree_memory_detail_kib(pid: int) -> tuple[int, int, int]:
+    """Summed (RSS, PSS, anonymous+shmem PSS) of ``pid`` and its descendants."""
+    rss = pss = anon = 0
     for member in tree(pid):
         with contextlib.suppress(OSError):
-            r, p = memory_kib(member)
+            r, p, a = memory_detail_kib(member)
             rss += r
             pss += p
-    return rss, pss
+            anon += a
+    return rss, pss, anon
 
 
 @dataclass

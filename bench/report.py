@@ -15,6 +15,7 @@ import platform
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -31,10 +32,17 @@ __all__ = [
     "markdown",
     "percentile",
     "ratio_line",
+    "say",
     "write_results",
 ]
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+_STARTED = time.monotonic()
+
+
+def say(message: str) -> None:
+    """A progress line, with the seconds since the bench started."""
+    print(f"bench [{time.monotonic() - _STARTED:5.0f}s] {message}", flush=True)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -107,6 +115,7 @@ class SessionResult:
     flags: str  # "herald", "chromium-defaults", "herald minus --x"
     pss_mib_per_session: float | None
     rss_mib_per_session: float | None
+    anon_mib_per_session: float | None = None
     worker_pss_mib: float | None = None
     sends_per_second_per_session: float | None = None
     sends_per_second_worker: float | None = None
@@ -184,14 +193,15 @@ def _cpu_cell(result: Result, name: str) -> str:
 
 def sessions_table(sessions: Sequence[SessionResult]) -> str:
     rows = [
-        "| sessions | Chromium flags | PSS MiB/session | RSS MiB/session | worker PSS MiB "
-        "| sends/s per session | sends/s worker | p50 ms | p99 ms | stable |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| sessions | Chromium flags | PSS MiB/session | anon+shmem PSS MiB/session | RSS MiB/session "
+        "| worker PSS MiB | sends/s per session | sends/s worker | p50 ms | p99 ms | stable |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for s in sessions:
         rows.append(
             f"| {s.sessions} | {s.flags} | {_fmt(s.pss_mib_per_session, 0)} "
-            f"| {_fmt(s.rss_mib_per_session, 0)} | {_fmt(s.worker_pss_mib, 0)} "
+            f"| {_fmt(s.anon_mib_per_session, 0)} | {_fmt(s.rss_mib_per_session, 0)} "
+            f"| {_fmt(s.worker_pss_mib, 0)} "
             f"| {_fmt(s.sends_per_second_per_session)} | {_fmt(s.sends_per_second_worker)} "
             f"| {_fmt(s.p50_ms)} | {_fmt(s.p99_ms)} | {'yes' if s.stable else 'NO'} |"
         )
@@ -206,7 +216,9 @@ def markdown(
 ) -> str:
     """The tables of one run, with the machine's description, as Markdown."""
     parts = [
-        f"Run {info.get('started', '?')} on `{info.get('host', '?')}`: {describe(info)}",
+        f"Run {info.get('started', '?')} on `{info.get('host', '?')}` (Herald "
+        f"{info.get('herald') or '?'}, `python -m bench {info.get('arguments', '')}`): "
+        f"{describe(info)}",
         "",
     ]
     if results:
@@ -258,6 +270,24 @@ def _package(name: str) -> str | None:
         return None
 
 
+def _git_state() -> str | None:
+    root = Path(__file__).resolve().parents[1]
+    head = _command_version(["git", "-C", str(root), "rev-parse", "--short", "HEAD"])
+    if head is None:
+        return None
+    try:
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        dirty = ""
+    return f"{head} (with uncommitted changes)" if dirty else head
+
+
 def machine(extra_versions: dict[str, str | None] | None = None) -> dict[str, Any]:
     """CPU model, cores, RAM, kernel, Python and the versions of the stack under test."""
     cpu_model = "?"
@@ -290,6 +320,7 @@ def machine(extra_versions: dict[str, str | None] | None = None) -> dict[str, An
         versions["redis-server"] = _command_version([redis_server_binary(), "--version"])
     versions.update(extra_versions or {})
     return {
+        "herald": _git_state(),
         "host": socket.gethostname(),
         "cpu_model": cpu_model,
         "cpus": os.cpu_count(),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import sys
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -22,6 +23,7 @@ import httpx
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
+from bench.procstats import start_ticks, tree
 from providers.sandbox import GRAPH_VERSION
 from schemas import Settings
 from seeds import load_seeds
@@ -77,7 +79,14 @@ class Process:
         return "\n".join(text.splitlines()[-lines:])
 
     async def stop(self, grace: float = 15.0) -> int:
-        return await terminate_process(self.proc, grace)
+        """SIGTERM, SIGKILL after ``grace``; then SIGKILL what it left behind (browsers)."""
+        descendants = [(p, start_ticks(p)) for p in tree(self.pid)[1:]] if self.running else []
+        code = await terminate_process(self.proc, grace)
+        for pid, started in reversed(descendants):
+            if started is not None and start_ticks(pid) == started:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+        return code
 
 
 def _pid_of_port_owner(port: int) -> int | None:

@@ -20,6 +20,7 @@ from streams.agents import router as router_agents
 from streams.agents import whatsapp as whatsapp_agents
 from streams.processor import EventSink
 from streams.runtime import Runtime
+from streams.web import metrics as metrics_views
 from streams.web import views
 from streams.web import wppconnect as wppconnect_views
 
@@ -128,4 +129,5 @@ def create_app(
         retry_agents.register(app, topics, runtime)
     views.register(app, runtime)
     wppconnect_views.register(app, runtime)  # session endpoints on every role
+    metrics_views.register(app, settings)  # GET /metrics (Prometheus) on every role
     return Herald(app=app, topics=topics, runtime=runtime)

@@ -47,7 +47,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4"  # UTF-8, as Prometheus assumes
 
 #: ``source() -> {gauge name: [(value, attributes), ...]}``; names as in ``_GAUGES``.
 GaugeSource = Callable[[], dict[str, list[tuple[float, dict[str, str]]]]]

@@ -1,10 +1,12 @@
 """The WhatsApp Web session workers (``herald worker whatsapp``).
 
 One browser session per tenant (``tenant-{tenantId}``), pinned to the worker that owns
-the tenant's ``whatsapp.dispatch`` partition: :class:`SessionManager` and
-:class:`WhatsAppSession` (the state machine), the dispatch and command processors, the
-session endpoints, and the events to ``whatsapp.qr``, ``whatsapp.state`` and
-``whatsapp.inbound``. The Playwright driver (``streams.whatsapp.browser``) and the
+the tenant's ``whatsapp.dispatch`` partition and holds its lease (:class:`LeaseManager`):
+:class:`SessionManager` and :class:`WhatsAppSession` (the state machine, self-healing),
+the token stores (``file``, ``redis``: an encrypted profile archive any worker restores),
+the upkeep (lease renewal, hand-over, idle close, snapshots), the dispatch and command
+processors, the session endpoints, and the events to ``whatsapp.qr``, ``whatsapp.state``
+and ``whatsapp.inbound``. docs/whatsapp-sessions.md explains ownership and recovery. The Playwright driver (``streams.whatsapp.browser``) and the
 worker's runtime (``streams.whatsapp.runtime``) are imported only by that worker.
 """
 
@@ -29,18 +31,29 @@ from streams.whatsapp.events import (
     SessionEvents,
     WhatsAppSink,
 )
-from streams.whatsapp.manager import SessionManager, options_for
+from streams.whatsapp.lease import Lease, LeaseManager, LeaseUnavailable
+from streams.whatsapp.manager import SessionManager, message_key, options_for
+from streams.whatsapp.pacing import Pacer
 from streams.whatsapp.session import (
     NOT_AUTHENTICATED,
+    SESSION_FAILED,
     SessionOptions,
     SessionPhase,
     WhatsAppSession,
 )
 from streams.whatsapp.store import SessionStore, qr_key, session_key
-from streams.whatsapp.tokens import FileTokenStore, session_name
+from streams.whatsapp.tokens import (
+    FileTokenStore,
+    RedisTokenStore,
+    TokenStore,
+    session_name,
+    token_key,
+)
+from streams.whatsapp.upkeep import Upkeep
 
 __all__ = [
     "NOT_AUTHENTICATED",
+    "SESSION_FAILED",
     "CommandProcessor",
     "ContextReset",
     "DispatchProcessor",
@@ -51,7 +64,12 @@ __all__ = [
     "DriverTimeout",
     "FaustWhatsAppSink",
     "FileTokenStore",
+    "Lease",
+    "LeaseManager",
+    "LeaseUnavailable",
     "MemoryWhatsAppSink",
+    "Pacer",
+    "RedisTokenStore",
     "SessionDriver",
     "SessionEndpoints",
     "SessionEvents",
@@ -59,12 +77,16 @@ __all__ = [
     "SessionOptions",
     "SessionPhase",
     "SessionStore",
+    "TokenStore",
+    "Upkeep",
     "WhatsAppSession",
     "WhatsAppSink",
     "WppError",
     "decode_command",
+    "message_key",
     "options_for",
     "qr_key",
     "session_key",
     "session_name",
+    "token_key",
 ]

@@ -171,6 +171,12 @@ def pack(profile: Path) -> Packed:
     return Packed(compressed, len(raw), count)
 
 
+def _safe(member: tarfile.TarInfo) -> bool:
+    """Plain files and folders inside the tree (the ``data`` filter checks this again)."""
+    name = Path(member.name)
+    return (member.isfile() or member.isdir()) and not name.is_absolute() and ".." not in name.parts
+
+
 def unpack(data: bytes, profile: Path, *, max_bytes: int = 1 << 30) -> int:
     """Replace ``profile`` with the archive's files; the number of files (blocking)."""
     raw = zstandard.ZstdDecompressor().decompress(data, max_output_size=max_bytes)
@@ -178,7 +184,7 @@ def unpack(data: bytes, profile: Path, *, max_bytes: int = 1 << 30) -> int:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True, mode=0o700)
     with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as tar:
-        members = [m for m in tar.getmembers() if m.isfile() or m.isdir()]
+        members = [m for m in tar.getmembers() if _safe(m)]
         tar.extractall(staging, members=members, filter="data")
     shutil.rmtree(profile, ignore_errors=True)
     staging.rename(profile)

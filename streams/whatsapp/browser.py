@@ -83,6 +83,9 @@ CHROMIUM_FLAGS: tuple[str, ...] = (
     "--renderer-process-limit=2",
 )
 
+#: Browsers a worker starts at the same time (each start takes about a CPU-second).
+LAUNCH_CONCURRENCY = 2
+
 _CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome")
 _VIEWPORT = {"width": 1024, "height": 768}
 _CONTEXT_GONE = ("Execution context was destroyed", "Cannot find context", "navigat")
@@ -151,6 +154,9 @@ class BrowserLauncher:
         self._wajs: str | None = None
         self.executable: str | None = None
         self.user_agent: str | None = None
+        #: Browsers starting at once: a burst of starts (a worker taking over many sessions)
+        #: would otherwise starve the worker's event loop, its lease renewals and heartbeats.
+        self.starting = asyncio.Semaphore(LAUNCH_CONCURRENCY)
 
     async def playwright(self) -> Playwright:
         async with self._lock:
@@ -257,6 +263,10 @@ class PlaywrightDriver:
         raise DriverClosed("launching Chromium: the Playwright driver is gone")
 
     async def open(self) -> None:
+        async with self._launcher.starting:
+            await self._open()
+
+    async def _open(self) -> None:
         context = await self._launch()
         self._context = context
         context.set_default_timeout(self._timeout * 1000)

@@ -8,8 +8,10 @@ open a tenant's browser, and give it back after closing it:
   (``WHATSAPP_WPPCONNECT_LEASE_TTL``), created only if absent (``acquire``), its TTL
   renewed by the owner (``renew``, a Lua compare-and-extend), deleted by the owner
   (``release``, a Lua compare-and-delete);
-* ``wppconnect:fence:{tenantId}`` -- a counter; each acquisition takes the next value as
-  its fencing token, so a later owner always holds a larger token than an earlier one.
+* ``wppconnect:fence:{tenantId}`` -- a hash: ``token``, a counter (each acquisition takes
+  the next value as its fencing token, so a later owner always holds a larger token than
+  an earlier one), the last ``owner``, and whether it ``released`` the lease or let it
+  expire (a new owner tells a hand-over from a crash by it).
 
 Before each send the owner checks that the lease still names it with its token
 (``check``); archive writes are conditional on the same comparison (``tokens.py``). A
@@ -55,20 +57,25 @@ class Lease:
     tenant_id: str
     owner: str
     token: int
-    #: How the previous owner let go: ``free`` (none), ``released`` or ``expired``.
+    #: How the previous owner let go: ``free`` (there was none, or it was this worker),
+    #: ``released`` (it closed the session and gave the lease back) or ``expired``.
     how: str = "free"
+    previous: str | None = None
 
 
-# KEYS: lease, fence. ARGV: owner, ttl ms. -> {1, token} or {0, holder, pttl}
+# KEYS: lease, fence. ARGV: owner, ttl ms.
+# -> {1, token, previous owner, previous released} or {0, holder, pttl}
 _ACQUIRE = """
 local holder = redis.call('HGET', KEYS[1], 'owner')
 if holder then
   return {0, holder, redis.call('PTTL', KEYS[1])}
 end
-local token = redis.call('INCR', KEYS[2])
+local previous = redis.call('HMGET', KEYS[2], 'owner', 'released')
+local token = redis.call('HINCRBY', KEYS[2], 'token', 1)
+redis.call('HSET', KEYS[2], 'owner', ARGV[1], 'released', '0')
 redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'token', token)
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return {1, token}
+return {1, token, previous[1] or '', previous[2] or ''}
 """
 
 # KEYS: lease. ARGV: owner, token, ttl ms (0: compare only). -> remaining ms, or 0 if not ours
@@ -84,11 +91,12 @@ end
 return redis.call('PTTL', KEYS[1])
 """
 
-# KEYS: lease. ARGV: owner, token. -> 1 released, 0 not ours
+# KEYS: lease, fence. ARGV: owner, token. -> 1 released, 0 not ours
 _RELEASE = """
 if redis.call('HGET', KEYS[1], 'owner') == ARGV[1]
    and redis.call('HGET', KEYS[1], 'token') == ARGV[2] then
   redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[2], 'released', '1')
   return 1
 end
 return 0
@@ -116,7 +124,12 @@ class LeaseManager:
             keys=[lease_key(tenant_id), fence_key(tenant_id)], args=[self.owner, self.ttl_ms]
         )
         if int(result[0]) == 1:
-            return Lease(tenant_id, self.owner, int(result[1]))
+            previous = _text(result[2])
+            if not previous or previous == self.owner:
+                how = "free"  # first owner, or this worker again
+            else:
+                how = "released" if _text(result[3]) == "1" else "expired"
+            return Lease(tenant_id, self.owner, int(result[1]), how, previous or None)
         return _text(result[1]), int(result[2])
 
     async def acquire(self, tenant_id: str, *, wait: float) -> Lease:
@@ -127,22 +140,15 @@ class LeaseManager:
         loop = asyncio.get_running_loop()
         started = loop.time()
         delay = 0.05
-        waited_for: str | None = None
         while True:
             got = await self.try_acquire(tenant_id)
             if isinstance(got, Lease):
-                if waited_for is None:
-                    return got
-                how = "expired" if waited_for == "expiring" else "released"
-                return Lease(got.tenant_id, got.owner, got.token, how)
+                return got
             holder, remaining = got
             if holder == self.owner:
                 # Ours from an earlier run (e.g. a close that could not reach Redis): reuse it.
                 await self._redis.delete(lease_key(tenant_id))
                 continue
-            # Released (the holder deleted it) or expired (it ran out): told apart by whether
-            # the remaining time was still long the last time we looked.
-            waited_for = "expiring" if 0 <= remaining <= 250 else "held"
             elapsed = loop.time() - started
             if elapsed >= wait:
                 raise LeaseUnavailable(tenant_id, holder, elapsed)
@@ -167,7 +173,8 @@ class LeaseManager:
     async def release(self, lease: Lease) -> bool:
         """Give the lease back; ``False`` if it was no longer ours."""
         result = await self._release(
-            keys=[lease_key(lease.tenant_id)], args=[lease.owner, lease.token]
+            keys=[lease_key(lease.tenant_id), fence_key(lease.tenant_id)],
+            args=[lease.owner, lease.token],
         )
         return int(result) == 1
 

@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 HANDOVER = "session_moved"
 IDLE = "session_idle"
 NOT_OWNED = "session_not_owned"
+#: Chromium commits localStorage about 5 s after a change: archive a running profile later.
+SETTLE_SECONDS = 10.0
 
 
 def options_for(settings: Settings, credentials: WPPConnectCredentials | None) -> SessionOptions:
@@ -143,11 +145,14 @@ class SessionManager:
         self._sessions: dict[str, WhatsAppSession] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._opening: set[str] = set()
+        self._settling: set[asyncio.Task[Any]] = set()  # after-login snapshots, waiting
         #: Dispatch records of each tenant on this worker not finished yet (queue depth).
         self.queued: Counter[str] = Counter()
         #: The dispatch partitions this worker owns (``None``: not told, e.g. in tests).
         self.owned: set[int] | None = None
         self.max_sessions = settings.wppconnect_max_sessions
+        #: Seconds after login before the first archive of a running profile.
+        self.settle_seconds = SETTLE_SECONDS
 
     # --- sessions -----------------------------------------------------------------------
 
@@ -261,8 +266,18 @@ class SessionManager:
     # --- hooks (SessionHooks) ------------------------------------------------------------
 
     async def session_ready(self, session: WhatsAppSession) -> None:
-        """Logged in: archive the token now (a running copy), so another worker can restore."""
-        self.spawn(self.snapshot(session), f"{session.name}-snapshot")
+        """Logged in: archive the token soon (a running copy), so another worker can restore."""
+        task = self.spawn(self._settled_snapshot(session), f"{session.name}-snapshot")
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
+
+    async def _settled_snapshot(self, session: WhatsAppSession) -> None:
+        # Chromium writes localStorage to disk a few seconds after a change (and a new
+        # profile's Preferences later still): copy the profile once that happened.
+        run = session.started_at
+        await asyncio.sleep(self.settle_seconds)
+        if session.running and session.started_at == run:
+            await self.snapshot(session)
 
     async def session_closed(self, session: WhatsAppSession) -> None:
         """Archive the closed profile (consistent now), then release the lease."""
@@ -425,6 +440,8 @@ class SessionManager:
         return [s.tenant_id for s in moving]
 
     async def close_all(self, reason: str = "shutdown") -> None:
+        for task in list(self._settling):  # the closing archives supersede them
+            task.cancel()
         running = [s for s in self.sessions() if s.running]
         await asyncio.gather(*(s.close(reason) for s in running), return_exceptions=True)
         if self._background:

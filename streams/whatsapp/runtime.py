@@ -99,9 +99,10 @@ class WhatsAppRuntime(Runtime):
             self._wa_started = True
 
     async def assign(self, partitions: set[int]) -> None:
-        """This worker's dispatch partitions after a rebalance: close the sessions it lost.
+        """This worker's dispatch partitions after a rebalance: hand over the sessions it lost.
 
-        Their waiting records are left unacknowledged, for the new owner to process.
+        Each is archived, closed and its lease released (the send in progress, if any,
+        finishes first); their waiting records are left unacknowledged, for the new owner.
         """
         self.owned = set(partitions)
         if not self._wa_started:
@@ -109,9 +110,16 @@ class WhatsAppRuntime(Runtime):
         self.dispatcher.owned = self.owned
         self.sessions.owned = self.owned
         lost = {s.partition for s in self.sessions.sessions() if s.partition is not None}
-        closed = await self.sessions.close_partitions(lost - self.owned)
-        if closed:
-            log.info("sessions handed over on rebalance", extra={"tenants": closed[:50]})
+        lost -= self.owned
+        if lost:
+            # In the background: the rebalance goes on while the browsers close; the new
+            # owners wait for each session's lease (released once its profile is archived).
+            self.sessions.spawn(self._hand_over(lost), "whatsapp-handover")
+
+    async def _hand_over(self, partitions: set[int]) -> None:
+        moved = await self.sessions.close_partitions(partitions)
+        if moved:
+            log.info("sessions handed over on rebalance", extra={"tenants": moved[:50]})
 
     def _token_store(self) -> TokenStore:
         folder = self.settings.wppconnect_token_folder

@@ -430,6 +430,7 @@ class WhatsAppSession:
         if not self.running:  # closed while we asked
             return
         self.phase = SessionPhase.READY
+        self.touch()  # idle from now on, not from when it started
         fresh = self.status != SessionStatus.IN_CHAT
         if fresh:
             await self._status(SessionStatus.IN_CHAT)

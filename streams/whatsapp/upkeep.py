@@ -21,6 +21,7 @@ import contextlib
 import logging
 from typing import Protocol
 
+from streams.whatsapp.lease import Lease
 from streams.whatsapp.manager import HANDOVER, IDLE, NOT_OWNED, SessionManager
 from streams.whatsapp.memory import browser_pid, tree_memory
 from streams.whatsapp.session import SessionPhase, WhatsAppSession
@@ -80,7 +81,12 @@ class Upkeep:
                 continue
             if not await self._renew(session):
                 continue
-            if manager.owned is not None and session.partition not in manager.owned:
+            owned = manager.owned
+            if (
+                owned is not None
+                and session.partition is not None
+                and session.partition not in owned
+            ):
                 self._later(session, manager.release(session, "partition_revoked", HANDOVER))
             elif self._idle(session, now):
                 log.info("closing an idle session", extra={"tenant_id": session.tenant_id})
@@ -97,6 +103,15 @@ class Upkeep:
             return True
         if await leases.renew(lease):
             return True
+        if await leases.holder(session.tenant_id) is None:
+            # Expired (this worker stalled past the TTL) but nobody took it: take it again.
+            again = await leases.try_acquire(session.tenant_id)
+            if isinstance(again, Lease) and session.running:
+                session.lease = again
+                log.warning(
+                    "session lease expired: taken again", extra={"tenant_id": session.tenant_id}
+                )
+                return True
         log.warning("session lease lost: closing", extra={"tenant_id": session.tenant_id})
         self._later(session, session.close("lease_lost", code=NOT_OWNED, lease_lost=True))
         return False

@@ -71,6 +71,7 @@ async def harness(
         secret_key=test_secret_key,
         wppconnect_enabled=True,
         wppconnect_token_folder=str(tmp_path / "tokens"),
+        wppconnect_send_rate=0,  # no anti-ban pacing in these stories
     )
     await load_seeds(redis)
     await IntegrationStore(redis, Cipher.from_settings(cfg)).set(

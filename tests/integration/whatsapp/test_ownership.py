@@ -193,14 +193,15 @@ class Worker:
     def __init__(self, name: str, redis: Redis, folder: Path, cipher: Cipher, world: Any) -> None:
         self.events = Recorder()
         self.tokens = RedisTokenStore(folder, redis, cipher)
-        self.leases = LeaseManager(redis, name, ttl_ms=2000)
+        self.leases = LeaseManager(redis, name, ttl_ms=30000)  # no upkeep renews it here
         self.manager = SessionManager(
-            make_settings(wppconnect_token_folder=str(folder), wppconnect_lease_ttl_ms=2000),
+            make_settings(wppconnect_token_folder=str(folder), wppconnect_lease_ttl_ms=30000),
             driver_factory=world.factory,
             listener=self.events,
             tokens=self.tokens,
             leases=self.leases,
         )
+        self.manager.settle_seconds = 0.0  # fake pages write their pairing at once
 
 
 @pytest_asyncio.fixture

@@ -55,6 +55,7 @@ class Worker:
     settings: Settings
     manager: SessionManager
     launcher: BrowserLauncher
+    upkeep: Upkeep
     events: Recorder = field(default_factory=Recorder)
 
     def options(self, **overrides: Any) -> SessionOptions:
@@ -72,6 +73,7 @@ class Worker:
         await self.events.wait(lambda r: r.status_names(tenant).count(status) >= count, 60)
 
     async def stop(self) -> None:
+        await self.upkeep.stop()
         await self.manager.close_all()
         await self.launcher.stop()
 
@@ -110,7 +112,9 @@ class Env:
             ),
             leases=LeaseManager(self.redis, name, ttl_ms=config.wppconnect_lease_ttl_ms),
         )
-        worker = Worker(name, config, manager, launcher, events)
+        upkeep = Upkeep(manager)  # renews the leases, closes idle sessions, measures memory
+        upkeep.start()
+        worker = Worker(name, config, manager, launcher, upkeep, events)
         self.workers.append(worker)
         return worker
 
@@ -120,6 +124,7 @@ class Env:
         code = [qr for t, qr in worker.events.qrs if t == tenant][-1].url_code
         await self.sim.scan(code, phone)
         await worker.wait_status(tenant, "inChat")
+        await session.wait_ready()
         await worker.manager.drain_background()  # the after-login archive
         return session
 
@@ -170,6 +175,7 @@ async def test_another_worker_restores_a_running_copy_with_no_qr(env: Env) -> No
 
 async def test_the_watchdog_reopens_a_crashed_page_and_a_killed_browser(env: Env) -> None:
     worker = env.worker("worker-1")
+    worker.manager.settle_seconds = 0.0  # reopened from the local profile: no archive needed
     acme = await env.pair(worker, "acme", ACME)
     globex = await env.pair(worker, "globex", GLOBEX)
     globex_driver = globex.driver
@@ -183,7 +189,7 @@ async def test_the_watchdog_reopens_a_crashed_page_and_a_killed_browser(env: Env
     crash.cancel()
     with contextlib.suppress(BaseException):
         await crash
-    assert worker.statuses("acme")[2:] == ["browserClose", "isLogged", "inChat"]
+    assert worker.statuses("acme")[3:] == ["browserClose", "isLogged", "inChat"]
     # The whole browser of the session is killed: reopened as well.
     pid = browser_pid(worker.manager.tokens.path("acme"))
     assert pid is not None
@@ -203,42 +209,39 @@ async def test_the_watchdog_reopens_a_crashed_page_and_a_killed_browser(env: Env
 
 
 async def test_idle_close_reopen_and_a_full_worker_refuses(env: Env) -> None:
-    worker = env.worker("worker-1", wppconnect_idle_timeout_ms=1500, wppconnect_max_sessions=1)
-    upkeep = Upkeep(worker.manager)
+    worker = env.worker("worker-1", wppconnect_idle_timeout_ms=2000, wppconnect_max_sessions=1)
+    worker.manager.settle_seconds = 0.0  # the closing archive is the one that counts here
     acme = await env.pair(worker, "acme", ACME)
-    await upkeep.measure()
+    await worker.upkeep.measure()
     assert acme.memory_bytes is not None
     print(f"\nbrowser memory of a simulator session: {acme.memory_bytes / 2**20:.0f} MiB (PSS)")
     assert acme.memory_bytes > 20 * 2**20
     pid = browser_pid(worker.manager.tokens.path("acme"))
+    assert pid is not None
     # The worker is full: globex is refused (retryable), the worker carries on.
     with pytest.raises(RetryableError) as caught:
         await worker.ensure("globex")
     assert caught.value.code == "session_limit"
     assert worker.statuses("globex") == ["sessionRefused"]
     # acme goes idle: archived, browser closed (its memory given back), lease released.
-    upkeep.start()
-    try:
-        await worker.wait_status("acme", "browserClose")
-        assert acme.close_reason == "idle"
-        assert pid is not None
-        assert not _alive(pid)
-        assert not await env.redis.exists("wppconnect:lease:acme")
-        # Now globex fits; and acme reopens on demand, logged in (no QR).
-        await env.pair(worker, "globex", GLOBEX)
-        await worker.wait_status("globex", "browserClose")  # idles out too
-        await worker.ensure("acme")
-        await worker.wait_status("acme", "inChat", count=2)
-        assert worker.statuses("acme") == [
-            "notLogged",
-            "qrReadSuccess",
-            "inChat",
-            "browserClose",
-            "isLogged",
-            "inChat",
-        ]
-    finally:
-        await upkeep.stop()
+    await worker.wait_status("acme", "browserClose")
+    await acme.settled()  # archived and released
+    assert acme.close_reason == "idle"
+    assert not _alive(pid)
+    assert not await env.redis.exists("wppconnect:lease:acme")
+    # Now globex fits; and acme reopens on demand, logged in (no QR).
+    await env.pair(worker, "globex", GLOBEX)
+    await worker.wait_status("globex", "browserClose")  # idles out too
+    await worker.ensure("acme")
+    await worker.wait_status("acme", "inChat", count=2)
+    assert worker.statuses("acme") == [
+        "notLogged",
+        "qrReadSuccess",
+        "inChat",
+        "browserClose",
+        "isLogged",
+        "inChat",
+    ]
 
 
 def _alive(pid: int) -> bool:

@@ -132,6 +132,7 @@ async def env(
             wppconnect_enabled=True,
             wppconnect_token_folder=str(tmp_path / "tokens"),
             wppconnect_call_timeout_seconds=30.0,
+            wppconnect_send_rate=0,  # no anti-ban pacing: this story sends many messages
             topic_partitions=2,
         )
         await load_seeds(redis)
@@ -207,6 +208,17 @@ async def test_pairing_sending_acks_endpoints_restart_and_logout(env: Env) -> No
     assert body["session"] == "tenant-acme"
     forbidden = await env.get(env.wa, "/webhooks/wppconnect/session/acme", env.keys["globex"])
     assert forbidden.status_code == 403
+    # Metrics, scraped as Prometheus does (GET /metrics on every worker).
+    scraped = await env.get(env.wa, "/metrics", None)
+    assert scraped.status_code == 200
+    assert scraped.headers["content-type"].startswith("text/plain")
+    assert "herald_notifications_sent_total{" in scraped.text
+    assert 'provider="wppconnect"' in scraped.text
+    assert "herald_whatsapp_qr_codes_total" in scraped.text
+    assert "herald_whatsapp_sessions_active" in scraped.text
+    assert "herald_whatsapp_session_queue_depth{" in scraped.text  # per running session
+    assert 'tenant="acme"' in scraped.text
+    assert (await env.get(env.router, "/metrics", None)).status_code == 200
 
     # --- acks become statuses, once each and in order -------------------------------------
     pmid = sent["providerMessageId"]
