@@ -21,7 +21,9 @@ import logging
 import signal
 import sys
 import tempfile
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from bench import herald_e2e, raw
 from bench.herald_e2e import Scenario
@@ -174,12 +176,18 @@ def main() -> int:
         args.messages = min(args.messages, 1000)
         args.duration = min(args.duration, 2.0)
     logging.basicConfig(level=logging.WARNING)
+    try:
+        return asyncio.run(_cancellable(_run(args)))
+    except asyncio.CancelledError:
+        print("bench: stopped by SIGTERM", file=sys.stderr)
+        return 143
 
-    def interrupted(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt  # unwinds: the processes the bench started are stopped
 
-    signal.signal(signal.SIGTERM, interrupted)
-    return asyncio.run(_run(args))
+async def _cancellable(main: Coroutine[Any, Any, int]) -> int:
+    """Run ``main``; SIGTERM cancels it, so the processes it started are stopped."""
+    task = asyncio.ensure_future(main)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    return await task
 
 
 if __name__ == "__main__":

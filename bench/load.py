@@ -190,15 +190,17 @@ async def run_load(
     produced_at: dict[str, float] = {}
     wall_at: dict[str, float] = {}
     before = dict(collector.other)
+    started = time.perf_counter()
+    producing = asyncio.create_task(
+        _produce(producer, requests_topic, requests, produced_at, wall_at, rate)
+    )
     try:
-        started = time.perf_counter()
-        producing = asyncio.create_task(
-            _produce(producer, requests_topic, requests, produced_at, wall_at, rate)
-        )
         ids = {nid for _, _, nid in requests}
         complete = await collector.wait_all(ids, started + timeout)
         await producing
     finally:
+        producing.cancel()
+        await asyncio.gather(producing, return_exceptions=True)
         await producer.stop()
     sent = [(nid, collector.sent_at[nid]) for nid in ids if nid in collector.sent_at]
     latencies = [(at - produced_at[nid]) * 1000 for nid, at in sent]

@@ -70,6 +70,12 @@ def parse_collapsed(lines: Iterable[str]) -> list[tuple[list[str], int]]:
     return stacks
 
 
+def _first(frame: str) -> str:
+    match = _FRAME.match(frame)
+    path = match.group("file") if match else frame
+    return path.split("/", 1)[0]
+
+
 def _package(frame: str) -> str:
     match = _FRAME.match(frame)
     path = match.group("file") if match else frame
@@ -86,9 +92,29 @@ def _short(frame: str) -> str:
     return f"{match.group('func')} ({match.group('file')})"
 
 
+#: Areas whose inclusive share is reported: a sample counts if any frame is in the area.
+_AREAS: dict[str, tuple[str, ...]] = {
+    "Redis client (redis-py)": ("redis",),
+    "provider HTTP call (httpx, aiohttp, httpcore)": (
+        "httpx",
+        "httpcore",
+        "h11",
+        "anyio",
+        "aiohttp",
+        "yarl",
+        "multidict",
+        "httpx_aiohttp",
+    ),
+    "Kafka client (aiokafka)": ("aiokafka", "kafka"),
+    "pydantic (models, JSON)": ("pydantic", "pydantic_core"),
+    "logging": ("logging",),
+}
+
+
 @dataclass
 class Profile:
     samples: int
+    by_area: list[tuple[str, float]]
     self_by_package: list[tuple[str, float]]
     self_by_frame: list[tuple[str, float]]
     inclusive_by_frame: list[tuple[str, float]]
@@ -101,6 +127,7 @@ class Profile:
             [
                 f"{self.samples} samples",
                 "",
+                *block("inclusive time by area:", self.by_area),
                 *block("self time by package:", self.self_by_package),
                 *block("self time by function:", self.self_by_frame),
                 *block("inclusive time by function (herald code only):", self.inclusive_by_frame),
@@ -111,6 +138,7 @@ class Profile:
 def summarize(stacks: list[tuple[list[str], int]]) -> Profile:
     """Shares of samples: self time by package and by function, inclusive by Herald function."""
     total = sum(count for _, count in stacks) or 1
+    areas: Counter[str] = Counter()
     by_package: Counter[str] = Counter()
     by_frame: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
@@ -118,6 +146,10 @@ def summarize(stacks: list[tuple[list[str], int]]) -> Profile:
         leaf = frames[-1]
         by_package[_package(leaf)] += count
         by_frame[_short(leaf)] += count
+        firsts = {_first(frame) for frame in frames}
+        for area, packages in _AREAS.items():
+            if firsts.intersection(packages):
+                areas[area] += count
         for frame in set(frames):
             if _package(frame).startswith("herald"):
                 inclusive[_short(frame)] += count
@@ -125,7 +157,7 @@ def summarize(stacks: list[tuple[list[str], int]]) -> Profile:
     def shares(counter: Counter[str]) -> list[tuple[str, float]]:
         return [(name, 100.0 * n / total) for name, n in counter.most_common()]
 
-    return Profile(total, shares(by_package), shares(by_frame), shares(inclusive))
+    return Profile(total, shares(areas), shares(by_package), shares(by_frame), shares(inclusive))
 
 
 class PySpy:
