@@ -24,6 +24,7 @@ from providers._exceptions import (
     ProviderTimeout,
     RetryableError,
 )
+from providers._parsing import retry_after as _retry_after
 from schemas.status import ErrorCode
 
 __all__ = [
@@ -117,17 +118,6 @@ def parse_reason(body: bytes) -> tuple[str, int | None] | None:
     if isinstance(timestamp, bool) or not isinstance(timestamp, int):
         timestamp = None
     return reason, timestamp
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    raw = headers.get("retry-after")
-    if raw is None:
-        return None
-    try:
-        seconds = float(raw.strip())
-    except ValueError:
-        return None
-    return seconds if 0 <= seconds < 86_400 else None
 
 
 def error_from_response(response: httpx.Response) -> ProviderError:

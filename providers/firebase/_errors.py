@@ -30,6 +30,7 @@ from providers._exceptions import (
     ProviderTimeout,
     RetryableError,
 )
+from providers._parsing import retry_after as _retry_after
 from schemas.status import ErrorCode
 
 __all__ = [
@@ -115,17 +116,6 @@ def is_token_error(error: FcmErrorBody) -> bool:
     if error.error_code == "INVALID_ARGUMENT":
         return not error.fields or any(f == "message.token" for f in error.fields)
     return False
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    raw = headers.get("retry-after")
-    if raw is None:
-        return None
-    try:
-        seconds = float(raw.strip())
-    except ValueError:
-        return None
-    return seconds if 0 <= seconds < 86_400 else None
 
 
 def error_from_response(response: httpx.Response) -> ProviderError:

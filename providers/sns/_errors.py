@@ -23,6 +23,7 @@ from providers._exceptions import (
     ProviderTimeout,
     RetryableError,
 )
+from providers._parsing import retry_after as _retry_after
 from providers._sms import ErrorSpec, auth, final, retry
 from providers.sns._query import parse_error
 from schemas.status import ErrorCode
@@ -69,17 +70,6 @@ SNS_ERRORS: Mapping[str, ErrorSpec] = {
     "KMSInvalidState": final(_E.PROVIDER_INACTIVE, "The KMS key is in an invalid state"),
     "KMSNotFound": final(_E.PROVIDER_INACTIVE, "The KMS key was not found"),
 }
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    raw = headers.get("retry-after")
-    if raw is None:
-        return None
-    try:
-        seconds = float(raw.strip())
-    except ValueError:
-        return None
-    return seconds if 0 <= seconds < 86_400 else None
 
 
 def error_from_response(response: httpx.Response) -> ProviderError:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import orjson
@@ -30,6 +29,9 @@ from providers._exceptions import (
     ProviderTimeout,
     RetryableError,
 )
+from providers._parsing import as_int as _as_int
+from providers._parsing import retry_after as _retry_after
+from providers._parsing import truncate as _truncate
 from providers._sms import ErrorSpec, auth, final, retry
 from schemas.status import ErrorCode
 
@@ -92,16 +94,6 @@ class TwilioError:
     status: int | None = None
 
 
-def _as_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
-
 def parse_twilio_error(body: bytes) -> TwilioError | None:
     """Read a Twilio error body leniently: ``None`` when it is not one."""
     try:
@@ -121,21 +113,6 @@ def parse_twilio_error(body: bytes) -> TwilioError | None:
         more_info=more_info if isinstance(more_info, str) else None,
         status=_as_int(data.get("status")),
     )
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    raw = headers.get("retry-after")
-    if raw is None:
-        return None
-    try:
-        seconds = float(raw.strip())
-    except ValueError:
-        return None
-    return seconds if 0 <= seconds < 86_400 else None
-
-
-def _truncate(text: str, limit: int = 500) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def error_from_response(response: httpx.Response) -> ProviderError:

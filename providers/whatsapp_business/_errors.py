@@ -27,6 +27,9 @@ from providers._exceptions import (
     ProviderTimeout,
     RetryableError,
 )
+from providers._parsing import as_int as _as_int
+from providers._parsing import retry_after as _retry_after
+from providers._parsing import truncate as _truncate
 from schemas.status import ErrorCode
 
 __all__ = [
@@ -146,16 +149,6 @@ class GraphError:
     fbtrace_id: str | None = None
 
 
-def _as_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
-
 def _as_str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -182,22 +175,6 @@ def parse_graph_error(body: bytes) -> GraphError | None:
         subcode=_as_int(error.get("error_subcode")),
         fbtrace_id=_as_str(error.get("fbtrace_id")),
     )
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    """``Retry-After`` in seconds (the HTTP-date form is not used by Graph; ignored)."""
-    raw = headers.get("retry-after")
-    if raw is None:
-        return None
-    try:
-        seconds = float(raw.strip())
-    except ValueError:
-        return None
-    return seconds if 0 <= seconds < 86_400 else None
-
-
-def _truncate(text: str, limit: int = 500) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def error_from_response(response: httpx.Response) -> ProviderError:
