@@ -116,7 +116,9 @@ class Deliverer:
         """Make attempt ``attempt`` with ``resolved`` (and what follows from its outcome)."""
         tried = list(tried or [])
         while True:
-            if resolved.provider_cls.handoff_role is not None:  # failed over to such a provider
+            if resolved.provider_cls.handoff_role is not None:
+                # Sent by another worker role (e.g. WhatsApp Web sessions), which continues
+                # from the "dispatched" phase -- as first choice or as a failover target.
                 routed = request.model_copy(update={"provider": resolved.name})
                 await self.sink.handoff(resolved.provider_cls.handoff_role, routed)
                 await self.state.set_phase(request.tenant_id, request.id, "dispatched")

@@ -231,12 +231,6 @@ class RequestProcessor:
                 provider=resolved.name,
                 metadata=request.metadata,
             )
-        if resolved.provider_cls.handoff_role is not None:
-            # Sent by another worker role; it continues from the "dispatched" phase.
-            routed = request.model_copy(update={"provider": resolved.name})
-            await self.sink.handoff(resolved.provider_cls.handoff_role, routed)
-            await self.state.set_phase(tenant, nid, "dispatched")
-            return
         attempt = (record.attempt if record is not None else 0) + 1
         await self.deliverer.deliver(request, resolved, attempt)
 
