@@ -24,8 +24,8 @@ from redis.asyncio import BlockingConnectionPool, Redis
 
 from bench.procstats import cpu_seconds
 from bench.stack import ACCESS_TOKEN, PHONE_NUMBER_ID, Stack
-from providers.sandbox import GRAPH_VERSION
-from streams.admin import ensure_topics
+from sandbox import GRAPH_VERSION
+from streams.platform.admin import ensure_topics
 
 __all__ = ["run"]
 

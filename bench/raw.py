@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from bench.measure import Load, measure
 from bench.report import Result
 from bench.stack import Process, Stack
-from streams.admin import ensure_topics
+from streams.platform.admin import ensure_topics
 
 __all__ = ["main", "run", "status_for"]
 

@@ -304,7 +304,7 @@ def machine(extra_versions: dict[str, str | None] | None = None) -> dict[str, An
     cpu_quota = None
     with contextlib.suppress(OSError):
         cpu_quota = Path("/sys/fs/cgroup/cpu.max").read_text().strip()
-    from streams.embedded import redis_server_binary, tansu_binary
+    from streams.platform.embedded import redis_server_binary, tansu_binary
 
     versions: dict[str, str | None] = {
         "aiokafka": _package("aiokafka"),

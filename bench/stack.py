@@ -24,12 +24,11 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from bench.procstats import start_ticks, tree
-from providers.sandbox import GRAPH_VERSION
+from sandbox import GRAPH_VERSION
 from schemas import Settings
 from seeds import load_seeds
-from streams.admin import ensure_topics
-from streams.crypto import Cipher, generate_key
-from streams.embedded import (
+from streams.platform.admin import ensure_topics
+from streams.platform.embedded import (
     embedded_kafka,
     embedded_redis,
     find_free_port,
@@ -38,7 +37,8 @@ from streams.embedded import (
     spawn,
     terminate_process,
 )
-from streams.integrations import IntegrationStore
+from streams.tenancy.crypto import Cipher, generate_key
+from streams.tenancy.integrations import IntegrationStore
 
 __all__ = ["PHONE_NUMBER_ID", "Process", "Stack", "tenants"]
 

@@ -34,9 +34,9 @@ from bench.load import Collector, run_load
 from bench.procstats import memory_kib, start_ticks, tree, tree_memory_detail_kib
 from bench.report import SessionResult, percentile, say
 from bench.stack import Process, Stack, wait_http
-from streams.crypto import Cipher
-from streams.embedded import find_free_port
-from streams.integrations import IntegrationStore
+from streams.platform.embedded import find_free_port
+from streams.tenancy.crypto import Cipher
+from streams.tenancy.integrations import IntegrationStore
 
 __all__ = ["browsers_of", "run", "versions"]
 

@@ -31,7 +31,7 @@ R = TypeVar("R")
 class Resources:
     """Long-lived objects a worker owns and lends to providers, one per class.
 
-    ``streams.runtime`` builds it (e.g. ``Resources(inbox_store)``) and closes what is in
+    ``streams.platform.runtime`` builds it (e.g. ``Resources(inbox_store)``) and closes what is in
     it; a provider names the classes it needs in ``Provider.requires`` and gets them with
     ``self.resources.get(InboxStore)``.
     """

@@ -1,6 +1,6 @@
 """Write the seed data to Redis, idempotently (the seed's ``seed*`` functions).
 
-Each collection is one Redis hash (``streams.keys``): lookup types by ``typeName``,
+Each collection is one Redis hash (``streams.tenancy.keys``): lookup types by ``typeName``,
 lookups by ``lookupCode``, provider rows by ``name``; each value is the model's JSON.
 A field is written only when it is missing or its value differs, so running the loader
 twice changes nothing. Fields that are not in the seed are left alone.
@@ -19,7 +19,7 @@ from redis.typing import EncodableT, FieldT
 
 from schemas._base import WireModel
 from seeds.data import LOOKUP_TYPES, LOOKUPS, PROVIDERS
-from streams import keys
+from streams.tenancy import keys
 
 __all__ = ["SeedCounts", "SeedReport", "load_seeds"]
 

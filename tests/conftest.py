@@ -17,8 +17,8 @@ import pytest_asyncio
 import redis.asyncio as aioredis
 
 from schemas.settings import Settings
-from streams.admin import wait_for_broker
-from streams.embedded import embedded_kafka, embedded_redis, wait_for_redis
+from streams.platform.admin import wait_for_broker
+from streams.platform.embedded import embedded_kafka, embedded_redis, wait_for_redis
 from tests.helpers import make_settings, new_secret_key
 
 

@@ -23,7 +23,7 @@ from aiokafka.structs import ConsumerRecord, RecordMetadata
 from pydantic import BaseModel
 
 from schemas.settings import Settings
-from streams.embedded import (
+from streams.platform.embedded import (
     find_free_port,
     settings_env,
     settings_env_names,

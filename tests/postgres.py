@@ -35,7 +35,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy.engine import URL, make_url
 
-from streams.embedded import find_free_port
+from streams.platform.embedded import find_free_port
 
 __all__ = ["PostgresServer", "inbox_database_url", "postgres_server", "throwaway_postgres"]
 

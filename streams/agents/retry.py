@@ -19,11 +19,11 @@ from schemas import DeadLetterInfo, DeadLetterReason
 from schemas.retry import RetryEnvelope
 from schemas.status import utcnow
 from streams.agents.router import record_from_event
-from streams.decode import DeadLetter
+from streams.pipeline.decode import DeadLetter
 
 if TYPE_CHECKING:
-    from streams.app import Topics
-    from streams.runtime import Runtime
+    from streams.platform.runtime import Runtime
+    from streams.platform.topics import Topics
 
 __all__ = ["register"]
 

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import faust
 
-from streams.decode import RawRecord
+from streams.pipeline.decode import RawRecord
 
 if TYPE_CHECKING:
-    from streams.app import Topics
-    from streams.runtime import Runtime
+    from streams.platform.runtime import Runtime
+    from streams.platform.topics import Topics
 
 __all__ = ["record_from_event", "register"]
 

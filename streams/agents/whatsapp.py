@@ -17,7 +17,7 @@ import faust
 from streams.agents.router import record_from_event
 
 if TYPE_CHECKING:
-    from streams.app import Topics
+    from streams.platform.topics import Topics
     from streams.whatsapp.runtime import WhatsAppRuntime
 
 __all__ = ["register"]

@@ -6,8 +6,8 @@ import argparse
 from typing import Any
 
 from schemas.settings import Settings
-from streams.auth import TenantKeys
 from streams.cli._support import CommandError, format_table, print_json, redis_client
+from streams.tenancy.auth import TenantKeys
 
 __all__ = ["register"]
 

@@ -25,13 +25,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
-from providers.sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
+from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
 from schemas import DeadLetterInfo, Settings
 from seeds import load_seeds
-from streams.admin import ensure_topics
 from streams.cli.demo_whatsapp_web import unavailable_reason, whatsapp_web_demo
-from streams.crypto import Cipher, generate_key
-from streams.embedded import (
+from streams.platform.admin import ensure_topics
+from streams.platform.embedded import (
     embedded_kafka,
     embedded_redis,
     find_free_port,
@@ -39,7 +38,8 @@ from streams.embedded import (
     spawn,
     terminate_process,
 )
-from streams.integrations import IntegrationStore
+from streams.tenancy.crypto import Cipher, generate_key
+from streams.tenancy.integrations import IntegrationStore
 
 __all__ = ["register"]
 

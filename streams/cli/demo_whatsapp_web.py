@@ -20,12 +20,12 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from redis.asyncio import Redis
 
-from providers.sandbox import serve_app
-from providers.sandbox.whatsapp_web import WhatsAppWebSimulator
+from sandbox import serve_app
+from sandbox.whatsapp_web import WhatsAppWebSimulator
 from schemas import Settings
-from streams.crypto import Cipher
-from streams.embedded import find_free_port, settings_env, spawn, terminate_process
-from streams.integrations import IntegrationStore
+from streams.platform.embedded import find_free_port, settings_env, spawn, terminate_process
+from streams.tenancy.crypto import Cipher
+from streams.tenancy.integrations import IntegrationStore
 
 __all__ = ["unavailable_reason", "whatsapp_web_demo"]
 

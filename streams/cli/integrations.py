@@ -14,8 +14,8 @@ from typing import Any
 from schemas.integration import SYSTEM_TENANT, IntegrationSummary
 from schemas.settings import Settings
 from streams.cli._support import CommandError, format_table, print_json, redis_client
-from streams.crypto import Cipher
-from streams.integrations import IntegrationStore
+from streams.tenancy.crypto import Cipher
+from streams.tenancy.integrations import IntegrationStore
 
 __all__ = ["register"]
 

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from schemas.settings import Settings
-from streams.crypto import generate_key
+from streams.tenancy.crypto import generate_key
 
 __all__ = ["register"]
 

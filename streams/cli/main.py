@@ -23,7 +23,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from providers._exceptions import HeraldError
 from schemas.settings import Settings
 from streams.cli._support import redact_url
-from streams.logging import configure_logging
+from streams.platform.logging import configure_logging
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from schemas.settings import Settings
 from streams.cli._support import redis_client
-from streams.policy import PolicyStore, TenantPolicy
+from streams.tenancy.policy import PolicyStore, TenantPolicy
 
 __all__ = ["register"]
 

@@ -9,7 +9,7 @@ import argparse
 import asyncio
 from typing import Any
 
-from providers.sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
+from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
 from schemas import Settings
 from streams.cli.sandbox_email import register_email_sandboxes
 from streams.cli.sandbox_push import register_push_sandboxes

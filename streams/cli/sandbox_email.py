@@ -6,10 +6,10 @@ import argparse
 import asyncio
 from typing import Any
 
-from providers.sandbox import serve_app
-from providers.sandbox.mailgun import MailgunSandbox
-from providers.sandbox.sendgrid import SendGridSandbox
-from providers.sandbox.ses import SESSandbox
+from sandbox import serve_app
+from sandbox.mailgun import MailgunSandbox
+from sandbox.sendgrid import SendGridSandbox
+from sandbox.ses import SESSandbox
 from schemas import Settings
 
 __all__ = ["register_email_sandboxes"]

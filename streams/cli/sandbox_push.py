@@ -18,10 +18,10 @@ import orjson
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from providers.sandbox import serve_app
-from providers.sandbox._h2 import serve_h2
-from providers.sandbox.apn import APNsSandbox
-from providers.sandbox.firebase import FirebaseSandbox
+from sandbox import serve_app
+from sandbox._h2 import serve_h2
+from sandbox.apn import APNsSandbox
+from sandbox.firebase import FirebaseSandbox
 from schemas import Settings
 
 __all__ = ["register_push_sandboxes"]

@@ -6,9 +6,9 @@ import argparse
 import asyncio
 from typing import Any
 
-from providers.sandbox import serve_app
-from providers.sandbox.sns import SNSSandbox
-from providers.sandbox.twilio import TwilioSandbox
+from sandbox import serve_app
+from sandbox.sns import SNSSandbox
+from sandbox.twilio import TwilioSandbox
 from schemas import Settings
 
 __all__ = ["register_sms_sandboxes"]

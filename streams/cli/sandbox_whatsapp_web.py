@@ -6,8 +6,8 @@ import argparse
 import asyncio
 from typing import Any
 
-from providers.sandbox import serve_app
-from providers.sandbox.whatsapp_web import WhatsAppWebSimulator
+from sandbox import serve_app
+from sandbox.whatsapp_web import WhatsAppWebSimulator
 from schemas import Settings
 
 __all__ = ["register_whatsapp_web_sandbox"]

@@ -12,7 +12,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from schemas import Channel, NotificationRequest, Settings
-from streams.admin import ensure_topics
+from streams.platform.admin import ensure_topics
 
 __all__ = ["build_request", "register"]
 

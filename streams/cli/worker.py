@@ -8,10 +8,10 @@ import logging
 from typing import Any
 
 from schemas import Settings
-from streams.admin import ensure_topics
-from streams.app import ROLES, create_app
 from streams.cli._support import CommandError
 from streams.inbox import migrate_on_start
+from streams.platform.admin import ensure_topics
+from streams.platform.app import ROLES, create_app
 
 __all__ = ["register"]
 
@@ -60,6 +60,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _logging_config(settings: Settings) -> dict[str, Any]:
-    from streams.logging import logging_dict_config
+    from streams.platform.logging import logging_dict_config
 
     return logging_dict_config(settings)

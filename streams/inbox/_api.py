@@ -26,10 +26,10 @@ from providers.database import Cursor, InboxRow, InboxStore, InvalidCursor
 from schemas._base import TENANT_ID_PATTERN, WireModel
 from schemas.inbox import InboxError, InboxFeed, InboxItem
 from schemas.status import Status, StatusEvent
-from streams.auth import TenantKeys, bearer_key
-from streams.processor import EventSink
-from streams.state import NotificationState
-from streams.updates import DeliveryReport, StatusUpdater
+from streams.pipeline.processor import EventSink
+from streams.pipeline.state import NotificationState
+from streams.pipeline.updates import DeliveryReport, StatusUpdater
+from streams.tenancy.auth import TenantKeys, bearer_key
 
 __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "ApiResponse", "InboxApi", "item_of"]
 

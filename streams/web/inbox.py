@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 import faust
 from faust.web import Request, Response, View
 
-from streams.auth import TenantKeys
 from streams.inbox import ApiResponse, InboxApi
+from streams.tenancy.auth import TenantKeys
 
 if TYPE_CHECKING:
-    from streams.runtime import Runtime
+    from streams.platform.runtime import Runtime
 
 __all__ = ["register"]
 

@@ -2,7 +2,7 @@
 
 Scrape every worker (router and whatsapp) on ``HERALD_WEB_PORT``; with
 ``OTEL_EXPORTER_OTLP_ENDPOINT`` set the same metrics are also pushed over OTLP/HTTP.
-Instruments and example queries: ``streams/metrics.py``, docs/whatsapp-sessions.md.
+Instruments and example queries: ``streams/platform/metrics.py``, docs/whatsapp-sessions.md.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import faust
 from faust.web import Request, Response, View
 
 from schemas import Settings
-from streams.metrics import PROMETHEUS_CONTENT_TYPE, configure, prometheus_text
+from streams.platform.metrics import PROMETHEUS_CONTENT_TYPE, configure, prometheus_text
 
 __all__ = ["register"]
 

@@ -15,7 +15,7 @@ from streams.webhooks import twilio as twilio_hooks
 from streams.webhooks import whatsapp_business as wab
 
 if TYPE_CHECKING:
-    from streams.runtime import Runtime
+    from streams.platform.runtime import Runtime
 
 __all__ = ["register"]
 

@@ -13,14 +13,14 @@ import faust
 from faust.web import Request, Response, View
 
 from schemas.whatsapp import CommandName, SessionCommand
-from streams.auth import TenantKeys
-from streams.ratelimit import TokenBucket
+from streams.pipeline.ratelimit import TokenBucket
+from streams.tenancy.auth import TenantKeys
 from streams.webhooks import WebhookResponse
 from streams.whatsapp.endpoints import SessionEndpoints
 from streams.whatsapp.store import SessionStore
 
 if TYPE_CHECKING:
-    from streams.runtime import Runtime
+    from streams.platform.runtime import Runtime
 
 __all__ = ["register"]
 

@@ -26,9 +26,9 @@ from providers.mailgun import (
     verify_signature,
 )
 from schemas.credentials_email import MailgunCredentials
-from streams import keys
-from streams.integrations import IntegrationStore
-from streams.updates import DeliveryReport, StatusUpdater
+from streams.pipeline.updates import DeliveryReport, StatusUpdater
+from streams.tenancy import keys
+from streams.tenancy.integrations import IntegrationStore
 from streams.webhooks._base import WebhookResponse
 
 __all__ = ["PROVIDER", "handle_event", "token_key"]

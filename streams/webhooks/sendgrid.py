@@ -20,8 +20,8 @@ from providers.sendgrid import (
     verify_signature,
 )
 from schemas.credentials_email import SendGridCredentials
-from streams.integrations import IntegrationStore, InvalidTenantId
-from streams.updates import DeliveryReport, StatusUpdater
+from streams.pipeline.updates import DeliveryReport, StatusUpdater
+from streams.tenancy.integrations import IntegrationStore, InvalidTenantId
 from streams.webhooks._base import WebhookResponse
 
 __all__ = ["PROVIDER", "handle_events"]

@@ -31,8 +31,8 @@ from providers.twilio import (
 )
 from schemas.credentials_sms import TwilioCredentials
 from schemas.integration import SYSTEM_TENANT
-from streams.integrations import IntegrationStore
-from streams.updates import DeliveryReport, StatusUpdater
+from streams.pipeline.updates import DeliveryReport, StatusUpdater
+from streams.tenancy.integrations import IntegrationStore
 from streams.webhooks._base import WebhookResponse
 
 __all__ = ["handle_status_callback"]

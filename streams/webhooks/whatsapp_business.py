@@ -22,8 +22,8 @@ from providers.whatsapp_business import (
     verify_signature,
 )
 from schemas import WhatsAppBusinessCredentials
-from streams.integrations import IntegrationStore
-from streams.updates import DeliveryReport, StatusUpdater
+from streams.pipeline.updates import DeliveryReport, StatusUpdater
+from streams.tenancy.integrations import IntegrationStore
 from streams.webhooks._base import WebhookResponse
 
 __all__ = ["handle_notification", "handle_verification"]

@@ -20,12 +20,12 @@ from schemas import DeadLetterInfo, DeadLetterReason, NotificationRequest
 from schemas._base import TENANT_ID_PATTERN
 from schemas.notification import Channel, Recipient
 from schemas.whatsapp import CommandName, SessionCommand, SessionStateEvent
-from streams.decode import DeadLetter, RawRecord
-from streams.inflight import InFlight
-from streams.integrations import IntegrationStore
-from streams.lookups import LookupsService
-from streams.processor import EventSink
-from streams.resolve import Rejection
+from streams.pipeline.decode import DeadLetter, RawRecord
+from streams.pipeline.inflight import InFlight
+from streams.pipeline.processor import EventSink
+from streams.pipeline.resolve import Rejection
+from streams.tenancy.integrations import IntegrationStore
+from streams.tenancy.lookups import LookupsService
 from streams.whatsapp.dispatch import credentials_for
 from streams.whatsapp.events import SessionEvents
 from streams.whatsapp.manager import SessionManager, options_for

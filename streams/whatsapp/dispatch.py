@@ -5,7 +5,7 @@ The router accepted the request and marked it ``dispatched``; this continues it:
 scanned first), check the number is on WhatsApp, send, record the WhatsApp message id
 (handing back acks that arrived earlier) and emit ``sent`` -- or ``failed``.
 
-Records are handled through :class:`~streams.inflight.InFlight` with the tenant as the
+Records are handled through :class:`~streams.pipeline.inflight.InFlight` with the tenant as the
 ordering key: a tenant's messages go out in order, other tenants' are not held up, and
 each record's offset is acknowledged once its terminal status is on the broker. A
 replayed record whose notification is already sent or failed sends nothing.
@@ -31,14 +31,14 @@ from providers.wppconnect import WPPConnectProvider, build_call
 from schemas import ErrorInfo, NotificationRequest, Settings, Status, StatusEvent
 from schemas.credentials import WPPConnectCredentials
 from schemas.status import utcnow
-from streams.decode import DeadLetter, Invalid, RawRecord, decode
-from streams.inflight import InFlight
-from streams.integrations import IntegrationStore
-from streams.lookups import LookupsService
-from streams.metrics import metrics
-from streams.processor import INFRA_ERRORS, EventSink
-from streams.resolve import Rejection, resolve_provider
-from streams.state import RANKS, NotificationRecord, NotificationState
+from streams.pipeline.decode import DeadLetter, Invalid, RawRecord, decode
+from streams.pipeline.inflight import InFlight
+from streams.pipeline.processor import INFRA_ERRORS, EventSink
+from streams.pipeline.resolve import Rejection, resolve_provider
+from streams.pipeline.state import RANKS, NotificationRecord, NotificationState
+from streams.platform.metrics import metrics
+from streams.tenancy.integrations import IntegrationStore
+from streams.tenancy.lookups import LookupsService
 from streams.whatsapp.manager import SessionManager, message_key, options_for
 from streams.whatsapp.session import FINAL_CLOSE_CODES
 

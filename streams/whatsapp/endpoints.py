@@ -23,8 +23,8 @@ import orjson
 
 from schemas._base import TENANT_ID_PATTERN
 from schemas.whatsapp import CommandName, SessionCommand
-from streams.auth import TenantKeys, bearer_key
-from streams.ratelimit import TokenBucket
+from streams.pipeline.ratelimit import TokenBucket
+from streams.tenancy.auth import TenantKeys, bearer_key
 from streams.webhooks import WebhookResponse
 from streams.whatsapp.store import SessionStore
 

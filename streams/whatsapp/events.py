@@ -25,12 +25,12 @@ from schemas.whatsapp import (
     SessionStateEvent,
     SessionStatus,
 )
-from streams.metrics import metrics
-from streams.updates import DeliveryReport, StatusUpdater
+from streams.pipeline.updates import DeliveryReport, StatusUpdater
+from streams.platform.metrics import metrics
 from streams.whatsapp.store import LOGGED_IN, SessionStore
 
 if TYPE_CHECKING:
-    from streams.app import Topics
+    from streams.platform.topics import Topics
     from streams.whatsapp.session import WhatsAppSession
 
 __all__ = ["FaustWhatsAppSink", "MemoryWhatsAppSink", "SessionEvents", "WhatsAppSink"]

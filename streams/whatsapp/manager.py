@@ -26,7 +26,7 @@ from providers.wppconnect import WppCall
 from schemas.credentials import WPPConnectCredentials
 from schemas.settings import Settings
 from schemas.whatsapp import SessionStatus
-from streams.metrics import metrics
+from streams.platform.metrics import metrics
 from streams.whatsapp.driver import (
     ContextReset,
     DriverClosed,
@@ -454,7 +454,7 @@ class SessionManager:
     # --- what is visible -----------------------------------------------------------------
 
     def gauges(self) -> dict[str, list[tuple[float, dict[str, str]]]]:
-        """The metrics gauges (streams.metrics): sessions, queue depth, memory, token size."""
+        """The metrics gauges (streams.platform.metrics): sessions, queue depth, memory, token size."""
         active = self.active()
         return {
             "sessions_active": [(float(len(active)), {})],

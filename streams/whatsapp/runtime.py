@@ -10,10 +10,10 @@ import socket
 from typing import TYPE_CHECKING
 
 from schemas import Settings
-from streams.crypto import Cipher, MissingSecretKey
-from streams.metrics import configure, metrics
-from streams.processor import EventSink
-from streams.runtime import Runtime
+from streams.pipeline.processor import EventSink
+from streams.platform.metrics import configure, metrics
+from streams.platform.runtime import Runtime
+from streams.tenancy.crypto import Cipher, MissingSecretKey
 from streams.whatsapp.browser import BrowserLauncher
 from streams.whatsapp.commands import CommandProcessor
 from streams.whatsapp.dispatch import DispatchProcessor
@@ -26,7 +26,7 @@ from streams.whatsapp.tokens import FileTokenStore, RedisTokenStore, TokenStore
 from streams.whatsapp.upkeep import Upkeep
 
 if TYPE_CHECKING:
-    from streams.app import Topics
+    from streams.platform.topics import Topics
 
 __all__ = ["WhatsAppRuntime"]
 

@@ -31,7 +31,7 @@ from typing import Any
 from providers._exceptions import ProviderError, RetryableError
 from providers.wppconnect import render_qr
 from schemas.whatsapp import ConnectionState, SessionStatus
-from streams.metrics import metrics
+from streams.platform.metrics import metrics
 from streams.whatsapp.driver import DriverError, DriverFactory, DriverSpec, SessionDriver
 from streams.whatsapp.healing import SUSPECT_LIMIT, probe, restart_delay
 from streams.whatsapp.lease import Lease

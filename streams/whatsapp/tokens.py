@@ -30,7 +30,7 @@ from typing import Protocol
 from redis.asyncio import Redis
 
 from schemas.status import utcnow
-from streams.crypto import Cipher
+from streams.tenancy.crypto import Cipher
 from streams.whatsapp.archive import ARCHIVE_FORMAT, MARKER, pack, unpack
 from streams.whatsapp.lease import Lease, lease_key
 

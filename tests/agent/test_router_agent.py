@@ -16,13 +16,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from providers.sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
+from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
 from schemas import Status
 from seeds import load_seeds
-from streams.app import create_app
-from streams.crypto import Cipher
-from streams.integrations import IntegrationStore
-from streams.sink import MemorySink
+from streams.platform.app import create_app
+from streams.platform.sink import MemorySink
+from streams.tenancy.crypto import Cipher
+from streams.tenancy.integrations import IntegrationStore
 from tests.helpers import make_settings
 
 PHONE_NUMBER_ID = "106540352242922"

@@ -16,11 +16,11 @@ from redis.asyncio import Redis
 
 from schemas import NotificationRequest, Status
 from seeds import load_seeds
-from streams.app import create_app
-from streams.crypto import Cipher
-from streams.integrations import IntegrationStore
-from streams.sink import MemorySink
-from streams.state import NotificationState
+from streams.pipeline.state import NotificationState
+from streams.platform.app import create_app
+from streams.platform.sink import MemorySink
+from streams.tenancy.crypto import Cipher
+from streams.tenancy.integrations import IntegrationStore
 from streams.whatsapp import MemoryWhatsAppSink
 from tests.helpers import make_settings
 from tests.unit.whatsapp.fakes import FakeWhatsApp

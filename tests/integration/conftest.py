@@ -10,8 +10,8 @@ import pytest_asyncio
 import redis.asyncio as aioredis
 
 from schemas.settings import Settings
-from streams.admin import ensure_topics
-from streams.embedded import find_free_port
+from streams.platform.admin import ensure_topics
+from streams.platform.embedded import find_free_port
 from tests.helpers import WorkerProcess
 from tests.postgres import inbox_database_url, postgres_server  # noqa: F401 - fixtures
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 from redis.asyncio import Redis
 
-from streams.auth import TenantKeys, bearer_key
 from streams.cli.main import main
-from streams.ratelimit import TokenBucket
+from streams.pipeline.ratelimit import TokenBucket
+from streams.tenancy.auth import TenantKeys, bearer_key
 
 pytestmark = pytest.mark.integration
 

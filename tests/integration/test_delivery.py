@@ -24,14 +24,14 @@ from schemas import (
 )
 from schemas.retry import RetryReason
 from schemas.status import utcnow
-from streams.delivery import Deliverer, backoff_delay
-from streams.integrations import IntegrationStore
-from streams.lookups import LookupsService
-from streams.policy import PolicyStore
-from streams.ratelimit import TokenBucket
-from streams.resolve import Resolved
-from streams.sink import MemorySink
-from streams.state import NotificationState
+from streams.pipeline.delivery import Deliverer, backoff_delay
+from streams.pipeline.ratelimit import TokenBucket
+from streams.pipeline.resolve import Resolved
+from streams.pipeline.state import NotificationState
+from streams.platform.sink import MemorySink
+from streams.tenancy.integrations import IntegrationStore
+from streams.tenancy.lookups import LookupsService
+from streams.tenancy.policy import PolicyStore
 from tests.helpers import make_settings
 
 pytestmark = pytest.mark.integration

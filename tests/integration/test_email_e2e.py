@@ -20,14 +20,14 @@ from aiokafka.structs import ConsumerRecord
 from cryptography.hazmat.primitives.asymmetric import ec
 from redis.asyncio import Redis
 
-from providers.sandbox import serve_app
-from providers.sandbox.mailgun import MailgunSandbox
-from providers.sandbox.sendgrid import SendGridSandbox
-from providers.sandbox.ses import SESSandbox
+from sandbox import serve_app
+from sandbox.mailgun import MailgunSandbox
+from sandbox.sendgrid import SendGridSandbox
+from sandbox.ses import SESSandbox
 from schemas import Settings
 from seeds import load_seeds
-from streams.crypto import Cipher
-from streams.integrations import IntegrationStore
+from streams.tenancy.crypto import Cipher
+from streams.tenancy.integrations import IntegrationStore
 from tests.helpers import consume_until, produce
 
 pytestmark = pytest.mark.integration

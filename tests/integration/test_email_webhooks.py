@@ -13,16 +13,16 @@ import pytest
 import pytest_asyncio
 from redis.asyncio import Redis
 
-from providers.sandbox._email import SentEmail
-from providers.sandbox.mailgun import MailgunSandbox
-from providers.sandbox.sendgrid import SendGridAccount, SendGridSandbox
 from providers.sendgrid import sign
+from sandbox._email import SentEmail
+from sandbox.mailgun import MailgunSandbox
+from sandbox.sendgrid import SendGridAccount, SendGridSandbox
 from schemas.status import Status, StatusEvent
-from streams.crypto import Cipher
-from streams.integrations import IntegrationStore
-from streams.sink import MemorySink
-from streams.state import NotificationState
-from streams.updates import Outcome, StatusUpdater
+from streams.pipeline.state import NotificationState
+from streams.pipeline.updates import Outcome, StatusUpdater
+from streams.platform.sink import MemorySink
+from streams.tenancy.crypto import Cipher
+from streams.tenancy.integrations import IntegrationStore
 from streams.webhooks import mailgun as mailgun_hooks
 from streams.webhooks import sendgrid as sendgrid_hooks
 from tests.helpers import make_settings

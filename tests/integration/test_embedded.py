@@ -12,8 +12,8 @@ import redis.asyncio as aioredis
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas.settings import Settings
-from streams.admin import BrokerUnavailable, ensure_topics, wait_for_broker
-from streams.embedded import embedded_kafka, embedded_redis, find_free_port, wait_for_redis
+from streams.platform.admin import BrokerUnavailable, ensure_topics, wait_for_broker
+from streams.platform.embedded import embedded_kafka, embedded_redis, find_free_port, wait_for_redis
 from tests.helpers import WorkerProcess, consume_until, produce, produce_many, settings_env
 
 pytestmark = pytest.mark.integration

@@ -11,14 +11,14 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 from redis.asyncio import Redis
 
-from providers.sandbox import serve_app
-from providers.sandbox.sns import SNSSandbox
-from providers.sandbox.twilio import TwilioSandbox
+from sandbox import serve_app
+from sandbox.sns import SNSSandbox
+from sandbox.twilio import TwilioSandbox
 from schemas import Settings
 from seeds import load_seeds
-from streams.crypto import Cipher
-from streams.integrations import IntegrationStore
-from streams.policy import PolicyStore, TenantPolicy
+from streams.tenancy.crypto import Cipher
+from streams.tenancy.integrations import IntegrationStore
+from streams.tenancy.policy import PolicyStore, TenantPolicy
 from tests.helpers import consume_until, produce
 
 pytestmark = pytest.mark.integration

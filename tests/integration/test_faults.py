@@ -28,13 +28,13 @@ import pytest_asyncio
 from aiokafka import AIOKafkaConsumer
 from redis.asyncio import Redis
 
-from providers.sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
+from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
 from schemas import Settings
 from seeds import load_seeds
-from streams.admin import ensure_topics
-from streams.crypto import Cipher
-from streams.embedded import embedded_kafka, embedded_redis
-from streams.integrations import IntegrationStore
+from streams.platform.admin import ensure_topics
+from streams.platform.embedded import embedded_kafka, embedded_redis
+from streams.tenancy.crypto import Cipher
+from streams.tenancy.integrations import IntegrationStore
 from tests.helpers import WorkerProcess, make_settings, produce_many
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

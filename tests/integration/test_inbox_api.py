@@ -15,11 +15,11 @@ from redis.asyncio import Redis
 from providers.database import InboxStore
 from schemas.notification import NotificationRequest
 from schemas.status import Status, StatusEvent
-from streams.auth import TenantKeys
 from streams.inbox import InboxApi, upgrade
-from streams.sink import MemorySink
-from streams.state import NotificationState
-from streams.updates import StatusUpdater
+from streams.pipeline.state import NotificationState
+from streams.pipeline.updates import StatusUpdater
+from streams.platform.sink import MemorySink
+from streams.tenancy.auth import TenantKeys
 
 pytestmark = pytest.mark.integration
 

@@ -21,10 +21,10 @@ from redis.asyncio import Redis
 
 from schemas import Settings
 from seeds import load_seeds
-from streams import keys
-from streams.auth import TenantKeys
-from streams.crypto import Cipher
-from streams.integrations import IntegrationStore
+from streams.tenancy import keys
+from streams.tenancy.auth import TenantKeys
+from streams.tenancy.crypto import Cipher
+from streams.tenancy.integrations import IntegrationStore
 from tests.helpers import WorkerProcess, consume_until, produce
 
 pytestmark = pytest.mark.integration

@@ -34,7 +34,6 @@ from providers.database import (
 from schemas.credentials_inbox import DatabaseCredentials
 from schemas.notification import NotificationRequest
 from streams.cli.main import main
-from streams.embedded import find_free_port
 from streams.inbox import (
     VERSION_TABLE,
     auto_migrate_enabled,
@@ -44,6 +43,7 @@ from streams.inbox import (
     migrate_on_start,
     upgrade,
 )
+from streams.platform.embedded import find_free_port
 from tests.helpers import make_settings
 from tests.postgres import PostgresServer, throwaway_postgres
 

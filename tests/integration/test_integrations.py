@@ -13,9 +13,15 @@ from pydantic import SecretStr
 
 from schemas.credentials import WhatsAppBusinessCredentials, WPPConnectCredentials
 from schemas.integration import SYSTEM_TENANT
-from streams import keys
-from streams.crypto import Cipher, DecryptionFailed, MissingSecretKey, decode_key, generate_key
-from streams.integrations import (
+from streams.tenancy import keys
+from streams.tenancy.crypto import (
+    Cipher,
+    DecryptionFailed,
+    MissingSecretKey,
+    decode_key,
+    generate_key,
+)
+from streams.tenancy.integrations import (
     IntegrationStore,
     InvalidIntegrationCredentials,
     InvalidTenantId,

@@ -15,14 +15,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from redis.asyncio import Redis
 
-from providers.sandbox import serve_app
-from providers.sandbox._h2 import serve_h2
-from providers.sandbox.apn import APNsSandbox, new_device_token
-from providers.sandbox.firebase import FirebaseSandbox, new_registration_token
+from sandbox import serve_app
+from sandbox._h2 import serve_h2
+from sandbox.apn import APNsSandbox, new_device_token
+from sandbox.firebase import FirebaseSandbox, new_registration_token
 from schemas import Settings
 from seeds import load_seeds
-from streams.crypto import Cipher
-from streams.integrations import IntegrationStore
+from streams.tenancy.crypto import Cipher
+from streams.tenancy.integrations import IntegrationStore
 from tests.helpers import consume_until, produce
 
 pytestmark = pytest.mark.integration

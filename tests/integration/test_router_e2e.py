@@ -14,12 +14,12 @@ import pytest_asyncio
 from aiokafka.structs import ConsumerRecord
 from redis.asyncio import Redis
 
-from providers.sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
+from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
 from schemas import DeadLetterInfo, DeadLetterReason, Settings
 from seeds import load_seeds
-from streams.admin import ensure_topics
-from streams.crypto import Cipher
-from streams.integrations import IntegrationStore
+from streams.platform.admin import ensure_topics
+from streams.tenancy.crypto import Cipher
+from streams.tenancy.integrations import IntegrationStore
 from tests.helpers import WorkerProcess, consume_until, make_settings, produce
 
 pytestmark = pytest.mark.integration

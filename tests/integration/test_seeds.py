@@ -8,8 +8,8 @@ import redis.asyncio as aioredis
 
 from schemas.lookups import Lookup, ProviderSeed
 from seeds import LOOKUP_TYPES, LOOKUPS, PROVIDERS, load_seeds
-from streams import keys
-from streams.lookups import LookupsNotLoaded, LookupsService
+from streams.tenancy import keys
+from streams.tenancy.lookups import LookupsNotLoaded, LookupsService
 
 pytestmark = pytest.mark.integration
 

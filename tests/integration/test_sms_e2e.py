@@ -15,13 +15,13 @@ import pytest_asyncio
 from aiokafka.structs import ConsumerRecord
 from redis.asyncio import Redis
 
-from providers.sandbox import serve_app
-from providers.sandbox.sns import SNSSandbox
-from providers.sandbox.twilio import TwilioSandbox
+from sandbox import serve_app
+from sandbox.sns import SNSSandbox
+from sandbox.twilio import TwilioSandbox
 from schemas import Settings
 from seeds import load_seeds
-from streams.crypto import Cipher
-from streams.integrations import IntegrationStore
+from streams.tenancy.crypto import Cipher
+from streams.tenancy.integrations import IntegrationStore
 from tests.helpers import WorkerProcess, consume_until, produce
 
 pytestmark = pytest.mark.integration

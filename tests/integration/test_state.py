@@ -8,7 +8,7 @@ import pytest
 from redis.asyncio import Redis
 
 from schemas import Status
-from streams.state import NotificationState, ParkedStatus
+from streams.pipeline.state import NotificationState, ParkedStatus
 
 pytestmark = pytest.mark.integration
 

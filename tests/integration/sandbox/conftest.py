@@ -16,9 +16,9 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright
 
-from providers.sandbox import serve_app
-from providers.sandbox.whatsapp_web import Device, WhatsAppWebSimulator
 from providers.wppconnect._contract import WPP_EVENTS
+from sandbox import serve_app
+from sandbox.whatsapp_web import Device, WhatsAppWebSimulator
 from tests.browser import EventLog, launch_chromium
 
 #: Listeners added by an init script through the simulator's test hook, before any event.

@@ -29,12 +29,12 @@ import psutil
 import pytest
 from redis.asyncio import Redis
 
-from providers.sandbox import serve_app
-from providers.sandbox.whatsapp_web import WhatsAppWebSimulator
+from sandbox import serve_app
+from sandbox.whatsapp_web import WhatsAppWebSimulator
 from schemas import Settings
 from seeds import load_seeds
-from streams.crypto import Cipher
-from streams.integrations import IntegrationStore
+from streams.tenancy.crypto import Cipher
+from streams.tenancy.integrations import IntegrationStore
 from streams.whatsapp.lease import lease_key
 from streams.whatsapp.tokens import token_key
 from tests.browser import require_chromium

@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 
 from providers import RetryableError
 from providers.wppconnect import WppCall
-from streams.crypto import Cipher, DecryptionFailed
+from streams.tenancy.crypto import Cipher, DecryptionFailed
 from streams.whatsapp import SessionManager, SessionOptions
 from streams.whatsapp.lease import Lease, LeaseManager, LeaseUnavailable, lease_key
 from streams.whatsapp.tokens import RedisTokenStore, token_key

@@ -8,8 +8,8 @@ from redis.asyncio import Redis
 
 from providers.wppconnect import render_qr
 from schemas.whatsapp import CommandName, SessionCommand
-from streams.auth import TenantKeys
-from streams.ratelimit import TokenBucket
+from streams.pipeline.ratelimit import TokenBucket
+from streams.tenancy.auth import TenantKeys
 from streams.whatsapp import SessionEndpoints, SessionStore
 
 pytestmark = pytest.mark.integration

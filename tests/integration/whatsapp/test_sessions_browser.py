@@ -23,12 +23,12 @@ import pytest_asyncio
 from redis.asyncio import Redis
 
 from providers import RetryableError
-from providers.sandbox import serve_app
-from providers.sandbox.whatsapp_web import WhatsAppWebSimulator
 from providers.wppconnect import WppCall
+from sandbox import serve_app
+from sandbox.whatsapp_web import WhatsAppWebSimulator
 from schemas import Settings
-from streams.crypto import Cipher
-from streams.metrics import prometheus_text
+from streams.platform.metrics import prometheus_text
+from streams.tenancy.crypto import Cipher
 from streams.whatsapp import SessionManager, SessionOptions, WhatsAppSession
 from streams.whatsapp.browser import BrowserLauncher, PlaywrightDriver
 from streams.whatsapp.lease import LeaseManager

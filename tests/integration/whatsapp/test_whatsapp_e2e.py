@@ -22,13 +22,13 @@ import pytest_asyncio
 from aiokafka.structs import ConsumerRecord
 from redis.asyncio import Redis
 
-from providers.sandbox import serve_app
-from providers.sandbox.whatsapp_web import WhatsAppWebSimulator
+from sandbox import serve_app
+from sandbox.whatsapp_web import WhatsAppWebSimulator
 from schemas import DeadLetterInfo, DeadLetterReason, Settings
 from seeds import load_seeds
-from streams.auth import TenantKeys
-from streams.crypto import Cipher
-from streams.integrations import IntegrationStore
+from streams.tenancy.auth import TenantKeys
+from streams.tenancy.crypto import Cipher
+from streams.tenancy.integrations import IntegrationStore
 from tests.helpers import WorkerProcess, consume_until, produce
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]

@@ -70,8 +70,8 @@ def test_markdown_ends_with_the_ratio_line() -> None:
 def test_profile_summary_shares_self_time_by_package_and_function() -> None:
     lines = [
         "main (streams/cli/main.py:1);send (httpx/_client.py:10) 30",
-        "main (streams/cli/main.py:1);claim (streams/state.py:5);call (redis/client.py:3) 10",
-        "main (streams/cli/main.py:1);claim (streams/state.py:5) 10",
+        "main (streams/cli/main.py:1);claim (streams/pipeline/state.py:5);call (redis/client.py:3) 10",
+        "main (streams/cli/main.py:1);claim (streams/pipeline/state.py:5) 10",
         "",
         "garbage line without count",
     ]
@@ -85,7 +85,7 @@ def test_profile_summary_shares_self_time_by_package_and_function() -> None:
     assert areas["Redis client (redis-py)"] == pytest.approx(20.0)
     assert areas["provider HTTP call (httpx, aiohttp, httpcore)"] == pytest.approx(60.0)
     inclusive = dict(profile.inclusive_by_frame)
-    assert inclusive["claim (streams/state.py)"] == pytest.approx(40.0)
+    assert inclusive["claim (streams/pipeline/state.py)"] == pytest.approx(40.0)
     assert inclusive["main (streams/cli/main.py)"] == pytest.approx(100.0)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from schemas.notification import NotificationRequest
-from streams.embedded import find_free_port
+from streams.platform.embedded import find_free_port
 
 __all__ = [
     "CONTENTS",

@@ -22,9 +22,9 @@ from providers import (
     SendResult,
 )
 from providers.apn import TOKEN_UNREGISTERED, APNProvider, ProviderTokenCache
-from providers.sandbox._h2 import serve_h2
-from providers.sandbox.apn import APNsSandbox, new_device_token
 from providers.transports import provider_mounts
+from sandbox._h2 import serve_h2
+from sandbox.apn import APNsSandbox, new_device_token
 from schemas.credentials_push import APNCredentials
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings

@@ -30,9 +30,9 @@ from providers.firebase import (
     FirebaseProvider,
     error_from_response,
 )
-from providers.sandbox import serve_app
-from providers.sandbox._fcm import google_error
-from providers.sandbox.firebase import FcmFault, FirebaseSandbox, new_registration_token
+from sandbox import serve_app
+from sandbox._fcm import google_error
+from sandbox.firebase import FcmFault, FirebaseSandbox, new_registration_token
 from schemas.credentials_push import FirebaseCredentials
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings

@@ -23,8 +23,8 @@ from providers import (
     SendResult,
 )
 from providers.mailgun import MAILGUN_ERRORS, MailgunProvider
-from providers.sandbox import serve_app
-from providers.sandbox.mailgun import MailgunSandbox
+from sandbox import serve_app
+from sandbox.mailgun import MailgunSandbox
 from schemas.credentials_email import MailgunCredentials
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings

@@ -22,9 +22,9 @@ from providers import (
     RetryableError,
     SendResult,
 )
-from providers.sandbox import serve_app
-from providers.sandbox.sendgrid import SendGridSandbox
 from providers.sendgrid import SENDGRID_ERRORS, SendGridProvider
+from sandbox import serve_app
+from sandbox.sendgrid import SendGridSandbox
 from schemas.credentials_email import SendGridCredentials
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings

@@ -28,9 +28,9 @@ from providers import (
     RetryableError,
     SendResult,
 )
-from providers.sandbox import serve_app
-from providers.sandbox.ses import SESSandbox
 from providers.ses import SEND_EMAIL_PATH, SES_ERRORS, SESProvider, endpoint_url, sign_request
+from sandbox import serve_app
+from sandbox.ses import SESSandbox
 from schemas.credentials_email import SESCredentials
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings

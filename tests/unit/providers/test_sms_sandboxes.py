@@ -13,11 +13,11 @@ import httpx
 import pytest
 from aiohttp import web
 
-from providers.sandbox import serve_app
-from providers.sandbox.sns import SNSSandbox
-from providers.sandbox.twilio import TwilioSandbox
 from providers.sns import encode_form, parse_message_id, publish_params, sign
 from providers.twilio import SIGNATURE_HEADER, parse_status_callback, verify_signature
+from sandbox import serve_app
+from sandbox.sns import SNSSandbox
+from sandbox.twilio import TwilioSandbox
 from schemas.status import Status
 from streams.cli.main import build_parser
 

@@ -27,8 +27,6 @@ from providers import (
     RetryableError,
     SendResult,
 )
-from providers.sandbox import serve_app
-from providers.sandbox.sns import SNSSandbox
 from providers.sns import (
     SNS_ERRORS,
     SNSProvider,
@@ -38,6 +36,8 @@ from providers.sns import (
     parse_message_id,
     sign,
 )
+from sandbox import serve_app
+from sandbox.sns import SNSSandbox
 from schemas.credentials_sms import SNSCredentials
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings

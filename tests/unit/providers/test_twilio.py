@@ -26,9 +26,9 @@ from providers import (
     RetryableError,
     SendResult,
 )
-from providers.sandbox import serve_app
-from providers.sandbox.twilio import TwilioSandbox
 from providers.twilio import TWILIO_ERRORS, TwilioProvider
+from sandbox import serve_app
+from sandbox.twilio import TwilioSandbox
 from schemas.credentials_sms import TwilioCredentials
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings

@@ -24,11 +24,11 @@ from providers.twilio import (
     verify_signature,
 )
 from schemas.status import ErrorInfo, Status
-from streams.crypto import Cipher
-from streams.integrations import IntegrationStore
-from streams.sink import MemorySink
-from streams.state import NotificationState
-from streams.updates import Outcome, StatusUpdater
+from streams.pipeline.state import NotificationState
+from streams.pipeline.updates import Outcome, StatusUpdater
+from streams.platform.sink import MemorySink
+from streams.tenancy.crypto import Cipher
+from streams.tenancy.integrations import IntegrationStore
 from streams.webhooks.twilio import handle_status_callback
 from tests.helpers import make_settings, new_secret_key
 

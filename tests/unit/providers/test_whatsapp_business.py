@@ -23,12 +23,12 @@ from providers import (
     RetryableError,
     SendResult,
 )
-from providers.sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
 from providers.whatsapp_business import (
     GRAPH_ERRORS,
     PENDING_UPLOAD,
     WhatsAppBusinessProvider,
 )
+from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
 from schemas.credentials import WhatsAppBusinessCredentials
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings

@@ -12,12 +12,12 @@ import orjson
 import pytest
 from aiohttp import web
 
-from providers.sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
 from providers.whatsapp_business import (
     SIGNATURE_HEADER,
     parse_statuses,
     verify_signature,
 )
+from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
 from schemas.status import Status
 
 NUMBER_ID = "106540352242922"

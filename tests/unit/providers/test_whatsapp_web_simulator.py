@@ -21,9 +21,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from providers.sandbox import serve_app
-from providers.sandbox.whatsapp_web import WhatsAppWebSimulator
-from providers.sandbox.whatsapp_web._protocol import (
+from sandbox import serve_app
+from sandbox.whatsapp_web import WhatsAppWebSimulator
+from sandbox.whatsapp_web._protocol import (
     clean_phone,
     format_full_code,
     load_public_key,

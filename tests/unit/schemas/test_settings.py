@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from schemas.settings import Settings
-from streams.embedded import settings_env, settings_env_names
+from streams.platform.embedded import settings_env, settings_env_names
 from tests.helpers import make_settings, new_secret_key
 
 ENV_EXAMPLE = Path(__file__).resolve().parents[3] / "env.example"

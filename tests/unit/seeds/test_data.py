@@ -5,7 +5,7 @@ from __future__ import annotations
 from providers.registry import NOT_IMPLEMENTED, REGISTRY
 from schemas.notification import Channel
 from seeds.data import LOOKUP_TYPES, LOOKUPS, PROVIDERS
-from streams.integrations import credential_models
+from streams.tenancy.integrations import credential_models
 
 
 def test_exactly_the_five_provider_lookup_types() -> None:

@@ -12,8 +12,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from streams.cli.main import main
-from streams.crypto import decode_key
-from streams.embedded import find_free_port
+from streams.platform.embedded import find_free_port
+from streams.tenancy.crypto import decode_key
 
 SECRETS = ("EAAG-cli-access-token-77", "cli-app-secret-78", "cli-verify-token-79")
 WA_CREDS = {

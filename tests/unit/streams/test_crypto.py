@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.settings import Settings
-from streams.crypto import (
+from streams.tenancy.crypto import (
     Cipher,
     DecryptionFailed,
     InvalidSecretKey,

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas import DeadLetterReason
-from streams.decode import DeadLetter, Decoded, Invalid, RawRecord, decode, ordering_key
+from streams.pipeline.decode import DeadLetter, Decoded, Invalid, RawRecord, decode, ordering_key
 
 VALID = {
     "id": "n-1",

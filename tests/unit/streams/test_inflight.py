@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 
-from streams.inflight import InFlight
+from streams.pipeline.inflight import InFlight
 
 
 async def test_same_key_runs_in_order_and_other_keys_overlap() -> None:

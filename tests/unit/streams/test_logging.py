@@ -12,7 +12,7 @@ import pytest
 from pydantic import SecretStr
 
 from schemas.settings import Settings
-from streams.logging import configure_logging, logging_dict_config
+from streams.platform.logging import configure_logging, logging_dict_config
 
 
 @pytest.fixture(autouse=True)

@@ -1,10 +1,10 @@
-"""Metrics: what the Prometheus scrape shows (streams/metrics.py)."""
+"""Metrics: what the Prometheus scrape shows (streams/platform/metrics.py)."""
 
 from __future__ import annotations
 
 import re
 
-from streams.metrics import GaugeSource, metrics, prometheus_text
+from streams.platform.metrics import GaugeSource, metrics, prometheus_text
 
 
 def _value(text: str, name: str, **labels: str) -> float | None:

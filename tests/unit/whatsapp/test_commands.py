@@ -6,7 +6,7 @@ import pytest
 
 from schemas import DeadLetterReason
 from schemas.whatsapp import CommandName, SessionCommand
-from streams.decode import DeadLetter, RawRecord
+from streams.pipeline.decode import DeadLetter, RawRecord
 from streams.whatsapp import decode_command
 
 

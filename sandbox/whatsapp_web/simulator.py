@@ -1,0 +1,379 @@
+"""A local stand-in for WhatsApp Web, for tests, demos and UI teams without a phone.
+
+``herald sandbox whatsapp-web --port P`` (or :class:`WhatsAppWebSimulator` with
+:func:`~sandbox.serve_app`) serves:
+
+* ``GET /``: a page whose ``window.WPP`` implements, under the same names and with the
+  argument and return shapes of the pinned ``@wppconnect/wa-js`` declarations, the part of
+  wa-js that Herald's bridge uses (``providers/wppconnect/_contract.py``). It keeps its
+  pairing where WhatsApp Web does: ``last-wid-md`` in localStorage and a non-extractable
+  ECDSA key pair (a ``CryptoKey``) in IndexedDB, so only a real copy of the browser profile
+  restores a login. Its auth code rotates every ``qr_interval`` seconds.
+* ``/phone/...``: "the phone" over HTTP (scan a code, see what was sent, make acks
+  happen, write to a session, log out, cause a conflict, mark numbers as not on
+  WhatsApp), mirrored by the Python methods of this class. See ``_http.py``.
+* ``GET /ws``: the page's link to this server (protocol in ``_protocol.py``).
+
+Example::
+
+    sim = WhatsAppWebSimulator(qr_interval=1)
+    async with serve_app(sim.app) as url:
+        ...  # open url in Chromium; code = (await sim.wait_for(sim.pending_codes))[0]
+        device = await sim.scan(code.full_code, "5511999990000")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from sandbox.whatsapp_web._app import build_app
+from sandbox.whatsapp_web._protocol import (
+    ACK_MAX,
+    ACK_MIN,
+    clean_phone,
+    incoming_key_id,
+    parse_full_code,
+    parse_serialized_key,
+    serialize_key,
+)
+from sandbox.whatsapp_web._records import (
+    Device,
+    IncomingMessage,
+    PendingCode,
+    SentMessage,
+    SessionStats,
+)
+from sandbox.whatsapp_web._socket import PageSession
+
+__all__ = ["WhatsAppWebSimulator"]
+
+_T = TypeVar("_T")
+
+
+class WhatsAppWebSimulator:
+    """The simulated WhatsApp servers and phones behind any number of simulated pages.
+
+    ``qr_interval``: seconds each auth code lives (``first_qr_interval`` for the first one;
+    WhatsApp gives the first about 60 s); after ``max_codes`` codes the page goes
+    UNPAIRED_IDLE until ``WPP.conn.refreshQR()``. ``reload_on_logout``: after a logout the
+    page navigates to ``/?post_logout=1`` like WhatsApp Web (else it shows a new QR code in
+    place). ``reload_after_pairing``: the page reloads once right after a scan, as
+    WhatsApp Web sometimes does. ``query_cache_hit``/``query_cache_miss``: how long the
+    page caches ``queryExists`` answers (wa-js: 300 s and 15 s). ``boot_delay``: seconds
+    a page waits for the server's first frame, like WhatsApp Web's loading screen (0: none;
+    events then start within milliseconds of the page's load).
+    """
+
+    def __init__(
+        self,
+        *,
+        qr_interval: float = 20.0,
+        first_qr_interval: float | None = None,
+        max_codes: int = 6,
+        reload_on_logout: bool = True,
+        reload_after_pairing: bool = False,
+        scan_timeout: float = 15.0,
+        query_cache_hit: float = 300.0,
+        query_cache_miss: float = 15.0,
+        reconnect_delay: float = 1.0,
+        boot_delay: float = 0.0,
+    ) -> None:
+        if qr_interval <= 0 or max_codes < 1:
+            raise ValueError("qr_interval must be positive and max_codes at least 1")
+        self.qr_interval = qr_interval
+        self.first_qr_interval = first_qr_interval or qr_interval
+        self.max_codes = max_codes
+        self.reload_on_logout = reload_on_logout
+        self.reload_after_pairing = reload_after_pairing
+        self.scan_timeout = scan_timeout
+        self.query_cache_hit = query_cache_hit
+        self.query_cache_miss = query_cache_miss
+        self.reconnect_delay = reconnect_delay
+        self.boot_delay = boot_delay
+        #: Linked devices by device id (``<phone>:<n>@c.us``).
+        self.devices: dict[str, Device] = {}
+        self.messages: list[SentMessage] = []
+        self.incoming_messages: list[IncomingMessage] = []
+        #: Phone numbers (digits) that are not on WhatsApp.
+        self.not_on_whatsapp: set[str] = set()
+        self.stats: dict[str, SessionStats] = {}
+        self._pages: dict[str, PageSession] = {}
+        self._codes: dict[str, PendingCode] = {}
+        self._backlog: dict[str, list[dict[str, Any]]] = {}
+        self._offline_until: dict[str, float] = {}
+        self._device_numbers: dict[str, Iterator[int]] = {}
+        self._changed = asyncio.Event()
+        self.app = build_app(self)
+
+    # --- the phone (Python API; the HTTP API in _http.py calls these) ------------------
+
+    def pending_codes(self) -> list[PendingCode]:
+        """The auth codes pages are showing now, oldest page first."""
+        return list(self._codes.values())
+
+    async def scan(self, code: str, phone: str) -> Device:
+        """Scan ``code`` (a QR's text, ``AuthCodeMultiDevice.fullCode``) with ``phone``.
+
+        Waits until the page stored its new key pair and logged in; returns the device.
+        ``ValueError``: not a code or not a phone number. ``LookupError``: no page shows
+        that code (expired or never shown). ``ConnectionError``: the page went away.
+        ``TimeoutError``: the page did not finish within ``scan_timeout`` seconds.
+        """
+        parts = parse_full_code(code)
+        digits = clean_phone(phone)
+        pending = self._codes.get(parts.ref)
+        page = self._pages.get(pending.page_id) if pending else None
+        if pending is None or page is None or pending.full_code != parts.full_code:
+            raise LookupError("no page is showing this code (it expired or was never shown)")
+        page.stop_rotation()
+        self._set_code(page, None)
+        numbers = self._device_numbers.setdefault(digits, itertools.count(1))
+        device_id = f"{digits}:{next(numbers)}@c.us"
+        page.pairing = (device_id, digits)
+        future: asyncio.Future[Device] = asyncio.get_running_loop().create_future()
+        page.registered = future
+        await page.send({"type": "paired", "deviceId": device_id, "phone": digits})
+        try:
+            async with asyncio.timeout(self.scan_timeout):
+                return await future
+        except TimeoutError:
+            page.pairing = None
+            raise TimeoutError("the page did not finish pairing in time") from None
+        finally:
+            page.registered = None
+
+    def message(self, message_id: str) -> SentMessage | None:
+        """A sent message by its serialized id (``true_<chat>_<id>``) or bare key id."""
+        if message_id.startswith(("true_", "false_")):
+            with contextlib.suppress(ValueError):
+                _, remote, key_id = parse_serialized_key(message_id)
+                return next(
+                    (m for m in self.messages if m.key_id == key_id and m.chat_id == remote),
+                    None,
+                )
+            return None
+        return next((m for m in self.messages if m.key_id == message_id), None)
+
+    def sent(self, *, to: str | None = None, from_: str | None = None) -> list[SentMessage]:
+        """Sent messages, optionally only those to or from a number."""
+        to_digits = clean_phone(to) if to else None
+        from_digits = clean_phone(from_) if from_ else None
+        return [
+            m
+            for m in self.messages
+            if (to_digits is None or m.to == to_digits)
+            and (from_digits is None or m.from_phone == from_digits)
+        ]
+
+    async def ack(self, message_id: str, ack: int) -> SentMessage:
+        """Make ``ack`` (-7..4: 2 delivered, 3 read, 4 played, -1 failed) happen for a message.
+
+        The sending session's pages emit ``chat.msg_ack_change``; a session with no page
+        online gets it when a page logs in again.
+        """
+        if isinstance(ack, bool) or not isinstance(ack, int) or not ACK_MIN <= ack <= ACK_MAX:
+            raise ValueError(f"ack must be an integer from {ACK_MIN} to {ACK_MAX}")
+        message = self.message(message_id)
+        if message is None:
+            raise LookupError(f"no message {message_id!r}")
+        message.ack = ack
+        message.acks.append(ack)
+        payload = {"type": "ack", "ack": ack, "chat": message.chat_id, "ids": [message.key_id]}
+        await self._deliver(message.from_phone, payload)
+        self._notify()
+        return message
+
+    async def incoming(
+        self, to: str, from_: str, body: str, *, notify_name: str | None = None
+    ) -> IncomingMessage:
+        """``from_`` writes ``body`` to the session of ``to``: its pages emit ``chat.new_message``."""
+        to_digits, from_digits = clean_phone(to), clean_phone(from_)
+        if not any(d.phone == to_digits for d in self.devices.values()):
+            raise LookupError(f"{to_digits} has no linked device (scan a code first)")
+        key_id = incoming_key_id()
+        message = IncomingMessage(
+            id=serialize_key(False, f"{from_digits}@c.us", key_id),
+            key_id=key_id,
+            to=to_digits,
+            from_phone=from_digits,
+            body=body,
+            t=int(time.time()),
+            notify_name=notify_name,
+        )
+        self.incoming_messages.append(message)
+        message.delivered = await self._deliver(
+            to_digits, {"type": "message", "message": message.page_payload()}
+        )
+        self._notify()
+        return message
+
+    async def logout(
+        self, phone: str, *, device_id: str | None = None, reason: str = "unknown_companion"
+    ) -> list[Device]:
+        """The phone removes its linked devices (or one): their pages log out."""
+        digits = clean_phone(phone)
+        removed = [
+            d
+            for d in self.devices.values()
+            if d.phone == digits and (device_id is None or d.device_id == device_id)
+        ]
+        if not removed:
+            raise LookupError(f"{digits} has no linked device")
+        for device in removed:
+            await self._forget_device(device, reason=reason)
+        self._recount()
+        return removed
+
+    async def conflict(self, phone: str) -> int:
+        """The session of ``phone`` is opened elsewhere: its live pages go to CONFLICT."""
+        digits = clean_phone(phone)
+        pages = [p for p in self._pages.values() if p.live and p.phone == digits]
+        if not pages:
+            raise LookupError(f"{digits} has no page online")
+        for page in pages:
+            page.conflict = True
+            await page.send({"type": "conflict"})
+        self._recount()
+        return len(pages)
+
+    async def disconnect(self, phone: str, *, seconds: float = 0.0) -> int:
+        """Drop the links of ``phone``'s pages; they may log in again after ``seconds``."""
+        digits = clean_phone(phone)
+        self._offline_until[digits] = asyncio.get_running_loop().time() + max(seconds, 0.0)
+        pages = [p for p in self._pages.values() if p.phone == digits]
+        for page in pages:
+            await page.ws.close(code=1001, message=b"simulated network failure")
+        return len(pages)
+
+    def mark_not_on_whatsapp(self, phone: str) -> str:
+        digits = clean_phone(phone)
+        self.not_on_whatsapp.add(digits)
+        return digits
+
+    def mark_on_whatsapp(self, phone: str) -> str:
+        digits = clean_phone(phone)
+        self.not_on_whatsapp.discard(digits)
+        return digits
+
+    def sessions(self) -> list[SessionStats]:
+        return [dataclasses.replace(s) for s in self.stats.values()]
+
+    def clear_messages(self) -> None:
+        self.messages.clear()
+        self.incoming_messages.clear()
+        self._notify()
+
+    async def wait_for(self, predicate: Callable[[], _T]) -> _T:
+        """Wait until ``predicate()`` is truthy (checked on every change); return it.
+
+        Waits without limit: bound it with ``asyncio.timeout``.
+        """
+        while True:
+            changed = self._changed
+            result = predicate()
+            if result:
+                return result
+            await changed.wait()
+
+    async def close(self) -> None:
+        """Stop every code rotation and close every page's link."""
+        for page in list(self._pages.values()):
+            page.stop_rotation()
+            await page.ws.close(code=1001, message=b"simulator shutting down")
+
+    # --- used by the page sockets (_socket.py) ------------------------------------------
+
+    def page_config(self) -> dict[str, Any]:
+        return {
+            "queryCacheHitMs": int(self.query_cache_hit * 1000),
+            "queryCacheMissMs": int(self.query_cache_miss * 1000),
+            "reloadOnLogout": self.reload_on_logout,
+            "reloadAfterPairing": self.reload_after_pairing,
+            "reconnectDelayMs": int(self.reconnect_delay * 1000),
+        }
+
+    def _notify(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    def _attach(self, page: PageSession) -> None:
+        self._pages[page.id] = page
+        self._notify()
+
+    async def _detach(self, page: PageSession) -> None:
+        page.stop_rotation()
+        self._set_code(page, None)
+        if page.registered is not None and not page.registered.done():
+            page.registered.set_exception(ConnectionError("the page closed before pairing"))
+        self._pages.pop(page.id, None)
+        self._recount()
+
+    def _set_code(self, page: PageSession, code: PendingCode | None) -> None:
+        if page.code is not None:
+            self._codes.pop(page.code.ref, None)
+        page.code = code
+        if code is not None:
+            self._codes[code.ref] = code
+        self._notify()
+
+    async def _login(self, page: PageSession, device: Device, *, resumed: bool) -> None:
+        until = self._offline_until.get(device.phone, 0.0)
+        if asyncio.get_running_loop().time() < until:
+            await page.send({"type": "unavailable"})
+            await page.ws.close(code=1013, message=b"phone offline")
+            return
+        page.device, page.conflict = device, False
+        for other in self._pages.values():
+            if other is not page and other.live and other.device is device:
+                other.conflict = True
+                await other.send({"type": "conflict"})
+        stats = self.stats.setdefault(device.phone, SessionStats(device.phone))
+        stats.logins += 1
+        self._recount()
+        await page.send(
+            {
+                "type": "connected",
+                "deviceId": device.device_id,
+                "phone": device.phone,
+                "resumed": resumed,
+            }
+        )
+        for payload in self._backlog.pop(device.phone, []):
+            await page.send(payload)
+
+    async def _forget_device(
+        self, device: Device, *, reason: str, except_page: PageSession | None = None
+    ) -> None:
+        self.devices.pop(device.device_id, None)
+        for page in list(self._pages.values()):
+            if page.device is device and page is not except_page:
+                page.device, page.conflict = None, False
+                await page.send({"type": "logout", "reason": reason})
+        if not any(d.phone == device.phone for d in self.devices.values()):
+            self._backlog.pop(device.phone, None)
+        self._notify()
+
+    async def _deliver(self, phone: str, payload: dict[str, Any]) -> int:
+        pages = [p for p in self._pages.values() if p.live and p.phone == phone]
+        if not pages:
+            self._backlog.setdefault(phone, []).append(payload)
+            return 0
+        for page in pages:
+            await page.send(payload)
+        return len(pages)
+
+    def _recount(self) -> None:
+        for phone in {p.phone for p in self._pages.values() if p.phone} | set(self.stats):
+            stats = self.stats.setdefault(phone, SessionStats(phone))
+            pages = [p for p in self._pages.values() if p.phone == phone]
+            stats.open = len(pages)
+            stats.live = sum(1 for p in pages if p.live)
+            stats.max_concurrent = max(stats.max_concurrent, stats.open)
+            stats.max_live = max(stats.max_live, stats.live)
+        self._notify()

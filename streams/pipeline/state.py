@@ -1,0 +1,318 @@
+"""Per-notification state in Redis: idempotency, correlation and monotonic status.
+
+One hash per notification (``streams.tenancy.keys.notification``) holds:
+
+``phase``
+    Where the router got to: ``claimed`` -> ``accepted`` -> ``sent`` | ``failed``, or
+    ``rejected``, or ``dispatched`` (handed to another worker role). These are terminal
+    for the router: a request whose record is terminal is a duplicate and causes nothing.
+``rank``
+    The highest delivery status recorded (see :data:`RANKS`). Status events from
+    webhooks and acks only move it forward; a late ``delivered`` after ``read`` is
+    dropped, and each status is recorded once.
+``channel``, ``provider``, ``pmid``, ``metadata``
+    What a later status event needs to be complete.
+
+Correlation: ``provider message id -> (tenant, notification)`` is written atomically
+with the ``sent`` rank, before the router emits ``sent``. A webhook that arrives
+earlier is *parked* (atomically with the check), and handed back by that same write,
+so an early delivery report is never lost. Every multi-key operation is one Lua
+script, so the Redis server serializes them; Herald therefore needs a single Redis
+primary (or Sentinel), not Redis Cluster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+
+from schemas.status import Status
+from streams.tenancy import keys
+
+__all__ = [
+    "RANKS",
+    "TERMINAL_PHASES",
+    "NotificationRecord",
+    "NotificationState",
+    "ParkedStatus",
+]
+
+#: Delivery status ranks. ``failed`` is special-cased: allowed from any rank below
+#: ``read``, and nothing follows it.
+RANKS: dict[Status, int] = {
+    Status.ACCEPTED: 0,
+    Status.SENT: 1,
+    Status.DELIVERED: 2,
+    Status.READ: 3,
+    Status.FAILED: 9,
+}
+
+#: Phases after which the router does nothing more for a request ("dispatched": handed
+#: over to another worker role, which owns it from then on).
+TERMINAL_PHASES = frozenset({"sent", "failed", "rejected", "dispatched", "scheduled"})
+
+# KEYS[1] notification hash; ARGV: ttl. Returns the existing record (flat list) or {} if new.
+_CLAIM = """
+local existing = redis.call('HGETALL', KEYS[1])
+if #existing > 0 then return existing end
+redis.call('HSET', KEYS[1], 'phase', 'claimed', 'rank', '0')
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return {}
+"""
+
+# Status transition rule shared by the scripts below (rank ARGV-independent).
+_ADVANCE_RULE = """
+local function allowed(cur, new)
+  if cur == 9 then return false end
+  if new == 9 then return cur < 3 end
+  return new > cur
+end
+"""
+
+# KEYS[1] notification hash; ARGV: attempt, provider.
+# Starts a provider attempt: only from accepted/scheduled, only with a higher attempt number
+# than any started before (a fencing token: duplicated retry envelopes cannot both send).
+_BEGIN_ATTEMPT = """
+local phase = redis.call('HGET', KEYS[1], 'phase')
+if phase ~= 'accepted' and phase ~= 'scheduled' then return 0 end
+local cur = tonumber(redis.call('HGET', KEYS[1], 'attempt') or '0')
+if tonumber(ARGV[1]) <= cur then return 0 end
+redis.call('HSET', KEYS[1], 'phase', 'sending', 'attempt', ARGV[1], 'provider', ARGV[2])
+return 1
+"""
+
+# KEYS[1] notification hash; ARGV: new rank. Returns the record (flat list) if advanced, else {}.
+_ADVANCE = (
+    _ADVANCE_RULE
+    + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
+local cur = tonumber(redis.call('HGET', KEYS[1], 'rank') or '-1')
+local new = tonumber(ARGV[1])
+if not allowed(cur, new) then return {} end
+redis.call('HSET', KEYS[1], 'rank', ARGV[1])
+return redis.call('HGETALL', KEYS[1])
+"""
+)
+
+# KEYS: notification hash, correlation key, parked list.
+# ARGV: sent rank, pmid, correlation value, ttl.
+# Writes the correlation, advances to sent, returns the parked statuses (and deletes them).
+_RECORD_SENT = (
+    _ADVANCE_RULE
+    + """
+redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
+redis.call('HSET', KEYS[1], 'pmid', ARGV[2])
+local cur = tonumber(redis.call('HGET', KEYS[1], 'rank') or '-1')
+if allowed(cur, tonumber(ARGV[1])) then redis.call('HSET', KEYS[1], 'rank', ARGV[1]) end
+local parked = redis.call('LRANGE', KEYS[3], 0, -1)
+redis.call('DEL', KEYS[3])
+return parked
+"""
+)
+
+# KEYS: correlation key, parked list. ARGV: parked status json, park ttl, max parked.
+# Returns the correlation value if known; else parks the status and returns false.
+_RESOLVE_OR_PARK = """
+local corr = redis.call('GET', KEYS[1])
+if corr then return corr end
+if redis.call('LLEN', KEYS[2]) < tonumber(ARGV[3]) then
+  redis.call('RPUSH', KEYS[2], ARGV[1])
+  redis.call('EXPIRE', KEYS[2], ARGV[2])
+end
+return false
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationRecord:
+    tenant_id: str
+    notification_id: str
+    phase: str
+    rank: int
+    channel: str | None = None
+    provider: str | None = None
+    provider_message_id: str | None = None
+    metadata: dict[str, Any] | None = None
+    attempt: int = 0
+    retry: dict[str, Any] | None = None  # the scheduled retry (phase "scheduled")
+
+    @property
+    def terminal(self) -> bool:
+        return self.phase in TERMINAL_PHASES
+
+    @classmethod
+    def from_flat(cls, tenant_id: str, notification_id: str, flat: list[Any]) -> NotificationRecord:
+        data = {_s(flat[i]): _s(flat[i + 1]) for i in range(0, len(flat) - 1, 2)}
+        meta = data.get("metadata")
+        return cls(
+            tenant_id=tenant_id,
+            notification_id=notification_id,
+            phase=data.get("phase", "claimed"),
+            rank=int(data.get("rank", "-1")),
+            channel=data.get("channel"),
+            provider=data.get("provider"),
+            provider_message_id=data.get("pmid"),
+            metadata=orjson.loads(meta) if meta else None,
+            attempt=int(data.get("attempt", "0")),
+            retry=orjson.loads(data["retry"]) if data.get("retry") else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedStatus:
+    """A status that arrived before its provider message id was correlated."""
+
+    status: Status
+    payload: dict[str, Any]
+
+    def to_json(self) -> bytes:
+        return orjson.dumps({"status": self.status.value, "payload": self.payload})
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> ParkedStatus:
+        data = orjson.loads(raw)
+        return cls(status=Status(data["status"]), payload=data.get("payload") or {})
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class NotificationState:
+    """The Redis side of idempotency, correlation and monotonic statuses."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        ttl_seconds: int,
+        correlation_ttl_seconds: int,
+        park_ttl_seconds: int = 3600,
+        max_parked: int = 16,
+    ) -> None:
+        self._redis = redis
+        self._ttl = ttl_seconds
+        self._corr_ttl = correlation_ttl_seconds
+        self._park_ttl = park_ttl_seconds
+        self._max_parked = max_parked
+        self._claim = redis.register_script(_CLAIM)
+        self._advance = redis.register_script(_ADVANCE)
+        self._begin_attempt = redis.register_script(_BEGIN_ATTEMPT)
+        self._record_sent = redis.register_script(_RECORD_SENT)
+        self._resolve_or_park = redis.register_script(_RESOLVE_OR_PARK)
+
+    async def claim(self, tenant_id: str, notification_id: str) -> NotificationRecord | None:
+        """Create the record; return ``None`` if new, else the existing record."""
+        flat = await self._claim(
+            keys=[keys.notification(tenant_id, notification_id)], args=[self._ttl]
+        )
+        if not flat:
+            return None
+        return NotificationRecord.from_flat(tenant_id, notification_id, flat)
+
+    async def set_phase(
+        self, tenant_id: str, notification_id: str, phase: str, **fields: str
+    ) -> None:
+        key = keys.notification(tenant_id, notification_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, "phase", phase)
+            for name, value in fields.items():
+                pipe.hset(key, name, value)
+            pipe.expire(key, self._ttl)
+            await pipe.execute()
+
+    async def mark_accepted(
+        self,
+        tenant_id: str,
+        notification_id: str,
+        *,
+        channel: str,
+        provider: str,
+        metadata: dict[str, Any],
+    ) -> None:
+        key = keys.notification(tenant_id, notification_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                key,
+                mapping={
+                    "phase": "accepted",
+                    "channel": channel,
+                    "provider": provider,
+                    "metadata": orjson.dumps(metadata),
+                },
+            )
+            pipe.expire(key, self._ttl)
+            await pipe.execute()
+
+    async def begin_attempt(
+        self, tenant_id: str, notification_id: str, attempt: int, provider: str
+    ) -> bool:
+        """Mark provider attempt ``attempt`` as started; ``False`` if it must not start."""
+        started = await self._begin_attempt(
+            keys=[keys.notification(tenant_id, notification_id)], args=[attempt, provider]
+        )
+        return bool(started)
+
+    async def schedule(self, tenant_id: str, notification_id: str, retry: dict[str, Any]) -> None:
+        """Phase ``scheduled``: a retry envelope (``retry``) is, or is about to be, waiting."""
+        await self.set_phase(
+            tenant_id, notification_id, "scheduled", retry=orjson.dumps(retry).decode()
+        )
+
+    async def advance(
+        self, tenant_id: str, notification_id: str, status: Status
+    ) -> NotificationRecord | None:
+        """Move the status forward; return the record if this call moved it, else ``None``."""
+        flat = await self._advance(
+            keys=[keys.notification(tenant_id, notification_id)], args=[RANKS[status]]
+        )
+        if not flat:
+            return None
+        return NotificationRecord.from_flat(tenant_id, notification_id, flat)
+
+    async def rewind(self, tenant_id: str, notification_id: str, rank: int) -> None:
+        """Undo an :meth:`advance` whose event could not be emitted."""
+        await self._redis.hset(keys.notification(tenant_id, notification_id), "rank", rank)
+
+    async def record_sent(
+        self, tenant_id: str, notification_id: str, provider: str, provider_message_id: str
+    ) -> list[ParkedStatus]:
+        """Correlate the provider message id, advance to ``sent``; return parked statuses."""
+        corr = orjson.dumps({"t": tenant_id, "n": notification_id})
+        parked = await self._record_sent(
+            keys=[
+                keys.notification(tenant_id, notification_id),
+                keys.correlation(provider, provider_message_id),
+                keys.parked(provider, provider_message_id),
+            ],
+            args=[RANKS[Status.SENT], provider_message_id, corr, self._corr_ttl],
+        )
+        return [ParkedStatus.from_json(p) for p in parked]
+
+    async def resolve_or_park(
+        self, provider: str, provider_message_id: str, parked: ParkedStatus
+    ) -> tuple[str, str] | None:
+        """Return ``(tenant, notification)`` for a provider message id, or park the status."""
+        corr = await self._resolve_or_park(
+            keys=[
+                keys.correlation(provider, provider_message_id),
+                keys.parked(provider, provider_message_id),
+            ],
+            args=[parked.to_json(), self._park_ttl, self._max_parked],
+        )
+        if not corr:
+            return None
+        data = orjson.loads(corr)
+        return str(data["t"]), str(data["n"])
+
+    async def get(self, tenant_id: str, notification_id: str) -> NotificationRecord | None:
+        flat_map = await self._redis.hgetall(keys.notification(tenant_id, notification_id))
+        if not flat_map:
+            return None
+        flat: list[Any] = []
+        for k, v in flat_map.items():
+            flat.extend((k, v))
+        return NotificationRecord.from_flat(tenant_id, notification_id, flat)

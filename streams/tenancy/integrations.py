@@ -1,0 +1,318 @@
+"""Per-tenant provider integrations, credentials encrypted at rest.
+
+One Redis hash per tenant (``streams.tenancy.keys.integrations``), field = provider lookup code,
+value = a JSON record: the :class:`IntegrationSummary` fields plus ``credentials`` (a
+:class:`streams.tenancy.crypto.Cipher` token bound to ``"<tenant>:<provider>"``) and
+``indexKeys`` (the index sets the record is in, so that they can be cleaned up without
+decrypting). Integrations of :data:`SYSTEM_TENANT` are the system-wide defaults.
+
+Nothing here logs or returns secret values: summaries carry credential field names only.
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any, get_args
+
+import orjson
+from pydantic import SecretStr, ValidationError
+from redis.asyncio import Redis
+from redis.exceptions import WatchError
+
+from providers._exceptions import HeraldError
+from providers.registry import get_provider_class
+from schemas._base import TENANT_ID_PATTERN
+from schemas.credentials import CREDENTIALS_ADAPTER, BaseCredentials, ProviderCredentials
+from schemas.integration import SYSTEM_TENANT, IntegrationSummary
+from schemas.notification import Channel
+from schemas.status import utcnow
+from seeds.data import LOOKUPS
+from streams.tenancy import keys
+from streams.tenancy.crypto import Cipher, MissingSecretKey
+
+__all__ = [
+    "IntegrationError",
+    "IntegrationStore",
+    "InvalidIntegrationCredentials",
+    "InvalidTenantId",
+    "UnknownProvider",
+    "credential_models",
+    "validate_credentials",
+]
+
+log = logging.getLogger(__name__)
+
+_TENANT_RE = re.compile(TENANT_ID_PATTERN)
+_MAX_WATCH_RETRIES = 32
+
+
+class IntegrationError(HeraldError):
+    """Root of the integration store's errors."""
+
+
+class InvalidTenantId(IntegrationError):
+    pass
+
+
+class UnknownProvider(IntegrationError):
+    def __init__(self, provider: str, known: builtins.list[str]) -> None:
+        super().__init__(
+            f"unknown provider {provider!r}: credentials can be stored for {', '.join(known)}"
+        )
+        self.provider = provider
+        self.known = known
+
+
+class InvalidIntegrationCredentials(IntegrationError):
+    """``errors`` maps each offending field's wire name to what is wrong (never its value)."""
+
+    def __init__(self, provider: str, errors: dict[str, str]) -> None:
+        detail = "; ".join(f"{name}: {message}" for name, message in errors.items())
+        super().__init__(f"invalid {provider} credentials: {detail}")
+        self.provider = provider
+        self.errors = errors
+
+
+def credential_models() -> dict[str, type[BaseCredentials]]:
+    """Provider lookup code -> credentials model, from the :data:`ProviderCredentials` union."""
+    union = get_args(ProviderCredentials)[0]
+    models: dict[str, type[BaseCredentials]] = {}
+    for model in get_args(union):
+        models[model.model_fields["provider_type"].default] = model
+    return models
+
+
+def _channel_of(provider: str) -> Channel:
+    for lookup in LOOKUPS:
+        if lookup.lookup_code == provider:
+            return lookup.channel
+    raise UnknownProvider(provider, sorted(credential_models()))
+
+
+def validate_credentials(provider: str, credentials: Mapping[str, Any]) -> BaseCredentials:
+    """Validate ``credentials`` for ``provider``; errors name fields by wire name, not values."""
+    known = sorted(credential_models())
+    if provider not in known:
+        raise UnknownProvider(provider, known)
+    data = dict(credentials)
+    for name in ("providerType", "provider_type"):
+        given = data.pop(name, provider)
+        if given != provider:
+            raise InvalidIntegrationCredentials(
+                provider, {"providerType": f"is {given!r} but the provider is {provider!r}"}
+            )
+    data["providerType"] = provider
+    try:
+        return CREDENTIALS_ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        # ``from None``: the pydantic error's text includes the input values (secrets).
+        raise InvalidIntegrationCredentials(provider, _field_errors(provider, exc)) from None
+
+
+def _field_errors(provider: str, exc: ValidationError) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for err in exc.errors(include_url=False, include_context=False, include_input=False):
+        parts = [str(p) for p in err["loc"]]
+        if parts and parts[0] == provider:
+            parts = parts[1:]
+        name = ".".join(parts) or "credentials"
+        errors[name] = "missing" if err["type"] == "missing" else err["msg"]
+    return errors
+
+
+def _reveal(creds: BaseCredentials) -> dict[str, Any]:
+    """The credentials as wire JSON with the secret values in clear (for encryption only)."""
+    data: dict[str, Any] = creds.model_dump(mode="json", by_alias=True, exclude_none=True)
+    for name, field in type(creds).model_fields.items():
+        value = getattr(creds, name)
+        if isinstance(value, SecretStr):
+            data[field.alias or name] = value.get_secret_value()
+    return data
+
+
+def _index_keys(provider: str, creds: BaseCredentials) -> builtins.list[str]:
+    cls = get_provider_class(provider)
+    if cls is None:
+        return []
+    found: builtins.list[str] = []
+    for field in cls.index_fields:
+        value = getattr(creds, field, None)
+        if value is None:
+            continue
+        text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        found.append(keys.integration_index(provider, field, text))
+    return found
+
+
+def _check_tenant(tenant_id: str) -> None:
+    if tenant_id != SYSTEM_TENANT and not _TENANT_RE.fullmatch(tenant_id):
+        raise InvalidTenantId(
+            f"invalid tenant id {tenant_id!r}: must match {TENANT_ID_PATTERN} "
+            f"(or be {SYSTEM_TENANT!r} for the system defaults)"
+        )
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _order(summary: IntegrationSummary) -> tuple[bool, int, str]:
+    return (not summary.is_default, summary.priority, summary.provider)
+
+
+class IntegrationStore:
+    def __init__(self, redis: Redis, cipher: Cipher | None) -> None:
+        self._redis = redis
+        self._cipher = cipher
+
+    def _require_cipher(self) -> Cipher:
+        if self._cipher is None:
+            raise MissingSecretKey()
+        return self._cipher
+
+    async def set(
+        self,
+        tenant_id: str,
+        provider: str,
+        credentials: Mapping[str, Any],
+        *,
+        is_default: bool = False,
+        priority: int = 100,
+        is_active: bool = True,
+    ) -> IntegrationSummary:
+        """Validate, encrypt and store; a new default clears the channel's previous default."""
+        _check_tenant(tenant_id)
+        creds = validate_credentials(provider, credentials)
+        cipher = self._require_cipher()
+        channel = _channel_of(provider)
+        clear = _reveal(creds)
+        summary = IntegrationSummary(
+            tenant_id=tenant_id,
+            provider=provider,
+            channel=channel,
+            is_default=is_default,
+            priority=priority,
+            is_active=is_active,
+            key_id=cipher.key_id,
+            credential_fields=sorted(clear.keys() - {"providerType"}),
+            updated_at=utcnow(),
+        )
+        token = cipher.encrypt(orjson.dumps(clear), f"{tenant_id}:{provider}".encode())
+        del clear
+        index_keys = _index_keys(provider, creds)
+        record = {
+            **summary.model_dump(mode="json", by_alias=True),
+            "credentials": token,
+            "indexKeys": index_keys,
+        }
+        key = keys.integrations(tenant_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for _ in range(_MAX_WATCH_RETRIES):
+                try:
+                    await pipe.watch(key)
+                    existing = {
+                        _text(k): orjson.loads(v) for k, v in (await pipe.hgetall(key)).items()
+                    }
+                    stale = set(existing.get(provider, {}).get("indexKeys", [])) - set(index_keys)
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.hset(key, provider, orjson.dumps(record))
+                    if is_default:
+                        for other, rec in existing.items():
+                            if (
+                                other != provider
+                                and rec.get("channel") == channel
+                                and rec.get("isDefault")
+                            ):
+                                pipe.hset(key, other, orjson.dumps({**rec, "isDefault": False}))
+                    for index_key in stale:
+                        pipe.srem(index_key, tenant_id)
+                    for index_key in index_keys:
+                        pipe.sadd(index_key, tenant_id)
+                    await pipe.execute()
+                    break
+                except WatchError:
+                    continue
+            else:
+                raise IntegrationError(f"too much concurrent change to {tenant_id}'s integrations")
+        log.info(
+            "integration stored",
+            extra={
+                "tenant_id": tenant_id,
+                "provider": provider,
+                "channel": str(channel),
+                "key_id": cipher.key_id,
+                "is_default": is_default,
+            },
+        )
+        return summary
+
+    async def _record(self, tenant_id: str, provider: str) -> dict[str, Any] | None:
+        _check_tenant(tenant_id)
+        raw = await self._redis.hget(keys.integrations(tenant_id), provider)
+        if raw is None:
+            return None
+        record: dict[str, Any] = orjson.loads(raw)
+        return record
+
+    async def get(self, tenant_id: str, provider: str) -> IntegrationSummary | None:
+        record = await self._record(tenant_id, provider)
+        return None if record is None else IntegrationSummary.model_validate(record)
+
+    async def list(self, tenant_id: str) -> builtins.list[IntegrationSummary]:
+        """Every integration of the tenant, by channel, default first, then priority."""
+        _check_tenant(tenant_id)
+        raw = await self._redis.hgetall(keys.integrations(tenant_id))
+        summaries = [IntegrationSummary.model_validate_json(v) for v in raw.values()]
+        return sorted(summaries, key=lambda s: (str(s.channel), *_order(s)))
+
+    async def for_channel(
+        self, tenant_id: str, channel: Channel | str
+    ) -> builtins.list[IntegrationSummary]:
+        """Active integrations of ``channel``: the default first, then by priority."""
+        found = [s for s in await self.list(tenant_id) if s.is_active and s.channel == str(channel)]
+        return sorted(found, key=_order)
+
+    async def remove(self, tenant_id: str, provider: str) -> bool:
+        _check_tenant(tenant_id)
+        key = keys.integrations(tenant_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for _ in range(_MAX_WATCH_RETRIES):
+                try:
+                    await pipe.watch(key)
+                    raw = await pipe.hget(key, provider)
+                    if raw is None:
+                        await pipe.unwatch()  # type: ignore[no-untyped-call]
+                        return False
+                    record = orjson.loads(raw)
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.hdel(key, provider)
+                    for index_key in record.get("indexKeys", []):
+                        pipe.srem(index_key, tenant_id)
+                    await pipe.execute()
+                    break
+                except WatchError:
+                    continue
+            else:
+                raise IntegrationError(f"too much concurrent change to {tenant_id}'s integrations")
+        log.info("integration removed", extra={"tenant_id": tenant_id, "provider": provider})
+        return True
+
+    async def credentials(self, tenant_id: str, provider: str) -> BaseCredentials | None:
+        """The decrypted, validated credentials, or ``None`` when there is no integration."""
+        record = await self._record(tenant_id, provider)
+        if record is None:
+            return None
+        cipher = self._require_cipher()
+        plaintext = cipher.decrypt(record["credentials"], f"{tenant_id}:{provider}".encode())
+        try:
+            return CREDENTIALS_ADAPTER.validate_json(plaintext)
+        except ValidationError as exc:
+            raise InvalidIntegrationCredentials(provider, _field_errors(provider, exc)) from None
+
+    async def tenants_by_index(self, provider: str, field: str, value: str) -> builtins.list[str]:
+        """Tenants whose ``provider`` credentials have ``field`` (python name) == ``value``."""
+        members = await self._redis.smembers(keys.integration_index(provider, field, value))
+        return sorted(_text(m) for m in members)

@@ -1,0 +1,95 @@
+"""Read-side of the lookup system (the seed's ``LookupsService``), cached in memory.
+
+The data is written by ``herald seed`` (:func:`seeds.load_seeds`). :meth:`LookupsService.load`
+reads the three hashes once; :meth:`LookupsService.refresh` reads them again.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from redis.asyncio import Redis
+
+from providers._exceptions import HeraldError
+from schemas.lookups import Lookup, LookupType, ProviderSeed
+from schemas.notification import Channel
+from streams.tenancy import keys
+
+__all__ = ["LookupsNotLoaded", "LookupsService"]
+
+log = logging.getLogger(__name__)
+
+
+class LookupsNotLoaded(HeraldError):
+    """Redis holds no seed data (or :meth:`LookupsService.load` was not awaited)."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(
+            message or "no provider lookups in Redis: run `herald seed` to load the seed data"
+        )
+
+
+class LookupsService:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._types: dict[str, LookupType] | None = None
+        self._lookups: dict[str, Lookup] = {}
+        self._rows: dict[str, ProviderSeed] = {}
+
+    async def load(self) -> None:
+        """Read the three hashes; raise :class:`LookupsNotLoaded` if there is no seed data."""
+        raw_types = await self._redis.hgetall(keys.lookup_types())
+        raw_lookups = await self._redis.hgetall(keys.lookups())
+        raw_rows = await self._redis.hgetall(keys.provider_rows())
+        if not raw_lookups or not raw_rows:
+            raise LookupsNotLoaded()
+        types = [LookupType.model_validate_json(v) for v in raw_types.values()]
+        lookups = [Lookup.model_validate_json(v) for v in raw_lookups.values()]
+        rows = [ProviderSeed.model_validate_json(v) for v in raw_rows.values()]
+        self._types = {t.type_name: t for t in types}
+        self._lookups = {lk.lookup_code: lk for lk in lookups}
+        self._rows = {row.provider_type: row for row in rows}
+        log.debug(
+            "lookups loaded",
+            extra={"lookups": len(self._lookups), "provider_rows": len(self._rows)},
+        )
+
+    async def refresh(self) -> None:
+        await self.load()
+
+    @property
+    def loaded(self) -> bool:
+        return self._types is not None
+
+    def _require(self) -> None:
+        if self._types is None:
+            raise LookupsNotLoaded("LookupsService.load() must be awaited before use")
+
+    def lookup_types(self) -> list[LookupType]:
+        self._require()
+        assert self._types is not None
+        return sorted(self._types.values(), key=lambda t: t.type_name)
+
+    def lookups(self) -> list[Lookup]:
+        """Every lookup, by type then order index."""
+        self._require()
+        return sorted(self._lookups.values(), key=lambda lk: (lk.type, lk.order_index))
+
+    def lookup(self, code: str) -> Lookup | None:
+        self._require()
+        return self._lookups.get(code)
+
+    def provider_row(self, provider_type: str) -> ProviderSeed | None:
+        """The provider row whose ``providerType`` is ``provider_type`` (a lookup code)."""
+        self._require()
+        return self._rows.get(provider_type)
+
+    def is_provider_for(self, code: str, channel: Channel | str) -> bool:
+        found = self.lookup(code)
+        return found is not None and found.metadata.get("channel") == str(channel)
+
+    def system_defaults(self, channel: Channel | str) -> list[ProviderSeed]:
+        """Active provider rows of ``channel``: the default first, then by priority."""
+        self._require()
+        rows = [r for r in self._rows.values() if r.is_active and r.channel == str(channel)]
+        return sorted(rows, key=lambda r: (not r.is_default, r.priority, r.name))
