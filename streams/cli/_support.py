@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from providers._exceptions import HeraldError
 from schemas.settings import Settings
+from streams.platform.redis import redis_for
 
 __all__ = ["CommandError", "format_table", "print_json", "redact_url", "redis_client"]
 
@@ -35,7 +36,7 @@ def redact_url(url: str) -> str:
 
 @asynccontextmanager
 async def redis_client(settings: Settings) -> AsyncIterator[Redis]:
-    client = Redis.from_url(settings.redis_url)
+    client = redis_for(settings)
     try:
         yield client
     finally:

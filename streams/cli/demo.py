@@ -23,7 +23,6 @@ import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pydantic import SecretStr
-from redis.asyncio import Redis
 
 from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
 from schemas import DeadLetterInfo, Settings
@@ -38,6 +37,7 @@ from streams.platform.embedded import (
     spawn,
     terminate_process,
 )
+from streams.platform.redis import redis_for
 from streams.tenancy.crypto import Cipher, generate_key
 from streams.tenancy.integrations import IntegrationStore
 
@@ -216,7 +216,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         )
         _line("sandbox", f"{base_url}/{GRAPH_VERSION}", "(WhatsApp Business Cloud API fake)")
 
-        redis = Redis.from_url(redis_url)
+        redis = redis_for(cfg)
         stack.push_async_callback(redis.aclose)
         await load_seeds(redis)
         await IntegrationStore(redis, Cipher.from_settings(cfg)).set(
