@@ -61,16 +61,14 @@ def parse_redis_url(url: str) -> RedisTarget:
     if parts.scheme == "unix" or "," not in url:
         host, port = parts.hostname or "localhost", parts.port or 6379
         return RedisTarget(url=url.strip(), nodes=((host, port),))
-    auth, _, hosts = parts.netloc.rpartition("@")
-    path, query = parts.path, parts.query
+    auth = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
+    path, query = "", ""
     nodes: list[tuple[str, int]] = []
-    for item in hosts.split(","):
+    for item in url.strip().split(","):
         item = item.strip()
-        if "://" in item:  # redis://h2:p2/0 repeated as a full URL
-            sub = urlsplit(item)
-            item = sub.netloc.rpartition("@")[2]
-            path = path or sub.path
-        name, sep, number = item.rpartition(":")
+        sub = urlsplit(item if "://" in item else f"{parts.scheme}://{item}")
+        path, query = path or sub.path, query or sub.query
+        name, sep, number = sub.netloc.rpartition("@")[2].rpartition(":")
         if not sep or not name or not number.isdigit():
             raise ValueError(f"a Redis node must be host:port, got {item!r} in the URL")
         nodes.append((name.strip("[]"), int(number)))
@@ -134,7 +132,8 @@ def redis_client(
     if cluster is False and target.several:
         raise ValueError("REDIS_URL lists several nodes but HERALD_REDIS_CLUSTER is false")
     if cluster or target.several:
-        nodes = [ClusterNode(host, port) for host, port in target.nodes]
+        # The first node comes from the URL itself (with its credentials); the rest as seeds.
+        nodes = [ClusterNode(host, port) for host, port in target.nodes[1:]]
         if max_connections is not None:
             client: RedisCluster = _BoundedCluster.from_url(
                 target.url,

@@ -27,7 +27,7 @@ from streams.whatsapp.tokens import RedisTokenStore, token_key
 from tests.helpers import make_settings
 from tests.unit.whatsapp.fakes import FakeWhatsApp, Recorder
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 TEXT = WppCall("chat.sendTextMessage", "5511999990001@c.us", ("hello", {}), "text")
 OPTIONS = SessionOptions(auto_close_ms=0, watchdog_interval_ms=0)
