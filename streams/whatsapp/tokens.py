@@ -278,5 +278,6 @@ class RedisTokenStore(FileTokenStore):
         )
 
     async def delete(self, tenant_id: str) -> bool:
-        removed = bool(await self._redis.delete(token_key(tenant_id), legacy_token_key(tenant_id)))
+        removed = bool(await self._redis.delete(token_key(tenant_id)))
+        removed = bool(await self._redis.delete(legacy_token_key(tenant_id))) or removed
         return await super().delete(tenant_id) or removed
