@@ -13,10 +13,10 @@ One hash per notification (``streams.tenancy.keys.notification``) holds:
 ``channel``, ``provider``, ``pmid``, ``metadata``
     What a later status event needs to be complete.
 
-Correlation: ``provider message id -> (tenant, notification)`` is written atomically
-with the ``sent`` rank, before the router emits ``sent``. A webhook that arrives
-earlier is *parked* (atomically with the check), and handed back by that same write,
-so an early delivery report is never lost. Every multi-key operation is one Lua
+Correlation: ``provider message id -> (tenant, notification)`` is written just before
+the ``sent`` rank (``record_sent``), before the router emits ``sent``. A webhook that
+arrives earlier is *parked* (atomically with the check), and handed back by the
+correlation's write, so an early delivery report is never lost. Every multi-key operation is one Lua
 script whose keys share one hash slot (the notification's keys: its tenant; the
 correlation and parked list: the correlation key's), so the same scripts run on one
 Redis primary and on Redis Cluster (``streams.platform.redis``).
