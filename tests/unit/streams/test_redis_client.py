@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.crc import key_slot
 
 from streams.platform.redis import parse_redis_url, redis_client, redis_for
 from streams.tenancy import keys
@@ -73,27 +74,29 @@ async def test_a_workers_pooled_client_waits_for_connections_on_either_kind() ->
         await many.aclose()
 
 
-def _slot_tag(key: str) -> str:
-    """The part of ``key`` Redis Cluster hashes (its first non-empty ``{...}``, else all)."""
-    start = key.find("{")
-    end = key.find("}", start + 1)
-    return key[start + 1 : end] if start >= 0 and end > start + 1 else key
+def _slot(key: str) -> int:
+    """The key's Redis Cluster hash slot (redis-py's CRC16 of its hash tag, as the server)."""
+    return int(key_slot(key.encode()))
 
 
-def test_a_correlation_and_its_parked_list_hash_alike() -> None:
-    assert _slot_tag(keys.parked("twilio", "SM1")) == _slot_tag(keys.correlation("twilio", "SM1"))
-    assert _slot_tag(keys.parked("twilio", "SM1")) != _slot_tag(keys.parked("twilio", "SM2"))
+def test_a_correlation_and_its_parked_list_share_a_slot() -> None:
+    assert _slot(keys.parked("twilio", "SM1")) == _slot(keys.correlation("twilio", "SM1"))
+    spread = {_slot(keys.correlation("twilio", f"SM{i}")) for i in range(50)}
+    assert len(spread) > 40  # message ids spread over the cluster
 
 
-def test_a_tenants_keys_share_the_tenants_hash_tag() -> None:
+def test_a_tenants_keys_share_the_tenants_slot() -> None:
     from streams.whatsapp.lease import fence_key, lease_key
     from streams.whatsapp.tokens import token_key
 
-    tagged = [
-        keys.notification("acme", "n-1"),
-        keys.integrations("acme"),
-        lease_key("acme"),
-        fence_key("acme"),
-        token_key("acme"),
-    ]
-    assert {_slot_tag(k) for k in tagged} == {"acme"}
+    for tenant in ("acme", "globex", "t-1"):
+        tagged = [
+            keys.notification(tenant, "n-1"),
+            keys.notification(tenant, "n-2"),
+            keys.integrations(tenant),
+            lease_key(tenant),
+            fence_key(tenant),
+            token_key(tenant),
+        ]
+        assert {_slot(k) for k in tagged} == {_slot(tenant)}
+    assert _slot(keys.notification("acme", "n")) != _slot(keys.notification("globex", "n"))
