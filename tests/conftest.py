@@ -47,7 +47,7 @@ async def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> AsyncIter
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """``redis_cluster`` tests run on one node and on a Redis Cluster (docs/guarantees.md)."""
+    """``redis_cluster`` tests run on one node and on a Redis Cluster (docs/redis.md)."""
     if (
         metafunc.definition.get_closest_marker("redis_cluster") is not None
         and "redis_url" in metafunc.fixturenames
