@@ -21,6 +21,7 @@ instead, a semaphore of ``HERALD_REDIS_MAX_CONNECTIONS`` commands in flight).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit, urlunsplit
@@ -29,9 +30,11 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
 
 if TYPE_CHECKING:
+    from redis.commands.core import AsyncScript
+
     from schemas.settings import Settings
 
-__all__ = ["RedisTarget", "parse_redis_url", "redis_client", "redis_for"]
+__all__ = ["RedisTarget", "parse_redis_url", "queue_script", "redis_client", "redis_for"]
 
 #: Extra connections per cluster node beyond the command limit, for WATCH transactions
 #: (they hold a connection between WATCH and EXEC, outside the command semaphore).
@@ -162,3 +165,20 @@ def redis_for(settings: Settings, *, pooled: bool = False, **kwargs: Any) -> Red
         kwargs.setdefault("max_connections", settings.redis_max_connections)
         kwargs.setdefault("health_check_interval", 15)
     return redis_client(settings.redis_url, cluster=settings.redis_cluster, **kwargs)
+
+
+async def queue_script(
+    pipe: Any, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]
+) -> None:
+    """Queue a call of ``script`` on a pipeline of either kind (for batches).
+
+    redis-py refuses EVALSHA in a cluster pipeline, so there the script's body goes with the
+    call (EVAL; the server compiles a body once and caches it by its digest). On one node
+    the script is queued as EVALSHA, and the pipeline loads it first if the server lacks
+    it. Each call's ``keys`` must share one slot, as for any script (docs/redis.md).
+    """
+    if isinstance(pipe, ClusterPipeline):
+        body = script.script
+        pipe.eval(body if isinstance(body, str) else bytes(body).decode(), len(keys), *keys, *args)
+        return
+    await script(keys=list(keys), args=list(args), client=pipe)

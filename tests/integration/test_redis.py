@@ -8,7 +8,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisClusterException, ResponseError
 
-from streams.platform.redis import redis_for
+from streams.platform.redis import queue_script, redis_for
 from tests.helpers import make_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
@@ -46,3 +46,20 @@ async def test_a_script_over_two_slots_is_refused_on_a_cluster_only(
             await script(keys=["herald:x:{acme}", "herald:y:{globex}"])
     else:
         assert await script(keys=["herald:x:{acme}", "herald:y:{globex}"]) == 2
+
+
+async def test_scripts_are_pipelined_on_either_kind(redis_url: str, redis: Redis) -> None:
+    """A batch: one pipeline, one script call per tenant (each call within one slot)."""
+    client = redis_for(make_settings(redis_url=redis_url), pooled=True)
+    try:
+        script = client.register_script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+        tenants = [f"t{i}" for i in range(12)]  # spread over every node of a cluster
+        for _ in range(2):  # the second round: already loaded (one node) or cached (cluster)
+            async with client.pipeline(transaction=False) as pipe:
+                for i, tenant in enumerate(tenants):
+                    await queue_script(pipe, script, [f"herald:test:{{{tenant}}}"], [i + 1])
+                results = await pipe.execute()
+        assert results == [2 * (i + 1) for i in range(len(tenants))]
+        assert await redis.get("herald:test:{t11}") == b"24"
+    finally:
+        await client.aclose()
