@@ -7,35 +7,21 @@ import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
 
-from providers._exceptions import HeraldError
 from schemas.settings import Settings
+from streams.cli.errors import CommandError, redact_url
 
 __all__ = ["CommandError", "format_table", "print_json", "redact_url", "redis_client"]
 
-
-class CommandError(HeraldError):
-    """A command's input is unusable; the message says why."""
-
-
-def redact_url(url: str) -> str:
-    """``url`` without its password (for error messages)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    return urlunsplit(parts._replace(netloc=user + host))
+#: Seconds a command waits for a TCP connection to Redis (an unreachable host fails fast).
+REDIS_CONNECT_TIMEOUT = 5.0
 
 
 @asynccontextmanager
 async def redis_client(settings: Settings) -> AsyncIterator[Redis]:
-    client = Redis.from_url(settings.redis_url)
+    client = Redis.from_url(settings.redis_url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT)
     try:
         yield client
     finally:
