@@ -57,8 +57,8 @@ class ExitCode(IntEnum):
 #: One line per exit code, for ``--help`` and docs/cli.md.
 EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
     ExitCode.OK: "success",
-    ExitCode.FAILED: "failed: a notification failed or was rejected, a check failed, "
-    "something asked for does not exist, or the input was refused",
+    ExitCode.FAILED: "failed: the notification failed or was rejected, a check failed, "
+    "not found, or bad input",
     ExitCode.USAGE: "bad flags or configuration (environment, .env, the secret key)",
     ExitCode.UNAVAILABLE: "Kafka, Redis, the inbox database or Chromium did not answer",
     ExitCode.TIMEOUT: "gave up waiting (send --wait --timeout)",

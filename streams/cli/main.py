@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import sys
+import textwrap
 import traceback
 from collections.abc import Sequence
 from typing import Any
@@ -65,6 +66,22 @@ EXIT_CODES_HELP = "exit codes:\n" + "\n".join(
 DEBUG_HELP = "show tracebacks of errors too (same as LOG_LEVEL=debug)"
 
 
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Help lines wrapped at spaces only: names like ``whatsapp-web`` stay whole."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every (sub)command's parser: help wrapped by :class:`_Formatter`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get("formatter_class") in (None, argparse.HelpFormatter):
+            kwargs["formatter_class"] = _Formatter
+        super().__init__(*args, **kwargs)
+
+
 def _add_debug(parser: argparse.ArgumentParser) -> None:
     """``--debug`` on every (sub)command, so it may follow the command name."""
     parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
@@ -75,14 +92,16 @@ def _add_debug(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="herald",
         description="Herald: multi-tenant notification stream processor.",
         epilog=EXIT_CODES_HELP
         + "\n\nStart with `herald doctor` when something does not work; docs/cli.md has more.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
     )
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subparsers = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
     for name in COMMANDS:
         module = importlib.import_module(f"{__package__}.{name}")
         module.register(subparsers)

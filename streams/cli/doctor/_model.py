@@ -51,8 +51,10 @@ def render(checks: list[Check], stream: TextIO | None = None) -> None:
     """One line per check (``✓ name  summary``), and an indented hint when there is one."""
     out = stream if stream is not None else sys.stdout
     symbols = _symbols(out)
+    mark = max(len(s) for s in symbols.values())
     width = max(len(c.name) for c in checks)
     for check in checks:
-        print(f"{symbols[check.outcome]} {check.name:<{width}}  {check.summary}", file=out)
+        symbol = symbols[check.outcome]
+        print(f"{symbol:<{mark}} {check.name:<{width}}  {check.summary}", file=out)
         if check.hint and check.outcome in (Outcome.FAIL, Outcome.WARN):
-            print(f"  {' ' * width}  hint: {check.hint}", file=out)
+            print(f"{' ' * (mark + 1 + width)}  hint: {check.hint}", file=out)
