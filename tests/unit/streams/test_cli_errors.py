@@ -121,9 +121,7 @@ def test_a_bug_keeps_its_traceback(
 
 
 @pytest.mark.parametrize("debug", [[], ["--debug"]])
-def test_traceback_only_with_debug(
-    capsys: pytest.CaptureFixture[str], debug: list[str]
-) -> None:
+def test_traceback_only_with_debug(capsys: pytest.CaptureFixture[str], debug: list[str]) -> None:
     code, _, err = herald(capsys, "status", "--tenant", "acme", "--id", "n1", *debug)
     assert code == ExitCode.UNAVAILABLE
     assert "herald: error: cannot reach Redis at redis://127.0.0.1:" in err
@@ -165,7 +163,8 @@ def test_send_names_the_known_providers(capsys: pytest.CaptureFixture[str]) -> N
     assert info.value.code == ExitCode.USAGE
     err = capsys.readouterr().err
     assert "invalid choice: 'carrier-pigeon'" in err
-    assert "whatsapp-business" in err and "sendgrid" in err
+    assert "whatsapp-business" in err
+    assert "sendgrid" in err
 
 
 @pytest.mark.parametrize(
@@ -346,7 +345,8 @@ def test_wajs_version_is_checked(tmp_path: Path) -> None:
     assert check_wajs(settings).outcome is Outcome.OK
     missing = check_wajs(Settings(_env_file=None, wppconnect_wajs_path=str(tmp_path / "none.js")))
     assert missing.outcome is Outcome.FAIL
-    assert missing.hint is not None and "bootstrap" in missing.hint
+    assert missing.hint is not None
+    assert "bootstrap" in missing.hint
 
 
 def test_command_error_defaults() -> None:
