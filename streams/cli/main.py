@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 import textwrap
+import threading
 import traceback
 from collections.abc import Sequence
 from typing import Any
@@ -132,7 +133,9 @@ async def _until_terminated(func: Any, args: argparse.Namespace, settings: Setti
         terminated = True
         task.cancel()
 
-    loop.add_signal_handler(signal.SIGTERM, terminate)
+    handled = threading.current_thread() is threading.main_thread()
+    if handled:  # signal handlers can only be set from the main thread
+        loop.add_signal_handler(signal.SIGTERM, terminate)
     try:
         return await func(args, settings)
     except asyncio.CancelledError:
@@ -140,7 +143,8 @@ async def _until_terminated(func: Any, args: argparse.Namespace, settings: Setti
             raise KeyboardInterrupt from None
         raise
     finally:
-        loop.remove_signal_handler(signal.SIGTERM)
+        if handled:
+            loop.remove_signal_handler(signal.SIGTERM)
 
 
 def _run(func: Any, args: argparse.Namespace, settings: Settings) -> int:
