@@ -38,7 +38,12 @@ def register(subparsers: Any) -> None:
         "exit 0 once it is sent (or later), 1 when it fails or is rejected, 4 on time-out.",
     )
     p.add_argument("--tenant", required=True, help="tenant id")
-    p.add_argument("--channel", default="whatsapp", choices=[c.value for c in Channel])
+    p.add_argument(
+        "--channel",
+        default="whatsapp",
+        choices=[c.value for c in Channel],
+        help="one of: %(choices)s (default %(default)s)",
+    )
     p.add_argument(
         "--provider",
         choices=[lookup.lookup_code for lookup in LOOKUPS],
@@ -48,22 +53,22 @@ def register(subparsers: Any) -> None:
     p.add_argument("--id", dest="notification_id", help="idempotency key (default: a new UUID)")
     to = p.add_argument_group("recipient (one of)")
     to.add_argument("--to", dest="phone", help="phone number")
-    to.add_argument("--email")
-    to.add_argument("--device-token")
-    to.add_argument("--user-id")
+    to.add_argument("--email", help="email address (channel email)")
+    to.add_argument("--device-token", help="push token (channel fcm: Firebase or APNs)")
+    to.add_argument("--user-id", help="inbox user id (channel database)")
     c = p.add_argument_group("content")
-    c.add_argument("--body")
-    c.add_argument("--subject")
-    c.add_argument("--html")
+    c.add_argument("--body", help="text of the message")
+    c.add_argument("--subject", help="email subject, push title")
+    c.add_argument("--html", help="email HTML body")
     c.add_argument("--media-url", help="attach media by URL")
     c.add_argument("--media-file", type=Path, help="attach a local file (sent inline, base64)")
-    c.add_argument("--mimetype")
-    c.add_argument("--caption")
-    c.add_argument("--latitude", type=float)
-    c.add_argument("--longitude", type=float)
-    c.add_argument("--location-name")
+    c.add_argument("--mimetype", help="the media's MIME type")
+    c.add_argument("--caption", help="the media's caption")
+    c.add_argument("--latitude", type=float, help="share a location: its latitude")
+    c.add_argument("--longitude", type=float, help="share a location: its longitude")
+    c.add_argument("--location-name", help="share a location: its name")
     c.add_argument("--contact-id", help="share a contact: its phone number")
-    c.add_argument("--contact-name")
+    c.add_argument("--contact-name", help="share a contact: its name")
     p.add_argument("--metadata", help="JSON object echoed on every status event")
     w = p.add_argument_group("following the request")
     w.add_argument("--wait", action="store_true", help="print its status events until final")

@@ -34,6 +34,7 @@ from streams.cli.errors import (
 )
 from streams.cli.events import SeenIds, decode_record, status_line
 from streams.cli.main import build_parser, main
+from streams.cli.reference import render_cli_reference
 from streams.cli.sandbox import SANDBOXES
 from streams.platform.admin import BrokerUnavailable
 from streams.platform.app import ROLES
@@ -352,3 +353,10 @@ def test_wajs_version_is_checked(tmp_path: Path) -> None:
 def test_command_error_defaults() -> None:
     assert CommandError("x").code == ExitCode.FAILED
     assert CommandError("x", code=ExitCode.TIMEOUT).code == ExitCode.TIMEOUT
+
+
+def test_cli_reference_is_up_to_date() -> None:
+    committed = (Path(__file__).resolve().parents[3] / "docs" / "cli.md").read_text()
+    assert committed == render_cli_reference(), "docs/cli.md is stale: run scripts/gen_docs.py"
+    for command in ("send", "status", "tail", "doctor", "sandbox whatsapp-web"):
+        assert f"### `herald {command}`" in committed or f"#### `herald {command}`" in committed
