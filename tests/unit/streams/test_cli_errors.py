@@ -10,6 +10,7 @@ import argparse
 import io
 import json
 import logging
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -360,3 +361,15 @@ def test_cli_reference_is_up_to_date() -> None:
     assert committed == render_cli_reference(), "docs/cli.md is stale: run scripts/gen_docs.py"
     for command in ("send", "status", "tail", "doctor", "sandbox whatsapp-web"):
         assert f"### `herald {command}`" in committed or f"#### `herald {command}`" in committed
+
+
+def test_a_server_on_a_taken_port_is_one_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        code, _, err = herald(capsys, "sandbox", "twilio", "--port", port)
+    assert code == ExitCode.FAILED
+    assert "address already in use" in err
+    assert "hint: choose another --host/--port" in err
+    assert "Traceback" not in err
