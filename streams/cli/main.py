@@ -67,18 +67,34 @@ EXIT_CODES_HELP = "exit codes:\n" + "\n".join(
 DEBUG_HELP = "show tracebacks of errors too (same as LOG_LEVEL=debug)"
 
 
-class _Formatter(argparse.RawDescriptionHelpFormatter):
-    """Help lines wrapped at spaces only: names like ``whatsapp-web`` stay whole."""
+class _Formatter(argparse.HelpFormatter):
+    """Help wrapped at spaces only (``whatsapp-web`` stays whole); in descriptions and
+    epilogs, paragraphs are wrapped one by one and indented lines are kept as written."""
 
     def _split_lines(self, text: str, width: int) -> list[str]:
         return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        out: list[str] = []
+        for paragraph in textwrap.dedent(text).strip().split("\n\n"):
+            lines = paragraph.splitlines()
+            if any(line.startswith("  ") for line in lines):
+                out.append("\n".join(indent + line for line in lines))
+            else:
+                wrapped = textwrap.wrap(" ".join(paragraph.split()), width, break_on_hyphens=False)
+                out.append("\n".join(indent + line for line in wrapped))
+        return "\n\n".join(out)
 
 
 class _Parser(argparse.ArgumentParser):
     """Every (sub)command's parser: help wrapped by :class:`_Formatter`."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        if kwargs.get("formatter_class") in (None, argparse.HelpFormatter):
+        if kwargs.get("formatter_class") in (
+            None,
+            argparse.HelpFormatter,
+            argparse.RawDescriptionHelpFormatter,
+        ):
             kwargs["formatter_class"] = _Formatter
         super().__init__(*args, **kwargs)
 

@@ -46,8 +46,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--topic",
         action="append",
         metavar="TOPIC",
-        help="follow this topic of Herald's instead (repeatable); see `herald doctor` "
-        "for their names",
+        help="follow this topic of Herald's instead (repeatable): its requests, status, dead "
+        "letter, retry and whatsapp.* topics, by their configured names (HERALD_TOPIC_*)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON lines")
     parser.add_argument(
