@@ -11,8 +11,8 @@ from redis.exceptions import RedisError
 
 from schemas.settings import Settings
 from streams.cli.doctor._model import Check, Outcome
-from streams.cli.errors import redact_url
-from streams.platform.admin import BrokerUnavailable, wait_for_broker
+from streams.cli.errors import CommandError, redact_url
+from streams.cli.kafka import wait_for_kafka
 
 __all__ = ["check_kafka", "check_redis", "check_redis_storage"]
 
@@ -41,9 +41,9 @@ async def _describe(settings: Settings) -> tuple[set[str], dict[str, int]]:
 async def check_kafka(settings: Settings, wait: float) -> Check:
     bootstrap = settings.kafka_bootstrap_servers
     try:
-        await wait_for_broker(bootstrap, wait)
+        await wait_for_kafka(settings, wait)  # says on stderr that it waits
         _, partitions = await _describe(settings)
-    except (BrokerUnavailable, KafkaError, OSError) as exc:
+    except (CommandError, KafkaError, OSError) as exc:
         return Check(
             "kafka",
             Outcome.FAIL,
