@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -10,10 +12,31 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from schemas._base import TENANT_ID_PATTERN
 from schemas.settings import Settings
 from streams.cli.errors import CommandError, redact_url
 
-__all__ = ["CommandError", "format_table", "print_json", "redact_url", "redis_client"]
+__all__ = [
+    "CommandError",
+    "format_table",
+    "print_json",
+    "redact_url",
+    "redis_client",
+    "tenant_id",
+]
+
+_TENANT = re.compile(TENANT_ID_PATTERN)
+
+
+def tenant_id(text: str) -> str:
+    """An argparse ``type``: a well-formed tenant id (else a usage error naming the rule)."""
+    if not _TENANT.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"invalid tenant id {text!r}: letters, digits and . _ : - (up to 128), "
+            "starting with a letter or digit"
+        )
+    return text
+
 
 #: Seconds a command waits for a TCP connection to Redis (an unreachable host fails fast).
 REDIS_CONNECT_TIMEOUT = 5.0

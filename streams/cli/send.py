@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaProducer
 from schemas import Channel, NotificationRequest, Settings, StatusEvent
 from schemas.status import Status
 from seeds.data import LOOKUPS
+from streams.cli._support import tenant_id
 from streams.cli.errors import ExitCode, InputError, TimedOut
 from streams.cli.events import SeenIds, status_line
 from streams.cli.kafka import add_broker_wait, follow, wait_for_kafka
@@ -37,7 +38,7 @@ def register(subparsers: Any) -> None:
         "and print its id. With --wait, print each of its status events as it arrives and "
         "exit 0 once it is sent (or later), 1 when it fails or is rejected, 4 on time-out.",
     )
-    p.add_argument("--tenant", required=True, help="tenant id")
+    p.add_argument("--tenant", required=True, type=tenant_id, help="tenant id")
     p.add_argument(
         "--channel",
         default="whatsapp",

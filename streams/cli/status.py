@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from schemas.retry import RetryEnvelope
 from schemas.settings import Settings
 from schemas.status import Status
-from streams.cli._support import format_table, print_json, redis_client
+from streams.cli._support import format_table, print_json, redis_client, tenant_id
 from streams.cli.errors import CommandError, redact_url
 from streams.pipeline.state import RANKS, NotificationRecord, NotificationState
 from streams.tenancy import keys
@@ -108,7 +108,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "its last error when a retry is scheduled, and when the state expires. Exit code 1 "
         "when there is none (never received, or expired after HERALD_IDEMPOTENCY_TTL_SECONDS).",
     )
-    parser.add_argument("--tenant", required=True, help="tenant id")
+    parser.add_argument("--tenant", required=True, type=tenant_id, help="tenant id")
     parser.add_argument("--id", required=True, dest="notification_id", help="notification id")
     parser.add_argument("--json", action="store_true", help="print as JSON")
     parser.set_defaults(func=run)

@@ -15,6 +15,7 @@ import orjson
 
 from schemas.settings import Settings
 from schemas.status import Status
+from streams.cli._support import tenant_id
 from streams.cli.events import SeenIds, decode_record
 from streams.cli.kafka import add_broker_wait, check_topics, follow, wait_for_kafka
 
@@ -31,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "whatsapp.*); with --topic, --json prints {topic, partition, offset, key, value} "
         "objects. Ctrl-C ends it (exit code 0).",
     )
-    parser.add_argument("--tenant", help="only this tenant's records")
+    parser.add_argument("--tenant", type=tenant_id, help="only this tenant's records")
     parser.add_argument(
         "--status",
         action="append",

@@ -373,3 +373,13 @@ def test_a_server_on_a_taken_port_is_one_clear_error(capsys: pytest.CaptureFixtu
     assert "address already in use" in err
     assert "hint: choose another --host/--port" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", [["policy", "show"], ["status", "--id", "n1"], ["tail"]])
+def test_a_malformed_tenant_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([*command, "--tenant", "a b"])
+    assert info.value.code == ExitCode.USAGE
+    assert "invalid tenant id 'a b'" in capsys.readouterr().err
