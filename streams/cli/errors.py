@@ -155,7 +155,7 @@ def translate(exc: BaseException, *, redis_url: str, database_url: str) -> Comma
     from redis.exceptions import AuthenticationError as RedisAuthenticationError
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
-    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
     from streams.platform.admin import BrokerUnavailable, TopicCreationError
     from streams.platform.embedded import EmbeddedServiceError
@@ -185,10 +185,12 @@ def translate(exc: BaseException, *, redis_url: str, database_url: str) -> Comma
     if isinstance(exc, KafkaError):
         return CommandError(f"Kafka refused the request: {_first_line(exc)}")
     if isinstance(exc, SQLAlchemyError):
-        return ServiceUnavailable(
-            f"inbox database {redact_url(database_url)}: {type(exc).__name__}: {_first_line(exc)}",
-            "check DATABASE_URL and that the database is running",
-        )
+        message = f"inbox database {redact_url(database_url)}: {type(exc).__name__}: "
+        if isinstance(exc, OperationalError | InterfaceError):
+            return ServiceUnavailable(
+                message + _first_line(exc), "check DATABASE_URL and that the database is running"
+            )
+        return CommandError(message + _first_line(exc))
     if isinstance(exc, MissingSecretKey | InvalidSecretKey):
         return UsageError(str(exc))
     if isinstance(exc, LookupsNotLoaded):
@@ -206,6 +208,10 @@ def translate(exc: BaseException, *, redis_url: str, database_url: str) -> Comma
     if isinstance(exc, OSError) and exc.errno in _CANNOT_LISTEN:
         return CommandError(
             _first_line(exc), "choose another --host/--port, or stop what is listening there"
+        )
+    if isinstance(exc, ConnectionError):
+        return ServiceUnavailable(
+            f"connection failed: {_first_line(exc)}", "check that the service named is running"
         )
     return None
 
