@@ -7,9 +7,12 @@ cases are fast with ``--broker-wait 0``.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
 import json
 import logging
+import os
+import signal
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -34,7 +37,7 @@ from streams.cli.errors import (
     translate,
 )
 from streams.cli.events import SeenIds, decode_record, status_line
-from streams.cli.main import build_parser, main
+from streams.cli.main import _until_terminated, build_parser, main
 from streams.cli.reference import render_cli_reference
 from streams.cli.sandbox import SANDBOXES
 from streams.platform.admin import BrokerUnavailable
@@ -383,3 +386,19 @@ def test_a_malformed_tenant_is_a_usage_error(
         main([*command, "--tenant", "a b"])
     assert info.value.code == ExitCode.USAGE
     assert "invalid tenant id 'a b'" in capsys.readouterr().err
+
+
+def test_sigterm_ends_an_async_command_like_ctrl_c() -> None:
+    cleaned: list[bool] = []
+
+    async def command(args: argparse.Namespace, settings: Settings) -> int:
+        os.kill(os.getpid(), signal.SIGTERM)
+        try:
+            await asyncio.sleep(30)
+        finally:
+            cleaned.append(True)
+        return 0
+
+    with pytest.raises(KeyboardInterrupt):
+        asyncio.run(_until_terminated(command, argparse.Namespace(), Settings(_env_file=None)))
+    assert cleaned == [True]
