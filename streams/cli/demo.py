@@ -51,11 +51,15 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="run Herald end to end on embedded defaults and print the status events",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(__doc__ or "").split("\n\n", 1)[1].replace("``", "`"),
     )
     parser.add_argument("--timeout", type=float, default=90.0, help="give up after N seconds")
-    parser.add_argument("--workdir", type=Path, default=Path(".herald-demo"))
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path(".herald-demo"),
+        help="where the logs (broker, worker) and the inbox database go",
+    )
     parser.add_argument(
         "--no-whatsapp-web",
         action="store_true",
