@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
+from schemas.credentials import WPPConnectCredentials
+from schemas.settings import Settings
 from schemas.whatsapp import ConnectionState, QrCode, SessionStatus
 
 if TYPE_CHECKING:
@@ -20,6 +22,7 @@ __all__ = [
     "SessionListener",
     "SessionOptions",
     "SessionPhase",
+    "options_for",
 ]
 
 #: The retryable error code of messages whose session could not log in.
@@ -92,3 +95,32 @@ class SessionHooks(Protocol):
     async def session_closed(self, session: WhatsAppSession) -> None:
         """The run ended and its browser is closed (``session.close_reason`` says why)."""
         ...
+
+
+def options_for(settings: Settings, credentials: WPPConnectCredentials | None) -> SessionOptions:
+    """The tenant's credentials (autoClose, qrTimeout, disableWelcome) over the settings."""
+    creds = credentials
+    return SessionOptions(
+        auto_close_ms=(
+            creds.auto_close
+            if creds and creds.auto_close is not None
+            else settings.wppconnect_auto_close_ms
+        ),
+        qr_timeout_ms=(
+            creds.qr_timeout if creds and creds.qr_timeout else settings.wppconnect_qr_timeout_ms
+        ),
+        sync_timeout_ms=settings.wppconnect_sync_timeout_ms,
+        disable_welcome=(
+            creds.disable_welcome
+            if creds and creds.disable_welcome is not None
+            else settings.wppconnect_disable_welcome
+        ),
+        takeover_on_conflict=settings.wppconnect_takeover_on_conflict,
+        reconnect_max_delay=settings.wppconnect_reconnect_max_delay_seconds,
+        session_label=creds.session_name if creds else settings.wppconnect_session_name,
+        watchdog_interval_ms=settings.wppconnect_watchdog_interval_ms,
+        max_restarts=settings.wppconnect_max_restarts,
+        restart_base_delay=min(1.0, settings.wppconnect_reconnect_max_delay_seconds),
+        send_rate_per_minute=settings.wppconnect_send_rate,
+        send_jitter_ms=settings.wppconnect_send_jitter_ms,
+    )
