@@ -20,7 +20,13 @@ from providers._exceptions import ProviderError
 from schemas.whatsapp import ConnectionState, SessionStatus
 from streams.whatsapp.driver import DriverError, DriverFactory, DriverSpec, SessionDriver
 from streams.whatsapp.lease import Lease
-from streams.whatsapp.options import SessionHooks, SessionListener, SessionOptions, SessionPhase
+from streams.whatsapp.options import (
+    COMMIT_SECONDS,
+    SessionHooks,
+    SessionListener,
+    SessionOptions,
+    SessionPhase,
+)
 from streams.whatsapp.pacing import Pacer
 from streams.whatsapp.tokens import TokenStore, session_name
 
@@ -64,8 +70,16 @@ class SessionCore:
         self.lease_lost = False
         #: The run ended with the token deleted (logout).
         self.token_deleted = False
-        #: The run was logged in when it ended (its profile is worth archiving).
+        #: The run was logged in when it ended, with its login on disk (worth archiving).
         self.logged_in_at_close = False
+        #: Herald's copy of the login is in the profile (``login.py``), or the run started
+        #: on a profile that was already logged in.
+        self.login_kept = False
+        #: When the page logged in during this run (a scan), loop time.
+        self.authenticated_at: float | None = None
+        #: How the last browser of the run closed: on request with everything written
+        #: (``True``), or it had died (``False``); ``None`` while it runs.
+        self.closed_cleanly: bool | None = None
         self.restarts = 0  # reopenings of this run
         self.failures = 0  # failed reopenings in a row
         self.last_used: float = 0.0
@@ -116,6 +130,14 @@ class SessionCore:
     def driver(self) -> SessionDriver | None:
         """The current browser page (``None`` between runs and while reopening)."""
         return self._driver
+
+    @property
+    def login_on_disk(self) -> bool:
+        """The login can be restored from the profile as it is on disk now."""
+        if self.login_kept:
+            return True
+        at = self.authenticated_at
+        return at is not None and self._clock() - at >= COMMIT_SECONDS
 
     def touch(self) -> None:
         self.last_used = self._clock()
@@ -169,6 +191,19 @@ class SessionCore:
         """A session-level event (timers, the watchdog): handled whatever the page."""
         self._queue.put_nowait((None, name, payload))
 
+    async def _keep_login(self) -> None:
+        """Write the login to the profile now (``login.py``), then tell the hooks."""
+        driver = self._driver
+        if driver is None:
+            return
+        try:
+            async with self._lock:
+                self.login_kept = await driver.keep_login() or self.login_kept
+        except DriverError as exc:
+            self._log("could not keep the login", logging.WARNING, error=repr(exc))
+        if self._hooks is not None:
+            await self._hooks.session_logged_in(self.me)
+
     async def _status(self, status: SessionStatus, detail: str | None = None) -> None:
         self.status = status
         self._log("session status", status=status.value)
@@ -207,7 +242,8 @@ class SessionCore:
         if self.phase == SessionPhase.CLOSED:
             return
         self._settled.clear()
-        self.logged_in_at_close = self._authenticated and not delete_token
+        logged_in = self._authenticated and not delete_token
+        on_disk = self.login_on_disk  # before the browser goes: a death stops the clock
         self.phase = SessionPhase.CLOSED
         self.closed_at = self._clock()
         self.close_reason = reason
@@ -220,9 +256,18 @@ class SessionCore:
                 watchdog.cancel()
             driver, self._driver = self._driver, None
             self._generation += 1
+            clean = False
             if driver is not None:
                 with contextlib.suppress(Exception):
-                    await driver.close()
+                    clean = await driver.close()
+            self.closed_cleanly = clean
+            # A clean close wrote everything; after a death only what was on disk counts.
+            self.logged_in_at_close = logged_in and (on_disk or clean)
+            if logged_in and not self.logged_in_at_close:
+                self._log(
+                    "the browser died before the login was on disk: not archived",
+                    logging.WARNING,
+                )
             self._queue.put_nowait(None)
             await self._listener.on_qr_cleared(self.me)
             await self._status(SessionStatus.BROWSER_CLOSE, reason)
@@ -232,7 +277,7 @@ class SessionCore:
                 await self._status(SessionStatus.DELETE_TOKEN, reason)
             if self._hooks is not None:
                 await self._hooks.session_closed(self.me)
-            self._log("session closed", reason=reason)
+            self._log("session closed", reason=reason, clean=clean)
         finally:
             self._closed.set()
             self._settled.set()

@@ -153,6 +153,8 @@ class HealingMixin(SessionCore):
         self.phase = SessionPhase.STARTING
         self.state = None
         self._authenticated = False
+        self.login_kept = False  # the new page says whether its profile is logged in
+        self.authenticated_at = None
         self._last_code = None
         self._suspect = 0
         driver = self._new_driver()

@@ -29,7 +29,7 @@ from streams.whatsapp import sending
 from streams.whatsapp.driver import DriverFactory
 from streams.whatsapp.lease import LeaseManager
 from streams.whatsapp.options import options_for
-from streams.whatsapp.persistence import SETTLE_SECONDS, Archiver
+from streams.whatsapp.persistence import Archiver
 from streams.whatsapp.sending import message_key, with_message_id
 from streams.whatsapp.session import (
     FINAL_CLOSE_CODES,
@@ -42,7 +42,6 @@ from streams.whatsapp.session import (
 from streams.whatsapp.tokens import FileTokenStore, TokenStore
 
 __all__ = [
-    "SETTLE_SECONDS",
     "SessionManager",
     "message_key",
     "options_for",
@@ -83,15 +82,6 @@ class SessionManager:
         self.owned: set[int] | None = None
         self.max_sessions = settings.wppconnect_max_sessions
         self.archiver = Archiver(self.tokens, leases, self.spawn)
-
-    @property
-    def settle_seconds(self) -> float:
-        """Seconds after login before the first archive of a running profile."""
-        return self.archiver.settle_seconds
-
-    @settle_seconds.setter
-    def settle_seconds(self, value: float) -> None:
-        self.archiver.settle_seconds = value
 
     # --- sessions -----------------------------------------------------------------------
 
@@ -204,7 +194,7 @@ class SessionManager:
 
     # --- hooks (SessionHooks): persistence.py -------------------------------------------
 
-    async def session_ready(self, session: WhatsAppSession) -> None:
+    async def session_logged_in(self, session: WhatsAppSession) -> None:
         self.archiver.after_login(session)
 
     async def session_closed(self, session: WhatsAppSession) -> None:
@@ -303,7 +293,6 @@ class SessionManager:
         return [s.tenant_id for s in moving]
 
     async def close_all(self, reason: str = "shutdown") -> None:
-        self.archiver.cancel_pending()
         running = [s for s in self.sessions() if s.running]
         await asyncio.gather(*(s.close(reason) for s in running), return_exceptions=True)
         if self._background:

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from streams.whatsapp.session import WhatsAppSession
 
 __all__ = [
+    "COMMIT_SECONDS",
     "DISCONNECTED",
     "FINAL_CLOSE_CODES",
     "NOT_AUTHENTICATED",
@@ -31,6 +32,10 @@ NOT_AUTHENTICATED = "session_not_authenticated"
 DISCONNECTED = "session_disconnected"
 #: ... and of messages whose session was given up after too many failed reopenings.
 SESSION_FAILED = "session_failed"
+#: Seconds after which Chromium has committed a localStorage write to disk (it commits
+#: about 5 s after a change): a login older than this, in a browser that is still
+#: alive, is on disk even when Herald could not keep its own copy (``login.py``).
+COMMIT_SECONDS = 6.0
 #: Closes that end the wait of every message that arrived before them.
 FINAL_CLOSE_CODES = frozenset({NOT_AUTHENTICATED, DISCONNECTED, SESSION_FAILED})
 
@@ -88,8 +93,11 @@ class SessionListener(Protocol):
 class SessionHooks(Protocol):
     """What the session manager does around a run: archive the token, give the lease back."""
 
-    async def session_ready(self, session: WhatsAppSession) -> None:
-        """The run reached ``inChat`` (after a start or a reopening)."""
+    async def session_logged_in(self, session: WhatsAppSession) -> None:
+        """The run is logged in (a scan, or a start on a logged-in profile).
+
+        ``session.login_on_disk`` says whether the login is known to be on disk yet.
+        """
         ...
 
     async def session_closed(self, session: WhatsAppSession) -> None:

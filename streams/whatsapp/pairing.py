@@ -37,6 +37,8 @@ class PairingMixin(SessionCore):
         if snap.get("authenticated"):
             self._authenticated = True
             if first:
+                self.login_kept = True  # the page read it from the profile: it is on disk
+                await self._keep_login()
                 await self._status(SessionStatus.IS_LOGGED)
             if self.phase != SessionPhase.SYNCING:
                 self._ready.clear()
@@ -82,6 +84,8 @@ class PairingMixin(SessionCore):
         self._authenticated = True
         self._cancel_timer("autoclose")
         if self.phase in (SessionPhase.STARTING, SessionPhase.PAIRING):
+            self.authenticated_at = self._clock()
+            await self._keep_login()  # before qrReadSuccess is reported: on disk first
             await self._status(SessionStatus.QR_READ_SUCCESS)
             await self._listener.on_qr_cleared(self.me)
             self.phase = SessionPhase.SYNCING
@@ -105,12 +109,9 @@ class PairingMixin(SessionCore):
             return
         self.phase = SessionPhase.READY
         self.touch()  # idle from now on, not from when it started
-        fresh = self.status != SessionStatus.IN_CHAT
-        if fresh:
+        if self.status != SessionStatus.IN_CHAT:
             await self._status(SessionStatus.IN_CHAT)
         self._ready.set()
-        if fresh and self._hooks is not None:
-            await self._hooks.session_ready(self.me)
 
     async def _on_state(self, raw: Any, *, force: bool = False) -> None:
         try:

@@ -75,6 +75,9 @@ class WhatsAppSession(PairingMixin, HealingMixin):
         self.qr_attempts = 0
         self.restarts = self.failures = 0
         self.lease_lost = self.token_deleted = self.logged_in_at_close = False
+        self.login_kept = False
+        self.authenticated_at = None
+        self.closed_cleanly = None
         self._last_code = None
         self._authenticated = False
         self._logging_out = False

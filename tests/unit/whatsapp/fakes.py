@@ -44,6 +44,8 @@ class FakeWhatsApp:
         self.probed = asyncio.Event()  # set (and replaced) at each one
         #: ``function -> error``: the next call of that function raises it (once).
         self.fail_next: dict[str, DriverError] = {}
+        #: Pages cannot keep their login (Herald's copy, ``login.py``) while set.
+        self.keep_login_fails = False
         self._ids = itertools.count(1)
 
     def factory(self, spec: DriverSpec, callback: EventCallback) -> FakeDriver:
@@ -65,6 +67,8 @@ class FakeDriver:
         self.callback = callback
         self.opened = False
         self.closed = False
+        self.crashed = False  # died on its own: its close is not clean
+        self.kept_logins = 0
         self.reloads = 0
         self.takeovers = 0
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
@@ -150,8 +154,24 @@ class FakeDriver:
         self.reloads += 1
         asyncio.get_running_loop().call_soon(self._ready)
 
-    async def close(self) -> None:
+    async def keep_login(self) -> bool:
+        if self.closed:
+            raise DriverClosed("closed")
+        if self.world.keep_login_fails:
+            raise DriverError("localStorage is not readable")
+        self.kept_logins += 1
+        return self.paired
+
+    async def close(self) -> bool:
+        clean = not self.closed and not self.crashed
         self.closed = True
+        return clean
+
+    def crash(self, *, notify: bool = True) -> None:
+        """The browser dies (its close will not be clean); ``notify``: the page says so."""
+        self.crashed = True
+        if notify:
+            self.emit("browser.disconnected")
 
     # --- "the phone" ---------------------------------------------------------------------
 
