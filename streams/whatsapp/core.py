@@ -16,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
 
-from providers._exceptions import ProviderError
+from providers._exceptions import ProviderError, RetryableError
 from schemas.whatsapp import ConnectionState, SessionStatus
 from streams.whatsapp.driver import DriverError, DriverFactory, DriverSpec, SessionDriver
 from streams.whatsapp.lease import Lease
@@ -106,6 +106,10 @@ class SessionCore:
         self._closed = asyncio.Event()
         self._settled = asyncio.Event()
         self._settled.set()
+        #: Set while the session's state ended every wait (CONFLICT past its deadline,
+        #: a blocked account ...): waiting and arriving messages fail with it.
+        self.blocked: RetryableError | None = None
+        self._blocked_event = asyncio.Event()
         self._timers: dict[str, asyncio.Task[None]] = {}
         self._actions: dict[str, Callable[[], Awaitable[None]]] = {}
         self._last_code: str | None = None
@@ -190,6 +194,16 @@ class SessionCore:
     def _enqueue(self, name: str, payload: Any) -> None:
         """A session-level event (timers, the watchdog): handled whatever the page."""
         self._queue.put_nowait((None, name, payload))
+
+    def _block(self, error: RetryableError) -> None:
+        """End every wait for the session with ``error`` until :meth:`_unblock`."""
+        self.blocked = error
+        self._blocked_event.set()
+
+    def _unblock(self) -> None:
+        if self.blocked is not None:
+            self.blocked = None
+            self._blocked_event = asyncio.Event()
 
     async def _keep_login(self) -> None:
         """Write the login to the profile now (``login.py``), then tell the hooks."""

@@ -2,9 +2,27 @@
 
 A mixin of :class:`~streams.whatsapp.session.WhatsAppSession`: the handlers of the
 page's login events (``bridge.ready``, ``conn.auth_code_change``, ``conn.authenticated``,
-``conn.main_ready``, logout events) and of WhatsApp Web's socket states, and the timers
-that bound them (``autoClose`` while pairing, the sync timeout once logged in, the
-``TIMEOUT`` reconnection backoff, the ``CONFLICT`` takeover).
+``conn.main_ready``, logout events) and of WhatsApp Web's socket states. Every state a
+message can wait in has a deadline and an outcome:
+
+=====================  =====================================================================
+pairing (QR shown)     ``autoClose``: ``autocloseCalled``, closed, waiting messages fail
+                       (``session_not_authenticated``); ``UNPAIRED_IDLE`` (codes ran out)
+                       calls ``WPP.conn.refreshQR`` until then; ``autoClose`` 0: the
+                       messages fail after ``qrTimeout``, the QR codes go on
+syncing (logged in)    ``WHATSAPP_WPPCONNECT_SYNC_TIMEOUT``: ``phoneNotConnected``, closed
+``TIMEOUT``            reload with backoff; after ``max_reconnects`` reloads:
+                       ``sessionFailed``, closed, ``session_failed``
+``CONFLICT``           takeover if configured; after ``conflict_timeout_ms`` in CONFLICT the
+                       waiting messages fail (``session_conflict``) and CONFLICT is
+                       reported again with that detail; the session stays open
+blocked by WhatsApp    ``TOS_BLOCK``, ``SMB_TOS_BLOCK``, ``PROXYBLOCK``,
+                       ``DEPRECATED_VERSION``: they fail at once (``session_blocked``)
+page or browser dead   the watchdog (``healing.py``): ``max_restarts`` reopenings
+=====================  =====================================================================
+
+All the codes are retryable. A blocked session lets new messages fail at once too, until
+its state recovers (``CONNECTED``, or a scan).
 """
 
 from __future__ import annotations
@@ -18,9 +36,25 @@ from providers.wppconnect import render_qr
 from schemas.whatsapp import ConnectionState, SessionStatus
 from streams.whatsapp.core import SessionCore
 from streams.whatsapp.driver import DriverError
-from streams.whatsapp.options import NOT_AUTHENTICATED, SessionPhase
+from streams.whatsapp.options import (
+    NOT_AUTHENTICATED,
+    SESSION_BLOCKED,
+    SESSION_CONFLICT,
+    SESSION_FAILED,
+    SessionPhase,
+)
 
-__all__ = ["PairingMixin"]
+__all__ = ["BLOCKING_STATES", "PairingMixin"]
+
+#: States in which WhatsApp refuses the session: messages waiting for it fail at once.
+BLOCKING_STATES = frozenset(
+    {
+        ConnectionState.PROXYBLOCK,
+        ConnectionState.TOS_BLOCK,
+        ConnectionState.SMB_TOS_BLOCK,
+        ConnectionState.DEPRECATED_VERSION,
+    }
+)
 
 
 def _user(wid: Any) -> str | None:
@@ -54,6 +88,8 @@ class PairingMixin(SessionCore):
             self._ready.clear()
             self.phase = SessionPhase.PAIRING
             self._start_timer("autoclose", self.options.auto_close_ms, self._auto_close)
+            if self.options.auto_close_ms <= 0:
+                self._start_timer("pairing", self.options.qr_timeout_ms, self._pairing_timed_out)
             try:
                 code = await self.call("conn.getAuthCode")
             except DriverError as exc:
@@ -83,6 +119,9 @@ class PairingMixin(SessionCore):
         """A QR code was scanned (wa-js ``conn.authenticated``)."""
         self._authenticated = True
         self._cancel_timer("autoclose")
+        self._cancel_timer("pairing")
+        if self.blocked is not None and self.blocked.code == NOT_AUTHENTICATED:
+            self._unblock()
         if self.phase in (SessionPhase.STARTING, SessionPhase.PAIRING):
             self.authenticated_at = self._clock()
             await self._keep_login()  # before qrReadSuccess is reported: on disk first
@@ -128,6 +167,9 @@ class PairingMixin(SessionCore):
         if state == ConnectionState.CONNECTED:
             self._reconnects = 0
             self._cancel_timer("reconnect")
+            self._cancel_timer("conflict")
+            if self.blocked is not None and self.blocked.code != NOT_AUTHENTICATED:
+                self._unblock()  # the state that blocked the session is over
             if not self._authenticated and self.phase == SessionPhase.PAIRING:
                 # Paired, but conn.authenticated has not been seen (yet): ask the page.
                 try:
@@ -143,11 +185,21 @@ class PairingMixin(SessionCore):
             self._ready.clear()  # wait for the connection to come back
             self.phase = SessionPhase.SYNCING
         if state == ConnectionState.TIMEOUT:
-            self._schedule_reconnect()
+            await self._schedule_reconnect()
         elif state == ConnectionState.CONFLICT:
             self._log("conflict: WhatsApp Web is open elsewhere", logging.WARNING)
             if self.options.takeover_on_conflict:
                 self._start_timer("takeover", 1, self._take_over)
+            self._start_timer(
+                "conflict", self.options.conflict_timeout_ms, self._conflict_timed_out
+            )
+        elif state in BLOCKING_STATES:
+            self._log("WhatsApp blocks this session", logging.ERROR, state=state.value)
+            self._block(
+                RetryableError(SESSION_BLOCKED, f"WhatsApp Web reports {state.value} for it")
+            )
+        elif state == ConnectionState.UNPAIRED_IDLE and not self._authenticated:
+            self._start_timer("refresh", 1, self._refresh_qr)
         elif state == ConnectionState.UNPAIRED and self._authenticated:
             await self._on_logout("unpaired")
 
@@ -186,23 +238,74 @@ class PairingMixin(SessionCore):
             reason="phone_not_connected",
         )
 
-    def _schedule_reconnect(self) -> None:
-        self._cancel_timer("reconnect")
-        self._reconnects += 1
-        delay = min(self.options.reconnect_max_delay, 2.0 ** (self._reconnects - 1))
+    async def _schedule_reconnect(self) -> None:
+        """TIMEOUT: reload the page after a backoff; give up after ``max_reconnects`` reloads.
+
+        WhatsApp Web retries its own link too (each try may report TIMEOUT again): a reload
+        already scheduled stays as it is, and only Herald's reloads count.
+        """
+        if "reconnect" in self._timers:
+            return
+        if self._reconnects >= self.options.max_reconnects:
+            detail = f"TIMEOUT: {self._reconnects} reloads did not reconnect"
+            self._log("session given up", logging.ERROR, reason=detail)
+            await self._status(SessionStatus.SESSION_FAILED, detail)
+            await self._shutdown(
+                RetryableError(SESSION_FAILED, f"WhatsApp Web did not reconnect ({detail})"),
+                reason="failed",
+            )
+            return
+        delay = min(self.options.reconnect_max_delay, 2.0**self._reconnects)
         delay *= random.uniform(0.8, 1.0)
-        self._log("connection TIMEOUT: reconnecting", attempt=self._reconnects, delay=delay)
-        self._start_timer("reconnect", int(delay * 1000), self._reconnect)
+        self._log("connection TIMEOUT: reconnecting", attempt=self._reconnects + 1, delay=delay)
+        self._start_timer("reconnect", max(1, int(delay * 1000)), self._reconnect)
 
     async def _reconnect(self) -> None:
         if self.state != ConnectionState.TIMEOUT or not self.running or self._driver is None:
             return
+        self._reconnects += 1
         try:
             async with self._lock:
                 await self._driver.reload()
         except DriverError as exc:
             self._log("reload failed", logging.WARNING, error=repr(exc))
-            self._schedule_reconnect()
+            await self._schedule_reconnect()
+
+    async def _conflict_timed_out(self) -> None:
+        """CONFLICT outlived its deadline: the waiting messages fail; the state is reported."""
+        if self.state != ConnectionState.CONFLICT or not self.running:
+            return
+        ms = self.options.conflict_timeout_ms
+        detail = f"WhatsApp Web is open elsewhere for {ms} ms: waiting messages fail"
+        self._log("conflict outlived its deadline", logging.WARNING, conflict_ms=ms)
+        self._block(RetryableError(SESSION_CONFLICT, detail))
+        await self._listener.on_state(self.me, ConnectionState.CONFLICT, detail)
+
+    async def _refresh_qr(self) -> None:
+        """UNPAIRED_IDLE: the codes ran out with nobody scanning; ask for new ones.
+
+        Until ``autoClose`` closes the session; with ``autoClose`` 0 (never), for ever,
+        but the messages waiting fail once the pairing outlived ``qrTimeout``.
+        """
+        if self.state != ConnectionState.UNPAIRED_IDLE or self.phase != SessionPhase.PAIRING:
+            return
+        self._log("QR codes expired: refreshing", attempts=self.qr_attempts)
+        try:
+            code = await self.call("conn.refreshQR")
+        except DriverError as exc:
+            self._log("could not refresh the QR code", logging.WARNING, error=repr(exc))
+            return
+        if code is not None:
+            await self._on_auth_code(code)
+
+    async def _pairing_timed_out(self) -> None:
+        """``autoClose`` 0: nobody scanned within ``qrTimeout``; waiting messages fail."""
+        if self.phase != SessionPhase.PAIRING or self._authenticated:
+            return
+        ms = self.options.qr_timeout_ms
+        self._block(
+            RetryableError(NOT_AUTHENTICATED, f"the QR code was not scanned within {ms} ms")
+        )
 
     async def _take_over(self) -> None:
         if self._driver is None or not self.running:

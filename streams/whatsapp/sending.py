@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from providers._exceptions import PermanentError, ProviderTimeout, RetryableError
-from providers.wppconnect import WppCall
+from providers.wppconnect import WppCall, classify_wpp_error
 from streams.whatsapp.driver import (
     ContextReset,
     DriverClosed,
@@ -62,8 +62,13 @@ def translate(exc: DriverError, what: str) -> RetryableError | PermanentError:
     if isinstance(exc, DriverClosed):
         return RetryableError("session_closed", f"the session's browser closed during {what}")
     if isinstance(exc, WppError):
-        code = exc.code or "provider_error"
-        return PermanentError(code, f"WhatsApp Web refused {what}: {exc}", provider_code=exc.code)
+        found = classify_wpp_error(exc.code)  # providers/wppconnect/_errors.py
+        message = f"WhatsApp Web refused {what}: {exc}"
+        if not found.retryable:
+            return PermanentError(found.code, message, provider_code=exc.code)
+        return RetryableError(
+            found.code, message, retry_after=found.retry_after, provider_code=exc.code
+        )
     return RetryableError("provider_error", f"{what} failed: {exc}")
 
 

@@ -80,6 +80,7 @@ class WhatsAppSession(PairingMixin, HealingMixin):
         self.closed_cleanly = None
         self._last_code = None
         self._authenticated = False
+        self._unblock()
         self._logging_out = False
         self._reconnects = 0
         self._suspect = 0
@@ -133,14 +134,21 @@ class WhatsAppSession(PairingMixin, HealingMixin):
         await self._shutdown(error, reason=reason, delete_token=logout)
 
     async def wait_ready(self) -> None:
-        """Return once messages can be sent; raise the close error if the run ends first."""
+        """Return once messages can be sent; raise if the run ends first or is blocked.
+
+        Blocked: the session's state has outlived its deadline (``pairing.py``); the
+        error says which (e.g. ``session_conflict``), and it is retryable.
+        """
         while True:
             if self.phase == SessionPhase.CLOSED or self.phase == SessionPhase.NEW:
                 raise self.close_error or RetryableError("session_closed", "session not running")
             if self._ready.is_set():
                 return
-            ready, closed = self._ready, self._closed
-            waiters = {asyncio.ensure_future(ready.wait()), asyncio.ensure_future(closed.wait())}
+            blocked = self.blocked
+            if blocked is not None:  # a fresh error each time: no traceback piling up
+                raise RetryableError(blocked.code, blocked.message, retry_after=blocked.retry_after)
+            events = (self._ready, self._closed, self._blocked_event)
+            waiters = {asyncio.ensure_future(e.wait()) for e in events}
             try:
                 await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             finally:

@@ -44,6 +44,8 @@ class FakeWhatsApp:
         self.probed = asyncio.Event()  # set (and replaced) at each one
         #: ``function -> error``: the next call of that function raises it (once).
         self.fail_next: dict[str, DriverError] = {}
+        #: The socket state a paired page reports when it loads (``TIMEOUT``: offline).
+        self.paired_state = "CONNECTED"
         #: Pages cannot keep their login (Herald's copy, ``login.py``) while set.
         self.keep_login_fails = False
         self._ids = itertools.count(1)
@@ -71,6 +73,7 @@ class FakeDriver:
         self.kept_logins = 0
         self.reloads = 0
         self.takeovers = 0
+        self.refreshes = 0
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self.code_number = 1
 
@@ -97,7 +100,7 @@ class FakeDriver:
                 "ready": True,
                 "authenticated": paired,
                 "mainReady": paired,
-                "state": "CONNECTED" if paired else "UNPAIRED",
+                "state": self.world.paired_state if paired else "UNPAIRED",
             },
         )
 
@@ -117,6 +120,10 @@ class FakeDriver:
         error = self.world.fail_next.pop(function, None)
         if error is not None:
             raise error
+        if function == "conn.refreshQR":
+            self.refreshes += 1
+            self.code_number += 1
+            return {"fullCode": self.code, "ref": "r", "type": "md"}
         if function == "conn.getAuthCode":
             return None if self.paired else {"fullCode": self.code, "ref": "r", "type": "md"}
         if function == "conn.getMyUserId":
@@ -193,6 +200,7 @@ class Recorder:
 
     statuses: list[tuple[str, str, str | None]] = field(default_factory=list)
     states: list[tuple[str, str]] = field(default_factory=list)
+    state_details: list[tuple[str, str, str | None]] = field(default_factory=list)
     qrs: list[tuple[str, QrCode]] = field(default_factory=list)
     cleared: int = 0
     acks: list[tuple[str, int, list[str]]] = field(default_factory=list)
@@ -217,8 +225,11 @@ class Recorder:
         self.statuses.append((session.tenant_id, status.value, detail))
         self._notify()
 
-    async def on_state(self, session: WhatsAppSession, state: Any) -> None:
+    async def on_state(
+        self, session: WhatsAppSession, state: Any, detail: str | None = None
+    ) -> None:
         self.states.append((session.tenant_id, state.value))
+        self.state_details.append((session.tenant_id, state.value, detail))
         self._notify()
 
     async def on_qr(self, session: WhatsAppSession, qr: QrCode) -> None:
