@@ -72,7 +72,11 @@ class PairingMixin(SessionCore):
             self._authenticated = True
             if first:
                 self.login_kept = True  # the page read it from the profile: it is on disk
+            if first or not self.login_kept:
+                # A reload right after a scan (WhatsApp Web does that) may have cut the
+                # first try short: keep the login from the new document.
                 await self._keep_login()
+            if first:
                 await self._status(SessionStatus.IS_LOGGED)
             if self.phase != SessionPhase.SYNCING:
                 self._ready.clear()

@@ -242,4 +242,6 @@ async def test_a_fresh_login_survives_a_stop_of_the_whole_worker(story: Story, h
     for tenant in sent:
         mine = statuses(events, tenant)
         assert mine.count("notLogged") == 1, (tenant, mine)
-        assert mine.index("qrReadSuccess") < mine.index("isLogged"), (tenant, mine)
+        # (qrReadSuccess itself may not reach Kafka when the worker is killed right after
+        # it is recorded; the scan it reports is the one ``notLogged`` asked for.)
+        assert mine.index("notLogged") < mine.index("isLogged"), (tenant, mine)

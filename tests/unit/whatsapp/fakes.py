@@ -11,11 +11,15 @@ from __future__ import annotations
 import asyncio
 import itertools
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from schemas.whatsapp import QrCode, SessionStatus
 from streams.whatsapp.driver import DriverClosed, DriverError, DriverSpec, EventCallback
+from streams.whatsapp.manager import SessionManager
 from streams.whatsapp.session import WhatsAppSession
+from streams.whatsapp.tokens import FileTokenStore
+from tests.helpers import make_settings
 
 PAIRING_FILE = "fake-pairing"
 
@@ -247,3 +251,22 @@ class Recorder:
     async def on_message(self, session: WhatsAppSession, message: dict[str, Any]) -> None:
         self.messages.append((session.tenant_id, message))
         self._notify()
+
+
+class FakeWorld:
+    """A session manager over fake pages, its recorder and token store (one "worker")."""
+
+    def __init__(self, tmp: Path, tokens: FileTokenStore | None = None) -> None:
+        self.fake = FakeWhatsApp()
+        self.events = Recorder()
+        self.tokens = tokens or FileTokenStore(tmp / "tokens")
+        self.manager = SessionManager(
+            make_settings(wppconnect_token_folder=str(self.tokens.folder)),
+            driver_factory=self.fake.factory,
+            listener=self.events,
+            tokens=self.tokens,
+        )
+
+    def pair(self, tenant: str = "acme", phone: str = "5511900000000") -> None:
+        """A profile that is already paired (as if restored)."""
+        self.tokens.profile_dir(tenant).joinpath(PAIRING_FILE).write_text(phone)

@@ -16,12 +16,11 @@ import pytest_asyncio
 
 from providers import PermanentError, RetryableError
 from providers.wppconnect import PERMANENT_WPP_CODES, classify_wpp_error
-from streams.whatsapp import FileTokenStore, SessionManager, SessionOptions, WppError
+from streams.whatsapp import SessionOptions, WppError
 from streams.whatsapp.dispatch import _delay
 from streams.whatsapp.sending import translate
 from streams.whatsapp.session import WhatsAppSession
-from tests.helpers import make_settings
-from tests.unit.whatsapp.fakes import FakeWhatsApp, Recorder
+from tests.unit.whatsapp.fakes import FakeWorld
 
 FAST: dict[str, Any] = {
     "auto_close_ms": 0,
@@ -32,21 +31,10 @@ FAST: dict[str, Any] = {
 }
 
 
-class World:
-    def __init__(self, tmp: Path) -> None:
-        self.fake = FakeWhatsApp()
-        self.events = Recorder()
-        self.tokens = FileTokenStore(tmp / "tokens")
-        self.manager = SessionManager(
-            make_settings(wppconnect_token_folder=str(tmp / "tokens")),
-            driver_factory=self.fake.factory,
-            listener=self.events,
-            tokens=self.tokens,
-        )
-
+class World(FakeWorld):
     async def start(self, *, paired: bool = True, **options: Any) -> WhatsAppSession:
         if paired:
-            self.tokens.profile_dir("acme").joinpath("fake-pairing").write_text("5511900000000")
+            self.pair()
         session = await self.manager.ensure("acme", SessionOptions(**{**FAST, **options}))
         wanted = "inChat" if paired else "notLogged"
         await self.events.wait(lambda r: wanted in r.status_names())

@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest_asyncio
 
-from streams.whatsapp import FileTokenStore, SessionManager, SessionOptions
+from streams.whatsapp import FileTokenStore, SessionOptions
 from streams.whatsapp.lease import Lease
 from streams.whatsapp.tokens import ArchiveInfo
-from tests.helpers import make_settings
-from tests.unit.whatsapp.fakes import FakeWhatsApp, Recorder
+from tests.unit.whatsapp.fakes import FakeWorld
 
 OPTIONS = SessionOptions(auto_close_ms=0, watchdog_interval_ms=0, restart_base_delay=0.01)
 
@@ -36,17 +35,10 @@ class SpyTokens(FileTokenStore):
         return ArchiveInfo("id", 1, 1, 1, 1, "k")
 
 
-class World:
+class World(FakeWorld):
     def __init__(self, tmp: Path) -> None:
-        self.fake = FakeWhatsApp()
-        self.events = Recorder()
-        self.tokens = SpyTokens(tmp / "tokens")
-        self.manager = SessionManager(
-            make_settings(wppconnect_token_folder=str(tmp / "tokens")),
-            driver_factory=self.fake.factory,
-            listener=self.events,
-            tokens=self.tokens,
-        )
+        self.spy = SpyTokens(tmp / "tokens")
+        super().__init__(tmp, self.spy)
 
     async def scanned(self, tenant: str = "acme") -> None:
         await self.manager.ensure(tenant, OPTIONS)
@@ -72,14 +64,14 @@ async def test_the_login_is_kept_before_qr_read_success_and_archived_at_once(
     assert session is not None
     assert session.login_on_disk
     async with asyncio.timeout(5):
-        while world.tokens.saved != ["acme"]:  # the first archive, not 6 s later
-            await world.tokens.changed.wait()
-            world.tokens.changed.clear()
+        while world.spy.saved != ["acme"]:  # the first archive, not 6 s later
+            await world.spy.changed.wait()
+            world.spy.changed.clear()
     # A clean stop archives the closed profile again.
     await world.manager.close("acme", "shutdown")
     assert session.closed_cleanly is True
     assert session.logged_in_at_close
-    assert world.tokens.saved == ["acme", "acme"]
+    assert world.spy.saved == ["acme", "acme"]
 
 
 async def test_a_browser_dead_before_the_login_reached_the_disk_is_not_archived(
@@ -95,7 +87,7 @@ async def test_a_browser_dead_before_the_login_reached_the_disk_is_not_archived(
     assert session.closed_cleanly is False
     assert not session.logged_in_at_close
     await world.manager.drain_background()
-    assert world.tokens.saved == []  # a profile without its login replaces nothing
+    assert world.spy.saved == []  # a profile without its login replaces nothing
     assert world.tokens.exists("acme")  # and the local one is kept as it is
 
 
@@ -106,7 +98,7 @@ async def test_a_clean_close_archives_even_without_herald_s_copy(world: World) -
     session = world.manager.get("acme")
     assert session is not None
     assert session.closed_cleanly is True
-    assert world.tokens.saved == ["acme"]
+    assert world.spy.saved == ["acme"]
 
 
 async def test_a_dead_browser_whose_login_was_on_disk_is_archived(world: World) -> None:
@@ -118,4 +110,4 @@ async def test_a_dead_browser_whose_login_was_on_disk_is_archived(world: World) 
     assert session is not None
     assert session.closed_cleanly is False
     assert session.logged_in_at_close
-    assert world.tokens.saved == ["acme", "acme"]
+    assert world.spy.saved == ["acme", "acme"]
