@@ -19,6 +19,8 @@ Server -> page
 ``rejected``     a stored-pairing login refused: ``reason`` (a LogoutReason value)
 ``logout``       the phone removed this device: ``reason``
 ``conflict``     this device is now used from another page (or ``/phone/conflict``)
+``blocked``      WhatsApp refuses this device (``/phone/block``): ``state`` (``TOS_BLOCK``,
+                 ``SMB_TOS_BLOCK``, ``PROXYBLOCK`` or ``DEPRECATED_VERSION``)
 ``unavailable``  the phone is offline (``/phone/disconnect``); the socket closes next
 ``result``       answer to a request: ``seq``, ``ok``, then ``t`` (send), ``exists``
                  (``find-chat``/``query-exists``) or ``error`` {``code``, ``message``}

@@ -60,14 +60,14 @@ class Env:
     wa: MemoryWhatsAppSink
     offsets: itertools.count[int]
 
-    async def send(self, tenant: str = "acme") -> str:
+    async def send(self, tenant: str = "acme", to: str = "5511999990001") -> str:
         nid = f"n-{uuid.uuid4().hex[:12]}"
         request = {
             "id": nid,
             "tenantId": tenant,
             "channel": "whatsapp",
             "provider": "wppconnect",
-            "recipient": {"phone": "5511999990001"},
+            "recipient": {"phone": to},
             "content": {"body": f"message {nid}"},
         }
         record = RawRecord(
@@ -225,6 +225,43 @@ async def test_an_expired_qr_is_refreshed_until_auto_close_then_waiting_messages
     assert attempts == sorted(attempts)
     assert any(e.state is not None and e.state.value == "UNPAIRED_IDLE" for e in env.wa.states)
     assert env.wa.statuses("acme")[-2:] == ["autocloseCalled", "browserClose"]
+
+
+async def test_a_device_whatsapp_refuses_fails_waiting_messages_at_once(
+    make_env: EnvFactory,
+) -> None:
+    env = await make_env(WhatsAppWebSimulator(qr_interval=60))
+    await env.pair()
+    assert await env.sim.block(PHONE, "TOS_BLOCK") == 1
+    await env.state("TOS_BLOCK")
+    for nid in [await env.send() for _ in range(2)]:
+        assert failed_with(await env.outcome(nid), "session_blocked")
+
+
+async def test_a_retry_after_from_the_session_worker_sets_the_next_attempt(
+    make_env: EnvFactory,
+) -> None:
+    env = await make_env(
+        WhatsAppWebSimulator(qr_interval=60),
+        retry_base_delay_seconds=0.05,  # the backoff alone would retry within 50 ms
+        retry_max_delay_seconds=300,
+    )
+    await env.pair()
+    env.sim.refuse("mex_client_not_available")  # WhatsApp refuses the next send for now
+    nid = await env.send(to="5511999990002")  # a chat the page has not looked up yet
+    event = await env.outcome(nid)
+    assert event.status == Status.SENT
+    assert env.sim.refusals == []  # the refusal was used by this send
+    retrying = [e for e in env.sink.of(nid) if e.status == Status.RETRYING]
+    assert len(retrying) == 1
+    first = retrying[0]
+    assert first.error is not None
+    assert (first.error.code, first.error.retryable) == ("provider_unavailable", True)
+    assert first.next_attempt_at is not None
+    wait = (first.next_attempt_at - first.timestamp).total_seconds()
+    assert 4.5 <= wait <= 5.5, wait  # retry_after (5 s), not the 50 ms backoff
+    assert (event.timestamp - first.timestamp).total_seconds() >= 4.5
+    assert len(env.sim.sent(from_=PHONE)) == 2  # the pairing message and this one, once
 
 
 _STUB = """<!doctype html><script>
