@@ -64,6 +64,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 __all__ = [
     "ACK_MAX",
     "ACK_MIN",
+    "BLOCK_STATES",
     "PROTOCOL_VERSION",
     "AuthCodeParts",
     "ChatId",
@@ -78,6 +79,9 @@ __all__ = [
     "serialize_key",
     "verify_signature",
 ]
+
+#: Socket states of a device WhatsApp refuses (``/phone/block``).
+BLOCK_STATES = frozenset({"TOS_BLOCK", "SMB_TOS_BLOCK", "PROXYBLOCK", "DEPRECATED_VERSION"})
 
 PROTOCOL_VERSION = 1
 #: ``ACK`` of the pinned wa-js (``whatsapp/enums/ACK.d.ts``): MD_DOWNGRADE (-7) .. PLAYED (4).

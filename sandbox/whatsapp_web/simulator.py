@@ -36,6 +36,7 @@ from sandbox.whatsapp_web._app import build_app
 from sandbox.whatsapp_web._protocol import (
     ACK_MAX,
     ACK_MIN,
+    BLOCK_STATES,
     clean_phone,
     incoming_key_id,
     parse_full_code,
@@ -52,9 +53,6 @@ from sandbox.whatsapp_web._records import (
 from sandbox.whatsapp_web._socket import PageSession
 
 __all__ = ["BLOCK_STATES", "WhatsAppWebSimulator"]
-
-#: Socket states of a device WhatsApp refuses (``block``).
-BLOCK_STATES = frozenset({"TOS_BLOCK", "SMB_TOS_BLOCK", "PROXYBLOCK", "DEPRECATED_VERSION"})
 
 _T = TypeVar("_T")
 
