@@ -265,7 +265,9 @@ class PairingMixin(SessionCore):
         self._start_timer("reconnect", max(1, int(delay * 1000)), self._reconnect)
 
     async def _reconnect(self) -> None:
-        if self.state != ConnectionState.TIMEOUT or not self.running or self._driver is None:
+        # Still TIMEOUT, or OPENING between two of the page's own tries: not reconnected.
+        offline = (ConnectionState.TIMEOUT, ConnectionState.OPENING)
+        if self.state not in offline or not self.running or self._driver is None:
             return
         self._reconnects += 1
         try:
