@@ -347,6 +347,18 @@ class Settings(BaseSettings):
         validation_alias=_env("WHATSAPP_WPPCONNECT_TAKEOVER_ON_CONFLICT"),
         description="On CONFLICT (WhatsApp Web opened elsewhere) take the session back; false only reports it.",
     )
+    wppconnect_conflict_timeout_ms: int = Field(
+        30000,
+        ge=1,
+        validation_alias=_env("WHATSAPP_WPPCONNECT_CONFLICT_TIMEOUT"),
+        description="ms a session may stay in CONFLICT (WhatsApp Web open elsewhere) before the messages waiting for it fail as retryable session_conflict; the session stays open and reports CONFLICT.",
+    )
+    wppconnect_max_reconnects: int = Field(
+        5,
+        ge=0,
+        validation_alias=_env("WHATSAPP_WPPCONNECT_MAX_RECONNECTS"),
+        description="Page reloads after a TIMEOUT connection state, in a row without reaching CONNECTED, before the session is given up (sessionFailed) and its waiting messages fail as retryable session_failed.",
+    )
     wppconnect_sync_timeout_ms: int = Field(
         180000,
         ge=0,

@@ -13,7 +13,11 @@ it into an empty object), so the whole profile directory is the token: WPPConnec
   ``WHATSAPP_WPPCONNECT_SNAPSHOT_INTERVAL`` and at every close, and restored by whichever
   worker opens the session next. Like whatsapp-web.js's RemoteAuth.
 
-``deleteToken`` (a logout) removes both.
+``deleteToken`` (a logout) removes both, and the redis store leaves a **tombstone**
+(``wppconnect:tombstone:{tenantId}``): a worker that finds no archive clears its local
+profile only when a tombstone says the login was ended on purpose. Without an archive
+and without a tombstone (a worker died before its first archive landed, or Redis lost
+it) the local profile is kept: it may hold the only copy of the login.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ __all__ = [
     "TokenStore",
     "session_name",
     "token_key",
+    "tombstone_key",
 ]
 
 log = logging.getLogger(__name__)
@@ -59,6 +64,11 @@ def token_key(tenant_id: str) -> str:
 def legacy_token_key(tenant_id: str) -> str:
     """Where releases before the cluster layout kept the archive (adopted on restore)."""
     return f"wppconnect:token:{tenant_id}"
+
+
+def tombstone_key(tenant_id: str) -> str:
+    """Written at logout: the login is gone, so a local profile must not outlive it."""
+    return f"wppconnect:tombstone:{{{tenant_id}}}"  # same slot as token_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +141,7 @@ class FileTokenStore:
         return True
 
 
-# KEYS: token hash, lease. ARGV: owner, token (or '' unfenced), then field/value pairs.
+# KEYS: token hash, lease, tombstone. ARGV: owner, token (or '' unfenced), field/value pairs.
 _SAVE = """
 if ARGV[2] ~= '' then
   if redis.call('HGET', KEYS[2], 'owner') ~= ARGV[1]
@@ -139,7 +149,7 @@ if ARGV[2] ~= '' then
     return 0
   end
 end
-redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[3])
 redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 return 1
 """
@@ -191,15 +201,24 @@ class RedisTokenStore(FileTokenStore):
     async def restore(self, tenant_id: str) -> bool:
         """Unpack the stored archive into the local profile (skipped if it is that one).
 
-        Without an archive the local profile is cleared: Redis is the source of truth, and a
-        profile left from an earlier run may have been logged out since.
+        Without an archive, the local profile is cleared only if a tombstone says the
+        session was logged out (a profile left from before the logout); otherwise it is
+        kept as it is: it may be the only copy of a login whose first archive never landed.
         """
         stored_id = await self._redis.hget(token_key(tenant_id), "id")
         if stored_id is None and await self._adopt_legacy(tenant_id):
             stored_id = await self._redis.hget(token_key(tenant_id), "id")
         if stored_id is None:
+            if await self._redis.exists(tombstone_key(tenant_id)):
+                if self.exists(tenant_id):
+                    await asyncio.to_thread(shutil.rmtree, self.path(tenant_id), True)
+                return False
             if self.exists(tenant_id):
-                await asyncio.to_thread(shutil.rmtree, self.path(tenant_id), True)
+                log.warning(
+                    "no archived token: keeping the local profile",
+                    extra={"tenant_id": tenant_id},
+                )
+                return True
             return False
         archive_id = _text(stored_id)
         if self._marker(tenant_id) == archive_id:
@@ -258,7 +277,7 @@ class RedisTokenStore(FileTokenStore):
         for name, value in fields.items():
             args.extend((name, value))
         stored = await self._save(
-            keys=[token_key(tenant_id), lease_key(tenant_id)],
+            keys=[token_key(tenant_id), lease_key(tenant_id), tombstone_key(tenant_id)],
             args=args,
         )
         if not int(stored):
@@ -278,6 +297,10 @@ class RedisTokenStore(FileTokenStore):
         )
 
     async def delete(self, tenant_id: str) -> bool:
-        removed = bool(await self._redis.delete(token_key(tenant_id)))
-        removed = bool(await self._redis.delete(legacy_token_key(tenant_id))) or removed
+        """Remove the archive and the local profile, and leave a tombstone (see ``restore``)."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(token_key(tenant_id))
+            pipe.set(tombstone_key(tenant_id), utcnow().isoformat())
+            removed, _ = await pipe.execute()
+        removed = bool(await self._redis.delete(legacy_token_key(tenant_id))) or bool(removed)
         return await super().delete(tenant_id) or removed

@@ -23,7 +23,7 @@ from providers.wppconnect import WppCall
 from streams.tenancy.crypto import Cipher, DecryptionFailed
 from streams.whatsapp import SessionManager, SessionOptions
 from streams.whatsapp.lease import Lease, LeaseManager, LeaseUnavailable, lease_key
-from streams.whatsapp.tokens import RedisTokenStore, legacy_token_key, token_key
+from streams.whatsapp.tokens import RedisTokenStore, legacy_token_key, token_key, tombstone_key
 from tests.helpers import make_settings
 from tests.unit.whatsapp.fakes import FakeWhatsApp, Recorder
 
@@ -148,10 +148,21 @@ async def test_archive_keeps_the_login_and_leaves_caches_out(redis: Redis, tmp_p
     await redis.hset(token_key("globex"), mapping={"id": "x", "archive": stored[b"archive"]})
     with pytest.raises(DecryptionFailed):
         await worker2.restore("globex")
-    # No archive: the local profile is cleared (Redis is the source of truth).
+    # No archive and no tombstone (the first archive never landed): the local profile is
+    # kept, it may be the only copy of the login ...
     await redis.delete(token_key("acme"))
+    assert await worker2.restore("acme")
+    assert files_of(worker2.path("acme")) == kept
+    # ... but after a logout (a tombstone), a profile left on another worker is cleared.
+    assert await worker1.delete("acme")
+    assert await redis.exists(tombstone_key("acme"))
     assert not await worker2.restore("acme")
     assert not worker2.exists("acme")
+    # The next archive (a new pairing) lifts the tombstone.
+    write_profile(worker1.profile_dir("acme"))
+    await worker1.save("acme", None)
+    assert not await redis.exists(tombstone_key("acme"))
+    assert await worker2.restore("acme")
 
 
 async def test_a_rotated_key_still_restores_and_the_next_snapshot_re_encrypts(
@@ -226,7 +237,6 @@ class Worker:
             tokens=self.tokens,
             leases=self.leases,
         )
-        self.manager.settle_seconds = 0.0  # fake pages write their pairing at once
 
 
 @pytest_asyncio.fixture
