@@ -176,6 +176,25 @@ class Settings(BaseSettings):
         validation_alias=_env("HERALD_INTEGRATION_CACHE_SECONDS"),
         description="How long a worker caches a tenant's integrations (a change reaches running workers within it; 0 disables).",
     )
+    # --- Router batch path (issue 13) -----------------------------------------------------
+    router_batch_max: int = Field(
+        500,
+        ge=1,
+        validation_alias=_env("HERALD_ROUTER_BATCH_MAX"),
+        description="Most request records the router takes into one batch (one Redis round trip per step, one produce per batch).",
+    )
+    router_batch_window_ms: float = Field(
+        5.0,
+        ge=0,
+        validation_alias=_env("HERALD_ROUTER_BATCH_WINDOW_MS"),
+        description="How long a batch waits for more records after its first, in milliseconds (the latency a light load pays for batching).",
+    )
+    consumer_fetch_wait_ms: int = Field(
+        20,
+        ge=0,
+        validation_alias=_env("HERALD_CONSUMER_FETCH_WAIT_MS"),
+        description="The consumer's fetch wait (fetch.max.wait.ms). Kafka answers a fetch as soon as data arrives, so 500 suits it; the embedded broker (tansu) answers an empty fetch only after this wait, so keep it short there (Faust's own value is 1500).",
+    )
     unknown_outcome: Literal["fail", "resend"] = Field(
         "fail",
         validation_alias=_env("HERALD_UNKNOWN_OUTCOME"),

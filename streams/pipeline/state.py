@@ -138,6 +138,9 @@ class NotificationRecord:
     metadata: dict[str, Any] | None = None
     attempt: int = 0
     retry: dict[str, Any] | None = None  # the scheduled retry (phase "scheduled")
+    #: The Kafka record (``topic:partition:offset``) that created it: a replay of that same
+    #: record (after a crash) re-emits what may be missing; another record is a duplicate.
+    src: str | None = None
 
     @property
     def terminal(self) -> bool:
@@ -158,6 +161,7 @@ class NotificationRecord:
             metadata=orjson.loads(meta) if meta else None,
             attempt=int(data.get("attempt", "0")),
             retry=orjson.loads(data["retry"]) if data.get("retry") else None,
+            src=data.get("src"),
         )
 
 

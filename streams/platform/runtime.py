@@ -13,12 +13,15 @@ from typing import TYPE_CHECKING
 import httpx
 from httpx_aiohttp import AiohttpTransport
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
 
 from providers.base import Resources
 from providers.database import InboxStore
 from providers.transports import provider_mounts
 from schemas import Settings
 from seeds import load_seeds
+from streams.pipeline.batch import BatchRouter
+from streams.pipeline.batchstate import BatchState
 from streams.pipeline.processor import INFRA_ERRORS, EventSink, RequestProcessor
 from streams.pipeline.ratelimit import TokenBucket
 from streams.pipeline.state import NotificationState
@@ -95,6 +98,15 @@ class Runtime:
                 policies=PolicyStore(self.redis),
                 buckets=TokenBucket(self.redis),
                 resources=self.resources,
+            )
+            self.batch_router = BatchRouter(
+                self.processor,
+                BatchState(
+                    self.redis,
+                    ttl_seconds=settings.idempotency_ttl_seconds,
+                    correlation_ttl_seconds=settings.correlation_ttl_seconds,
+                    cluster=isinstance(self.redis, RedisCluster),
+                ),
             )
             self.updater = StatusUpdater(self.state, self.sink)
             await self._load_lookups()

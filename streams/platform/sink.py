@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from schemas import NotificationRequest, StatusEvent
@@ -27,7 +27,22 @@ class FaustSink:
         await pending  # resolves when the broker has acknowledged the record
 
     async def status(self, event: StatusEvent) -> None:
-        await self._send(self._topics.status, event.tenant_id.encode(), event.to_json(), None)
+        await self.emit_statuses([event])
+
+    async def emit_statuses(self, events: Sequence[StatusEvent]) -> None:
+        """Produce status events in order, then await their acknowledgements together.
+
+        The one place status events leave the router: every path (one event or a batch)
+        goes through here. All of them are handed to the producer before any
+        acknowledgement is awaited, so the producer batches them per partition.
+        """
+        topic = self._topics.status
+        pending = [
+            await topic.send(key=e.tenant_id.encode(), value=e.to_json(), headers=None)
+            for e in events
+        ]
+        for future in pending:
+            await future  # resolves when the broker has acknowledged the record
 
     async def dead_letter(self, letter: DeadLetter) -> None:
         headers = [*letter.record.headers, *letter.info.headers()]
@@ -68,7 +83,10 @@ class MemorySink:
         changed.set()
 
     async def status(self, event: StatusEvent) -> None:
-        self.statuses.append(event)
+        await self.emit_statuses([event])
+
+    async def emit_statuses(self, events: Sequence[StatusEvent]) -> None:
+        self.statuses.extend(events)
         self._notify()
 
     async def dead_letter(self, letter: DeadLetter) -> None:
