@@ -37,8 +37,11 @@ class FaustSink:
         acknowledgement is awaited, so the producer batches them per partition.
         """
         topic = self._topics.status
+        # Straight to Faust's producer (the aiokafka one): the topic's send adds a
+        # FutureMessage, callbacks and sensors per record that the router does not use.
+        producer, name = topic.app.producer, topic.get_topic_name()
         pending = [
-            await topic.send(key=e.tenant_id.encode(), value=e.to_json(), headers=None)
+            await producer.send(name, e.tenant_id.encode(), e.to_json(), None, None, None)
             for e in events
         ]
         for future in pending:
