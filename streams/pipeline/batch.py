@@ -37,7 +37,7 @@ from providers.base import Provider, SendResult
 from schemas import NotificationRequest, Status, StatusEvent
 from streams.pipeline.batchstate import BEGAN, CREATED, BatchState, ClaimItem, SentItem
 from streams.pipeline.completions import Completions, emit_statuses
-from streams.pipeline.decode import Decoded, RawRecord, decode, ordering_key
+from streams.pipeline.decode import Decoded, RawRecord, decode_record, ordering_key
 from streams.pipeline.delivery import event_for
 from streams.pipeline.processor import RequestProcessor, source_of
 from streams.pipeline.resolve import Rejection, Resolved, resolve_provider
@@ -74,9 +74,8 @@ class BatchRouter:
     async def route(self, batch: Sequence[tuple[RawRecord, Done]]) -> None:
         """Schedule every record of ``batch``; returns once all are scheduled (not done)."""
         chunk: list[_Entry] = []
-        max_bytes = self.settings.max_request_bytes
         for record, done in batch:
-            outcome = decode(record, max_bytes=max_bytes)
+            outcome = decode_record(record, self.settings)
             if not isinstance(outcome, Decoded) or record.key != outcome.request.tenant_id.encode():
                 await self._flush(chunk)
                 chunk = []

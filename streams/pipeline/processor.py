@@ -25,7 +25,14 @@ from providers import InvalidRequest
 from providers.base import Resources
 from schemas import ErrorCode, ErrorInfo, NotificationRequest, Settings, Status, StatusEvent
 from schemas.retry import RetryEnvelope
-from streams.pipeline.decode import DeadLetter, Decoded, Invalid, RawRecord, decode, ordering_key
+from streams.pipeline.decode import (
+    DeadLetter,
+    Decoded,
+    Invalid,
+    RawRecord,
+    decode_record,
+    ordering_key,
+)
 from streams.pipeline.delivery import Deliverer, backoff_delay, event_for
 from streams.pipeline.inflight import InFlight
 from streams.pipeline.ratelimit import TokenBucket
@@ -103,7 +110,7 @@ class RequestProcessor:
 
     async def submit(self, record: RawRecord, done: Callable[[], Awaitable[object]]) -> None:
         """Schedule one record; ``done`` runs once its outputs are on the broker."""
-        outcome = decode(record, max_bytes=self.settings.max_request_bytes)
+        outcome = decode_record(record, self.settings)
         await self.submit_decoded(record, outcome, done)
 
     async def submit_decoded(

@@ -92,6 +92,7 @@ def create_app(
         broker_commit_every=100,
         broker_commit_interval=1.0,
         producer_acks=-1,
+        producer_max_request_size=settings.kafka_max_record_bytes,
         stream_buffer_maxsize=max(4096, settings.max_in_flight * 4),
     )
     app.transport = _transport(app, settings)

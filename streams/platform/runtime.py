@@ -78,7 +78,9 @@ class Runtime:
             except MissingSecretKey:
                 log.warning("HERALD_SECRET_KEY is not set: stored credentials cannot be read")
                 cipher = None
-            self.sink: EventSink = self._sink_override or FaustSink(self.topics)
+            self.sink: EventSink = self._sink_override or FaustSink(
+                self.topics, max_record_bytes=settings.kafka_max_record_bytes
+            )
             self.state = NotificationState(
                 self.redis,
                 ttl_seconds=settings.idempotency_ttl_seconds,

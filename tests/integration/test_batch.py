@@ -12,6 +12,8 @@ from typing import Any
 import orjson
 import pytest
 import pytest_asyncio
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
@@ -46,9 +48,13 @@ class Rig:
         if offset is None:
             offset = self.offset
             self.offset += 1
+        value = orjson.dumps(body)
+        if b'"__deep__' in value:  # deeper than orjson writes (254 levels): spliced in as text
+            depth = int(value.split(b'"__deep__', 1)[1].split(b'"', 1)[0])
+            value = value.replace(b'"__deep__%d"' % depth, _deep_json(depth))
         return RawRecord(
             key=body["tenantId"].encode(),
-            value=orjson.dumps(body),
+            value=value,
             topic="notifications.requests",
             partition=0,
             offset=offset,
@@ -91,7 +97,7 @@ async def rig(
     runtimes: list[Runtime] = []
     async with serve_app(sandbox.app, port=0) as base_url:
 
-        async def make(**overrides: Any) -> Rig:
+        async def make(max_record_bytes: int | None = None, **overrides: Any) -> Rig:
             cfg = make_settings(
                 redis_url=redis_url,
                 secret_key=test_secret_key,
@@ -114,7 +120,7 @@ async def rig(
                     },
                     is_default=True,
                 )
-            sink = MemorySink()
+            sink = MemorySink(max_record_bytes=max_record_bytes)
             runtime = create_app(cfg, sink=sink).runtime
             await runtime.start()
             runtimes.append(runtime)
@@ -258,3 +264,94 @@ async def test_reports_parked_before_the_send_are_handed_back(redis: Redis) -> N
     assert [p.status for p in handed] == [Status.DELIVERED]
     found = await plain.resolve_or_park("whatsapp-business", "wamid.early", parked)
     assert found == ("acme", "n-2")
+
+
+# -- limits: deep, wide and near-limit inputs end in one status or one dead letter ---------
+
+MAX_REQUEST = 65_536
+MAX_RECORD = MAX_REQUEST + 65_536
+
+
+@pytest_asyncio.fixture
+async def limited(rig: Callable[..., Awaitable[Rig]]) -> Rig:
+    return await rig(
+        max_record_bytes=MAX_RECORD,
+        max_request_bytes=MAX_REQUEST,
+        kafka_max_record_bytes=MAX_RECORD,
+        max_metadata_bytes=4096,
+    )
+
+
+def _deep_json(depth: int) -> bytes:
+    """``depth`` levels of alternating arrays and objects around a number."""
+    opening = "".join('{"k":' if i % 2 else "[" for i in range(depth))
+    closing = "".join("}" if i % 2 else "]" for i in reversed(range(depth)))
+    return f"{opening}1{closing}".encode()
+
+
+def _near_limit(body: dict[str, Any], delta: int) -> dict[str, Any]:
+    """``body`` with its text padded so that its JSON is ``MAX_REQUEST + delta`` bytes."""
+    size = len(orjson.dumps(body))
+    body["content"] = {"body": "x" * max(0, MAX_REQUEST + delta - size)}
+    return body
+
+
+bodies = st.one_of(
+    st.integers(1, 1100).map(lambda d: request(metadata={"deep": f"__deep__{d}"})),
+    st.integers(1, 1100).map(lambda d: request(content={"body": "hi", "x": f"__deep__{d}"})),
+    st.integers(0, 3000).map(lambda n: request(metadata={f"k{i}": i for i in range(n)})),
+    st.integers(0, 20_000).map(lambda n: request(metadata={"text": "é" * n})),
+    st.integers(-300, 300).map(lambda d: _near_limit(request(), d)),
+    st.integers(-300, 300).map(lambda d: _near_limit(request(metadata={"a": "b" * 5000}), d)),
+    st.integers(-300, 300).map(lambda d: _near_limit(request(channel="sms"), d)),
+)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(batch=st.lists(bodies, min_size=1, max_size=6))
+async def test_deep_wide_and_near_limit_requests_end_in_one_status_or_dead_letter(
+    limited: Rig, batch: list[dict[str, Any]]
+) -> None:
+    r = limited
+    records = [r.record(body) for body in batch]
+    await r.route(records)
+    dead = {letter.record.offset for letter in r.sink.dead_letters}
+    for record, body in zip(records, batch, strict=True):
+        terminal = {
+            e.status
+            for e in r.sink.of(body["id"])
+            if e.status in (Status.SENT, Status.FAILED, Status.REJECTED)
+        }
+        assert (record.offset in dead) != bool(terminal), (record.offset, terminal)
+        assert len(terminal) <= 1
+        if record.offset in dead:
+            assert len(record.value or b"") > MAX_REQUEST
+        elif Status.FAILED in terminal:
+            raise AssertionError(f"failed: {r.sink.of(body['id'])[-1].error}")
+
+
+async def test_a_dead_letter_too_large_to_produce_whole_is_truncated_with_its_headers(
+    limited: Rig,
+) -> None:
+    r = limited
+    value = b"x" * (MAX_RECORD + 10)
+    record = RawRecord(
+        key=b"acme",
+        value=value,
+        topic="notifications.requests",
+        partition=0,
+        offset=10_000,
+        headers=[("trace", b"t-1")],
+    )
+    await r.route([record])
+    [letter] = r.sink.dead_letters
+    headers = dict(letter.record.headers)
+    assert headers["trace"] == b"t-1"
+    assert headers["herald-dlq-reason"] == b"too_large"
+    assert headers["herald-dlq-truncated-from"] == str(len(value)).encode()
+    assert value.startswith(letter.record.value or b"x")
+    assert len(letter.record.value or b"") < MAX_RECORD
