@@ -417,7 +417,18 @@ class Deliverer:
         self, request: NotificationRequest, provider: str, attempt: int, message_id: str
     ) -> None:
         tenant, nid = request.tenant_id, request.id
-        parked = await self.state.record_sent(tenant, nid, provider, message_id)
+        parked = await self.state.record_sent(tenant, nid, provider, message_id, attempt)
+        if parked is None:
+            log.warning(
+                "late result of an attempt that is no longer current: not emitted",
+                extra={
+                    "tenant_id": tenant,
+                    "notification_id": nid,
+                    "provider": provider,
+                    "attempt": attempt,
+                },
+            )
+            return
         metrics().sent(provider)
         log.debug(  # per-notification success: the status topic is the record
             "notification sent",

@@ -17,7 +17,9 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
-from schemas import Status
+from schemas import NotificationRequest, Status
+from schemas.retry import RetryEnvelope, RetryReason
+from schemas.status import utcnow
 from seeds import load_seeds
 from streams.pipeline.batchstate import BEGAN, BatchState, ClaimItem, SentItem
 from streams.pipeline.decode import RawRecord
@@ -355,3 +357,37 @@ async def test_a_dead_letter_too_large_to_produce_whole_is_truncated_with_its_he
     assert headers["herald-dlq-truncated-from"] == str(len(value)).encode()
     assert value.startswith(letter.record.value or b"x")
     assert len(letter.record.value or b"") < MAX_RECORD
+
+
+async def test_the_per_request_record_sent_is_a_compare_and_set(redis: Redis) -> None:
+    state = NotificationState(redis, ttl_seconds=60, correlation_ttl_seconds=60)
+    await state.claim("acme", "n-3")
+    await state.set_phase("acme", "n-3", "accepted")
+    assert await state.begin_attempt("acme", "n-3", 1, "p")
+    await state.set_phase("acme", "n-3", "scheduled")  # the attempt timed out elsewhere...
+    assert await state.begin_attempt("acme", "n-3", 2, "p")  # ...and attempt 2 started
+    assert await state.record_sent("acme", "n-3", "p", "pm-late", 1) is None
+    assert (await state.get("acme", "n-3")).provider_message_id is None  # type: ignore[union-attr]
+    assert await state.record_sent("acme", "n-3", "p", "pm-ok", 2) == []
+    assert await state.record_sent("acme", "n-3", "p", "pm-ok", 2) == []  # idempotent
+
+
+async def test_a_retry_whose_record_vanished_ends_failed_with_a_code(
+    rig: Callable[..., Awaitable[Rig]],
+) -> None:
+    r = await rig()
+    body = request()
+    envelope = RetryEnvelope(
+        request=NotificationRequest.model_validate(body),
+        attempt=2,
+        provider="whatsapp-business",
+        tried=[],
+        due_at=utcnow(),
+        reason=RetryReason.RETRY,
+    )
+    await r.runtime.processor.deliverer.resume(envelope)  # no Redis record at all
+    [event] = r.sink.of(body["id"])
+    assert event.status is Status.FAILED
+    assert event.error is not None
+    assert event.error.code == "state_expired"
+    assert r.sandbox.messages == []
