@@ -167,7 +167,7 @@ async def _run(args: argparse.Namespace) -> int:
             info["versions"].update(whatsapp_web.versions())
     text = markdown(results, sessions, info, notes)
     print()
-    print(text.rsplit("ratio herald/raw", 1)[0].rstrip())
+    print(text.split("\nratio herald/", 1)[0].rstrip())
     if not args.no_save:
         json_path, md_path = write_results(results, sessions, info, notes)
         print(f"\nresults: {json_path} and {md_path}")

@@ -174,7 +174,7 @@ class Settings(BaseSettings):
         5.0,
         ge=0,
         validation_alias=_env("HERALD_INTEGRATION_CACHE_SECONDS"),
-        description="How long a worker caches a tenant's integrations (a change reaches running workers within it; 0 disables).",
+        description="How long a worker keeps a tenant's integrations at most. Changes reach running workers at once (Redis pub/sub); this bounds staleness should a change message be lost (0 disables the cache).",
     )
     # --- Router batch path (issue 13) -----------------------------------------------------
     router_batch_max: int = Field(

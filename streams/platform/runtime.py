@@ -7,6 +7,7 @@ loop (Faust owns the loop), stopped when the worker stops.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 from typing import TYPE_CHECKING
@@ -115,6 +116,10 @@ class Runtime:
             )
             self.updater = StatusUpdater(self.state, self.sink)
             await self._load_lookups()
+            self._cache_feed = asyncio.create_task(self.integrations.follow_changes())
+            with contextlib.suppress(TimeoutError):  # Redis answered just above: quick
+                async with asyncio.timeout(5):
+                    await self.integrations.following.wait()
             # The worker's long-lived objects (Faust, pydantic schemas, clients) do not
             # need the cyclic collector: frozen, a full collection no longer walks them,
             # and a larger first threshold makes collections rarer while requests create
@@ -149,6 +154,8 @@ class Runtime:
         if not self._started:
             return
         await self.processor.inflight.drain(timeout=30)
+        self._cache_feed.cancel()
+        await asyncio.gather(self._cache_feed, return_exceptions=True)
         await self.http.aclose()
         await self.inbox.close()
         await self.redis.aclose()

@@ -391,3 +391,24 @@ async def test_a_retry_whose_record_vanished_ends_failed_with_a_code(
     assert event.error is not None
     assert event.error.code == "state_expired"
     assert r.sandbox.messages == []
+
+
+async def test_an_integration_change_reaches_the_cache_at_once(
+    rig: Callable[..., Awaitable[Rig]], redis: Redis, test_secret_key: str
+) -> None:
+    r = await rig(integration_cache_seconds=600)  # only the change feed can explain a miss
+    first = request("globex")
+    await r.route([r.record(first)])
+    assert r.sink.of(first["id"])[-1].status is Status.SENT
+    cache = r.runtime.integrations
+    assert cache.cached("globex")
+    store = IntegrationStore(redis, Cipher.from_settings(make_settings(secret_key=test_secret_key)))
+    await store.remove("globex", "whatsapp-business")
+    async with asyncio.timeout(10):
+        await cache.wait_forgotten("globex")
+    second = request("globex")
+    await r.route([r.record(second)])
+    [event] = r.sink.of(second["id"])
+    assert event.status is Status.REJECTED
+    assert event.error is not None
+    assert event.error.code == "no_integration"
