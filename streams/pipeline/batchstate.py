@@ -266,19 +266,32 @@ class BatchState:
                     args=args,
                     client=pipe,
                 )
+            parked = [keys.parked(item.provider, item.provider_message_id) for item in items]
             for item in items:
                 corr = orjson.dumps({"t": item.tenant_id, "n": item.notification_id})
                 pmid = item.provider_message_id
                 pipe.set(keys.correlation(item.provider, pmid), corr, ex=self._corr_ttl)
-                pipe.lpop(keys.parked(item.provider, pmid), self._max_parked)
+            if self._cluster:  # one slot per message id: a pop each
+                for key in parked:
+                    pipe.lpop(key, self._max_parked)
+            else:  # one EXISTS for the wave; a report is parked rarely
+                pipe.exists(*parked)
             replies = await pipe.execute()
         current = [False] * len(items)
         for indexes, reply in zip(groups.values(), replies, strict=False):
             for i, value in zip(indexes, reply, strict=True):
                 current[i] = int(value) == 1
-        tail = replies[len(groups) :]
-        out: list[tuple[bool, list[ParkedStatus]]] = []
-        for n in range(len(items)):
-            popped = tail[2 * n + 1] or []
-            out.append((current[n], [ParkedStatus.from_json(p) for p in popped]))
-        return out
+        tail = replies[len(groups) + len(items) :]
+        if not self._cluster:
+            tail = await self._pop_parked(parked) if tail[0] else [None] * len(items)
+        return [
+            (current[n], [ParkedStatus.from_json(p) for p in tail[n] or []])
+            for n in range(len(items))
+        ]
+
+    async def _pop_parked(self, parked: list[str]) -> list[Any]:
+        # After the correlations are written nothing new is parked: popping now is complete.
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in parked:
+                pipe.lpop(key, self._max_parked)
+            return list(await pipe.execute())
