@@ -70,6 +70,8 @@ class BatchRouter:
         self.settings = processor.settings
         self.state = state
         self.completions = Completions(state, processor.state, processor.sink)
+        # Never all the slots: the ones not held by the chunk belong to running jobs.
+        self._min_chunk = max(1, min(self.settings.router_batch_max, self.inflight.limit) // 4)
 
     async def route(self, batch: Sequence[tuple[RawRecord, Done]]) -> None:
         """Schedule every record of ``batch``; returns once all are scheduled (not done)."""
@@ -81,8 +83,11 @@ class BatchRouter:
                 chunk = []
                 await self.processor.submit_decoded(record, outcome, done)
                 continue
-            if self.inflight.full and chunk:
-                await self._flush(chunk)  # its jobs will free the slots this one waits for
+            if self.inflight.full and len(chunk) >= self._min_chunk:
+                # Its jobs free slots; below the minimum, wait for running jobs to free
+                # them instead, so that a saturated worker still claims in groups rather
+                # than one request per round trip.
+                await self._flush(chunk)
                 chunk = []
             await self.inflight.acquire()
             request = outcome.request

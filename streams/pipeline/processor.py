@@ -249,6 +249,10 @@ class RequestProcessor:
         self, request: NotificationRequest, provider: str | None, error: ErrorInfo, attempt: int
     ) -> None:
         record = await self.state.get(request.tenant_id, request.id)
+        if record is not None and record.phase == "sent" and record.provider_message_id:
+            # The send is recorded: its `sent` event (again, same eventId) is the outcome.
+            await self.deliverer.finish_sent(request, record)
+            return
         if record is not None and record.phase in _FINAL_PHASES:
             log.error(
                 "unexpected error after the request's outcome was recorded",
