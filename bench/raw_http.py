@@ -14,19 +14,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-import sys
 from collections.abc import Sequence
 
 import aiohttp
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from bench.measure import Load, measure
-from bench.raw import _wait_ready, status_for
+from bench.measure import Load
+from bench.raw import run_anchor, status_for
 from bench.report import Result
 from bench.stack import ACCESS_TOKEN, PHONE_NUMBER_ID, Stack
 from sandbox import GRAPH_VERSION
-from streams.platform.admin import ensure_topics
 
 __all__ = ["main", "run"]
 
@@ -99,43 +97,9 @@ async def passthrough(bootstrap: str, source: str, sink: str, group: str, api: s
 
 async def run(stack: Stack, loads: Sequence[tuple[str, str, Load]]) -> list[Result]:
     """Start the anchor process and measure each ``(key, title, load)`` through it."""
-    settings = stack.settings("raw-http")
-    await ensure_topics(settings)
-    argv = [
-        sys.executable,
-        "-m",
-        "bench.raw_http",
-        "--bootstrap",
-        stack.bootstrap,
-        "--source",
-        settings.topic_requests,
-        "--sink",
-        settings.topic_status,
-        "--group",
-        settings.app_id,
-        "--api",
-        f"{stack.sandbox_url}/{GRAPH_VERSION}",
-    ]
-    process = await stack.launch("raw_http", argv)
-    try:
-        await _wait_ready(process)
-        await stack.sandbox_delay(None)
-        results = []
-        for key, title, load in loads:
-            results.append(
-                await measure(
-                    stack,
-                    key=key,
-                    title=title,
-                    process=process,
-                    requests_topic=settings.topic_requests,
-                    status_topic=settings.topic_status,
-                    load=load,
-                )
-            )
-        return results
-    finally:
-        await stack.stop(process)
+    await stack.sandbox_delay(None)
+    api = f"{stack.sandbox_url}/{GRAPH_VERSION}"
+    return await run_anchor(stack, "raw-http", "bench.raw_http", ["--api", api], loads)
 
 
 def main() -> None:
