@@ -25,7 +25,7 @@ Redis primary and on Redis Cluster (``streams.platform.redis``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import orjson
 from redis.asyncio import Redis
@@ -109,10 +109,18 @@ redis.call('DEL', KEYS[2])
 return parked
 """
 
-# KEYS[1] notification hash; ARGV: sent rank, pmid. Records the pmid, advances to sent.
+# KEYS[1] notification hash; ARGV: sent rank, pmid, attempt ('' = no check).
+# Records the pmid, advances to sent. With an attempt: only if the record is `sending`
+# that attempt (or already has this pmid); else nothing is written and false is returned
+# (a zombie's late result).
 _RECORD_SENT = (
     _ADVANCE_RULE
     + """
+if ARGV[3] ~= '' then
+  local st = redis.call('HMGET', KEYS[1], 'phase', 'attempt', 'pmid')
+  local current = st[1] == 'sending' and st[2] == ARGV[3]
+  if not current and st[3] ~= ARGV[2] then return false end
+end
 redis.call('HSET', KEYS[1], 'pmid', ARGV[2])
 local cur = tonumber(redis.call('HGET', KEYS[1], 'rank') or '-1')
 if allowed(cur, tonumber(ARGV[1])) then redis.call('HSET', KEYS[1], 'rank', ARGV[1]) end
@@ -145,6 +153,9 @@ class NotificationRecord:
     metadata: dict[str, Any] | None = None
     attempt: int = 0
     retry: dict[str, Any] | None = None  # the scheduled retry (phase "scheduled")
+    #: The Kafka record (``topic:partition:offset``) that created it: a replay of that same
+    #: record (after a crash) re-emits what may be missing; another record is a duplicate.
+    src: str | None = None
 
     @property
     def terminal(self) -> bool:
@@ -165,6 +176,7 @@ class NotificationRecord:
             metadata=orjson.loads(meta) if meta else None,
             attempt=int(data.get("attempt", "0")),
             retry=orjson.loads(data["retry"]) if data.get("retry") else None,
+            src=data.get("src"),
         )
 
 
@@ -285,16 +297,47 @@ class NotificationState:
         """Undo an :meth:`advance` whose event could not be emitted."""
         await self._redis.hset(keys.notification(tenant_id, notification_id), "rank", rank)
 
+    @overload
     async def record_sent(
         self, tenant_id: str, notification_id: str, provider: str, provider_message_id: str
-    ) -> list[ParkedStatus]:
+    ) -> list[ParkedStatus]: ...
+
+    @overload
+    async def record_sent(
+        self,
+        tenant_id: str,
+        notification_id: str,
+        provider: str,
+        provider_message_id: str,
+        attempt: int,
+    ) -> list[ParkedStatus] | None: ...
+
+    async def record_sent(
+        self,
+        tenant_id: str,
+        notification_id: str,
+        provider: str,
+        provider_message_id: str,
+        attempt: int | None = None,
+    ) -> list[ParkedStatus] | None:
         """Correlate the provider message id, advance to ``sent``; return parked statuses.
 
         Two scripts, one per slot: the correlation first (a crash before the second leaves
         the attempt ``sending``, resolved as any crash during the provider call), then the
         notification. A report arriving between them finds the correlation and advances the
         record past ``sent`` (each status still once, never backwards).
+
+        With ``attempt``: a compare-and-set on it -- ``None`` (nothing written) when the
+        record is no longer ``sending`` that attempt. The attempt is checked before the
+        correlation is written and again, atomically, when the notification is.
         """
+        key = keys.notification(tenant_id, notification_id)
+        if attempt is not None:
+            phase, current, pmid = await self._redis.hmget(key, ["phase", "attempt", "pmid"])
+            is_current = phase is not None and _s(phase) == "sending"
+            is_current = is_current and current is not None and _s(current) == str(attempt)
+            if not is_current and (pmid is None or _s(pmid) != provider_message_id):
+                return None
         corr = orjson.dumps({"t": tenant_id, "n": notification_id})
         parked = await self._correlate(
             keys=[
@@ -305,13 +348,19 @@ class NotificationState:
         )
         # Repeated until done: a failed call must not rerun the first script, whose parked
         # statuses are taken (and deleted) once.
-        await durable(
+        recorded = await durable(
             lambda: self._record_sent(
-                keys=[keys.notification(tenant_id, notification_id)],
-                args=[RANKS[Status.SENT], provider_message_id],
+                keys=[key],
+                args=[
+                    RANKS[Status.SENT],
+                    provider_message_id,
+                    "" if attempt is None else attempt,
+                ],
             ),
             "record sent",
         )
+        if recorded is None:  # lost the attempt between the check and the write (a race)
+            return None
         return [ParkedStatus.from_json(p) for p in parked]
 
     async def resolve_or_park(

@@ -42,6 +42,7 @@ from streams.tenancy import keys
 from streams.tenancy.crypto import Cipher, MissingSecretKey
 
 __all__ = [
+    "CHANGES_CHANNEL",
     "IntegrationError",
     "IntegrationStore",
     "InvalidIntegrationCredentials",
@@ -54,6 +55,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _TENANT_RE = re.compile(TENANT_ID_PATTERN)
+
+#: Redis pub/sub channel: the tenant id is published after its integrations changed, so
+#: that workers' caches (:mod:`streams.tenancy.cache`) forget them at once.
+CHANGES_CHANNEL = "herald:integrations:changed"
 _MAX_WATCH_RETRIES = 32
 
 
@@ -245,6 +250,7 @@ class IntegrationStore:
             else:
                 raise IntegrationError(f"too much concurrent change to {tenant_id}'s integrations")
         await self._drop_index_entries(tenant_id, stale)
+        await self._redis.publish(CHANGES_CHANNEL, tenant_id)
         log.info(
             "integration stored",
             extra={
@@ -314,6 +320,7 @@ class IntegrationStore:
             else:
                 raise IntegrationError(f"too much concurrent change to {tenant_id}'s integrations")
         await self._drop_index_entries(tenant_id, builtins.set(record.get("indexKeys", [])))
+        await self._redis.publish(CHANGES_CHANNEL, tenant_id)
         log.info("integration removed", extra={"tenant_id": tenant_id, "provider": provider})
         return True
 
