@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from providers._exceptions import (
+from providers.base import Provider, ProviderInfo, RateLimit, SendResult
+from providers.registry import NOT_IMPLEMENTED, REGISTRY, get_provider_class, is_implemented
+from schemas.errors import (
     HeraldError,
     InvalidCredentials,
     InvalidRequest,
@@ -11,8 +13,6 @@ from providers._exceptions import (
     ProviderTimeout,
     RetryableError,
 )
-from providers.base import Provider, ProviderInfo, RateLimit, SendResult
-from providers.registry import NOT_IMPLEMENTED, REGISTRY, get_provider_class, is_implemented
 
 __all__ = [
     "NOT_IMPLEMENTED",

@@ -24,7 +24,8 @@ from typing import Any
 
 import httpx
 
-from providers._exceptions import (
+from schemas.credentials_base import normalize_email
+from schemas.errors import (
     InvalidCredentials,
     InvalidRequest,
     PermanentError,
@@ -32,7 +33,6 @@ from providers._exceptions import (
     ProviderTimeout,
     RetryableError,
 )
-from schemas.credentials_email import normalize_email
 from schemas.notification import Media, NotificationRequest
 from schemas.status import ErrorCode
 

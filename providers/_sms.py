@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from providers._exceptions import InvalidRequest
 from providers._phone import sanitize_phone
+from schemas.errors import InvalidRequest
 from schemas.notification import NotificationRequest
 from schemas.status import ErrorCode
 

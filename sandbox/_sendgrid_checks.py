@@ -10,7 +10,7 @@ import base64
 import binascii
 from typing import Any
 
-from schemas.credentials_email import normalize_email
+from schemas.credentials_base import normalize_email
 
 __all__ = ["error", "validate"]
 

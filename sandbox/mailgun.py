@@ -32,11 +32,10 @@ import orjson
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from providers.mailgun._provider import bare_id
-from providers.mailgun._webhook import sign
+from providers.mailgun._webhook import bare_id, sign
 from sandbox._email import EmailFault, EmailSandbox, ReceivedAttachment, SentEmail
 from sandbox._email import json_response as _json
-from schemas.credentials_email import normalize_email
+from schemas.credentials_base import normalize_email
 
 __all__ = ["MailgunDomain", "MailgunSandbox"]
 

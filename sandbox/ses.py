@@ -33,7 +33,7 @@ from botocore.credentials import Credentials
 
 from providers.ses._provider import SEND_EMAIL_PATH, SIGNING_NAME
 from sandbox._email import EmailFault, EmailSandbox, ReceivedAttachment, SentEmail
-from schemas.credentials_email import normalize_email
+from schemas.credentials_base import normalize_email
 
 __all__ = ["SESAccount", "SESFault", "SESSandbox", "aws_error"]
 

@@ -23,14 +23,14 @@ from dataclasses import dataclass
 import httpx
 import orjson
 
-from providers._exceptions import (
+from providers._parsing import retry_after as _retry_after
+from schemas.errors import (
     InvalidCredentials,
     PermanentError,
     ProviderError,
     ProviderTimeout,
     RetryableError,
 )
-from providers._parsing import retry_after as _retry_after
 from schemas.status import ErrorCode
 
 __all__ = [

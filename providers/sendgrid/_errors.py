@@ -19,7 +19,7 @@ import httpx
 import orjson
 
 from providers._email import ErrorSpec, exception_for, retry_after_seconds, truncate
-from providers._exceptions import ProviderError
+from schemas.errors import ProviderError
 from schemas.status import ErrorCode
 
 __all__ = [

@@ -12,11 +12,11 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from providers._email import EMAIL_CONTENT_TYPES, email_message, format_address, post
-from providers._exceptions import RetryableError
 from providers.base import Provider, ProviderInfo, SendResult
+from providers.ses._credentials import SESCredentials
 from providers.ses._errors import error_from_response
-from schemas.credentials import BaseCredentials
-from schemas.credentials_email import SESCredentials
+from schemas.credentials_base import BaseCredentials
+from schemas.errors import RetryableError
 from schemas.notification import Channel, NotificationRequest
 from schemas.status import ErrorCode
 

@@ -16,16 +16,16 @@ from collections.abc import Mapping
 
 import httpx
 
-from providers._exceptions import (
+from providers._parsing import retry_after as _retry_after
+from providers._sms import ErrorSpec, auth, final, retry
+from providers.sns._query import parse_error
+from schemas.errors import (
     InvalidCredentials,
     PermanentError,
     ProviderError,
     ProviderTimeout,
     RetryableError,
 )
-from providers._parsing import retry_after as _retry_after
-from providers._sms import ErrorSpec, auth, final, retry
-from providers.sns._query import parse_error
 from schemas.status import ErrorCode
 
 __all__ = ["SNS_ERRORS", "error_from_response", "error_from_transport"]

@@ -22,17 +22,17 @@ from dataclasses import dataclass
 import httpx
 import orjson
 
-from providers._exceptions import (
+from providers._parsing import as_int as _as_int
+from providers._parsing import retry_after as _retry_after
+from providers._parsing import truncate as _truncate
+from providers._sms import ErrorSpec, auth, final, retry
+from schemas.errors import (
     InvalidCredentials,
     PermanentError,
     ProviderError,
     ProviderTimeout,
     RetryableError,
 )
-from providers._parsing import as_int as _as_int
-from providers._parsing import retry_after as _retry_after
-from providers._parsing import truncate as _truncate
-from providers._sms import ErrorSpec, auth, final, retry
 from schemas.status import ErrorCode
 
 __all__ = [

@@ -20,16 +20,16 @@ from typing import Any
 import httpx
 import orjson
 
-from providers._exceptions import (
+from providers._parsing import as_int as _as_int
+from providers._parsing import retry_after as _retry_after
+from providers._parsing import truncate as _truncate
+from schemas.errors import (
     InvalidCredentials,
     PermanentError,
     ProviderError,
     ProviderTimeout,
     RetryableError,
 )
-from providers._parsing import as_int as _as_int
-from providers._parsing import retry_after as _retry_after
-from providers._parsing import truncate as _truncate
 from schemas.status import ErrorCode
 
 __all__ = [

@@ -15,17 +15,22 @@ import builtins
 import logging
 import re
 from collections.abc import Mapping
-from typing import Any, get_args
+from typing import Any
 
 import orjson
 from pydantic import SecretStr, ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
-from providers._exceptions import HeraldError
 from providers.registry import get_provider_class
 from schemas._base import TENANT_ID_PATTERN
-from schemas.credentials import CREDENTIALS_ADAPTER, BaseCredentials, ProviderCredentials
+from schemas.credentials import CREDENTIAL_MODELS, CREDENTIALS_ADAPTER, BaseCredentials
+from schemas.errors import (
+    IntegrationError,
+    InvalidIntegrationCredentials,
+    InvalidTenantId,
+    UnknownProvider,
+)
 from schemas.integration import SYSTEM_TENANT, IntegrationSummary
 from schemas.notification import Channel
 from schemas.status import utcnow
@@ -49,40 +54,9 @@ _TENANT_RE = re.compile(TENANT_ID_PATTERN)
 _MAX_WATCH_RETRIES = 32
 
 
-class IntegrationError(HeraldError):
-    """Root of the integration store's errors."""
-
-
-class InvalidTenantId(IntegrationError):
-    pass
-
-
-class UnknownProvider(IntegrationError):
-    def __init__(self, provider: str, known: builtins.list[str]) -> None:
-        super().__init__(
-            f"unknown provider {provider!r}: credentials can be stored for {', '.join(known)}"
-        )
-        self.provider = provider
-        self.known = known
-
-
-class InvalidIntegrationCredentials(IntegrationError):
-    """``errors`` maps each offending field's wire name to what is wrong (never its value)."""
-
-    def __init__(self, provider: str, errors: dict[str, str]) -> None:
-        detail = "; ".join(f"{name}: {message}" for name, message in errors.items())
-        super().__init__(f"invalid {provider} credentials: {detail}")
-        self.provider = provider
-        self.errors = errors
-
-
 def credential_models() -> dict[str, type[BaseCredentials]]:
-    """Provider lookup code -> credentials model, from the :data:`ProviderCredentials` union."""
-    union = get_args(ProviderCredentials)[0]
-    models: dict[str, type[BaseCredentials]] = {}
-    for model in get_args(union):
-        models[model.model_fields["provider_type"].default] = model
-    return models
+    """Provider lookup code -> credentials model, from the registered providers' models."""
+    return {model.model_fields["provider_type"].default: model for model in CREDENTIAL_MODELS}
 
 
 def _channel_of(provider: str) -> Channel:
