@@ -1,4 +1,9 @@
-"""Herald's providers: the abstraction, the error tree, the registry and the implementations."""
+"""Herald's providers: the abstraction, the registry and one package per service.
+
+Shared by every provider: :mod:`providers.base` (the abstraction), :mod:`providers.errors`
+(error translation), :mod:`providers.webhooks` (declared webhooks and the interfaces their
+handlers get); the error tree itself is :mod:`schemas.errors` (re-exported here).
+"""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ module, so building the union from ``providers.registry`` makes no import cycle.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any, Union
 
 from pydantic import Field, TypeAdapter
@@ -27,20 +28,39 @@ __all__ = [
     "ProviderCredentials",
     "WPPConnectCredentials",
     "WhatsAppBusinessCredentials",
+    "credential_models",
+    "credentials_adapter",
 ]
 
 # ``WPPConnectCredentials`` and ``WhatsAppBusinessCredentials`` stay importable from here for
 # the code that imported them before they moved into their provider packages.
 
-#: Every registered provider's credentials model, in registry order (one per provider code).
-CREDENTIAL_MODELS: tuple[type[BaseCredentials], ...] = tuple(
-    dict.fromkeys(cls.credentials_model for cls in REGISTRY.values())
-)
 
-#: ``Annotated[A | B | ..., Field(discriminator="provider_type")]``, built at import time.
-ProviderCredentials: Any = Annotated[
-    Union.__getitem__(CREDENTIAL_MODELS),
-    Field(discriminator="provider_type"),
-]
+def credential_models() -> tuple[type[BaseCredentials], ...]:
+    """Every registered provider's credentials model, in registry order (one per code)."""
+    return tuple(dict.fromkeys(cls.credentials_model for cls in REGISTRY.values()))
 
-CREDENTIALS_ADAPTER: TypeAdapter[BaseCredentials] = TypeAdapter(ProviderCredentials)
+
+def _union(models: tuple[type[BaseCredentials], ...]) -> Any:
+    """``Annotated[A | B | ..., Field(discriminator="provider_type")]``."""
+    return Annotated[
+        Union.__getitem__(models),
+        Field(discriminator="provider_type"),
+    ]
+
+
+@cache
+def _adapter(models: tuple[type[BaseCredentials], ...]) -> TypeAdapter[BaseCredentials]:
+    adapter: TypeAdapter[BaseCredentials] = TypeAdapter(_union(models))
+    return adapter
+
+
+def credentials_adapter() -> TypeAdapter[BaseCredentials]:
+    """The discriminated union of :func:`credential_models` (rebuilt if the registry grows)."""
+    return _adapter(credential_models())
+
+
+#: The models and the union at import time (what the JSON Schema export documents).
+CREDENTIAL_MODELS: tuple[type[BaseCredentials], ...] = credential_models()
+CREDENTIALS_ADAPTER: TypeAdapter[BaseCredentials] = credentials_adapter()
+ProviderCredentials: Any = _union(CREDENTIAL_MODELS)

@@ -23,15 +23,8 @@ from dataclasses import dataclass
 import httpx
 import orjson
 
-from providers._parsing import retry_after as _retry_after
-from schemas.errors import (
-    InvalidCredentials,
-    PermanentError,
-    ProviderError,
-    ProviderTimeout,
-    RetryableError,
-)
-from schemas.status import ErrorCode
+from providers.errors import error_for, from_status, from_transport, retry_after
+from schemas.errors import PermanentError, ProviderError
 
 __all__ = [
     "FCM_ERRORS",
@@ -121,10 +114,11 @@ def is_token_error(error: FcmErrorBody) -> bool:
 def error_from_response(response: httpx.Response) -> ProviderError:
     """Translate a non-2xx FCM response into the exception to raise."""
     status = response.status_code
-    retry_after = _retry_after(response.headers)
+    wait = retry_after(response.headers)
     parsed = parse_error(response.content)
     if parsed is None:
-        return _from_status(status, retry_after)
+        reason = f"FCM HTTP {status} without a readable error body"
+        return from_status(status, reason, retry_after=wait)
     code = parsed.error_code or parsed.status or f"http_{status}"
     message = f"FCM {status} {code}: {parsed.message}"
     if parsed.fields:
@@ -133,43 +127,18 @@ def error_from_response(response: httpx.Response) -> ProviderError:
     if is_token_error(parsed):
         return PermanentError(TOKEN_UNREGISTERED, message, provider_code=code)
     spec = FCM_ERRORS.get(parsed.error_code or "")
-    if spec is not None and parsed.error_code != "UNSPECIFIED_ERROR":
-        retryable = spec[0]
-    elif status in (401, 403):
-        return InvalidCredentials(code, message, provider_code=code)
-    else:
-        retryable = status == 429 or status >= 500
-    if retryable:
-        return RetryableError(code, message, retry_after=retry_after, provider_code=code)
-    return PermanentError(code, message, provider_code=code)
-
-
-def _from_status(status: int, retry_after: float | None) -> ProviderError:
-    reason = f"FCM HTTP {status} without a readable error body"
-    provider_code = f"http_{status}"
-    if status == 429:
-        return RetryableError(
-            ErrorCode.RATE_LIMITED.value,
-            reason,
-            retry_after=retry_after,
-            provider_code=provider_code,
-        )
-    if status >= 500 or status == 408:
-        return RetryableError(
-            ErrorCode.PROVIDER_UNAVAILABLE.value,
-            reason,
-            retry_after=retry_after,
-            provider_code=provider_code,
-        )
-    if status in (401, 403):
-        return InvalidCredentials(ErrorCode.AUTH_FAILED.value, reason, provider_code=provider_code)
-    return PermanentError(ErrorCode.PROVIDER_ERROR.value, reason, provider_code=provider_code)
+    known = spec is not None and parsed.error_code != "UNSPECIFIED_ERROR"
+    return error_for(
+        code,
+        message,
+        None,
+        status=status,
+        retry_after=wait,
+        auth_statuses=() if known else (401, 403),
+        retryable=spec[0] if known and spec is not None else None,
+    )
 
 
 def error_from_transport(exc: httpx.HTTPError) -> ProviderError:
     """Translate an httpx failure (no usable response) into the exception to raise."""
-    if isinstance(exc, httpx.TimeoutException):
-        return ProviderTimeout(f"FCM did not answer in time ({type(exc).__name__})")
-    return RetryableError(
-        ErrorCode.PROVIDER_UNAVAILABLE.value, f"FCM unreachable ({type(exc).__name__})"
-    )
+    return from_transport(exc, "FCM")

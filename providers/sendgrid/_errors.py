@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import httpx
 import orjson
 
-from providers._email import ErrorSpec, exception_for, retry_after_seconds, truncate
+from providers.errors import ErrorSpec, error_for, retry_after, truncate
 from schemas.errors import ProviderError
 from schemas.status import ErrorCode
 
@@ -33,40 +33,38 @@ __all__ = [
 _E = ErrorCode
 
 
-def _final(category: ErrorCode, description: str) -> ErrorSpec:
-    return ErrorSpec(False, category, description)
-
-
-def _retry(category: ErrorCode, description: str) -> ErrorSpec:
-    return ErrorSpec(True, category, description)
-
-
-def _auth(category: ErrorCode, description: str) -> ErrorSpec:
-    return ErrorSpec(False, category, description, credentials=True)
-
-
 #: SendGrid's documented Mail Send failures, by the name Herald gives them.
 SENDGRID_ERRORS: Mapping[str, ErrorSpec] = {
-    "bad_request": _final(_E.INVALID_REQUEST, "400: the mail failed validation (field named)"),
-    "unauthorized": _auth(_E.AUTH_FAILED, "401: API key invalid, expired or revoked"),
-    "maximum_credits_exceeded": _final(_E.PROVIDER_INACTIVE, "401: the plan's credits are used up"),
-    "forbidden": _auth(_E.AUTH_FAILED, "403: the API key lacks the mail.send permission"),
-    "sender_identity_not_verified": _auth(
-        _E.INVALID_CREDENTIALS, "403: fromEmail is not a verified Sender Identity"
+    "bad_request": ErrorSpec.final(
+        _E.INVALID_REQUEST, "400: the mail failed validation (field named)"
     ),
-    "temporarily_blocked": _final(
+    "unauthorized": ErrorSpec.auth("401: API key invalid, expired or revoked", _E.AUTH_FAILED),
+    "maximum_credits_exceeded": ErrorSpec.final(
+        _E.PROVIDER_INACTIVE, "401: the plan's credits are used up"
+    ),
+    "forbidden": ErrorSpec.auth("403: the API key lacks the mail.send permission", _E.AUTH_FAILED),
+    "sender_identity_not_verified": ErrorSpec.auth(
+        "403: fromEmail is not a verified Sender Identity", _E.INVALID_CREDENTIALS
+    ),
+    "temporarily_blocked": ErrorSpec.final(
         _E.PROVIDER_INACTIVE, "403: sending blocked for a while after repeated bad requests"
     ),
-    "not_found": _final(_E.PROVIDER_ERROR, "404: no such endpoint (check SENDGRID_API_URL)"),
-    "method_not_allowed": _final(_E.PROVIDER_ERROR, "405: method not allowed"),
-    "not_acceptable": _final(_E.PROVIDER_ERROR, "406: Accept header refused"),
-    "payload_too_large": _final(_E.UNSUPPORTED_CONTENT, "413: the mail exceeds 30 MB"),
-    "unsupported_media_type": _final(_E.PROVIDER_ERROR, "415: body is not application/json"),
-    "too_many_requests": _retry(_E.RATE_LIMITED, "429: rate limit hit (X-RateLimit-Reset)"),
-    "server_error": _retry(_E.PROVIDER_UNAVAILABLE, "500: SendGrid internal error"),
-    "bad_gateway": _retry(_E.PROVIDER_UNAVAILABLE, "502: bad gateway"),
-    "service_unavailable": _retry(_E.PROVIDER_UNAVAILABLE, "503: service unavailable"),
-    "gateway_timeout": _retry(_E.PROVIDER_UNAVAILABLE, "504: gateway timeout"),
+    "not_found": ErrorSpec.final(
+        _E.PROVIDER_ERROR, "404: no such endpoint (check SENDGRID_API_URL)"
+    ),
+    "method_not_allowed": ErrorSpec.final(_E.PROVIDER_ERROR, "405: method not allowed"),
+    "not_acceptable": ErrorSpec.final(_E.PROVIDER_ERROR, "406: Accept header refused"),
+    "payload_too_large": ErrorSpec.final(_E.UNSUPPORTED_CONTENT, "413: the mail exceeds 30 MB"),
+    "unsupported_media_type": ErrorSpec.final(
+        _E.PROVIDER_ERROR, "415: body is not application/json"
+    ),
+    "too_many_requests": ErrorSpec.retry(
+        _E.RATE_LIMITED, "429: rate limit hit (X-RateLimit-Reset)"
+    ),
+    "server_error": ErrorSpec.retry(_E.PROVIDER_UNAVAILABLE, "500: SendGrid internal error"),
+    "bad_gateway": ErrorSpec.retry(_E.PROVIDER_UNAVAILABLE, "502: bad gateway"),
+    "service_unavailable": ErrorSpec.retry(_E.PROVIDER_UNAVAILABLE, "503: service unavailable"),
+    "gateway_timeout": ErrorSpec.retry(_E.PROVIDER_UNAVAILABLE, "504: gateway timeout"),
 }
 
 _BY_STATUS: Mapping[int, str] = {
@@ -143,13 +141,13 @@ def error_from_response(response: httpx.Response) -> ProviderError:
     else:
         message = f"HTTP {status} without a SendGrid error body"
     name = classify(status, [e.message for e in errors or []])
-    if name is None:
-        retryable = status >= 500
-        category = _E.PROVIDER_UNAVAILABLE if retryable else _E.PROVIDER_ERROR
-        spec = ErrorSpec(retryable, category, f"HTTP {status}")
-        name = f"http_{status}"
-    else:
-        spec = SENDGRID_ERRORS[name]
     reset_header = "x-ratelimit-reset" if status == 429 else None
-    retry_after = retry_after_seconds(response.headers, reset_header=reset_header)
-    return exception_for(spec, name, truncate(message), retry_after=retry_after)
+    return error_for(
+        name or f"http_{status}",
+        truncate(message),
+        SENDGRID_ERRORS[name] if name else None,
+        status=status,
+        retry_after=retry_after(response.headers, reset_header=reset_header),
+        auth_statuses=(),
+        retryable=status >= 500,
+    )

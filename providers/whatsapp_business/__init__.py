@@ -11,7 +11,6 @@ from providers.whatsapp_business._credentials import WhatsAppBusinessCredentials
 from providers.whatsapp_business._errors import (
     GRAPH_ERRORS,
     GraphError,
-    GraphErrorSpec,
     error_from_response,
     parse_graph_error,
 )
@@ -42,7 +41,6 @@ __all__ = [
     "SIGNATURE_HEADER",
     "Challenge",
     "GraphError",
-    "GraphErrorSpec",
     "MalformedWebhook",
     "WebhookStatus",
     "WhatsAppBusinessCredentials",

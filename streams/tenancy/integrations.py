@@ -24,7 +24,8 @@ from redis.exceptions import WatchError
 
 from providers.registry import get_provider_class
 from schemas._base import TENANT_ID_PATTERN
-from schemas.credentials import CREDENTIAL_MODELS, CREDENTIALS_ADAPTER, BaseCredentials
+from schemas.credentials import BaseCredentials, credentials_adapter
+from schemas.credentials import credential_models as registered_models
 from schemas.errors import (
     IntegrationError,
     InvalidIntegrationCredentials,
@@ -34,7 +35,7 @@ from schemas.errors import (
 from schemas.integration import SYSTEM_TENANT, IntegrationSummary
 from schemas.notification import Channel
 from schemas.status import utcnow
-from seeds.data import LOOKUPS
+from seeds import data as seed_data
 from streams.tenancy import keys
 from streams.tenancy.crypto import Cipher, MissingSecretKey
 
@@ -56,11 +57,11 @@ _MAX_WATCH_RETRIES = 32
 
 def credential_models() -> dict[str, type[BaseCredentials]]:
     """Provider lookup code -> credentials model, from the registered providers' models."""
-    return {model.model_fields["provider_type"].default: model for model in CREDENTIAL_MODELS}
+    return {model.model_fields["provider_type"].default: model for model in registered_models()}
 
 
 def _channel_of(provider: str) -> Channel:
-    for lookup in LOOKUPS:
+    for lookup in seed_data.LOOKUPS:
         if lookup.lookup_code == provider:
             return lookup.channel
     raise UnknownProvider(provider, sorted(credential_models()))
@@ -80,7 +81,7 @@ def validate_credentials(provider: str, credentials: Mapping[str, Any]) -> BaseC
             )
     data["providerType"] = provider
     try:
-        return CREDENTIALS_ADAPTER.validate_python(data)
+        return credentials_adapter().validate_python(data)
     except ValidationError as exc:
         # ``from None``: the pydantic error's text includes the input values (secrets).
         raise InvalidIntegrationCredentials(provider, _field_errors(provider, exc)) from None
@@ -282,7 +283,7 @@ class IntegrationStore:
         cipher = self._require_cipher()
         plaintext = cipher.decrypt(record["credentials"], f"{tenant_id}:{provider}".encode())
         try:
-            return CREDENTIALS_ADAPTER.validate_json(plaintext)
+            return credentials_adapter().validate_json(plaintext)
         except ValidationError as exc:
             raise InvalidIntegrationCredentials(provider, _field_errors(provider, exc)) from None
 
