@@ -12,8 +12,10 @@ how to read the service's error body. Everything else is here:
 * :func:`from_status` -- no readable error body at all: the status alone decides, with
   Herald's own codes (``rate_limited``, ``provider_unavailable``, ``auth_failed``...);
 * :func:`from_transport` -- no response (timeout, connection refused);
-* :func:`retry_after`, :func:`as_int`, :func:`truncate` -- lenient readers of foreign
-  headers and bodies.
+* :func:`from_response` -- the whole translation of a failed response, given the
+  :class:`ServiceError` the provider read from its body (or ``None``);
+* :func:`retry_after`, :func:`json_field`, :func:`as_int`, :func:`truncate` -- lenient
+  readers of foreign headers and bodies.
 
 The exceptions themselves are in :mod:`schemas.errors` (the tree is drawn there).
 """
@@ -27,6 +29,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+import orjson
 
 from schemas.errors import (
     InvalidCredentials,
@@ -39,10 +42,13 @@ from schemas.status import ErrorCode
 
 __all__ = [
     "ErrorSpec",
+    "ServiceError",
     "as_int",
     "error_for",
+    "from_response",
     "from_status",
     "from_transport",
+    "json_field",
     "retry_after",
     "truncate",
 ]
@@ -202,3 +208,60 @@ def as_int(value: Any) -> int | None:
 def truncate(text: str, limit: int = 500) -> str:
     """``text`` cut to ``limit`` characters, an ellipsis marking the cut."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def json_field(body: bytes, key: str | None = None) -> Any:
+    """The JSON document in ``body``, or its ``key`` member when it is an object.
+
+    ``None`` when the body is not JSON, or is not an object holding ``key``: error bodies
+    come from proxies and load balancers too, and are read leniently.
+    """
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if key is None:
+        return data
+    return data.get(key) if isinstance(data, dict) else None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceError:
+    """A service's error as its provider read it from a response body.
+
+    ``code`` goes to ``error.code``; ``spec`` is its table entry if it has one; without one,
+    ``auth_statuses`` and ``retryable`` say how the HTTP status decides (see :func:`error_for`).
+    """
+
+    code: str
+    message: str
+    spec: ErrorSpec | None = None
+    auth_statuses: Collection[int] = (401, 403)
+    retryable: bool | None = None
+
+
+def from_response(
+    response: httpx.Response,
+    error: ServiceError | None,
+    unreadable: str,
+    *,
+    reset_header: str | None = None,
+) -> ProviderError:
+    """The exception for a failed response: ``error`` if the body said one, else the status.
+
+    ``unreadable`` is the message when the body is not the service's error (``HTTP 502
+    without a readable ... body``); ``reset_header`` as in :func:`retry_after`.
+    """
+    wait = retry_after(response.headers, reset_header=reset_header)
+    status = response.status_code
+    if error is None:
+        return from_status(status, unreadable, retry_after=wait)
+    return error_for(
+        error.code,
+        error.message,
+        error.spec,
+        status=status,
+        retry_after=wait,
+        auth_statuses=error.auth_statuses,
+        retryable=error.retryable,
+    )

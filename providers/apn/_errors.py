@@ -15,9 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
-import orjson
 
-from providers.errors import error_for, from_status, from_transport, retry_after
+from providers.errors import error_for, from_status, from_transport, json_field, retry_after
 from schemas.errors import InvalidCredentials, PermanentError, ProviderError, RetryableError
 from schemas.status import ErrorCode
 
@@ -99,10 +98,7 @@ APNS_REASONS: Mapping[str, ApnsReason] = {
 
 def parse_reason(body: bytes) -> tuple[str, int | None] | None:
     """``(reason, timestamp)`` from an APNs error body; ``None`` when it is not one."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
+    data = json_field(body)
     if not isinstance(data, dict):
         return None
     reason = data.get("reason")

@@ -20,6 +20,7 @@ from providers.apn._payload import (
 )
 from providers.apn._token import DEFAULT_PROVIDER_TOKENS, ProviderTokenCache
 from providers.base import Provider, ProviderInfo, SendResult
+from providers.errors import json_field
 from schemas.credentials_base import BaseCredentials
 from schemas.errors import ProviderError, RetryableError
 from schemas.notification import Channel, NotificationRequest
@@ -189,9 +190,5 @@ def _origin(url: str) -> str:
 
 
 def _reason(response: httpx.Response) -> str | None:
-    try:
-        data = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        return None
-    reason = data.get("reason") if isinstance(data, dict) else None
+    reason = json_field(response.content, "reason")
     return reason if isinstance(reason, str) else None

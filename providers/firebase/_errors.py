@@ -21,9 +21,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
-import orjson
 
-from providers.errors import error_for, from_status, from_transport, retry_after
+from providers.errors import (
+    ServiceError,
+    from_response,
+    from_transport,
+    json_field,
+)
 from schemas.errors import PermanentError, ProviderError
 
 __all__ = [
@@ -66,11 +70,7 @@ class FcmErrorBody:
 
 def parse_error(body: bytes) -> FcmErrorBody | None:
     """Read a Google error body leniently: ``None`` when it is not one."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    error = data.get("error") if isinstance(data, dict) else None
+    error = json_field(body, "error")
     if not isinstance(error, dict):
         return None
     code = error.get("code")
@@ -114,29 +114,24 @@ def is_token_error(error: FcmErrorBody) -> bool:
 def error_from_response(response: httpx.Response) -> ProviderError:
     """Translate a non-2xx FCM response into the exception to raise."""
     status = response.status_code
-    wait = retry_after(response.headers)
     parsed = parse_error(response.content)
     if parsed is None:
-        reason = f"FCM HTTP {status} without a readable error body"
-        return from_status(status, reason, retry_after=wait)
+        return from_response(response, None, f"FCM HTTP {status} without a readable error body")
     code = parsed.error_code or parsed.status or f"http_{status}"
-    message = f"FCM {status} {code}: {parsed.message}"
-    if parsed.fields:
-        message += f" ({', '.join(parsed.fields[:5])})"
-    message = message[:500]
+    detail = f" ({', '.join(parsed.fields[:5])})" if parsed.fields else ""
+    message = f"FCM {status} {code}: {parsed.message}{detail}"[:500]
     if is_token_error(parsed):
         return PermanentError(TOKEN_UNREGISTERED, message, provider_code=code)
-    spec = FCM_ERRORS.get(parsed.error_code or "")
-    known = spec is not None and parsed.error_code != "UNSPECIFIED_ERROR"
-    return error_for(
-        code,
-        message,
-        None,
-        status=status,
-        retry_after=wait,
-        auth_statuses=() if known else (401, 403),
-        retryable=spec[0] if known and spec is not None else None,
+    # A known FCM code decides retryability by itself (401 THIRD_PARTY_AUTH_ERROR included).
+    known = (
+        FCM_ERRORS.get(parsed.error_code or "")
+        if parsed.error_code != "UNSPECIFIED_ERROR"
+        else None
     )
+    if known is None:
+        return from_response(response, ServiceError(code, message), "")
+    found = ServiceError(code, message, auth_statuses=(), retryable=known[0])
+    return from_response(response, found, "")
 
 
 def error_from_transport(exc: httpx.HTTPError) -> ProviderError:

@@ -13,9 +13,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import httpx
-import orjson
 
-from providers.errors import ErrorSpec, error_for, retry_after, truncate
+from providers.errors import (
+    ErrorSpec,
+    ServiceError,
+    from_response,
+    json_field,
+    truncate,
+)
 from schemas.errors import ProviderError
 from schemas.status import ErrorCode
 
@@ -57,11 +62,7 @@ _BY_STATUS: Mapping[int, str] = {
 
 def parse_message(body: bytes) -> str | None:
     """The ``message`` of a Mailgun JSON error body, or ``None`` when it is not one."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    message = data.get("message") if isinstance(data, dict) else None
+    message = json_field(body, "message")
     return message if isinstance(message, str) and message else None
 
 
@@ -73,7 +74,10 @@ def classify(status: int, message: str | None) -> str | None:
 
 
 def error_from_response(response: httpx.Response) -> ProviderError:
-    """Translate a failed Messages API response into the exception to raise."""
+    """Translate a failed Messages API response into the exception to raise.
+
+    Mailgun has no error codes: the table's name (or ``http_<status>``) is the code.
+    """
     status = response.status_code
     message = parse_message(response.content)
     if message is None and status in (401, 403):
@@ -81,12 +85,6 @@ def error_from_response(response: httpx.Response) -> ProviderError:
         message = text if 0 < len(text) <= 100 and "<" not in text else None
     name = classify(status, message)
     detail = truncate(message or f"HTTP {status} without a Mailgun error body")
-    return error_for(
-        name or f"http_{status}",
-        detail,
-        MAILGUN_ERRORS[name] if name else None,
-        status=status,
-        retry_after=retry_after(response.headers),
-        auth_statuses=(),
-        retryable=status >= 500,
-    )
+    spec = MAILGUN_ERRORS[name] if name else None
+    found = ServiceError(name or f"http_{status}", detail, spec, (), status >= 500)
+    return from_response(response, found, detail)

@@ -8,10 +8,10 @@ from typing import ClassVar
 from urllib.parse import quote
 
 import httpx
-import orjson
 
 from providers._email import EMAIL_CONTENT_TYPES, email_message, format_address, post
 from providers.base import Provider, ProviderInfo, SendResult
+from providers.errors import json_field
 from providers.mailgun._credentials import MailgunCredentials
 from providers.mailgun._errors import error_from_response
 from providers.mailgun._receiver import mailgun_webhook
@@ -135,10 +135,6 @@ class MailgunProvider(Provider[MailgunCredentials]):
 
 
 def _message_id(content: bytes) -> str | None:
-    try:
-        data = orjson.loads(content)
-    except orjson.JSONDecodeError:
-        return None
-    raw = data.get("id") if isinstance(data, dict) else None
+    raw = json_field(content, "id")
     message_id = bare_id(raw) if isinstance(raw, str) else ""
     return message_id or None

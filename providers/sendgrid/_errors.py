@@ -16,9 +16,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
-import orjson
 
-from providers.errors import ErrorSpec, error_for, retry_after, truncate
+from providers.errors import (
+    ErrorSpec,
+    ServiceError,
+    from_response,
+    json_field,
+    truncate,
+)
 from schemas.errors import ProviderError
 from schemas.status import ErrorCode
 
@@ -100,11 +105,7 @@ class SendGridError:
 
 def parse_errors(body: bytes) -> list[SendGridError] | None:
     """The ``errors`` list of a SendGrid error body, or ``None`` when it is not one."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    errors = data.get("errors") if isinstance(data, dict) else None
+    errors = json_field(body, "errors")
     if not isinstance(errors, list) or not errors:
         return None
     parsed: list[SendGridError] = []
@@ -133,21 +134,16 @@ def classify(status: int, messages: list[str]) -> str | None:
 
 
 def error_from_response(response: httpx.Response) -> ProviderError:
-    """Translate a failed Mail Send response into the exception to raise."""
+    """Translate a failed Mail Send response into the exception to raise.
+
+    SendGrid has no error codes: the table's name (or ``http_<status>``) is the code.
+    """
     status = response.status_code
-    errors = parse_errors(response.content)
-    if errors:
-        message = "; ".join(f"{e.field}: {e.message}" if e.field else e.message for e in errors)
-    else:
-        message = f"HTTP {status} without a SendGrid error body"
-    name = classify(status, [e.message for e in errors or []])
-    reset_header = "x-ratelimit-reset" if status == 429 else None
-    return error_for(
-        name or f"http_{status}",
-        truncate(message),
-        SENDGRID_ERRORS[name] if name else None,
-        status=status,
-        retry_after=retry_after(response.headers, reset_header=reset_header),
-        auth_statuses=(),
-        retryable=status >= 500,
-    )
+    errors = parse_errors(response.content) or []
+    text = "; ".join(f"{e.field}: {e.message}" if e.field else e.message for e in errors)
+    name = classify(status, [e.message for e in errors])
+    spec = SENDGRID_ERRORS[name] if name else None
+    message = truncate(text or f"HTTP {status} without a SendGrid error body")
+    found = ServiceError(name or f"http_{status}", message, spec, (), status >= 500)
+    reset = "x-ratelimit-reset" if status == 429 else None
+    return from_response(response, found, message, reset_header=reset)

@@ -21,7 +21,12 @@ from dataclasses import dataclass
 import httpx
 import orjson
 
-from providers.errors import ErrorSpec, error_for, retry_after, truncate
+from providers.errors import (
+    ErrorSpec,
+    ServiceError,
+    from_response,
+    truncate,
+)
 from schemas.errors import ProviderError
 from schemas.status import ErrorCode
 
@@ -123,9 +128,13 @@ def parse_aws_error(headers: httpx.Headers, body: bytes) -> AwsError | None:
 
 def error_from_response(response: httpx.Response) -> ProviderError:
     """Translate a failed ``SendEmail`` response into the exception to raise."""
-    status = response.status_code
     aws = parse_aws_error(response.headers, response.content)
-    code = aws.type if aws is not None else f"http_{status}"
-    message = truncate(aws.message) if aws is not None else f"HTTP {status} without an AWS error"
+    if aws is None:
+        code, message = (
+            f"http_{response.status_code}",
+            f"HTTP {response.status_code} without an AWS error",
+        )
+    else:
+        code, message = aws.type, truncate(aws.message)
     spec = SES_ERRORS.get(aws.type) if aws is not None else None
-    return error_for(code, message, spec, status=status, retry_after=retry_after(response.headers))
+    return from_response(response, ServiceError(code, message, spec), message)

@@ -18,10 +18,9 @@ import httpx
 
 from providers.errors import (
     ErrorSpec,
-    error_for,
-    from_status,
+    ServiceError,
+    from_response,
     from_transport,
-    retry_after,
     truncate,
 )
 from providers.sns._query import parse_error
@@ -83,22 +82,18 @@ SNS_ERRORS: Mapping[str, ErrorSpec] = {
 
 
 def error_from_response(response: httpx.Response) -> ProviderError:
-    """Translate a non-2xx SNS response into the exception to raise."""
+    """Translate a non-2xx SNS response into the exception to raise.
+
+    A code without a table entry is retryable on 429, 5xx and ``Receiver`` faults.
+    """
     status = response.status_code
-    wait = retry_after(response.headers)
-    error = parse_error(response.content)
-    if error is None:
-        reason = f"HTTP {status} without a readable AWS error body"
-        return from_status(status, reason, retry_after=wait)
-    return error_for(
-        error.code,
-        truncate(error.message),
-        SNS_ERRORS.get(error.code),
-        status=status,
-        retry_after=wait,
-        auth_statuses=(),
-        retryable=status >= 500 or status == 429 or error.type == "Receiver",
-    )
+    aws = parse_error(response.content)
+    if aws is None:
+        return from_response(response, None, f"HTTP {status} without a readable AWS error body")
+    transient = status >= 500 or status == 429 or aws.type == "Receiver"
+    spec = SNS_ERRORS.get(aws.code)
+    found = ServiceError(aws.code, truncate(aws.message), spec, (), transient)
+    return from_response(response, found, "")
 
 
 def error_from_transport(exc: httpx.HTTPError) -> ProviderError:

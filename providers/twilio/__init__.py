@@ -10,7 +10,6 @@ from __future__ import annotations
 from providers.twilio._credentials import TwilioCredentials
 from providers.twilio._errors import (
     TWILIO_ERRORS,
-    TwilioError,
     error_from_response,
     error_from_transport,
     parse_twilio_error,
@@ -39,7 +38,6 @@ __all__ = [
     "MalformedCallback",
     "StatusCallback",
     "TwilioCredentials",
-    "TwilioError",
     "TwilioProvider",
     "account_sid",
     "callback_url",

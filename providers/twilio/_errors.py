@@ -17,18 +17,16 @@ Reference: https://www.twilio.com/docs/api/errors
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import httpx
-import orjson
 
 from providers.errors import (
     ErrorSpec,
+    ServiceError,
     as_int,
-    error_for,
-    from_status,
+    from_response,
     from_transport,
-    retry_after,
+    json_field,
     truncate,
 )
 from schemas.errors import ProviderError
@@ -36,7 +34,6 @@ from schemas.status import ErrorCode
 
 __all__ = [
     "TWILIO_ERRORS",
-    "TwilioError",
     "error_from_response",
     "error_from_transport",
     "parse_twilio_error",
@@ -85,54 +82,24 @@ TWILIO_ERRORS: Mapping[int, ErrorSpec] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class TwilioError:
-    """The parts of a Twilio error body Herald uses."""
+def parse_twilio_error(body: bytes) -> ServiceError | None:
+    """Read a Twilio error body leniently: ``None`` when it is not one.
 
-    code: int
-    message: str
-    more_info: str | None = None
-    status: int | None = None
-
-
-def parse_twilio_error(body: bytes) -> TwilioError | None:
-    """Read a Twilio error body leniently: ``None`` when it is not one."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(data, dict):
-        return None
-    code = as_int(data.get("code"))
-    if code is None:
+    Only 401 means refused credentials for a code missing from :data:`TWILIO_ERRORS`.
+    """
+    data = json_field(body)
+    code = as_int(data.get("code")) if isinstance(data, dict) else None
+    if data is None or code is None:
         return None
     message = data.get("message")
-    more_info = data.get("more_info")
-    return TwilioError(
-        code=code,
-        message=message if isinstance(message, str) and message else f"Twilio error {code}",
-        more_info=more_info if isinstance(more_info, str) else None,
-        status=as_int(data.get("status")),
-    )
+    text = message if isinstance(message, str) and message else f"Twilio error {code}"
+    return ServiceError(str(code), truncate(text), TWILIO_ERRORS.get(code), auth_statuses=(401,))
 
 
 def error_from_response(response: httpx.Response) -> ProviderError:
     """Translate a non-2xx Twilio response into the exception to raise."""
-    status = response.status_code
-    wait = retry_after(response.headers)
-    error = parse_twilio_error(response.content)
-    if error is None:
-        reason = f"HTTP {status} without a readable Twilio error body"
-        return from_status(status, reason, retry_after=wait)
-    spec = TWILIO_ERRORS.get(error.code)
-    return error_for(
-        str(error.code),
-        truncate(error.message),
-        spec,
-        status=status,
-        retry_after=wait,
-        auth_statuses=(401,),
-    )
+    unreadable = f"HTTP {response.status_code} without a readable Twilio error body"
+    return from_response(response, parse_twilio_error(response.content), unreadable)
 
 
 def error_from_transport(exc: httpx.HTTPError) -> ProviderError:

@@ -18,17 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import orjson
 
-from providers.errors import (
-    ErrorSpec,
-    as_int,
-    error_for,
-    from_status,
-    from_transport,
-    retry_after,
-    truncate,
-)
+from providers import errors
+from providers.errors import ErrorSpec, ServiceError
 from schemas.errors import ProviderError
 from schemas.status import ErrorCode
 
@@ -132,14 +124,10 @@ def _as_str(value: Any) -> str | None:
 
 def parse_graph_error(body: bytes) -> GraphError | None:
     """Read a Graph error body leniently: ``None`` when it is not one."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    error = data.get("error") if isinstance(data, dict) else None
+    error = errors.json_field(body, "error")
     if not isinstance(error, dict):
         return None
-    code = as_int(error.get("code"))
+    code = errors.as_int(error.get("code"))
     if code is None:
         return None
     error_data = error.get("error_data")
@@ -149,30 +137,25 @@ def parse_graph_error(body: bytes) -> GraphError | None:
         message=_as_str(error.get("message")) or f"(#{code})",
         details=details,
         error_type=_as_str(error.get("type")),
-        subcode=as_int(error.get("error_subcode")),
+        subcode=errors.as_int(error.get("error_subcode")),
         fbtrace_id=_as_str(error.get("fbtrace_id")),
     )
 
 
 def error_from_response(response: httpx.Response) -> ProviderError:
     """Translate a non-2xx Graph response into the exception to raise."""
-    status = response.status_code
-    wait = retry_after(response.headers)
     graph = parse_graph_error(response.content)
     if graph is None:
-        reason = f"HTTP {status} without a readable Graph error body"
-        return from_status(status, reason, retry_after=wait)
-    message = graph.message if graph.details is None else f"{graph.message}: {graph.details}"
-    return error_for(
-        str(graph.code),
-        truncate(message),
-        spec_for(graph.code),
-        status=status,
-        retry_after=wait,
-        auth_statuses=(),
+        return errors.from_response(
+            response, None, f"HTTP {response.status_code} without a readable Graph error body"
+        )
+    text = graph.message if graph.details is None else f"{graph.message}: {graph.details}"
+    found = ServiceError(
+        str(graph.code), errors.truncate(text), spec_for(graph.code), auth_statuses=()
     )
+    return errors.from_response(response, found, "")
 
 
 def error_from_transport(exc: httpx.HTTPError) -> ProviderError:
     """Translate an httpx failure (no usable response) into the exception to raise."""
-    return from_transport(exc, "Graph API")
+    return errors.from_transport(exc, "Graph API")
