@@ -1,0 +1,157 @@
+"""Channel ``whatsapp`` through WhatsApp Web sessions (WPPConnect): the seed's
+``WHATSAPP_WPPCONNECT_*`` variables, then Herald's own."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from schemas.settings._env import Section, env
+
+__all__ = ["WhatsAppWebSettings"]
+
+
+class WhatsAppWebSettings(Section):
+    """Channel ``whatsapp`` through WhatsApp Web sessions (WPPConnect): the seed's"""
+
+    wppconnect_enabled: bool = Field(
+        False,
+        validation_alias=env("WHATSAPP_WPPCONNECT_ENABLED"),
+        description="Enable the wppconnect provider: while false the router rejects wppconnect requests (provider_inactive) and `herald worker whatsapp` refuses to start.",
+    )
+    wppconnect_session_name: str = Field(
+        "notification-service",
+        validation_alias=env("WHATSAPP_WPPCONNECT_SESSION_NAME"),
+        description="Default sessionName label of wppconnect integrations (browser sessions are always named tenant-{tenantId}).",
+    )
+    wppconnect_auto_close_ms: int = Field(
+        60000,
+        ge=0,
+        validation_alias=env("WHATSAPP_WPPCONNECT_AUTO_CLOSE"),
+        description="ms a session waits for its QR code to be scanned before it closes (autocloseCalled); 0 waits forever. Credentials' autoClose overrides it.",
+    )
+    wppconnect_qr_timeout_ms: int = Field(
+        60000,
+        ge=1000,
+        validation_alias=env("WHATSAPP_WPPCONNECT_QR_TIMEOUT"),
+        description="ms a QR code stays readable (Redis TTL of wppconnect:qr:{tenantId}, expiresAt). Credentials' qrTimeout overrides it.",
+    )
+    wppconnect_use_chrome: bool = Field(
+        True,
+        validation_alias=env("WHATSAPP_WPPCONNECT_USE_CHROME"),
+        description="Run the installed Chromium/Chrome (WHATSAPP_WPPCONNECT_CHROMIUM_PATH) instead of a Playwright-downloaded browser.",
+    )
+    wppconnect_disable_welcome: bool = Field(
+        True,
+        validation_alias=env("WHATSAPP_WPPCONNECT_DISABLE_WELCOME"),
+        description="Do not log WPPConnect's welcome banner when a session starts.",
+    )
+    wppconnect_token_store: Literal["file", "redis"] = Field(
+        "file",
+        validation_alias=env("WHATSAPP_WPPCONNECT_TOKEN_STORE"),
+        description="Where sessions keep their login: file = a browser profile directory per tenant under WHATSAPP_WPPCONNECT_TOKEN_FOLDER; redis = that profile also archived (compressed, AES-GCM under HERALD_SECRET_KEY) in Redis, so any worker restores it without a new QR scan.",
+    )
+    wppconnect_token_folder: str = Field(
+        "./tokens/wppconnect",
+        validation_alias=env("WHATSAPP_WPPCONNECT_TOKEN_FOLDER"),
+        description="Folder of the per-tenant browser profiles (tenant-{id}, mode 0700); relative to the worker's working directory.",
+    )
+    wppconnect_chromium_path: str | None = Field(
+        None,
+        validation_alias=env("WHATSAPP_WPPCONNECT_CHROMIUM_PATH"),
+        description="Chromium executable; unset: /usr/bin/chromium, else chromium-browser, google-chrome on PATH.",
+    )
+    wppconnect_wajs_path: str | None = Field(
+        None,
+        validation_alias=env("WHATSAPP_WPPCONNECT_WAJS_PATH"),
+        description="The @wppconnect/wa-js bundle injected into WhatsApp Web; unset: vendor/wa-js/dist/wppconnect-wa.js of the checkout (installed by scripts/bootstrap.sh).",
+    )
+    wppconnect_headless: bool = Field(
+        True,
+        validation_alias=env("WHATSAPP_WPPCONNECT_HEADLESS"),
+        description="Run Chromium headless (false needs a display).",
+    )
+    wppconnect_takeover_on_conflict: bool = Field(
+        False,
+        validation_alias=env("WHATSAPP_WPPCONNECT_TAKEOVER_ON_CONFLICT"),
+        description="On CONFLICT (WhatsApp Web opened elsewhere) take the session back; false only reports it.",
+    )
+    wppconnect_sync_timeout_ms: int = Field(
+        180000,
+        ge=0,
+        validation_alias=env("WHATSAPP_WPPCONNECT_SYNC_TIMEOUT"),
+        description="ms a logged-in session may take to reach the chats (inChat) before it reports phoneNotConnected and closes; 0 waits forever.",
+    )
+    wppconnect_call_timeout_seconds: float = Field(
+        60.0,
+        gt=0,
+        validation_alias=env("WHATSAPP_WPPCONNECT_CALL_TIMEOUT_SECONDS"),
+        description="Timeout of one call into WhatsApp Web (a send, a contact check) and of page loads.",
+    )
+    wppconnect_reconnect_max_delay_seconds: float = Field(
+        60.0,
+        gt=0,
+        validation_alias=env("WHATSAPP_WPPCONNECT_RECONNECT_MAX_DELAY_SECONDS"),
+        description="Cap of the backoff between reconnections of a session whose connection state is TIMEOUT.",
+    )
+    wppconnect_qr_reads_per_minute: float = Field(
+        30.0,
+        gt=0,
+        validation_alias=env("WHATSAPP_WPPCONNECT_QR_READS_PER_MINUTE"),
+        description="GET /webhooks/wppconnect/qr/{tenantId} per tenant per minute (burst 5); beyond it 429 with Retry-After.",
+    )
+    # Sessions across workers (docs/whatsapp-sessions.md); durations in ms like the seed's.
+    wppconnect_lease_ttl_ms: int = Field(
+        30000,
+        ge=1000,
+        validation_alias=env("WHATSAPP_WPPCONNECT_LEASE_TTL"),
+        description="ms a worker's ownership lease of a session lasts without renewal (renewed every third of it); after a crash the next owner waits at most this long.",
+    )
+    wppconnect_snapshot_interval_ms: int = Field(
+        600000,
+        ge=0,
+        validation_alias=env("WHATSAPP_WPPCONNECT_SNAPSHOT_INTERVAL"),
+        description="ms between archives of a running session's profile to the redis token store (also archived after login and at every close); 0: only then.",
+    )
+    wppconnect_watchdog_interval_ms: int = Field(
+        15000,
+        ge=0,
+        validation_alias=env("WHATSAPP_WPPCONNECT_WATCHDOG_INTERVAL"),
+        description="ms between a session watchdog's checks of its page (alive, answering, connection state); a dead page reopens the session; 0 disables the checks (crash events still reopen it).",
+    )
+    wppconnect_max_restarts: int = Field(
+        5,
+        ge=0,
+        validation_alias=env("WHATSAPP_WPPCONNECT_MAX_RESTARTS"),
+        description="Failed reopenings in a row (crashed page, lost browser) after which a session is given up (sessionFailed) and its waiting messages fail as retryable.",
+    )
+    wppconnect_idle_timeout_ms: int = Field(
+        1800000,
+        ge=0,
+        validation_alias=env("WHATSAPP_WPPCONNECT_IDLE_TIMEOUT"),
+        description="ms without a message after which a session is archived and its browser closed (reopened by the next message); 0 keeps sessions open.",
+    )
+    wppconnect_max_sessions: int = Field(
+        25,
+        ge=1,
+        validation_alias=env("WHATSAPP_WPPCONNECT_MAX_SESSIONS"),
+        description="Browser sessions one worker runs at once; beyond it a new session is refused (retryable session_limit, state sessionRefused).",
+    )
+    wppconnect_send_rate: float = Field(
+        20.0,
+        ge=0,
+        validation_alias=env("WHATSAPP_WPPCONNECT_SEND_RATE"),
+        description="Messages per minute one session sends at most (anti-ban pacing; other tenants are not held up); 0 disables pacing.",
+    )
+    wppconnect_send_jitter_ms: int = Field(
+        2000,
+        ge=0,
+        validation_alias=env("WHATSAPP_WPPCONNECT_SEND_JITTER"),
+        description="Up to this many ms, at random, added to each paced gap between a session's messages.",
+    )
+    whatsapp_web_url: str = Field(
+        "https://web.whatsapp.com",
+        validation_alias=env("WHATSAPP_WEB_URL"),
+        description="WhatsApp Web's URL; point it at `herald sandbox whatsapp-web` for tests and the demo.",
+    )
