@@ -1,19 +1,19 @@
 """Herald's configuration: one pydantic-settings model, read from the environment and ``.env``.
 
-The fields are grouped by concern, one module each, and composed into the one
+The fields are grouped by concern, a class each, and composed into the one
 :class:`Settings` (the attribute names and the variable names are flat, as before):
 
-* :mod:`schemas.settings.core` -- CoreSettings
-* :mod:`schemas.settings.kafka` -- KafkaSettings
-* :mod:`schemas.settings.redis` -- RedisSettings
-* :mod:`schemas.settings.delivery` -- DeliverySettings
-* :mod:`schemas.settings.inbox` -- InboxSettings
-* :mod:`schemas.settings.whatsapp_business` -- WhatsAppBusinessSettings
-* :mod:`schemas.settings.whatsapp_web` -- WhatsAppWebSettings
-* :mod:`schemas.settings.email` -- EmailSettings
-* :mod:`schemas.settings.sms` -- SmsSettings
-* :mod:`schemas.settings.push` -- PushSettings
-* :mod:`schemas.settings.observability` -- ObservabilitySettings
+* CoreSettings (:mod:`schemas.settings.platform`)
+* KafkaSettings (:mod:`schemas.settings.platform`)
+* RedisSettings (:mod:`schemas.settings.platform`)
+* DeliverySettings (:mod:`schemas.settings.delivery`)
+* InboxSettings (:mod:`schemas.settings.platform`)
+* WhatsAppBusinessSettings (:mod:`schemas.settings.channels`)
+* WhatsAppWebSettings (:mod:`schemas.settings.channels`)
+* EmailSettings (:mod:`schemas.settings.channels`)
+* SmsSettings (:mod:`schemas.settings.channels`)
+* PushSettings (:mod:`schemas.settings.channels`)
+* ObservabilitySettings (:mod:`schemas.settings.platform`)
 
 Every field names its environment variable explicitly (``validation_alias``); every
 variable is listed, with its default, in ``env.example``. A test keeps the two in step.
@@ -25,17 +25,21 @@ from __future__ import annotations
 
 from pydantic_settings import SettingsConfigDict
 
-from schemas.settings.core import CoreSettings
+from schemas.settings.channels import (
+    EmailSettings,
+    PushSettings,
+    SmsSettings,
+    WhatsAppBusinessSettings,
+    WhatsAppWebSettings,
+)
 from schemas.settings.delivery import DeliverySettings, RateLimitSetting, RetryPolicy
-from schemas.settings.email import EmailSettings
-from schemas.settings.inbox import InboxSettings
-from schemas.settings.kafka import KafkaSettings
-from schemas.settings.observability import ObservabilitySettings
-from schemas.settings.push import PushSettings
-from schemas.settings.redis import RedisSettings
-from schemas.settings.sms import SmsSettings
-from schemas.settings.whatsapp_business import WhatsAppBusinessSettings
-from schemas.settings.whatsapp_web import WhatsAppWebSettings
+from schemas.settings.platform import (
+    CoreSettings,
+    InboxSettings,
+    KafkaSettings,
+    ObservabilitySettings,
+    RedisSettings,
+)
 
 __all__ = [
     "RateLimitSetting",

@@ -7,9 +7,8 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.settings import RateLimitSetting, RetryPolicy, Settings
-from schemas.settings.core import CoreSettings
-from schemas.settings.kafka import KafkaSettings
-from schemas.settings.whatsapp_web import WhatsAppWebSettings
+from schemas.settings.channels import WhatsAppWebSettings
+from schemas.settings.platform import CoreSettings, KafkaSettings
 from streams.platform.embedded import settings_env, settings_env_names
 
 

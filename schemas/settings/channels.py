@@ -1,5 +1,5 @@
-"""Channel ``whatsapp`` through WhatsApp Web sessions (WPPConnect): the seed's
-``WHATSAPP_WPPCONNECT_*`` variables, then Herald's own."""
+"""The channels' settings, a class per channel: the services' endpoints and webhook checks,
+and WhatsApp Web sessions (WPPConnect)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,23 @@ from pydantic import Field
 
 from schemas.settings._env import Section, env
 
-__all__ = ["WhatsAppWebSettings"]
+__all__ = [
+    "EmailSettings",
+    "PushSettings",
+    "SmsSettings",
+    "WhatsAppBusinessSettings",
+    "WhatsAppWebSettings",
+]
+
+
+class WhatsAppBusinessSettings(Section):
+    """Channel ``whatsapp``: the WhatsApp Business Cloud API."""
+
+    whatsapp_business_api_url: str = Field(
+        "https://graph.facebook.com/v23.0",
+        validation_alias=env("WHATSAPP_BUSINESS_API_URL"),
+        description="Graph API base URL including the pinned version.",
+    )
 
 
 class WhatsAppWebSettings(Section):
@@ -154,4 +170,70 @@ class WhatsAppWebSettings(Section):
         "https://web.whatsapp.com",
         validation_alias=env("WHATSAPP_WEB_URL"),
         description="WhatsApp Web's URL; point it at `herald sandbox whatsapp-web` for tests and the demo.",
+    )
+
+
+class EmailSettings(Section):
+    """Channel ``email``: SendGrid, SES and Mailgun endpoints and webhook checks."""
+
+    sendgrid_api_url: str = Field(
+        "https://api.sendgrid.com",
+        validation_alias=env("SENDGRID_API_URL"),
+        description="SendGrid v3 API base URL (mail goes to /v3/mail/send); https://api.eu.sendgrid.com for EU subusers.",
+    )
+    ses_endpoint_url: str = Field(
+        "https://email.{region}.amazonaws.com",
+        validation_alias=env("SES_ENDPOINT_URL"),
+        description="Amazon SES API v2 endpoint; {region} is replaced by the integration's region.",
+    )
+    mailgun_api_url: str = Field(
+        "https://api.mailgun.net",
+        validation_alias=env("MAILGUN_API_URL"),
+        description="Mailgun API base URL for domains in the US region (region 'us').",
+    )
+    mailgun_eu_api_url: str = Field(
+        "https://api.eu.mailgun.net",
+        validation_alias=env("MAILGUN_EU_API_URL"),
+        description="Mailgun API base URL for domains in the EU region (region 'eu').",
+    )
+    mailgun_webhook_max_age_seconds: int = Field(
+        900,
+        ge=10,
+        validation_alias=env("MAILGUN_WEBHOOK_MAX_AGE_SECONDS"),
+        description="Mailgun webhooks signed longer ago are refused; their tokens are remembered this long to refuse replays.",
+    )
+
+
+class SmsSettings(Section):
+    """Channel ``sms``: Twilio and SNS endpoints."""
+
+    twilio_api_url: str = Field(
+        "https://api.twilio.com",
+        validation_alias=env("TWILIO_API_URL"),
+        description="Twilio REST API base URL (messages go to /2010-04-01/Accounts/{AccountSid}/Messages.json).",
+    )
+    sns_endpoint_url: str = Field(
+        "https://sns.{region}.amazonaws.com",
+        validation_alias=env("SNS_ENDPOINT_URL"),
+        description="Amazon SNS query API endpoint; {region} is replaced by the integration's region.",
+    )
+
+
+class PushSettings(Section):
+    """Channel ``fcm``: Firebase Cloud Messaging and APNs endpoints."""
+
+    fcm_api_url: str = Field(
+        "https://fcm.googleapis.com",
+        validation_alias=env("FCM_API_URL"),
+        description="Firebase Cloud Messaging HTTP v1 base URL (messages go to /v1/projects/{project}/messages:send).",
+    )
+    fcm_token_url: str | None = Field(
+        None,
+        validation_alias=env("FCM_TOKEN_URL"),
+        description="OAuth 2.0 token endpoint for FCM service accounts; unset: each service account's token_uri.",
+    )
+    apns_api_url: str | None = Field(
+        None,
+        validation_alias=env("APNS_API_URL"),
+        description="APNs base URL for every apn integration; unset: https://api.push.apple.com (production) or https://api.sandbox.push.apple.com.",
     )
