@@ -21,6 +21,7 @@ from providers.webhooks import (
     WebhookContext,
     WebhookRequest,
     WebhookResponse,
+    signed_by,
 )
 from providers.whatsapp_business._credentials import WhatsAppBusinessCredentials
 from providers.whatsapp_business._webhook import (
@@ -56,14 +57,15 @@ async def _verified_tenants(
     integrations: IntegrationsReader, phone_id: str, raw: bytes, signature: str
 ) -> set[str]:
     """Tenants owning ``phone_id`` whose app secret produced ``signature``."""
-    verified: set[str] = set()
-    for tenant in await integrations.tenants_by_index(PROVIDER, "phone_number_id", phone_id):
-        creds = await integrations.credentials(tenant, PROVIDER)
-        if isinstance(creds, WhatsAppBusinessCredentials) and verify_signature(
-            raw, signature, creds.app_secret.get_secret_value()
-        ):
-            verified.add(tenant)
-    return verified
+    index = ("phone_number_id", phone_id)
+    model = WhatsAppBusinessCredentials
+    return await signed_by(
+        integrations,
+        PROVIDER,
+        model,
+        index,
+        lambda creds: verify_signature(raw, signature, creds.app_secret.get_secret_value()),
+    )
 
 
 async def handle_notification(
