@@ -34,6 +34,7 @@ __all__ = [
     "ControlModel",
     "FaultLike",
     "SandboxBase",
+    "delivery_answer",
     "email_address",
     "json_response",
     "parse_body",
@@ -102,6 +103,20 @@ async def parse_body(request: web.Request, model: type[_M]) -> _M:
         raise web.HTTPBadRequest(
             text=orjson.dumps(details, default=str).decode(), content_type="application/json"
         ) from exc
+
+
+async def delivery_answer(
+    deliver: Coroutine[Any, Any, int], field: str, what: str = "webhook"
+) -> web.Response:
+    """A control endpoint's answer to "deliver this status now": the receiver's status
+    under ``field``, 404 for an unknown message, 502 when the receiver cannot be reached."""
+    try:
+        status = await deliver
+    except LookupError as exc:
+        return problem(404, str(exc))
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        return problem(502, f"{what} receiver unreachable: {type(exc).__name__}")
+    return json_response({field: status})
 
 
 class SandboxBase(Generic[F]):
@@ -209,6 +224,23 @@ class SandboxBase(Generic[F]):
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    def clear_messages(self) -> None:
+        """Forget what the fake recorded (fakes extend it with their own records)."""
+
+    def add_clearing_routes(self, app: web.Application) -> None:
+        """``DELETE /_sandbox/messages`` and ``DELETE /_sandbox/faults`` (204)."""
+
+        async def clear_messages(_: web.Request) -> web.Response:
+            self.clear_messages()
+            return web.Response(status=204)
+
+        async def clear_faults(_: web.Request) -> web.Response:
+            self.clear_faults()
+            return web.Response(status=204)
+
+        app.router.add_delete("/_sandbox/messages", clear_messages)
+        app.router.add_delete("/_sandbox/faults", clear_faults)
 
     def serve_lifecycle(self, app: web.Application) -> web.Application:
         """Reopen when ``app`` starts, close when it stops; returns ``app``."""

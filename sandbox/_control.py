@@ -17,15 +17,13 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, Literal
 
-import aiohttp
 import orjson
 from aiohttp import web
 from pydantic import Field
 
-from sandbox._base import ControlModel
+from sandbox._base import ControlModel, delivery_answer
 from sandbox._base import json_response as _ok
 from sandbox._base import parse_body as _parse
-from sandbox._base import problem as _problem
 from sandbox._records import Fault
 
 if TYPE_CHECKING:
@@ -89,10 +87,6 @@ def add_control_routes(app: web.Application, sandbox: WhatsAppBusinessSandbox) -
         ]
         return _ok({"messages": messages})
 
-    async def clear_messages(_: web.Request) -> web.Response:
-        sandbox.clear_messages()
-        return web.Response(status=204)
-
     async def list_accounts(_: web.Request) -> web.Response:
         accounts = [
             {
@@ -140,27 +134,18 @@ def add_control_routes(app: web.Application, sandbox: WhatsAppBusinessSandbox) -
         sandbox.add_fault(body.to, fault)
         return _ok({"to": body.to}, 201)
 
-    async def clear_faults(_: web.Request) -> web.Response:
-        sandbox.clear_faults()
-        return web.Response(status=204)
-
     async def post_status(request: web.Request) -> web.Response:
         body: StatusBody = await _parse(request, StatusBody)
-        try:
-            status = await sandbox.post_status(
-                body.wamid,
-                body.status,
-                errors=body.errors,
-                sign_with=body.sign_with,
-                unsigned=body.unsigned,
-                phone_number_id=body.phone_number_id,
-                recipient_id=body.recipient_id,
-            )
-        except LookupError as exc:
-            return _problem(404, str(exc))
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            return _problem(502, f"webhook receiver unreachable: {type(exc).__name__}")
-        return _ok({"webhookStatus": status})
+        deliver = sandbox.post_status(
+            body.wamid,
+            body.status,
+            errors=body.errors,
+            sign_with=body.sign_with,
+            unsigned=body.unsigned,
+            phone_number_id=body.phone_number_id,
+            recipient_id=body.recipient_id,
+        )
+        return await delivery_answer(deliver, "webhookStatus", "webhook")
 
     async def list_webhooks(_: web.Request) -> web.Response:
         hooks = [
@@ -170,10 +155,9 @@ def add_control_routes(app: web.Application, sandbox: WhatsAppBusinessSandbox) -
         return _ok({"webhooks": hooks})
 
     app.router.add_get("/_sandbox/messages", list_messages)
-    app.router.add_delete("/_sandbox/messages", clear_messages)
+    sandbox.add_clearing_routes(app)
     app.router.add_get("/_sandbox/accounts", list_accounts)
     app.router.add_post("/_sandbox/accounts", add_account)
     app.router.add_post("/_sandbox/faults", add_fault)
-    app.router.add_delete("/_sandbox/faults", clear_faults)
     app.router.add_post("/_sandbox/statuses", post_status)
     app.router.add_get("/_sandbox/webhooks", list_webhooks)

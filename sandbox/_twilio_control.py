@@ -17,11 +17,10 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Literal
 
-import aiohttp
 from aiohttp import web
 from pydantic import Field
 
-from sandbox._base import ControlModel, parse_body
+from sandbox._base import ControlModel, delivery_answer, parse_body
 from sandbox._base import json_response as sandbox_json
 from sandbox._sms_base import SmsFault, recipient_key
 
@@ -97,10 +96,6 @@ def add_control_routes(app: web.Application, sandbox: TwilioSandbox) -> None:
         ]
         return sandbox_json({"messages": messages})
 
-    async def clear_messages(_: web.Request) -> web.Response:
-        sandbox.clear_messages()
-        return web.Response(status=204)
-
     async def list_accounts(_: web.Request) -> web.Response:
         accounts = [
             {
@@ -133,28 +128,17 @@ def add_control_routes(app: web.Application, sandbox: TwilioSandbox) -> None:
         sandbox.add_fault(body.to, fault)
         return sandbox_json({"to": body.to}, 201)
 
-    async def clear_faults(_: web.Request) -> web.Response:
-        sandbox.clear_faults()
-        return web.Response(status=204)
-
     async def post_status(request: web.Request) -> web.Response:
         body: StatusBody = await parse_body(request, StatusBody)
-        try:
-            status = await sandbox.post_status(
-                body.sid,
-                body.status,
-                error_code=body.error_code,
-                sign_with=body.sign_with,
-                unsigned=body.unsigned,
-                url=body.url,
-            )
-        except LookupError as exc:
-            return sandbox_json({"error": str(exc)}, 404)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            return sandbox_json(
-                {"error": f"callback receiver unreachable: {type(exc).__name__}"}, 502
-            )
-        return sandbox_json({"callbackStatus": status})
+        deliver = sandbox.post_status(
+            body.sid,
+            body.status,
+            error_code=body.error_code,
+            sign_with=body.sign_with,
+            unsigned=body.unsigned,
+            url=body.url,
+        )
+        return await delivery_answer(deliver, "callbackStatus", "callback")
 
     async def list_callbacks(_: web.Request) -> web.Response:
         hooks = [
@@ -164,10 +148,9 @@ def add_control_routes(app: web.Application, sandbox: TwilioSandbox) -> None:
         return sandbox_json({"callbacks": hooks})
 
     app.router.add_get("/_sandbox/messages", list_messages)
-    app.router.add_delete("/_sandbox/messages", clear_messages)
+    sandbox.add_clearing_routes(app)
     app.router.add_get("/_sandbox/accounts", list_accounts)
     app.router.add_post("/_sandbox/accounts", add_account)
     app.router.add_post("/_sandbox/faults", add_fault)
-    app.router.add_delete("/_sandbox/faults", clear_faults)
     app.router.add_post("/_sandbox/statuses", post_status)
     app.router.add_get("/_sandbox/callbacks", list_callbacks)
