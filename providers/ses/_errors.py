@@ -21,18 +21,11 @@ from dataclasses import dataclass
 import httpx
 import orjson
 
-from providers.errors import (
-    ErrorSpec,
-    ServiceError,
-    from_response,
-    truncate,
-)
+from providers.errors import ErrorSpec, ServiceError, from_response, truncate
 from schemas.errors import ProviderError
-from schemas.status import ErrorCode
+from schemas.status import ErrorCode as _E
 
 __all__ = ["SES_ERRORS", "AwsError", "error_from_response", "parse_aws_error"]
-
-_E = ErrorCode
 
 
 SES_ERRORS: Mapping[str, ErrorSpec] = {
