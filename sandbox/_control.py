@@ -17,13 +17,14 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, Literal
 
-import aiohttp
 import orjson
 from aiohttp import web
-from pydantic import Field, ValidationError
+from pydantic import Field
 
+from sandbox._base import ControlModel, delivery_answer
+from sandbox._base import json_response as _ok
+from sandbox._base import parse_body as _parse
 from sandbox._records import Fault
-from schemas._base import WireModel
 
 if TYPE_CHECKING:
     from sandbox.whatsapp_business import WhatsAppBusinessSandbox
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["add_control_routes"]
 
 
-class AccountBody(WireModel):
+class AccountBody(ControlModel):
     phone_number_id: str = Field(min_length=1, max_length=64)
     access_token: str = Field(min_length=1)
     app_secret: str = Field(min_length=1)
@@ -43,7 +44,7 @@ class AccountBody(WireModel):
     business_account_id: str = "102290129340398"
 
 
-class FaultBody(WireModel):
+class FaultBody(ControlModel):
     to: str = Field(min_length=1)
     http_status: int = Field(400, ge=100, le=599)
     code: int | None = Field(None, description="Graph error code; 131000 when nothing else")
@@ -56,7 +57,7 @@ class FaultBody(WireModel):
     times: int | None = Field(None, ge=1)
 
 
-class StatusBody(WireModel):
+class StatusBody(ControlModel):
     wamid: str = Field(min_length=1)
     status: str = Field(min_length=1)
     errors: list[dict[str, Any]] | None = None
@@ -64,24 +65,6 @@ class StatusBody(WireModel):
     unsigned: bool = False
     phone_number_id: str | None = None
     recipient_id: str | None = None
-
-
-def _ok(body: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
-
-
-def _problem(status: int, message: str) -> web.Response:
-    return _ok({"error": message}, status)
-
-
-async def _parse(request: web.Request, model: type[WireModel]) -> Any:
-    try:
-        return model.model_validate_json(await request.read())
-    except ValidationError as exc:
-        details = {"error": "invalid body", "details": exc.errors(include_url=False)}
-        raise web.HTTPBadRequest(
-            text=orjson.dumps(details, default=str).decode(), content_type="application/json"
-        ) from exc
 
 
 def add_control_routes(app: web.Application, sandbox: WhatsAppBusinessSandbox) -> None:
@@ -103,10 +86,6 @@ def add_control_routes(app: web.Application, sandbox: WhatsAppBusinessSandbox) -
             if to is None or m.wa_id == "".join(ch for ch in to if ch.isdigit())
         ]
         return _ok({"messages": messages})
-
-    async def clear_messages(_: web.Request) -> web.Response:
-        sandbox.clear_messages()
-        return web.Response(status=204)
 
     async def list_accounts(_: web.Request) -> web.Response:
         accounts = [
@@ -155,27 +134,18 @@ def add_control_routes(app: web.Application, sandbox: WhatsAppBusinessSandbox) -
         sandbox.add_fault(body.to, fault)
         return _ok({"to": body.to}, 201)
 
-    async def clear_faults(_: web.Request) -> web.Response:
-        sandbox.clear_faults()
-        return web.Response(status=204)
-
     async def post_status(request: web.Request) -> web.Response:
         body: StatusBody = await _parse(request, StatusBody)
-        try:
-            status = await sandbox.post_status(
-                body.wamid,
-                body.status,
-                errors=body.errors,
-                sign_with=body.sign_with,
-                unsigned=body.unsigned,
-                phone_number_id=body.phone_number_id,
-                recipient_id=body.recipient_id,
-            )
-        except LookupError as exc:
-            return _problem(404, str(exc))
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            return _problem(502, f"webhook receiver unreachable: {type(exc).__name__}")
-        return _ok({"webhookStatus": status})
+        deliver = sandbox.post_status(
+            body.wamid,
+            body.status,
+            errors=body.errors,
+            sign_with=body.sign_with,
+            unsigned=body.unsigned,
+            phone_number_id=body.phone_number_id,
+            recipient_id=body.recipient_id,
+        )
+        return await delivery_answer(deliver, "webhookStatus", "webhook")
 
     async def list_webhooks(_: web.Request) -> web.Response:
         hooks = [
@@ -185,10 +155,9 @@ def add_control_routes(app: web.Application, sandbox: WhatsAppBusinessSandbox) -
         return _ok({"webhooks": hooks})
 
     app.router.add_get("/_sandbox/messages", list_messages)
-    app.router.add_delete("/_sandbox/messages", clear_messages)
+    sandbox.add_clearing_routes(app)
     app.router.add_get("/_sandbox/accounts", list_accounts)
     app.router.add_post("/_sandbox/accounts", add_account)
     app.router.add_post("/_sandbox/faults", add_fault)
-    app.router.add_delete("/_sandbox/faults", clear_faults)
     app.router.add_post("/_sandbox/statuses", post_status)
     app.router.add_get("/_sandbox/webhooks", list_webhooks)

@@ -15,15 +15,14 @@ GET      /_sandbox/callbacks        callbacks delivered so far, with receiver st
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
-import aiohttp
-import orjson
 from aiohttp import web
-from pydantic import Field, ValidationError
+from pydantic import Field
 
+from sandbox._base import ControlModel, delivery_answer, parse_body
+from sandbox._base import json_response as sandbox_json
 from sandbox._sms_base import SmsFault, recipient_key
-from schemas._base import WireModel
 
 if TYPE_CHECKING:
     from sandbox.twilio import TwilioSandbox
@@ -33,7 +32,7 @@ __all__ = ["FaultBody", "add_control_routes", "parse_body", "sandbox_json"]
 Callback = Literal["queued", "sending", "sent", "delivered", "undelivered", "failed", "read"]
 
 
-class AccountBody(WireModel):
+class AccountBody(ControlModel):
     account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$")
     auth_token: str = Field(min_length=1)
     api_keys: dict[str, str] = Field(default_factory=dict)
@@ -42,7 +41,7 @@ class AccountBody(WireModel):
     delivery_error: int = 30003
 
 
-class FaultBody(WireModel):
+class FaultBody(ControlModel):
     to: str = Field(min_length=1)
     http_status: int = Field(400, ge=100, le=599)
     code: str | None = Field(None, description="the service's error code")
@@ -66,27 +65,13 @@ class FaultBody(WireModel):
         )
 
 
-class StatusBody(WireModel):
+class StatusBody(ControlModel):
     sid: str = Field(min_length=1)
     status: Callback
     error_code: int | None = None
     sign_with: str | None = None
     unsigned: bool = False
     url: str | None = None
-
-
-def sandbox_json(body: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
-
-
-async def parse_body(request: web.Request, model: type[WireModel]) -> Any:
-    try:
-        return model.model_validate_json(await request.read())
-    except ValidationError as exc:
-        details = {"error": "invalid body", "details": exc.errors(include_url=False)}
-        raise web.HTTPBadRequest(
-            text=orjson.dumps(details, default=str).decode(), content_type="application/json"
-        ) from exc
 
 
 def add_control_routes(app: web.Application, sandbox: TwilioSandbox) -> None:
@@ -110,10 +95,6 @@ def add_control_routes(app: web.Application, sandbox: TwilioSandbox) -> None:
             if to is None or recipient_key(m.to) == recipient_key(to)
         ]
         return sandbox_json({"messages": messages})
-
-    async def clear_messages(_: web.Request) -> web.Response:
-        sandbox.clear_messages()
-        return web.Response(status=204)
 
     async def list_accounts(_: web.Request) -> web.Response:
         accounts = [
@@ -147,28 +128,17 @@ def add_control_routes(app: web.Application, sandbox: TwilioSandbox) -> None:
         sandbox.add_fault(body.to, fault)
         return sandbox_json({"to": body.to}, 201)
 
-    async def clear_faults(_: web.Request) -> web.Response:
-        sandbox.clear_faults()
-        return web.Response(status=204)
-
     async def post_status(request: web.Request) -> web.Response:
         body: StatusBody = await parse_body(request, StatusBody)
-        try:
-            status = await sandbox.post_status(
-                body.sid,
-                body.status,
-                error_code=body.error_code,
-                sign_with=body.sign_with,
-                unsigned=body.unsigned,
-                url=body.url,
-            )
-        except LookupError as exc:
-            return sandbox_json({"error": str(exc)}, 404)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            return sandbox_json(
-                {"error": f"callback receiver unreachable: {type(exc).__name__}"}, 502
-            )
-        return sandbox_json({"callbackStatus": status})
+        deliver = sandbox.post_status(
+            body.sid,
+            body.status,
+            error_code=body.error_code,
+            sign_with=body.sign_with,
+            unsigned=body.unsigned,
+            url=body.url,
+        )
+        return await delivery_answer(deliver, "callbackStatus", "callback")
 
     async def list_callbacks(_: web.Request) -> web.Response:
         hooks = [
@@ -178,10 +148,9 @@ def add_control_routes(app: web.Application, sandbox: TwilioSandbox) -> None:
         return sandbox_json({"callbacks": hooks})
 
     app.router.add_get("/_sandbox/messages", list_messages)
-    app.router.add_delete("/_sandbox/messages", clear_messages)
+    sandbox.add_clearing_routes(app)
     app.router.add_get("/_sandbox/accounts", list_accounts)
     app.router.add_post("/_sandbox/accounts", add_account)
     app.router.add_post("/_sandbox/faults", add_fault)
-    app.router.add_delete("/_sandbox/faults", clear_faults)
     app.router.add_post("/_sandbox/statuses", post_status)
     app.router.add_get("/_sandbox/callbacks", list_callbacks)

@@ -20,6 +20,7 @@ from providers.wppconnect._contract import (
 )
 from providers.wppconnect._errors import PERMANENT as PERMANENT_WPP_CODES
 from providers.wppconnect._errors import WppErrorClass, classify_wpp_error
+from providers.wppconnect._credentials import WPPConnectCredentials
 from providers.wppconnect._payload import WppCall, build_call, content_type, to_wid
 from providers.wppconnect._provider import WPPConnectProvider
 from providers.wppconnect._qr import render_qr
@@ -36,6 +37,7 @@ __all__ = [
     "WPP_FUNCTIONS",
     "WPP_PROPERTIES",
     "AckOutcome",
+    "WPPConnectCredentials",
     "WPPConnectProvider",
     "WppCall",
     "WppErrorClass",

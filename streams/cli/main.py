@@ -120,7 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
     )
     for name in COMMANDS:
-        module = importlib.import_module(f"{__package__}.{name}")
+        try:
+            module = importlib.import_module(f"{__package__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != "sandbox" and not (exc.name or "").startswith("sandbox."):
+                raise
+            _needs_sandbox(subparsers, name)
+            continue
         module.register(subparsers)
     for sub in dict.fromkeys(subparsers.choices.values()):
         _add_debug(sub)
@@ -135,6 +141,24 @@ def _configure_logging(settings: Settings, command: str, debug: bool) -> None:
     elif command not in SERVICE_COMMANDS and settings.log_level != "debug":
         # A one-shot command's output is its answer; progress logs would bury it.
         logging.getLogger().setLevel(logging.WARNING)
+
+
+#: What to do when the fakes (a separate distribution) are not installed.
+SANDBOX_MISSING = "`herald {name}` needs Herald's fakes, which are not installed"
+SANDBOX_HINT = "pip install 'herald[sandbox]' (or, from a checkout, pip install ./sandbox)"
+
+
+def _needs_sandbox(subparsers: argparse._SubParsersAction[Any], name: str) -> None:
+    """Register ``name`` as a command that only says how to install the fakes."""
+    parser = subparsers.add_parser(name, help=f"(needs herald[sandbox]) {name}", add_help=False)
+    parser.add_argument("rest", nargs=argparse.REMAINDER)
+
+    def missing(args: argparse.Namespace, settings: Settings) -> int:
+        del args, settings
+        return int(report(UsageError(SANDBOX_MISSING.format(name=name), SANDBOX_HINT)))
+
+    parser.set_defaults(func=missing)
+
 
 
 async def _until_terminated(func: Any, args: argparse.Namespace, settings: Settings) -> Any:

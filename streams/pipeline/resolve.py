@@ -26,8 +26,9 @@ from pydantic import ValidationError
 from providers.base import Provider
 from providers.registry import get_provider_class
 from schemas import SYSTEM_TENANT, BaseCredentials, ErrorCode, NotificationRequest
+from schemas.errors import InvalidIntegrationCredentials, Rejection
 from streams.tenancy.crypto import CryptoError
-from streams.tenancy.integrations import IntegrationStore, InvalidIntegrationCredentials
+from streams.tenancy.integrations import IntegrationStore
 from streams.tenancy.lookups import LookupsService
 
 __all__ = [
@@ -38,15 +39,6 @@ __all__ = [
     "resolve_named",
     "resolve_provider",
 ]
-
-
-class Rejection(Exception):
-    """The request cannot be routed; becomes a ``rejected`` status with ``code``."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 class CredentialsUnreadable(Exception):
