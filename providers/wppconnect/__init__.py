@@ -18,9 +18,9 @@ from providers.wppconnect._contract import (
     WPP_FUNCTIONS,
     WPP_PROPERTIES,
 )
+from providers.wppconnect._credentials import WPPConnectCredentials
 from providers.wppconnect._errors import PERMANENT as PERMANENT_WPP_CODES
 from providers.wppconnect._errors import WppErrorClass, classify_wpp_error
-from providers.wppconnect._credentials import WPPConnectCredentials
 from providers.wppconnect._payload import WppCall, build_call, content_type, to_wid
 from providers.wppconnect._provider import WPPConnectProvider
 from providers.wppconnect._qr import render_qr

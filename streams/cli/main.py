@@ -160,7 +160,6 @@ def _needs_sandbox(subparsers: argparse._SubParsersAction[Any], name: str) -> No
     parser.set_defaults(func=missing)
 
 
-
 async def _until_terminated(func: Any, args: argparse.Namespace, settings: Settings) -> Any:
     """Run an async command; SIGTERM ends it like Ctrl-C (its cleanup runs)."""
     loop = asyncio.get_running_loop()

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from streams.cli import main as cli
+from streams.cli.errors import ExitCode
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -83,7 +84,7 @@ def test_without_the_fakes_the_cli_says_what_to_install(
         if name == "sandbox" or name.startswith(("sandbox.", "streams.cli.")):
             monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "sandbox", None)  # as if herald-sandbox were absent
-    assert cli.main(command) == cli.EXIT_CONFIG
+    assert cli.main(command) == ExitCode.USAGE
     err = capsys.readouterr().err
     assert "pip install 'herald[sandbox]'" in err
     assert f"herald {command[0]}" in err
