@@ -11,7 +11,6 @@ Three outcomes, in order of how much we could read:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,10 +18,10 @@ import orjson
 from pydantic import ValidationError
 
 from schemas import TENANT_ID_PATTERN, DeadLetterInfo, DeadLetterReason, NotificationRequest
+from schemas._base import is_tenant_id
 
 __all__ = ["DeadLetter", "Decoded", "Invalid", "RawRecord", "decode", "ordering_key"]
 
-_TENANT_RE = re.compile(TENANT_ID_PATTERN)
 _MAX_ID_LENGTH = 256
 
 
@@ -107,7 +106,7 @@ def decode(record: RawRecord, *, max_bytes: int) -> DeadLetter | Invalid | Decod
         return _dead(
             record, DeadLetterReason.MISSING_TENANT, "`tenantId` must be a non-empty string"
         )
-    if not _TENANT_RE.match(tenant_id):
+    if not is_tenant_id(tenant_id):  # full match: "acme\n" is refused
         return _dead(
             record, DeadLetterReason.INVALID_TENANT, f"`tenantId` must match {TENANT_ID_PATTERN}"
         )

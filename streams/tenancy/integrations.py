@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import builtins
 import logging
-import re
 from collections.abc import Mapping
 from typing import Any, get_args
 
@@ -24,7 +23,7 @@ from redis.exceptions import WatchError
 
 from providers._exceptions import HeraldError
 from providers.registry import get_provider_class
-from schemas._base import TENANT_ID_PATTERN
+from schemas._base import TENANT_ID_PATTERN, is_tenant_id
 from schemas.credentials import CREDENTIALS_ADAPTER, BaseCredentials, ProviderCredentials
 from schemas.integration import SYSTEM_TENANT, IntegrationSummary
 from schemas.notification import Channel
@@ -45,7 +44,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_TENANT_RE = re.compile(TENANT_ID_PATTERN)
 _MAX_WATCH_RETRIES = 32
 
 
@@ -148,7 +146,7 @@ def _index_keys(provider: str, creds: BaseCredentials) -> builtins.list[str]:
 
 
 def _check_tenant(tenant_id: str) -> None:
-    if tenant_id != SYSTEM_TENANT and not _TENANT_RE.fullmatch(tenant_id):
+    if tenant_id != SYSTEM_TENANT and not is_tenant_id(tenant_id):
         raise InvalidTenantId(
             f"invalid tenant id {tenant_id!r}: must match {TENANT_ID_PATTERN} "
             f"(or be {SYSTEM_TENANT!r} for the system defaults)"

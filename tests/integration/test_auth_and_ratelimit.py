@@ -5,7 +5,7 @@ from redis.asyncio import Redis
 
 from streams.cli.main import main
 from streams.pipeline.ratelimit import TokenBucket
-from streams.tenancy.auth import TenantKeys, bearer_key
+from streams.tenancy.auth import Scope, TenantKeys, bearer_key
 
 pytestmark = pytest.mark.integration
 
@@ -13,17 +13,17 @@ pytestmark = pytest.mark.integration
 async def test_api_keys_authorize_only_their_tenant(redis: Redis) -> None:
     keys = TenantKeys(redis)
     key, info = await keys.create("acme", "ui")
-    assert (await keys.authorize("acme", key)).status == 200
-    assert (await keys.authorize("globex", key)).status == 403
-    assert (await keys.authorize("acme", None)).status == 401
-    assert (await keys.authorize("acme", key + "x")).status == 401
+    assert (await keys.authorize("acme", key, Scope.SESSION)).status == 200
+    assert (await keys.authorize("globex", key, Scope.SESSION)).status == 403
+    assert (await keys.authorize("acme", None, Scope.SESSION)).status == 401
+    assert (await keys.authorize("acme", key + "x", Scope.SESSION)).status == 401
     stored = [v for k in await redis.keys("herald:apikey*") for v in [await redis.type(k)]]
     assert stored  # something is stored...
     dump = b"".join([await redis.get(k) or b"" for k in await redis.keys("herald:apikey:*")])
     assert key.encode() not in dump  # ...but never the key itself
     assert [k.key_id for k in await keys.list("acme")] == [info.key_id]
     assert await keys.revoke("acme", info.key_id)
-    assert (await keys.authorize("acme", key)).status == 401
+    assert (await keys.authorize("acme", key, Scope.SESSION)).status == 401
 
 
 def test_bearer_key_reads_both_headers() -> None:
