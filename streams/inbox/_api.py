@@ -90,7 +90,7 @@ def _limit(query: Mapping[str, str]) -> int:
     raw = query.get("limit")
     if raw is None or raw == "":
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
         raise _Refused(
             _error(400, "invalid_parameter", f"limit must be an integer from 1 to {MAX_LIMIT}")
         )
