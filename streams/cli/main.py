@@ -33,6 +33,7 @@ COMMANDS = (
     "providers",
     "schemas",
     "keygen",
+    "keys",
     "apikeys",
     "db",
     "policy",
