@@ -289,7 +289,7 @@ async def reencrypt_archives(redis: Redis, cipher: Cipher, *, dry_run: bool = Fa
         if dry_run:
             report.rotated.append(tenant_id)
             continue
-        extra = ["keyId", cipher.key_id, "bytes", len(fresh)]
+        extra: list[str | int] = ["keyId", cipher.key_id, "bytes", len(fresh)]
         if int(await cas(keys=[key], args=["archive", token, fresh, *extra])):
             report.rotated.append(tenant_id)
         else:
