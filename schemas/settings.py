@@ -273,6 +273,41 @@ class Settings(BaseSettings):
         description="Comma-separated older keys, still accepted for decryption while rotating.",
     )
 
+    # --- Hardening (docs/security.md) -----------------------------------------------------
+    metrics_host: str = Field(
+        "127.0.0.1",
+        validation_alias=_env("HERALD_METRICS_HOST"),
+        description="Address of the admin listener serving GET /metrics (not the public web port; it carries tenant labels). Loopback by default; bind wider only behind network policy or with HERALD_METRICS_TOKEN.",
+    )
+    metrics_port: int = Field(
+        9466,
+        ge=0,
+        le=65535,
+        validation_alias=_env("HERALD_METRICS_PORT"),
+        description="Port of the admin listener serving GET /metrics; 0: no listener (OTLP push only). A port already in use is logged and skipped, the worker runs on.",
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        validation_alias=_env("HERALD_METRICS_TOKEN"),
+        description="If set, GET /metrics needs `Authorization: Bearer <token>` (401 otherwise).",
+    )
+    redis_eviction_check: Literal["refuse", "warn", "off"] = Field(
+        "refuse",
+        validation_alias=_env("HERALD_REDIS_EVICTION_CHECK"),
+        description="At worker start, Redis' maxmemory-policy must be noeviction (Redis is Herald's primary storage: an evicted key is a lost integration, API key or lease). refuse: the worker does not start; warn: one warning.",
+    )
+    redis_persistence_check: Literal["refuse", "warn", "off"] = Field(
+        "warn",
+        validation_alias=_env("HERALD_REDIS_PERSISTENCE_CHECK"),
+        description="At worker start, Redis should persist (appendonly yes, or RDB snapshots): warn (default), refuse (the worker does not start) or off.",
+    )
+    wppconnect_lease_max_renew_failures: int = Field(
+        2,
+        ge=1,
+        validation_alias=_env("WHATSAPP_WPPCONNECT_LEASE_MAX_RENEW_FAILURES"),
+        description="Failed lease renewals in a row (Redis unreachable) after which a session closes instead of staying connected without a confirmed lease (fail closed). Renewals run every third of WHATSAPP_WPPCONNECT_LEASE_TTL.",
+    )
+
     # --- Providers ------------------------------------------------------------------------
     whatsapp_business_api_url: str = Field(
         "https://graph.facebook.com/v23.0",

@@ -36,6 +36,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.role == "whatsapp" and not settings.wppconnect_enabled:
         raise CommandError("the whatsapp worker needs WHATSAPP_WPPCONNECT_ENABLED=true")
+    asyncio.run(_check_redis(settings))  # primary storage: noeviction, persistence
     asyncio.run(ensure_topics(settings))
     asyncio.run(migrate_on_start(settings))  # if HERALD_DB_AUTO_MIGRATE (default: SQLite only)
     herald = create_app(settings, args.role)
@@ -57,6 +58,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     worker.spinner = None
     worker.execute_from_commandline()  # runs until stopped; exits the process itself
     return 0
+
+
+async def _check_redis(settings: Settings) -> None:
+    from streams.cli._support import redis_client
+    from streams.platform.infra import durable
+    from streams.platform.redis_storage import check_redis_storage
+
+    async with redis_client(settings) as redis:  # waits for Redis, like the runtime does
+        await durable(lambda: check_redis_storage(redis, settings), "redis storage check")
 
 
 def _logging_config(settings: Settings) -> dict[str, Any]:

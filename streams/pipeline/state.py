@@ -98,13 +98,15 @@ return redis.call('HGETALL', KEYS[1])
 )
 
 # KEYS: notification hash, correlation key, parked list.
-# ARGV: sent rank, pmid, correlation value, ttl.
+# ARGV: sent rank, pmid, correlation value, ttl, notification ttl.
 # Writes the correlation, advances to sent, returns the parked statuses (and deletes them).
+# A notification hash that expired meanwhile is re-created with its TTL, never without.
 _RECORD_SENT = (
     _ADVANCE_RULE
     + """
 redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
 redis.call('HSET', KEYS[1], 'pmid', ARGV[2])
+if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[5]) end
 local cur = tonumber(redis.call('HGET', KEYS[1], 'rank') or '-1')
 if allowed(cur, tonumber(ARGV[1])) then redis.call('HSET', KEYS[1], 'rank', ARGV[1]) end
 local parked = redis.call('LRANGE', KEYS[3], 0, -1)
@@ -112,6 +114,13 @@ redis.call('DEL', KEYS[3])
 return parked
 """
 )
+
+# KEYS[1] notification hash; ARGV: rank, ttl. Sets the rank; a re-created hash gets its TTL.
+_REWIND = """
+redis.call('HSET', KEYS[1], 'rank', ARGV[1])
+if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return 1
+"""
 
 # KEYS: correlation key, parked list. ARGV: parked status json, park ttl, max parked.
 # Returns the correlation value if known; else parks the status and returns false.
@@ -202,6 +211,7 @@ class NotificationState:
         self._advance = redis.register_script(_ADVANCE)
         self._begin_attempt = redis.register_script(_BEGIN_ATTEMPT)
         self._record_sent = redis.register_script(_RECORD_SENT)
+        self._rewind = redis.register_script(_REWIND)
         self._resolve_or_park = redis.register_script(_RESOLVE_OR_PARK)
 
     async def claim(self, tenant_id: str, notification_id: str) -> NotificationRecord | None:
@@ -275,7 +285,9 @@ class NotificationState:
 
     async def rewind(self, tenant_id: str, notification_id: str, rank: int) -> None:
         """Undo an :meth:`advance` whose event could not be emitted."""
-        await self._redis.hset(keys.notification(tenant_id, notification_id), "rank", rank)
+        await self._rewind(
+            keys=[keys.notification(tenant_id, notification_id)], args=[rank, self._ttl]
+        )
 
     async def record_sent(
         self, tenant_id: str, notification_id: str, provider: str, provider_message_id: str
@@ -288,7 +300,7 @@ class NotificationState:
                 keys.correlation(provider, provider_message_id),
                 keys.parked(provider, provider_message_id),
             ],
-            args=[RANKS[Status.SENT], provider_message_id, corr, self._corr_ttl],
+            args=[RANKS[Status.SENT], provider_message_id, corr, self._corr_ttl, self._ttl],
         )
         return [ParkedStatus.from_json(p) for p in parked]
 

@@ -44,13 +44,11 @@ def register(app: faust.App, runtime: Runtime) -> None:
     @app.page("/health")
     class Health(View):
         async def get(self, request: Request) -> Response:
+            # The public port: the answer says ready or not, nothing about the worker's
+            # load or topology (docs/security.md). Metrics are on the admin listener.
             ok = runtime.assigned and runtime.started
-            body: dict[str, Any] = {
-                "status": "ok" if ok else "starting",
-                "partitionsAssigned": runtime.assigned,
-                "inFlight": runtime.processor.inflight.active if runtime.started else 0,
-            }
-            return self.json(body, status=200 if ok else 503)
+            body: dict[str, Any] = {"status": "ok" if ok else "starting"}
+            return self.json(body, status=200 if ok else 503, headers={"Cache-Control": "no-store"})
 
     @app.page("/webhooks/twilio")
     class TwilioWebhook(View):

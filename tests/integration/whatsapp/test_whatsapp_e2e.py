@@ -208,8 +208,10 @@ async def test_pairing_sending_acks_endpoints_restart_and_logout(env: Env) -> No
     assert body["session"] == "tenant-acme"
     forbidden = await env.get(env.wa, "/webhooks/wppconnect/session/acme", env.keys["globex"])
     assert forbidden.status_code == 403
-    # Metrics, scraped as Prometheus does (GET /metrics on every worker).
-    scraped = await env.get(env.wa, "/metrics", None)
+    # Metrics, scraped as Prometheus does (GET /metrics on every worker's admin listener).
+    async with httpx.AsyncClient(timeout=10) as client:
+        scraped = await client.get(f"{env.wa.metrics_url}/metrics")
+        assert (await client.get(f"{env.router.metrics_url}/metrics")).status_code == 200
     assert scraped.status_code == 200
     assert scraped.headers["content-type"].startswith("text/plain")
     assert "herald_notifications_sent_total{" in scraped.text
@@ -218,7 +220,7 @@ async def test_pairing_sending_acks_endpoints_restart_and_logout(env: Env) -> No
     assert "herald_whatsapp_sessions_active" in scraped.text
     assert "herald_whatsapp_session_queue_depth{" in scraped.text  # per running session
     assert 'tenant="acme"' in scraped.text
-    assert (await env.get(env.router, "/metrics", None)).status_code == 200
+    assert (await env.get(env.router, "/metrics", None)).status_code == 404  # not public
 
     # --- acks become statuses, once each and in order -------------------------------------
     pmid = sent["providerMessageId"]
