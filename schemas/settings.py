@@ -301,6 +301,11 @@ class Settings(BaseSettings):
         validation_alias=_env("HERALD_REDIS_PERSISTENCE_CHECK"),
         description="At worker start, Redis should persist (appendonly yes, or RDB snapshots): warn (default), refuse (the worker does not start) or off.",
     )
+    wppconnect_qr_publish: Literal["full", "reference"] = Field(
+        "full",
+        validation_alias=_env("WHATSAPP_WPPCONNECT_QR_PUBLISH"),
+        description="What whatsapp.qr carries: full (the QR image, terminal text and pairing code) or reference (only qrRef and qrUrl; the UI fetches the code from GET /webhooks/wppconnect/qr/{tenantId} with a session-scoped API key). Whoever reads a QR first can link the tenant's number: restrict the topic with Kafka ACLs either way.",
+    )
     wppconnect_lease_max_renew_failures: int = Field(
         2,
         ge=1,

@@ -72,6 +72,7 @@ class Runtime:
             except MissingSecretKey:
                 log.warning("HERALD_SECRET_KEY is not set: stored credentials cannot be read")
                 cipher = None
+            self.cipher = cipher  # also seals the QR copy in Redis (streams.whatsapp.store)
             self.sink: EventSink = self._sink_override or FaustSink(self.topics)
             self.state = NotificationState(
                 self.redis,

@@ -29,6 +29,7 @@ from seeds import load_seeds
 from streams.tenancy.auth import TenantKeys
 from streams.tenancy.crypto import Cipher
 from streams.tenancy.integrations import IntegrationStore
+from streams.whatsapp.store import SessionStore
 from tests.helpers import WorkerProcess, consume_until, produce
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
@@ -166,7 +167,11 @@ async def test_pairing_sending_acks_endpoints_restart_and_logout(env: Env) -> No
     assert qr_event["attempts"] == 1
     assert qr_event["qrCode"].startswith("data:image/png;base64,")
     assert "█" in qr_event["asciiQR"]
-    stored = orjson.loads(await env.redis.get("wppconnect:qr:acme"))
+    sealed = await env.redis.get("wppconnect:qr:acme")
+    assert qr_event["urlCode"].encode() not in sealed  # encrypted at rest (docs/security.md)
+    qrs = SessionStore(env.redis, cipher=Cipher.from_settings(s))
+    stored = await qrs.get_qr("acme")
+    assert stored is not None
     assert stored["urlCode"] == qr_event["urlCode"]
     assert 0 < await env.redis.pttl("wppconnect:qr:acme") <= 60000
     # ... served over HTTP by either worker, to acme's key only.
