@@ -306,6 +306,16 @@ class Settings(BaseSettings):
         validation_alias=_env("WHATSAPP_WPPCONNECT_QR_PUBLISH"),
         description="What whatsapp.qr carries: full (the QR image, terminal text and pairing code) or reference (only qrRef and qrUrl; the UI fetches the code from GET /webhooks/wppconnect/qr/{tenantId} with a session-scoped API key). Whoever reads a QR first can link the tenant's number: restrict the topic with Kafka ACLs either way.",
     )
+    wppconnect_chromium_sandbox: Literal["auto", "on", "off"] = Field(
+        "auto",
+        validation_alias=_env("WHATSAPP_WPPCONNECT_CHROMIUM_SANDBOX"),
+        description="Chromium's sandbox for the WhatsApp Web sessions: auto (on unless the worker runs as root; off with a warning if the platform has no user namespaces), on, or off.",
+    )
+    wppconnect_bypass_csp: bool = Field(
+        False,
+        validation_alias=_env("WHATSAPP_WPPCONNECT_BYPASS_CSP"),
+        description="Bypass WhatsApp Web's Content-Security-Policy. Not needed: wa-js is injected as an init script, which CSP does not govern; the CSP then keeps blocking scripts and third-party requests in the page.",
+    )
     wppconnect_lease_max_renew_failures: int = Field(
         2,
         ge=1,
