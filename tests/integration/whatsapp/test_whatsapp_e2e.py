@@ -179,7 +179,7 @@ async def test_pairing_sending_acks_endpoints_restart_and_logout(env: Env) -> No
         ok = await env.get(worker, "/webhooks/wppconnect/qr/acme", env.keys["acme"])
         assert ok.status_code == 200
         assert ok.json()["urlCode"] == qr_event["urlCode"]
-        assert set(ok.json()) == {"qrCode", "asciiQR", "urlCode", "expiresAt", "attempts"}
+        assert set(ok.json()) == {"qrCode", "asciiQR", "urlCode", "expiresAt", "attempts", "qrRef"}
     assert (await env.get(env.router, "/webhooks/wppconnect/qr/acme", None)).status_code == 401
     other = await env.get(env.router, "/webhooks/wppconnect/qr/acme", env.keys["globex"])
     assert other.status_code == 403
