@@ -23,7 +23,8 @@ COPY schemas ./schemas
 COPY providers ./providers
 COPY streams ./streams
 COPY seeds ./seeds
-# No dev/embedded extras: production talks to a real Kafka and Redis.
+# No dev/embedded/sandbox extras: production talks to a real Kafka and Redis, and the
+# fakes (sandbox/, the herald-sandbox distribution) stay out of the image.
 RUN python -m venv /opt/herald \
  && /opt/herald/bin/pip install --upgrade pip \
  && /opt/herald/bin/pip install . \

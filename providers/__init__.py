@@ -1,8 +1,15 @@
-"""Herald's providers: the abstraction, the error tree, the registry and the implementations."""
+"""Herald's providers: the abstraction, the registry and one package per service.
+
+Shared by every provider: :mod:`providers.base` (the abstraction), :mod:`providers.errors`
+(error translation), :mod:`providers.webhooks` (declared webhooks and the interfaces their
+handlers get); the error tree itself is :mod:`schemas.errors` (re-exported here).
+"""
 
 from __future__ import annotations
 
-from providers._exceptions import (
+from providers.base import Provider, ProviderInfo, RateLimit, SendResult
+from providers.registry import NOT_IMPLEMENTED, REGISTRY, get_provider_class, is_implemented
+from schemas.errors import (
     HeraldError,
     InvalidCredentials,
     InvalidRequest,
@@ -11,8 +18,6 @@ from providers._exceptions import (
     ProviderTimeout,
     RetryableError,
 )
-from providers.base import Provider, ProviderInfo, RateLimit, SendResult
-from providers.registry import NOT_IMPLEMENTED, REGISTRY, get_provider_class, is_implemented
 
 __all__ = [
     "NOT_IMPLEMENTED",

@@ -1,4 +1,4 @@
-"""What the email providers share: request checks, attachments, error tables, HTTP calls.
+"""What the email providers share: request checks, attachments, the HTTP call.
 
 An email notification needs ``recipient.email`` (a valid address, else
 ``invalid_recipient``), ``content.subject`` and at least one of ``content.body`` (the text
@@ -16,23 +16,19 @@ import binascii
 import logging
 import mimetypes
 import re
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email.utils import formataddr, parsedate_to_datetime
+from email.utils import formataddr
 from typing import Any
 
 import httpx
 
-from providers._exceptions import (
-    InvalidCredentials,
+from providers.errors import from_transport
+from schemas.credentials_base import normalize_email
+from schemas.errors import (
     InvalidRequest,
-    PermanentError,
-    ProviderError,
     ProviderTimeout,
-    RetryableError,
 )
-from schemas.credentials_email import normalize_email
 from schemas.notification import Media, NotificationRequest
 from schemas.status import ErrorCode
 
@@ -40,14 +36,10 @@ __all__ = [
     "EMAIL_CONTENT_TYPES",
     "Attachment",
     "EmailMessage",
-    "ErrorSpec",
     "email_message",
-    "exception_for",
     "format_address",
     "post",
     "recipient_email",
-    "retry_after_seconds",
-    "truncate",
 ]
 
 logger = logging.getLogger(__name__)
@@ -152,72 +144,7 @@ def format_address(email: str, name: str | None) -> str:
     return formataddr((name, email)) if name else email
 
 
-# --- error tables -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorSpec:
-    """How Herald treats one documented error of a service.
-
-    ``category`` is the Herald code that best names the failure (logs, docs);
-    ``credentials`` marks errors meaning the integration itself is wrong.
-    """
-
-    retryable: bool
-    category: ErrorCode
-    description: str
-    credentials: bool = False
-
-
-def exception_for(
-    spec: ErrorSpec, code: str, message: str, *, retry_after: float | None = None
-) -> ProviderError:
-    """The exception a table entry calls for; ``code`` (the service's) goes to ``error.code``."""
-    if spec.credentials:
-        return InvalidCredentials(code, message, provider_code=code)
-    if spec.retryable:
-        return RetryableError(code, message, retry_after=retry_after, provider_code=code)
-    return PermanentError(code, message, provider_code=code)
-
-
-def truncate(text: str, limit: int = 500) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def retry_after_seconds(headers: httpx.Headers, *, reset_header: str | None = None) -> float | None:
-    """``Retry-After`` (seconds or HTTP date), else ``reset_header`` (unix time of the reset)."""
-    now = time.time()
-    raw = headers.get("retry-after")
-    seconds: float | None = None
-    if raw is not None:
-        try:
-            seconds = float(raw.strip())
-        except ValueError:
-            try:
-                seconds = parsedate_to_datetime(raw).timestamp() - now
-            except (TypeError, ValueError, IndexError):
-                seconds = None
-    if seconds is None and reset_header is not None:
-        reset = headers.get(reset_header)
-        try:
-            seconds = float(reset) - now if reset is not None else None
-        except ValueError:
-            seconds = None
-    if seconds is None:
-        return None
-    return max(seconds, 0.0) if seconds < 86_400 else None
-
-
 # --- HTTP ---------------------------------------------------------------------------------
-
-
-def transport_error(exc: httpx.HTTPError, service: str) -> ProviderError:
-    """An httpx failure (no usable response) as the exception to raise."""
-    if isinstance(exc, httpx.TimeoutException):
-        return ProviderTimeout(f"{service} did not answer in time ({type(exc).__name__})")
-    return RetryableError(
-        ErrorCode.PROVIDER_UNAVAILABLE.value, f"{service} unreachable ({type(exc).__name__})"
-    )
 
 
 async def post(
@@ -238,4 +165,4 @@ async def post(
         raise ProviderTimeout(f"{service} did not answer within {timeout:g}s") from exc
     except httpx.HTTPError as exc:
         logger.warning(f"{service} call failed", extra={**log_extra, "error": type(exc).__name__})
-        raise transport_error(exc, service) from exc
+        raise from_transport(exc, service) from exc

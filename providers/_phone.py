@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from providers._exceptions import InvalidRequest
+from schemas.errors import InvalidRequest
 
 __all__ = ["sanitize_phone"]
 

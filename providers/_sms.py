@@ -1,25 +1,21 @@
-"""What the SMS providers share: request validation and the shape of their error tables."""
+"""What the SMS providers share: request validation."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-from providers._exceptions import InvalidRequest
 from providers._phone import sanitize_phone
+from schemas.errors import InvalidRequest
 from schemas.notification import NotificationRequest
 from schemas.status import ErrorCode
 
 __all__ = [
     "MAX_SMS_CHARS",
-    "ErrorSpec",
     "SmsMessage",
-    "auth",
     "check_sms",
     "e164",
-    "final",
     "normalize_sender",
-    "retry",
 ]
 
 #: Both Twilio (``Body``) and SNS (one ``Publish``) accept at most 1600 characters; the
@@ -27,32 +23,6 @@ __all__ = [
 MAX_SMS_CHARS = 1600
 
 _PHONE_SPELLING = re.compile(r"\+?[0-9 ().-]+")
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorSpec:
-    """How Herald treats one of a service's documented error codes.
-
-    ``category`` names the failure in Herald's terms (logs, docs); ``credentials`` marks
-    codes meaning that the integration itself is wrong (raised as InvalidCredentials).
-    """
-
-    retryable: bool
-    category: ErrorCode
-    description: str
-    credentials: bool = False
-
-
-def retry(category: ErrorCode, description: str) -> ErrorSpec:
-    return ErrorSpec(True, category, description)
-
-
-def final(category: ErrorCode, description: str) -> ErrorSpec:
-    return ErrorSpec(False, category, description)
-
-
-def auth(description: str) -> ErrorSpec:
-    return ErrorSpec(False, ErrorCode.INVALID_CREDENTIALS, description, credentials=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
 
-from schemas.credentials import BaseCredentials
+from providers.webhooks import Webhook
+from schemas.credentials_base import BaseCredentials
 from schemas.notification import Channel, NotificationRequest
 from schemas.settings import Settings
 
@@ -84,6 +85,9 @@ class Provider(ABC, Generic[C]):
     #: Credential fields (python names) the integration store indexes, so that an inbound
     #: webhook naming e.g. a phone number id can be matched to its tenants.
     index_fields: ClassVar[tuple[str, ...]] = ()
+    #: Inbound webhooks the web server mounts for this provider (path, methods, handler);
+    #: see :mod:`providers.webhooks`.
+    webhooks: ClassVar[tuple[Webhook, ...]] = ()
     #: A provider whose sends happen in another worker role (e.g. WhatsApp Web sessions,
     #: which live in the session workers): the router validates and accepts the request,
     #: then hands it over on that role's dispatch topic instead of calling ``send()``.

@@ -1,7 +1,9 @@
 """The provider registry: lookup code -> implementation.
 
-Adding a provider = one module + one line in ``_IMPLEMENTED`` (+ its fake server and its
-contract-test subclass). Providers the seed lists but Herald does not implement yet are
+Adding a provider = one package ``providers/<service>/`` + one line in ``_IMPLEMENTED`` (+ its
+fake, its seed row and a settings field for its URL: README's "Adding a provider").
+Everything else reads this registry: the credentials union (``schemas.credentials``), the
+webhooks the web server mounts (``Provider.webhooks``), the HTTP transports. Providers the seed lists but Herald does not implement yet are
 named, with the reason, in ``NOT_IMPLEMENTED``; a test keeps both in step with the seed's
 lookups.
 """

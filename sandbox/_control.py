@@ -20,10 +20,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import aiohttp
 import orjson
 from aiohttp import web
-from pydantic import Field, ValidationError
+from pydantic import Field
 
+from sandbox._base import ControlModel
+from sandbox._base import json_response as _ok
+from sandbox._base import parse_body as _parse
+from sandbox._base import problem as _problem
 from sandbox._records import Fault
-from schemas._base import WireModel
 
 if TYPE_CHECKING:
     from sandbox.whatsapp_business import WhatsAppBusinessSandbox
@@ -31,7 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["add_control_routes"]
 
 
-class AccountBody(WireModel):
+class AccountBody(ControlModel):
     phone_number_id: str = Field(min_length=1, max_length=64)
     access_token: str = Field(min_length=1)
     app_secret: str = Field(min_length=1)
@@ -43,7 +46,7 @@ class AccountBody(WireModel):
     business_account_id: str = "102290129340398"
 
 
-class FaultBody(WireModel):
+class FaultBody(ControlModel):
     to: str = Field(min_length=1)
     http_status: int = Field(400, ge=100, le=599)
     code: int | None = Field(None, description="Graph error code; 131000 when nothing else")
@@ -56,7 +59,7 @@ class FaultBody(WireModel):
     times: int | None = Field(None, ge=1)
 
 
-class StatusBody(WireModel):
+class StatusBody(ControlModel):
     wamid: str = Field(min_length=1)
     status: str = Field(min_length=1)
     errors: list[dict[str, Any]] | None = None
@@ -64,24 +67,6 @@ class StatusBody(WireModel):
     unsigned: bool = False
     phone_number_id: str | None = None
     recipient_id: str | None = None
-
-
-def _ok(body: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
-
-
-def _problem(status: int, message: str) -> web.Response:
-    return _ok({"error": message}, status)
-
-
-async def _parse(request: web.Request, model: type[WireModel]) -> Any:
-    try:
-        return model.model_validate_json(await request.read())
-    except ValidationError as exc:
-        details = {"error": "invalid body", "details": exc.errors(include_url=False)}
-        raise web.HTTPBadRequest(
-            text=orjson.dumps(details, default=str).decode(), content_type="application/json"
-        ) from exc
 
 
 def add_control_routes(app: web.Application, sandbox: WhatsAppBusinessSandbox) -> None:

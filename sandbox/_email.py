@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -24,6 +24,8 @@ from typing import Any, TypeVar
 import aiohttp
 import orjson
 from aiohttp import web
+
+from sandbox._base import SandboxBase, json_response
 
 __all__ = [
     "EmailFault",
@@ -107,36 +109,18 @@ class EmailFault:
     times: int | None = None
 
 
-def json_response(
-    body: Any, status: int = 200, headers: dict[str, str] | None = None
-) -> web.Response:
-    return web.Response(
-        body=orjson.dumps(body),
-        status=status,
-        content_type="application/json",
-        headers=headers,
-    )
-
-
-class EmailSandbox:
+class EmailSandbox(SandboxBase[EmailFault]):
     """Base of the email fakes: accepted mails, faults, waiting and webhook delivery."""
 
     #: Answered when a held request is released by shutdown: (status, body, content type).
     unavailable: tuple[int, bytes, str] = (503, b"Service Unavailable", "text/plain")
 
     def __init__(self, *, client_max_size: int = 32 * 1024 * 1024) -> None:
+        super().__init__()
         self.messages: list[SentEmail] = []
-        self.faults: dict[str, EmailFault] = {}
         self.webhooks: list[PostedWebhook] = []
-        #: Requests currently held back by a delay or hang fault.
-        self.held = 0
-        self._changed = asyncio.Event()
-        self._closing = asyncio.Event()
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._session: aiohttp.ClientSession | None = None
         self.app = web.Application(client_max_size=client_max_size)
-        self.app.on_startup.append(self._on_startup)
-        self.app.on_shutdown.append(self._on_shutdown)
+        self.serve_lifecycle(self.app)
         self.app.router.add_get("/_sandbox/messages", self._list_messages)
         self.app.router.add_delete("/_sandbox/messages", self._clear_messages)
         self.app.router.add_get("/_sandbox/webhooks", self._list_webhooks)
@@ -144,11 +128,6 @@ class EmailSandbox:
         self.app.router.add_delete("/_sandbox/faults", self._clear_faults)
 
     # --- faults -------------------------------------------------------------------------
-
-    def add_fault(self, to: str, fault: EmailFault) -> EmailFault:
-        """Apply ``fault`` to mails for ``to`` (case-insensitive; ``*``: everyone)."""
-        self.faults[to.strip().lower()] = fault
-        return fault
 
     def hang(self, to: str, seconds: float = math.inf, *, times: int | None = None) -> EmailFault:
         """Delay mails for ``to`` by ``seconds`` (default: never answer)."""
@@ -162,38 +141,18 @@ class EmailSandbox:
             to, EmailFault(http_status=http_status, body=body, content_type="text/html")
         )
 
-    def clear_faults(self) -> None:
-        self.faults.clear()
-
     def clear_messages(self) -> None:
         self.messages.clear()
         self.webhooks.clear()
 
     async def apply_fault(self, recipients: tuple[str, ...]) -> web.Response | None:
         """The response a fault for one of ``recipients`` calls for, else ``None``."""
-        key = next((r.lower() for r in recipients if r.lower() in self.faults), None)
-        if key is None and "*" in self.faults:
-            key = "*"
-        if key is None:
+        fault = self.take_fault(*recipients)
+        if fault is None:
             return None
-        fault = self.faults[key]
-        if fault.times is not None:
-            fault.times -= 1
-            if fault.times <= 0:
-                self.faults.pop(key, None)
-        if fault.delay:
-            timeout = None if math.isinf(fault.delay) else fault.delay
-            self.held += 1
-            self._notify()
-            try:
-                await asyncio.wait_for(self._closing.wait(), timeout)
-                status, body, content_type = self.unavailable
-                return web.Response(status=status, body=body, content_type=content_type)
-            except TimeoutError:
-                pass
-            finally:
-                self.held -= 1
-                self._notify()
+        if await self.hold(fault):
+            status, body, content_type = self.unavailable
+            return web.Response(status=status, body=body, content_type=content_type)
         if fault.body is None:
             return None
         return web.Response(
@@ -206,27 +165,11 @@ class EmailSandbox:
 
     def record(self, mail: SentEmail) -> SentEmail:
         self.messages.append(mail)
-        self._notify()
+        self.notify()
         return mail
 
     def message(self, message_id: str) -> SentEmail | None:
         return next((m for m in self.messages if m.id == message_id), None)
-
-    def _notify(self) -> None:
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
-
-    async def wait_for(self, predicate: Callable[[], _T]) -> _T:
-        """Wait until ``predicate()`` is truthy (re-checked on every change); return it.
-
-        Waits without limit: bound it with ``asyncio.timeout``.
-        """
-        while True:
-            changed = self._changed
-            result = predicate()
-            if result:
-                return result
-            await changed.wait()
 
     async def wait_for_messages(self, count: int = 1) -> list[SentEmail]:
         await self.wait_for(lambda: len(self.messages) >= count)
@@ -236,13 +179,9 @@ class EmailSandbox:
 
     async def deliver_webhook(self, url: str, body: bytes, headers: dict[str, str]) -> int:
         """POST ``body`` to ``url``; returns the receiver's HTTP status (also recorded)."""
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-        async with self._session.post(url, data=body, headers=headers) as response:
-            await response.read()
-            status = response.status
+        status = await self.post_webhook(url, body, headers)
         self.webhooks.append(PostedWebhook(url, body, headers, status))
-        self._notify()
+        self.notify()
         return status
 
     def schedule(
@@ -261,28 +200,7 @@ class EmailSandbox:
                     )
                     return
 
-        self._spawn(run())
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def close(self) -> None:
-        """Stop background webhooks, release held requests, close the HTTP client."""
-        self._closing.set()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    async def _on_startup(self, _: web.Application) -> None:
-        self._closing = asyncio.Event()
-
-    async def _on_shutdown(self, _: web.Application) -> None:
-        await self.close()
+        self.spawn(run())
 
     # --- control endpoints --------------------------------------------------------------
 

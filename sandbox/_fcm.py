@@ -18,6 +18,8 @@ import orjson
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from sandbox._base import json_response as base_json
+
 __all__ = [
     "AUDIENCES",
     "FCM_CODES",
@@ -83,13 +85,7 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_-]{8,64}:[A-Za-z0-9_-]{32,4000}$")
 def json_response(
     body: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> web.Response:
-    return web.Response(
-        body=orjson.dumps(body),
-        status=status,
-        content_type="application/json",
-        charset="UTF-8",
-        headers=dict(headers or {}),
-    )
+    return base_json(body, status, headers, charset="UTF-8")
 
 
 def google_error(

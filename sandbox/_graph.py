@@ -14,8 +14,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
-import orjson
 from aiohttp import web
+
+from sandbox._base import json_response as base_json
 
 __all__ = [
     "MEDIA_LIMITS",
@@ -145,13 +146,8 @@ def new_wamid(wa_id: str) -> str:
 def graph_json(
     body: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> web.Response:
-    return web.Response(
-        body=orjson.dumps(body),
-        status=status,
-        content_type="application/json",
-        charset="UTF-8",
-        headers={"x-fb-trace-id": new_fbtrace_id(), **(headers or {})},
-    )
+    trace = {"x-fb-trace-id": new_fbtrace_id(), **(headers or {})}
+    return base_json(body, status, trace, charset="UTF-8")
 
 
 def fault_response(fault: GraphFault) -> web.Response:

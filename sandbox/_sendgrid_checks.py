@@ -10,7 +10,7 @@ import base64
 import binascii
 from typing import Any
 
-from schemas.credentials_email import normalize_email
+from sandbox._base import email_address
 
 __all__ = ["error", "validate"]
 
@@ -25,7 +25,7 @@ def _valid(address: Any) -> bool:
     if not isinstance(address, str):
         return False
     try:
-        normalize_email(address)
+        email_address(address)
     except ValueError:
         return False
     return True

@@ -1,19 +1,15 @@
-"""What the Twilio and SNS fakes share: injected faults, waiting on changes, shutdown."""
+"""What the Twilio and SNS fakes share on top of :mod:`sandbox._base`: SMS faults by recipient."""
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, TypeVar
 
-import aiohttp
+from sandbox._base import SandboxBase
 
 __all__ = ["SmsFault", "SmsSandboxBase", "recipient_key"]
 
-_T = TypeVar("_T")
 _NON_DIGITS = re.compile(r"\D+")
 
 
@@ -41,24 +37,13 @@ class SmsFault:
     times: int | None = None
 
 
-class SmsSandboxBase:
-    """Fault book, change notification and background tasks of one fake."""
+class SmsSandboxBase(SandboxBase[SmsFault]):
+    """The Twilio and SNS fakes' fault helpers, on the shared base (recipients by digits)."""
 
-    def __init__(self) -> None:
-        self.faults: dict[str, SmsFault] = {}
-        #: Requests currently held back by a delay or hang fault.
-        self.held = 0
-        self._changed = asyncio.Event()
-        self._closing = asyncio.Event()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._session: aiohttp.ClientSession | None = None
+    def fault_key(self, recipient: str) -> str:
+        return recipient_key(recipient)
 
     # --- faults -----------------------------------------------------------------------
-
-    def add_fault(self, to: str, fault: SmsFault) -> SmsFault:
-        """Apply ``fault`` to requests for recipient ``to`` (any spelling; ``*``: everyone)."""
-        self.faults[recipient_key(to)] = fault
-        return fault
 
     def fail(
         self,
@@ -91,77 +76,3 @@ class SmsSandboxBase:
     ) -> SmsFault:
         """Answer requests for ``to`` with ``body`` (not the service's) and ``http_status``."""
         return self.add_fault(to, SmsFault(http_status=http_status, raw_body=body))
-
-    def clear_faults(self) -> None:
-        self.faults.clear()
-
-    def take_fault(self, to: str) -> SmsFault | None:
-        """The fault for ``to``, counting one use of it."""
-        key = recipient_key(to)
-        fault = self.faults.get(key) or self.faults.get("*")
-        if fault is None:
-            return None
-        if fault.times is not None:
-            fault.times -= 1
-            if fault.times <= 0:
-                self.faults.pop(key if key in self.faults else "*", None)
-        return fault
-
-    async def hold(self, fault: SmsFault) -> bool:
-        """Wait out ``fault.delay``; ``True`` when the fake is closing instead."""
-        if not fault.delay:
-            return False
-        timeout = None if math.isinf(fault.delay) else fault.delay
-        self.held += 1
-        self.notify()
-        try:
-            await asyncio.wait_for(self._closing.wait(), timeout)
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            self.held -= 1
-            self.notify()
-
-    # --- waiting (tests) --------------------------------------------------------------
-
-    def notify(self) -> None:
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
-
-    async def wait_for(self, predicate: Callable[[], _T]) -> _T:
-        """Wait until ``predicate()`` is truthy (re-checked on every change); return it.
-
-        Waits without limit: bound it with ``asyncio.timeout``.
-        """
-        while True:
-            changed = self._changed
-            result = predicate()
-            if result:
-                return result
-            await changed.wait()
-
-    # --- background work --------------------------------------------------------------
-
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-        return self._session
-
-    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def reopen(self) -> None:
-        self._closing = asyncio.Event()
-
-    async def close(self) -> None:
-        """Stop background work, release held requests and close the HTTP client."""
-        self._closing.set()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._session is not None:
-            await self._session.close()
-            self._session = None

@@ -15,8 +15,9 @@ from datetime import datetime
 from email.utils import format_datetime
 from typing import Any
 
-import orjson
 from aiohttp import web
+
+from sandbox._base import json_response
 
 __all__ = [
     "API_VERSION",
@@ -70,12 +71,7 @@ def error_body(code: int, message: str, status: int) -> dict[str, Any]:
 def twilio_json(
     body: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> web.Response:
-    return web.Response(
-        body=orjson.dumps(body),
-        status=status,
-        content_type="application/json",
-        headers={"Twilio-Request-Id": new_sid("RQ"), **(headers or {})},
-    )
+    return json_response(body, status, {"Twilio-Request-Id": new_sid("RQ"), **(headers or {})})
 
 
 class TwilioFault(Exception):

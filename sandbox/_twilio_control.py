@@ -15,15 +15,15 @@ GET      /_sandbox/callbacks        callbacks delivered so far, with receiver st
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import aiohttp
-import orjson
 from aiohttp import web
-from pydantic import Field, ValidationError
+from pydantic import Field
 
+from sandbox._base import ControlModel, parse_body
+from sandbox._base import json_response as sandbox_json
 from sandbox._sms_base import SmsFault, recipient_key
-from schemas._base import WireModel
 
 if TYPE_CHECKING:
     from sandbox.twilio import TwilioSandbox
@@ -33,7 +33,7 @@ __all__ = ["FaultBody", "add_control_routes", "parse_body", "sandbox_json"]
 Callback = Literal["queued", "sending", "sent", "delivered", "undelivered", "failed", "read"]
 
 
-class AccountBody(WireModel):
+class AccountBody(ControlModel):
     account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$")
     auth_token: str = Field(min_length=1)
     api_keys: dict[str, str] = Field(default_factory=dict)
@@ -42,7 +42,7 @@ class AccountBody(WireModel):
     delivery_error: int = 30003
 
 
-class FaultBody(WireModel):
+class FaultBody(ControlModel):
     to: str = Field(min_length=1)
     http_status: int = Field(400, ge=100, le=599)
     code: str | None = Field(None, description="the service's error code")
@@ -66,27 +66,13 @@ class FaultBody(WireModel):
         )
 
 
-class StatusBody(WireModel):
+class StatusBody(ControlModel):
     sid: str = Field(min_length=1)
     status: Callback
     error_code: int | None = None
     sign_with: str | None = None
     unsigned: bool = False
     url: str | None = None
-
-
-def sandbox_json(body: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
-
-
-async def parse_body(request: web.Request, model: type[WireModel]) -> Any:
-    try:
-        return model.model_validate_json(await request.read())
-    except ValidationError as exc:
-        details = {"error": "invalid body", "details": exc.errors(include_url=False)}
-        raise web.HTTPBadRequest(
-            text=orjson.dumps(details, default=str).decode(), content_type="application/json"
-        ) from exc
 
 
 def add_control_routes(app: web.Application, sandbox: TwilioSandbox) -> None:

@@ -24,7 +24,6 @@ was accepted.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 import time
@@ -38,6 +37,7 @@ import jwt
 import orjson
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from sandbox._base import SandboxBase
 from sandbox._h2 import H2Request, H2Response
 
 __all__ = ["APNsFault", "APNsSandbox", "PushedNotification", "SandboxTeam", "new_device_token"]
@@ -130,19 +130,17 @@ class _Tokens:
     seen: list[str] = field(default_factory=list)
 
 
-class APNsSandbox:
+class APNsSandbox(SandboxBase[APNsFault]):
     """The fake APNs: teams and keys, device state, accepted notifications, faults."""
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        super().__init__()
         self.clock = clock
         self.teams: dict[str, SandboxTeam] = {}
         self.notifications: list[PushedNotification] = []
         self.unregistered: dict[str, int] = {}
-        self.faults: dict[str, APNsFault] = {}
         self.refusals: list[str] = []
         self._tokens = _Tokens()
-        self._changed = asyncio.Event()
-        self._closing = asyncio.Event()
 
     # --- setup ----------------------------------------------------------------------
 
@@ -184,41 +182,22 @@ class APNsSandbox:
         times: int | None = None,
     ) -> APNsFault:
         fault = APNsFault(status, reason, retry_after=retry_after, times=times)
-        self.faults[device_token.lower()] = fault
-        return fault
+        return self.add_fault(device_token, fault)
 
     def hang(self, device_token: str, seconds: float = math.inf) -> APNsFault:
         fault = APNsFault(reason=None, delay=seconds)
-        self.faults[device_token.lower()] = fault
-        return fault
+        return self.add_fault(device_token, fault)
 
     def garble(
         self, device_token: str, status: int, body: bytes = b"<html>oops</html>"
     ) -> APNsFault:
         fault = APNsFault(status, None, raw_body=body)
-        self.faults[device_token.lower()] = fault
-        return fault
+        return self.add_fault(device_token, fault)
 
     # --- waiting (tests) --------------------------------------------------------------
 
-    def _notify(self) -> None:
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
-
-    async def wait_for(self, predicate: Callable[[], _T]) -> _T:
-        """Wait until ``predicate()`` is truthy; bound it with ``asyncio.timeout``."""
-        while True:
-            changed = self._changed
-            result = predicate()
-            if result:
-                return result
-            await changed.wait()
-
     def notification(self, apns_id: str) -> PushedNotification | None:
         return next((n for n in self.notifications if n.apns_id == apns_id), None)
-
-    async def close(self) -> None:
-        self._closing.set()
 
     # --- the API ----------------------------------------------------------------------
 
@@ -230,7 +209,7 @@ class APNsSandbox:
             return await self._push(request)
         except _Refusal as refusal:
             self.refusals.append(refusal.reason)
-            self._notify()
+            self.notify()
             body = {"reason": refusal.reason, **refusal.extra}
             headers = [("apns-id", request.header("apns-id") or str(uuid.uuid4()))]
             return H2Response(refusal.status, headers, orjson.dumps(body))
@@ -364,24 +343,15 @@ class APNsSandbox:
                 received_at=datetime.now(UTC),
             )
         )
-        self._notify()
+        self.notify()
         return H2Response(200, [("apns-id", apns_id)])
 
     async def _apply_fault(self, device: str, apns_id: str | None) -> H2Response | None:
-        fault = self.faults.get(device) or self.faults.get("*")
+        fault = self.take_fault(device)
         if fault is None:
             return None
-        if fault.times is not None:
-            fault.times -= 1
-            if fault.times <= 0:
-                self.faults.pop(device if device in self.faults else "*", None)
-        if fault.delay:
-            timeout = None if math.isinf(fault.delay) else fault.delay
-            try:
-                await asyncio.wait_for(self._closing.wait(), timeout)
-                raise _Refusal(503, "Shutdown")
-            except TimeoutError:
-                pass
+        if await self.hold(fault):
+            raise _Refusal(503, "Shutdown")
         headers = [("apns-id", apns_id or str(uuid.uuid4()))]
         if fault.retry_after is not None:
             headers.append(("retry-after", f"{fault.retry_after:g}"))

@@ -21,7 +21,6 @@ details) and the registration token (400 invalid token, 404 ``UNREGISTERED``, 40
 
 from __future__ import annotations
 
-import asyncio
 import math
 import secrets
 import time
@@ -35,6 +34,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from sandbox._base import SandboxBase
 from sandbox._fcm import (
     FCM_CODES,
     JWT_BEARER,
@@ -141,24 +141,22 @@ class _State:
     token_owners: dict[str, str] = field(default_factory=dict)  # registration token -> project
 
 
-class FirebaseSandbox:
+class FirebaseSandbox(SandboxBase[FcmFault]):
     """The fake FCM: service accounts, issued tokens, accepted messages, faults."""
 
     def __init__(
         self, *, clock: Callable[[], float] = time.time, token_lifetime: int = 3599
     ) -> None:
+        super().__init__()
         self.clock = clock
         self.token_lifetime = token_lifetime
         self._state = _State()
         self.messages: list[FcmMessage] = []
         self.unregistered: set[str] = set()
-        self.faults: dict[str, FcmFault] = {}
         #: Access tokens issued so far (successful grants).
         self.grants = 0
         #: Send requests refused with 401 so far.
         self.refused = 0
-        self._changed = asyncio.Event()
-        self._closing = asyncio.Event()
         self.app = self._build_app()
 
     # --- setup ----------------------------------------------------------------------
@@ -217,30 +215,13 @@ class FirebaseSandbox:
     def garble(self, token: str, http_status: int, body: bytes = b"<html>oops</html>") -> FcmFault:
         return self.add_fault(token, FcmFault(None, http_status=http_status, raw_body=body))
 
-    def add_fault(self, token: str, fault: FcmFault) -> FcmFault:
-        self.faults[token] = fault
-        return fault
+    def fault_key(self, recipient: str) -> str:
+        return recipient  # registration tokens are case-sensitive
 
     # --- waiting (tests) --------------------------------------------------------------
 
-    def _notify(self) -> None:
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
-
-    async def wait_for(self, predicate: Callable[[], _T]) -> _T:
-        """Wait until ``predicate()`` is truthy; bound it with ``asyncio.timeout``."""
-        while True:
-            changed = self._changed
-            result = predicate()
-            if result:
-                return result
-            await changed.wait()
-
     def message(self, name: str) -> FcmMessage | None:
         return next((m for m in self.messages if m.name == name), None)
-
-    async def close(self) -> None:
-        self._closing.set()
 
     # --- the API ----------------------------------------------------------------------
 
@@ -252,15 +233,7 @@ class FirebaseSandbox:
         app.router.add_post("/_sandbox/unregister", self._unregister)
         app.router.add_post("/_sandbox/faults", self._add_fault)
 
-        async def on_startup(_: web.Application) -> None:
-            self._closing = asyncio.Event()
-
-        async def on_shutdown(_: web.Application) -> None:
-            await self.close()
-
-        app.on_startup.append(on_startup)
-        app.on_shutdown.append(on_shutdown)
-        return app
+        return self.serve_lifecycle(app)
 
     async def _token(self, request: web.Request) -> web.Response:
         try:
@@ -287,7 +260,7 @@ class FirebaseSandbox:
         )
         self._state.tokens[token.value] = token
         self.grants += 1
-        self._notify()
+        self.notify()
         return json_response(
             {"access_token": token.value, "expires_in": self.token_lifetime, "token_type": "Bearer"}
         )
@@ -297,7 +270,7 @@ class FirebaseSandbox:
         token = self._state.tokens.get(value.strip()) if scheme.lower() == "bearer" else None
         if token is None or token.expires_at <= self.clock():
             self.refused += 1
-            self._notify()
+            self.notify()
             raise FcmFailure(
                 401,
                 _UNAUTHENTICATED,
@@ -328,22 +301,11 @@ class FirebaseSandbox:
             raise FcmFailure(403, "SenderId mismatch", fcm_code="SENDER_ID_MISMATCH")
 
     async def _apply_fault(self, token: str | None) -> web.Response | None:
-        fault = self.faults.get(token or "") or self.faults.get("*")
+        fault = self.take_fault(token or "")
         if fault is None:
             return None
-        if fault.times is not None:
-            fault.times -= 1
-            if fault.times <= 0:
-                self.faults.pop(token if token in self.faults else "*", None)
-        if fault.delay:
-            timeout = None if math.isinf(fault.delay) else fault.delay
-            try:
-                await asyncio.wait_for(self._closing.wait(), timeout)
-                return json_response(
-                    google_error(503, "The service is currently unavailable."), 503
-                )
-            except TimeoutError:
-                pass
+        if await self.hold(fault):
+            return json_response(google_error(503, "The service is currently unavailable."), 503)
         headers = {}
         if fault.retry_after is not None:
             headers["Retry-After"] = f"{fault.retry_after:g}"
@@ -379,7 +341,7 @@ class FirebaseSandbox:
             return json_response({"name": f"projects/{project}/messages/fake_message_id"})
         name = new_message_name(project)
         self.messages.append(FcmMessage(name, project, token, message, datetime.now(UTC)))
-        self._notify()
+        self.notify()
         return json_response({"name": name})
 
     # --- control ----------------------------------------------------------------------

@@ -32,11 +32,10 @@ import orjson
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from providers.mailgun._provider import bare_id
-from providers.mailgun._webhook import sign
+from sandbox._base import email_address
 from sandbox._email import EmailFault, EmailSandbox, ReceivedAttachment, SentEmail
 from sandbox._email import json_response as _json
-from schemas.credentials_email import normalize_email
+from sandbox._signatures import mailgun_signature
 
 __all__ = ["MailgunDomain", "MailgunSandbox"]
 
@@ -56,7 +55,7 @@ def _problem(status: int, message: str) -> web.Response:
 
 def _valid(address: str) -> bool:
     try:
-        normalize_email(address)
+        email_address(address)
     except ValueError:
         return False
     return True
@@ -186,7 +185,7 @@ class MailgunSandbox(EmailSandbox):
         """A webhook body for ``event_data`` signed with the domain's key (or ``sign_with``)."""
         stamp = str(timestamp if timestamp is not None else int(time.time()))
         token = token or secrets.token_hex(25)
-        signature = sign(stamp, token, sign_with or domain.webhook_signing_key)
+        signature = mailgun_signature(stamp, token, sign_with or domain.webhook_signing_key)
         return orjson.dumps(
             {
                 "signature": {"token": token, "timestamp": stamp, "signature": signature},
@@ -251,7 +250,7 @@ class MailgunSandbox(EmailSandbox):
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
         mail = self.record(
             SentEmail(
-                id=bare_id(message_id),
+                id=message_id.strip().removeprefix("<").removesuffix(">").strip(),
                 account=domain.name,
                 sender=fields["from"],
                 to=recipients,

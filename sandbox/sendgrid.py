@@ -27,10 +27,12 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from providers.sendgrid._webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from sandbox._email import EmailFault, EmailSandbox, SentEmail, json_response
 from sandbox._email import ReceivedAttachment as Attachment
 from sandbox._sendgrid_checks import error, validate
+from sandbox._signatures import SENDGRID_SIGNATURE_HEADER as SIGNATURE_HEADER
+from sandbox._signatures import SENDGRID_TIMESTAMP_HEADER as TIMESTAMP_HEADER
+from sandbox._signatures import sendgrid_signature as sign
 
 __all__ = ["SendGridAccount", "SendGridSandbox"]
 

@@ -31,12 +31,14 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from providers.ses._provider import SEND_EMAIL_PATH, SIGNING_NAME
+from sandbox._base import email_address
 from sandbox._email import EmailFault, EmailSandbox, ReceivedAttachment, SentEmail
-from schemas.credentials_email import normalize_email
 
 __all__ = ["SESAccount", "SESFault", "SESSandbox", "aws_error"]
 
+#: SES API v2 SendEmail (API reference) and the SigV4 service name it is signed for.
+SEND_EMAIL_PATH = "/v2/email/outbound-emails"
+SIGNING_NAME = "ses"
 _NAMESPACE = "http://internal.amazon.com/coral/com.amazonaws.sesv2/"
 _AUTH = re.compile(
     r"^AWS4-HMAC-SHA256\s+Credential=(?P<credential>[^,\s]+),\s*"
@@ -281,7 +283,7 @@ def _address(value: Any) -> str:
         raise _bad("Illegal address")
     _, address = parseaddr(value)
     try:
-        return normalize_email(address)
+        return email_address(address)
     except ValueError:
         raise _bad("Illegal address") from None
 

@@ -27,10 +27,10 @@ from xml.sax.saxutils import escape
 from aiohttp import web
 from pydantic import Field
 
+from sandbox._base import ControlModel
 from sandbox._sigv4 import AwsKey, SigV4Error, verify_sigv4
 from sandbox._sms_base import SmsFault, SmsSandboxBase, recipient_key
 from sandbox._twilio_control import FaultBody, parse_body, sandbox_json
-from schemas._base import WireModel
 
 __all__ = ["SNSSandbox", "SnsMessage"]
 
@@ -165,7 +165,7 @@ def check_publish(params: Sequence[tuple[str, str]]) -> tuple[str, str, dict[str
     return phone, message, _attributes(params)
 
 
-class _AccountBody(WireModel):
+class _AccountBody(ControlModel):
     access_key_id: str = Field(min_length=16)
     secret_access_key: str = Field(min_length=1)
     session_token: str | None = None
@@ -208,15 +208,7 @@ class SNSSandbox(SmsSandboxBase):
         app.router.add_post("/_sandbox/faults", self._add_fault)
         app.router.add_delete("/_sandbox/faults", self._clear_faults)
 
-        async def on_startup(_: web.Application) -> None:
-            self.reopen()
-
-        async def on_shutdown(_: web.Application) -> None:
-            await self.close()
-
-        app.on_startup.append(on_startup)
-        app.on_shutdown.append(on_shutdown)
-        return app
+        return self.serve_lifecycle(app)
 
     async def _query(self, request: web.Request) -> web.Response:
         if request.method not in ("GET", "POST"):

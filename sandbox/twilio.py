@@ -24,7 +24,8 @@ from urllib.parse import parse_qsl, urlencode
 import aiohttp
 from aiohttp import web
 
-from providers.twilio._webhook import SIGNATURE_HEADER, compute_signature
+from sandbox._signatures import TWILIO_SIGNATURE_HEADER as SIGNATURE_HEADER
+from sandbox._signatures import twilio_signature as compute_signature
 from sandbox._sms_base import SmsFault, SmsSandboxBase
 from sandbox._twilio_api import (
     API_VERSION,
@@ -208,15 +209,7 @@ class TwilioSandbox(SmsSandboxBase):
         add_control_routes(app, self)
         app.router.add_route("*", "/{tail:.*}", self._unknown_path)
 
-        async def on_startup(_: web.Application) -> None:
-            self.reopen()
-
-        async def on_shutdown(_: web.Application) -> None:
-            await self.close()
-
-        app.on_startup.append(on_startup)
-        app.on_shutdown.append(on_shutdown)
-        return app
+        return self.serve_lifecycle(app)
 
     def _authenticate(self, request: web.Request) -> TwilioAccount:
         """The account of the path, if the basic-auth credentials may act on it."""

@@ -23,7 +23,6 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -31,7 +30,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from providers.whatsapp_business._webhook import SIGNATURE_HEADER, sign
+from sandbox._base import SandboxBase
 from sandbox._control import add_control_routes
 from sandbox._graph import (
     GraphFault,
@@ -51,6 +50,8 @@ from sandbox._records import (
     SentMessage,
     UploadedMedia,
 )
+from sandbox._signatures import META_SIGNATURE_HEADER as SIGNATURE_HEADER
+from sandbox._signatures import meta_signature as sign
 
 __all__ = [
     "GRAPH_VERSION",
@@ -70,22 +71,16 @@ _VERSION = r"{version:v[0-9]+\.[0-9]+}"
 _T = TypeVar("_T")
 
 
-class WhatsAppBusinessSandbox:
+class WhatsAppBusinessSandbox(SandboxBase[Fault]):
     """The fake Graph API: accounts, recorded messages, injected faults, webhooks."""
 
     def __init__(self, *, auto_status_delay: float = 0.05) -> None:
+        super().__init__()
         self.accounts: dict[str, SandboxAccount] = {}
         self.messages: list[SentMessage] = []
         self.uploads: dict[str, UploadedMedia] = {}
         self.webhooks: list[DeliveredWebhook] = []
-        self.faults: dict[str, Fault] = {}
         self.auto_status_delay = auto_status_delay
-        #: Requests currently held back by a delay or hang fault.
-        self.held = 0
-        self._changed = asyncio.Event()
-        self._closing = asyncio.Event()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._session: aiohttp.ClientSession | None = None
         self.app = self._build_app()
 
     # --- setup ----------------------------------------------------------------------
@@ -114,10 +109,8 @@ class WhatsAppBusinessSandbox:
         self.accounts[phone_number_id] = account
         return account
 
-    def add_fault(self, to: str, fault: Fault) -> Fault:
-        """Apply ``fault`` to requests for recipient ``to`` (any spelling; ``*``: everyone)."""
-        self.faults[to if to == "*" else recipient_digits(to)] = fault
-        return fault
+    def fault_key(self, recipient: str) -> str:
+        return recipient_digits(recipient)
 
     def fail(
         self,
@@ -153,30 +146,11 @@ class WhatsAppBusinessSandbox:
         """Answer requests for ``to`` with ``body`` (not a Graph body) and ``http_status``."""
         return self.add_fault(to, Fault(http_status=http_status, code=None, raw_body=body))
 
-    def clear_faults(self) -> None:
-        self.faults.clear()
-
     def clear_messages(self) -> None:
         self.messages.clear()
         self.webhooks.clear()
 
     # --- waiting (tests) --------------------------------------------------------------
-
-    def _notify(self) -> None:
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
-
-    async def wait_for(self, predicate: Callable[[], _T]) -> _T:
-        """Wait until ``predicate()`` is truthy (re-checked on every change); return it.
-
-        Waits without limit: bound it with ``asyncio.timeout``.
-        """
-        while True:
-            changed = self._changed
-            result = predicate()
-            if result:
-                return result
-            await changed.wait()
 
     async def wait_for_messages(self, count: int = 1) -> list[SentMessage]:
         """Wait until at least ``count`` messages were accepted; return them all."""
@@ -242,13 +216,9 @@ class WhatsAppBusinessSandbox:
         headers = {"Content-Type": "application/json", "User-Agent": "facebookexternalua"}
         if signature is not None:
             headers[SIGNATURE_HEADER] = signature
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-        async with self._session.post(account.webhook_url, data=body, headers=headers) as resp:
-            await resp.read()
-            http_status = resp.status
+        http_status = await self.post_webhook(account.webhook_url, body, headers)
         self.webhooks.append(DeliveredWebhook(account.webhook_url, body, signature, http_status))
-        self._notify()
+        self.notify()
         return http_status
 
     async def _auto_statuses(self, account: SandboxAccount, wamid: str) -> None:
@@ -263,16 +233,6 @@ class WhatsAppBusinessSandbox:
                 )
                 return
 
-    async def close(self) -> None:
-        """Stop automatic webhooks, release hanging requests and close the HTTP client."""
-        self._closing.set()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
     # --- the Graph API ----------------------------------------------------------------
 
     def _build_app(self) -> web.Application:
@@ -282,15 +242,7 @@ class WhatsAppBusinessSandbox:
         add_control_routes(app, self)
         app.router.add_route("*", "/{tail:.*}", self._unknown_path)
 
-        async def on_startup(_: web.Application) -> None:
-            self._closing = asyncio.Event()
-
-        async def on_shutdown(_: web.Application) -> None:
-            await self.close()
-
-        app.on_startup.append(on_startup)
-        app.on_shutdown.append(on_shutdown)
-        return app
+        return self.serve_lifecycle(app)
 
     def _account(self, request: web.Request) -> SandboxAccount:
         """The account the request may act on; Graph's 401 / 400 otherwise."""
@@ -317,26 +269,11 @@ class WhatsAppBusinessSandbox:
         return account
 
     async def _apply_fault(self, to: str) -> web.Response | None:
-        key = recipient_digits(to)
-        fault = self.faults.get(key) or self.faults.get("*")
+        fault = self.take_fault(to)
         if fault is None:
             return None
-        if fault.times is not None:
-            fault.times -= 1
-            if fault.times <= 0:
-                self.faults.pop(key if key in self.faults else "*", None)
-        if fault.delay:
-            timeout = None if math.isinf(fault.delay) else fault.delay
-            self.held += 1
-            self._notify()
-            try:
-                await asyncio.wait_for(self._closing.wait(), timeout)
-                return graph_json(graph_error_body(2, "Service temporarily unavailable"), 503)
-            except TimeoutError:
-                pass
-            finally:
-                self.held -= 1
-                self._notify()
+        if await self.hold(fault):
+            return graph_json(graph_error_body(2, "Service temporarily unavailable"), 503)
         headers = {}
         if fault.retry_after is not None:
             headers["Retry-After"] = f"{fault.retry_after:g}"
@@ -385,7 +322,7 @@ class WhatsAppBusinessSandbox:
                 received_at=datetime.now(UTC),
             )
         )
-        self._notify()
+        self.notify()
         if account.auto_statuses and account.webhook_url:
             task = asyncio.get_running_loop().create_task(self._auto_statuses(account, wamid))
             self._tasks.add(task)
@@ -407,7 +344,7 @@ class WhatsAppBusinessSandbox:
         except GraphFault as fault:
             return fault_response(fault)
         self.uploads[upload.id] = upload
-        self._notify()
+        self.notify()
         return graph_json({"id": upload.id})
 
     async def _unknown_path(self, request: web.Request) -> web.Response:

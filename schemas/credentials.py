@@ -1,105 +1,66 @@
 """Provider credentials, validated by a discriminated union on ``providerType``.
 
-Each provider declares its model here; :data:`ProviderCredentials` is the union the
+Each provider declares its model in its own package (``providers/<service>/_credentials.py``,
+named by ``Provider.credentials_model``); this module gathers them from the registry, so
+the union has no second hand-written list. :data:`CREDENTIALS_ADAPTER` is what the
 integration store validates against, so a missing field is reported by name.
+
+Import order: ``providers`` depends on ``schemas.credentials_base`` only, never on this
+module, so building the union from ``providers.registry`` makes no import cycle.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from functools import cache
+from typing import Annotated, Any, Union
 
-from pydantic import ConfigDict, Field, SecretStr, StringConstraints, TypeAdapter
+from pydantic import Field, TypeAdapter
 
-from schemas._base import WireModel
+from providers.registry import REGISTRY
+from providers.whatsapp_business import WhatsAppBusinessCredentials
+from providers.wppconnect import WPPConnectCredentials
+from schemas.credentials_base import BaseCredentials
 
 __all__ = [
     "CREDENTIALS_ADAPTER",
-    "APNCredentials",
+    "CREDENTIAL_MODELS",
     "BaseCredentials",
-    "DatabaseCredentials",
-    "FirebaseCredentials",
-    "MailgunCredentials",
     "ProviderCredentials",
-    "SESCredentials",
-    "SNSCredentials",
-    "SendGridCredentials",
-    "TwilioCredentials",
     "WPPConnectCredentials",
     "WhatsAppBusinessCredentials",
+    "credential_models",
+    "credentials_adapter",
 ]
 
-NonEmpty = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+# ``WPPConnectCredentials`` and ``WhatsAppBusinessCredentials`` stay importable from here for
+# the code that imported them before they moved into their provider packages.
 
 
-class BaseCredentials(WireModel):
-    """Common base; ``provider_type`` is the provider's lookup code."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    provider_type: str
-
-    def secret_fields(self) -> list[str]:
-        return [name for name, value in self if isinstance(value, SecretStr)]
+def credential_models() -> tuple[type[BaseCredentials], ...]:
+    """Every registered provider's credentials model, in registry order (one per code)."""
+    return tuple(dict.fromkeys(cls.credentials_model for cls in REGISTRY.values()))
 
 
-class WhatsAppBusinessCredentials(BaseCredentials):
-    """WhatsApp Business Cloud API (the seed's ``WhatsAppBusinessCredentials``)."""
-
-    provider_type: Literal["whatsapp-business"] = "whatsapp-business"
-    phone_number_id: NonEmpty
-    access_token: SecretStr
-    app_secret: SecretStr = Field(description="Meta app secret: verifies X-Hub-Signature-256")
-    verify_token: SecretStr = Field(description="Answers the webhook's hub.verify_token check")
-    business_account_id: str | None = None
+def _union(models: tuple[type[BaseCredentials], ...]) -> Any:
+    """``Annotated[A | B | ..., Field(discriminator="provider_type")]``."""
+    return Annotated[
+        Union.__getitem__(models),
+        Field(discriminator="provider_type"),
+    ]
 
 
-class WPPConnectCredentials(BaseCredentials):
-    """WhatsApp Web through a headless browser (the seed's ``WPPConnectCredentials``)."""
-
-    provider_type: Literal["wppconnect"] = "wppconnect"
-    session_name: NonEmpty
-    phone_number_id: NonEmpty
-    auto_close: int | None = Field(
-        default=None, ge=0, description="ms before an unscanned QR closes"
-    )
-    disable_welcome: bool | None = None
-    qr_timeout: int | None = Field(default=None, ge=0, description="ms a QR code stays valid")
-    use_chrome: bool | None = None
+@cache
+def _adapter(models: tuple[type[BaseCredentials], ...]) -> TypeAdapter[BaseCredentials]:
+    adapter: TypeAdapter[BaseCredentials] = TypeAdapter(_union(models))
+    return adapter
 
 
-# The email models subclass BaseCredentials, so they are imported once it exists.
-from schemas.credentials_email import (  # noqa: E402
-    MailgunCredentials,
-    SendGridCredentials,
-    SESCredentials,
-)
-from schemas.credentials_inbox import DatabaseCredentials  # noqa: E402
-from schemas.credentials_push import APNCredentials, FirebaseCredentials  # noqa: E402
-from schemas.credentials_sms import SNSCredentials, TwilioCredentials  # noqa: E402
+def credentials_adapter() -> TypeAdapter[BaseCredentials]:
+    """The discriminated union of :func:`credential_models` (rebuilt if the registry grows)."""
+    return _adapter(credential_models())
 
-ProviderCredentials = Annotated[
-    WhatsAppBusinessCredentials
-    | WPPConnectCredentials
-    | SendGridCredentials
-    | SESCredentials
-    | MailgunCredentials
-    | FirebaseCredentials
-    | APNCredentials
-    | TwilioCredentials
-    | SNSCredentials
-    | DatabaseCredentials,
-    Field(discriminator="provider_type"),
-]
 
-CREDENTIALS_ADAPTER: TypeAdapter[
-    WhatsAppBusinessCredentials
-    | WPPConnectCredentials
-    | SendGridCredentials
-    | SESCredentials
-    | MailgunCredentials
-    | FirebaseCredentials
-    | APNCredentials
-    | TwilioCredentials
-    | SNSCredentials
-    | DatabaseCredentials
-] = TypeAdapter(ProviderCredentials)
+#: The models and the union at import time (what the JSON Schema export documents).
+CREDENTIAL_MODELS: tuple[type[BaseCredentials], ...] = credential_models()
+CREDENTIALS_ADAPTER: TypeAdapter[BaseCredentials] = credentials_adapter()
+ProviderCredentials: Any = _union(CREDENTIAL_MODELS)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import Any
 
 from pydantic import BaseModel
 
-from schemas.credentials import CREDENTIALS_ADAPTER, ProviderCredentials
+from schemas.credentials import CREDENTIAL_MODELS, CREDENTIALS_ADAPTER
 from schemas.dlq import DeadLetterInfo
 from schemas.inbox import InboxError, InboxFeed, InboxItem
 from schemas.integration import IntegrationSummary
@@ -15,10 +15,6 @@ from schemas.status import StatusEvent
 from schemas.whatsapp import InboundMessage, QrCodeEvent, SessionCommand, SessionStateEvent
 
 __all__ = ["json_schemas"]
-
-
-def _credential_models() -> list[type[BaseModel]]:
-    return list(get_args(get_args(ProviderCredentials)[0]))
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:
@@ -31,7 +27,7 @@ def json_schemas() -> dict[str, dict[str, Any]]:
         NotificationRequest,
         StatusEvent,
         DeadLetterInfo,
-        *_credential_models(),
+        *CREDENTIAL_MODELS,
         IntegrationSummary,
         QrCodeEvent,
         SessionStateEvent,

@@ -3,7 +3,7 @@
 #
 #   1. OS packages (only as root on Debian/Ubuntu; skipped otherwise, never fatal).
 #   2. .venv with Python >= 3.11 (python3 -m venv, else virtualenv fetched from PyPI).
-#   3. pip install -e '.[dev]' when pyproject.toml changed since the last install.
+#   3. pip install -e '.[dev]' and -e ./sandbox when a pyproject.toml changed since the last install.
 #   4. vendor/wa-js: the pinned @wppconnect/wa-js npm package (npm pack), never committed.
 #
 # Environment: PYTHON (interpreter to use), HERALD_EXTRAS (default "dev"),
@@ -112,13 +112,16 @@ create_venv() {
 install_project() {
   local want
   want="$EXTRAS $("$VENV/bin/python" -c \
-    'import hashlib; print(hashlib.sha256(open("pyproject.toml", "rb").read()).hexdigest())')"
+    'import hashlib; print(hashlib.sha256(open("pyproject.toml", "rb").read() + open("sandbox/pyproject.toml", "rb").read()).hexdigest())')"
   if [[ -f $STAMP && $(< "$STAMP") == "$want" && -x $VENV/bin/herald ]]; then
     log "project: up to date (pyproject.toml unchanged)"
     return
   fi
   log "project: pip install -e '.[$EXTRAS]'"
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[$EXTRAS]"
+  # The fakes are their own distribution (herald-sandbox): editable, for tests and demos.
+  log "sandbox: pip install -e ./sandbox"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ./sandbox
   printf '%s\n' "$want" > "$STAMP"
 }
 

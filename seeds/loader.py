@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from redis.typing import EncodableT, FieldT
 
 from schemas._base import WireModel
-from seeds.data import LOOKUP_TYPES, LOOKUPS, PROVIDERS
+from seeds import data
 from streams.tenancy import keys
 
 __all__ = ["SeedCounts", "SeedReport", "load_seeds"]
@@ -100,9 +100,9 @@ async def _load_hash(
 async def load_seeds(redis: Redis) -> SeedReport:
     """Write the lookup types, lookups and provider rows; return what changed."""
     plan: list[tuple[str, str, list[tuple[str, WireModel]]]] = [
-        ("lookup_types", keys.lookup_types(), [(t.type_name, t) for t in LOOKUP_TYPES]),
-        ("lookups", keys.lookups(), [(lk.lookup_code, lk) for lk in LOOKUPS]),
-        ("providers", keys.provider_rows(), [(p.name, p) for p in PROVIDERS]),
+        ("lookup_types", keys.lookup_types(), [(t.type_name, t) for t in data.LOOKUP_TYPES]),
+        ("lookups", keys.lookups(), [(lk.lookup_code, lk) for lk in data.LOOKUPS]),
+        ("providers", keys.provider_rows(), [(p.name, p) for p in data.PROVIDERS]),
     ]
     collections: dict[str, SeedCounts] = {}
     async with redis.pipeline(transaction=True) as pipe:

@@ -6,6 +6,7 @@ Apple's reason table (:data:`APNS_REASONS`) and the payload builders.
 
 from __future__ import annotations
 
+from providers.apn._credentials import APNCredentials
 from providers.apn._errors import (
     APNS_REASONS,
     TOKEN_UNREGISTERED,
@@ -41,6 +42,7 @@ __all__ = [
     "TOKEN_MAX_AGE",
     "TOKEN_MIN_AGE",
     "TOKEN_UNREGISTERED",
+    "APNCredentials",
     "APNProvider",
     "ApnsOptions",
     "ApnsReason",

@@ -15,16 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
-import orjson
 
-from providers._exceptions import (
-    InvalidCredentials,
-    PermanentError,
-    ProviderError,
-    ProviderTimeout,
-    RetryableError,
-)
-from providers._parsing import retry_after as _retry_after
+from providers.errors import error_for, from_status, from_transport, json_field, retry_after
+from schemas.errors import InvalidCredentials, PermanentError, ProviderError, RetryableError
 from schemas.status import ErrorCode
 
 __all__ = [
@@ -105,10 +98,7 @@ APNS_REASONS: Mapping[str, ApnsReason] = {
 
 def parse_reason(body: bytes) -> tuple[str, int | None] | None:
     """``(reason, timestamp)`` from an APNs error body; ``None`` when it is not one."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
+    data = json_field(body)
     if not isinstance(data, dict):
         return None
     reason = data.get("reason")
@@ -123,19 +113,17 @@ def parse_reason(body: bytes) -> tuple[str, int | None] | None:
 def error_from_response(response: httpx.Response) -> ProviderError:
     """Translate a non-200 APNs response into the exception to raise."""
     status = response.status_code
-    retry_after = _retry_after(response.headers)
+    retry_after_ = retry_after(response.headers)
     parsed = parse_reason(response.content)
     if parsed is None:
-        return _from_status(status, retry_after)
+        return _from_status(status, retry_after_)
     reason, timestamp = parsed
     spec = APNS_REASONS.get(reason)
     message = f"APNs {status} {reason}" + (f": {spec.description}" if spec else "")
     if spec is None:
-        if status == 429 or status >= 500:
-            return RetryableError(reason, message, retry_after=retry_after, provider_code=reason)
-        if status == 403:
-            return InvalidCredentials(reason, message, provider_code=reason)
-        return PermanentError(reason, message, provider_code=reason)
+        return error_for(
+            reason, message, None, status=status, retry_after=retry_after_, auth_statuses=(403,)
+        )
     if spec.kind == "unregistered":
         if timestamp is not None:
             message += f" (since {timestamp} ms)"
@@ -143,44 +131,23 @@ def error_from_response(response: httpx.Response) -> ProviderError:
     if spec.kind == "credentials":
         return InvalidCredentials(reason, message, provider_code=reason)
     if spec.kind == "retry":
-        return RetryableError(reason, message, retry_after=retry_after, provider_code=reason)
+        return RetryableError(reason, message, retry_after=retry_after_, provider_code=reason)
     return PermanentError(reason, message, provider_code=reason)
 
 
 def _from_status(status: int, retry_after: float | None) -> ProviderError:
     reason = f"APNs HTTP {status} without a readable reason"
-    provider_code = f"http_{status}"
-    if status == 429:
-        return RetryableError(
-            ErrorCode.RATE_LIMITED.value,
-            reason,
-            retry_after=retry_after,
-            provider_code=provider_code,
-        )
-    if status >= 500 or status == 408:
-        return RetryableError(
-            ErrorCode.PROVIDER_UNAVAILABLE.value,
-            reason,
-            retry_after=retry_after,
-            provider_code=provider_code,
-        )
-    if status == 403:
-        return InvalidCredentials(ErrorCode.AUTH_FAILED.value, reason, provider_code=provider_code)
     if status == 410:
-        return PermanentError(TOKEN_UNREGISTERED, reason, provider_code=provider_code)
+        return PermanentError(TOKEN_UNREGISTERED, reason, provider_code=f"http_{status}")
     if 200 <= status < 300:
         return RetryableError(
             ErrorCode.PROVIDER_UNAVAILABLE.value,
             f"APNs answered HTTP {status} unexpectedly",
-            provider_code=provider_code,
+            provider_code=f"http_{status}",
         )
-    return PermanentError(ErrorCode.PROVIDER_ERROR.value, reason, provider_code=provider_code)
+    return from_status(status, reason, retry_after=retry_after, auth_statuses=(403,))
 
 
 def error_from_transport(exc: httpx.HTTPError) -> ProviderError:
     """Translate an httpx failure (no usable response) into the exception to raise."""
-    if isinstance(exc, httpx.TimeoutException):
-        return ProviderTimeout(f"APNs did not answer in time ({type(exc).__name__})")
-    return RetryableError(
-        ErrorCode.PROVIDER_UNAVAILABLE.value, f"APNs unreachable ({type(exc).__name__})"
-    )
+    return from_transport(exc, "APNs")

@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from providers._exceptions import InvalidRequest
+from schemas.errors import InvalidRequest
 from schemas.notification import NotificationRequest
 from schemas.status import ErrorCode
 

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import httpx
 import orjson
 
-from providers._exceptions import ProviderError, RetryableError
+from providers.apn._credentials import APNCredentials
 from providers.apn._errors import error_from_response, error_from_transport
 from providers.apn._payload import (
     build_headers,
@@ -20,8 +20,9 @@ from providers.apn._payload import (
 )
 from providers.apn._token import DEFAULT_PROVIDER_TOKENS, ProviderTokenCache
 from providers.base import Provider, ProviderInfo, SendResult
-from schemas.credentials import BaseCredentials
-from schemas.credentials_push import APNCredentials
+from providers.errors import json_field
+from schemas.credentials_base import BaseCredentials
+from schemas.errors import ProviderError, RetryableError
 from schemas.notification import Channel, NotificationRequest
 from schemas.settings import Settings
 from schemas.status import ErrorCode
@@ -189,9 +190,5 @@ def _origin(url: str) -> str:
 
 
 def _reason(response: httpx.Response) -> str | None:
-    try:
-        data = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        return None
-    reason = data.get("reason") if isinstance(data, dict) else None
+    reason = json_field(response.content, "reason")
     return reason if isinstance(reason, str) else None

@@ -20,8 +20,8 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from providers._exceptions import InvalidCredentials
-from schemas.credentials_push import APNCredentials
+from providers.apn._credentials import APNCredentials
+from schemas.errors import InvalidCredentials
 from schemas.status import ErrorCode
 
 __all__ = [

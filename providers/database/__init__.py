@@ -8,6 +8,7 @@ The schema is created by the Alembic migrations in ``streams.inbox``.
 
 from __future__ import annotations
 
+from providers.database._credentials import DatabaseCredentials
 from providers.database._cursor import Cursor, InvalidCursor
 from providers.database._errors import DB_ERRORS, SCHEMA_MISSING, DbErrorRule, db_error
 from providers.database._provider import DatabaseProvider
@@ -19,6 +20,7 @@ __all__ = [
     "SCHEMA_MISSING",
     "TABLE_NAME",
     "Cursor",
+    "DatabaseCredentials",
     "DatabaseProvider",
     "DbErrorRule",
     "InboxPage",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import sqlalchemy.exc as sa_exc
 
-from providers._exceptions import PermanentError, ProviderError, RetryableError
+from schemas.errors import PermanentError, ProviderError, RetryableError
 from schemas.status import ErrorCode
 
 __all__ = ["DB_ERRORS", "SCHEMA_MISSING", "DbErrorRule", "db_error", "is_schema_missing"]

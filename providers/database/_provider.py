@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 from typing import Any, ClassVar
 
-from providers._exceptions import InvalidRequest, PermanentError
 from providers.base import Provider, ProviderInfo, SendResult
+from providers.database._credentials import DatabaseCredentials
 from providers.database._store import InboxStore
-from schemas.credentials import BaseCredentials
-from schemas.credentials_inbox import DatabaseCredentials
+from schemas.credentials_base import BaseCredentials
+from schemas.errors import InvalidRequest, PermanentError
 from schemas.notification import Channel, NotificationRequest
 from schemas.status import ErrorCode
 

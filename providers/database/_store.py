@@ -22,10 +22,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from providers._exceptions import PermanentError, ProviderError
 from providers.database._cursor import Cursor
 from providers.database._errors import db_error
 from providers.database._table import RowId, UTCDateTime, inbox_table
+from schemas.errors import PermanentError, ProviderError
 from schemas.notification import NotificationRequest
 from schemas.status import ErrorCode, utcnow
 

@@ -15,6 +15,7 @@ from providers.firebase._auth import (
     AccessTokenCache,
     fetch_access_token,
 )
+from providers.firebase._credentials import GOOGLE_TOKEN_URI, FirebaseCredentials
 from providers.firebase._errors import (
     FCM_ERROR_TYPE,
     FCM_ERRORS,
@@ -31,12 +32,14 @@ __all__ = [
     "FCM_ERRORS",
     "FCM_ERROR_TYPE",
     "FCM_SCOPE",
+    "GOOGLE_TOKEN_URI",
     "REFRESH_MARGIN",
     "TOKEN_UNREGISTERED",
     "AccessToken",
     "AccessTokenCache",
     "FcmErrorBody",
     "FcmOptions",
+    "FirebaseCredentials",
     "FirebaseProvider",
     "build_message",
     "error_from_response",

@@ -28,7 +28,7 @@ import google.auth.transport
 import httpx
 from google.oauth2 import service_account
 
-from providers._exceptions import InvalidCredentials, ProviderTimeout, RetryableError
+from schemas.errors import InvalidCredentials, ProviderTimeout, RetryableError
 from schemas.status import ErrorCode
 
 __all__ = [

@@ -21,17 +21,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
-import orjson
 
-from providers._exceptions import (
-    InvalidCredentials,
-    PermanentError,
-    ProviderError,
-    ProviderTimeout,
-    RetryableError,
+from providers.errors import (
+    ServiceError,
+    from_response,
+    from_transport,
+    json_field,
 )
-from providers._parsing import retry_after as _retry_after
-from schemas.status import ErrorCode
+from schemas.errors import PermanentError, ProviderError
 
 __all__ = [
     "FCM_ERRORS",
@@ -73,11 +70,7 @@ class FcmErrorBody:
 
 def parse_error(body: bytes) -> FcmErrorBody | None:
     """Read a Google error body leniently: ``None`` when it is not one."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    error = data.get("error") if isinstance(data, dict) else None
+    error = json_field(body, "error")
     if not isinstance(error, dict):
         return None
     code = error.get("code")
@@ -121,55 +114,26 @@ def is_token_error(error: FcmErrorBody) -> bool:
 def error_from_response(response: httpx.Response) -> ProviderError:
     """Translate a non-2xx FCM response into the exception to raise."""
     status = response.status_code
-    retry_after = _retry_after(response.headers)
     parsed = parse_error(response.content)
     if parsed is None:
-        return _from_status(status, retry_after)
+        return from_response(response, None, f"FCM HTTP {status} without a readable error body")
     code = parsed.error_code or parsed.status or f"http_{status}"
-    message = f"FCM {status} {code}: {parsed.message}"
-    if parsed.fields:
-        message += f" ({', '.join(parsed.fields[:5])})"
-    message = message[:500]
+    detail = f" ({', '.join(parsed.fields[:5])})" if parsed.fields else ""
+    message = f"FCM {status} {code}: {parsed.message}{detail}"[:500]
     if is_token_error(parsed):
         return PermanentError(TOKEN_UNREGISTERED, message, provider_code=code)
-    spec = FCM_ERRORS.get(parsed.error_code or "")
-    if spec is not None and parsed.error_code != "UNSPECIFIED_ERROR":
-        retryable = spec[0]
-    elif status in (401, 403):
-        return InvalidCredentials(code, message, provider_code=code)
-    else:
-        retryable = status == 429 or status >= 500
-    if retryable:
-        return RetryableError(code, message, retry_after=retry_after, provider_code=code)
-    return PermanentError(code, message, provider_code=code)
-
-
-def _from_status(status: int, retry_after: float | None) -> ProviderError:
-    reason = f"FCM HTTP {status} without a readable error body"
-    provider_code = f"http_{status}"
-    if status == 429:
-        return RetryableError(
-            ErrorCode.RATE_LIMITED.value,
-            reason,
-            retry_after=retry_after,
-            provider_code=provider_code,
-        )
-    if status >= 500 or status == 408:
-        return RetryableError(
-            ErrorCode.PROVIDER_UNAVAILABLE.value,
-            reason,
-            retry_after=retry_after,
-            provider_code=provider_code,
-        )
-    if status in (401, 403):
-        return InvalidCredentials(ErrorCode.AUTH_FAILED.value, reason, provider_code=provider_code)
-    return PermanentError(ErrorCode.PROVIDER_ERROR.value, reason, provider_code=provider_code)
+    # A known FCM code decides retryability by itself (401 THIRD_PARTY_AUTH_ERROR included).
+    known = (
+        FCM_ERRORS.get(parsed.error_code or "")
+        if parsed.error_code != "UNSPECIFIED_ERROR"
+        else None
+    )
+    if known is None:
+        return from_response(response, ServiceError(code, message), "")
+    found = ServiceError(code, message, auth_statuses=(), retryable=known[0])
+    return from_response(response, found, "")
 
 
 def error_from_transport(exc: httpx.HTTPError) -> ProviderError:
     """Translate an httpx failure (no usable response) into the exception to raise."""
-    if isinstance(exc, httpx.TimeoutException):
-        return ProviderTimeout(f"FCM did not answer in time ({type(exc).__name__})")
-    return RetryableError(
-        ErrorCode.PROVIDER_UNAVAILABLE.value, f"FCM unreachable ({type(exc).__name__})"
-    )
+    return from_transport(exc, "FCM")

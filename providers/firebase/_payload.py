@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from providers._exceptions import InvalidRequest
+from schemas.errors import InvalidRequest
 from schemas.notification import NotificationRequest
 from schemas.status import ErrorCode
 

@@ -10,17 +10,17 @@ from urllib.parse import quote
 import httpx
 import orjson
 
-from providers._exceptions import ProviderError, RetryableError
 from providers.base import Provider, ProviderInfo, RateLimit, SendResult
 from providers.firebase._auth import DEFAULT_ACCESS_TOKENS, AccessTokenCache
+from providers.firebase._credentials import FirebaseCredentials
 from providers.firebase._errors import (
     error_from_response,
     error_from_transport,
     parse_error,
 )
 from providers.firebase._payload import build_message, options, registration_token
-from schemas.credentials import BaseCredentials
-from schemas.credentials_push import FirebaseCredentials
+from schemas.credentials_base import BaseCredentials
+from schemas.errors import ProviderError, RetryableError
 from schemas.notification import Channel, NotificationRequest
 from schemas.status import ErrorCode
 

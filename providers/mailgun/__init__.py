@@ -6,18 +6,20 @@ webhook helpers the web view uses (:func:`verify_signature`, :func:`parse_event`
 
 from __future__ import annotations
 
+from providers.mailgun._credentials import MailgunCredentials
 from providers.mailgun._errors import MAILGUN_ERRORS, error_from_response
 from providers.mailgun._provider import (
     VAR_NOTIFICATION,
     VAR_TENANT,
     MailgunPayload,
     MailgunProvider,
-    bare_id,
 )
+from providers.mailgun._receiver import handle_event, mailgun_webhook, token_key
 from providers.mailgun._webhook import (
     MailgunWebhook,
     MalformedWebhook,
     WebhookEvent,
+    bare_id,
     is_fresh,
     load_webhook,
     parse_event,
@@ -30,6 +32,7 @@ __all__ = [
     "MAILGUN_ERRORS",
     "VAR_NOTIFICATION",
     "VAR_TENANT",
+    "MailgunCredentials",
     "MailgunPayload",
     "MailgunProvider",
     "MailgunWebhook",
@@ -37,10 +40,13 @@ __all__ = [
     "WebhookEvent",
     "bare_id",
     "error_from_response",
+    "handle_event",
     "is_fresh",
     "load_webhook",
+    "mailgun_webhook",
     "parse_event",
     "sending_domain",
     "sign",
+    "token_key",
     "verify_signature",
 ]

@@ -13,10 +13,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import httpx
-import orjson
 
-from providers._email import ErrorSpec, exception_for, retry_after_seconds, truncate
-from providers._exceptions import ProviderError
+from providers.errors import (
+    ErrorSpec,
+    ServiceError,
+    from_response,
+    json_field,
+    truncate,
+)
+from schemas.errors import ProviderError
 from schemas.status import ErrorCode
 
 __all__ = ["MAILGUN_ERRORS", "classify", "error_from_response", "parse_message"]
@@ -24,20 +29,20 @@ __all__ = ["MAILGUN_ERRORS", "classify", "error_from_response", "parse_message"]
 _E = ErrorCode
 
 MAILGUN_ERRORS: Mapping[str, ErrorSpec] = {
-    "bad_request": ErrorSpec(False, _E.INVALID_REQUEST, "400: a parameter is missing or invalid"),
-    "unauthorized": ErrorSpec(False, _E.AUTH_FAILED, "401: API key refused", credentials=True),
-    "request_failed": ErrorSpec(False, _E.PROVIDER_ERROR, "402: parameters valid, request failed"),
-    "forbidden": ErrorSpec(False, _E.AUTH_FAILED, "403: access denied", credentials=True),
-    "domain_not_found": ErrorSpec(
-        False, _E.INVALID_CREDENTIALS, "404: no such domain in this region", credentials=True
+    "bad_request": ErrorSpec.final(_E.INVALID_REQUEST, "400: a parameter is missing or invalid"),
+    "unauthorized": ErrorSpec.auth("401: API key refused", _E.AUTH_FAILED),
+    "request_failed": ErrorSpec.final(_E.PROVIDER_ERROR, "402: parameters valid, request failed"),
+    "forbidden": ErrorSpec.auth("403: access denied", _E.AUTH_FAILED),
+    "domain_not_found": ErrorSpec.auth(
+        "404: no such domain in this region", _E.INVALID_CREDENTIALS
     ),
-    "not_found": ErrorSpec(False, _E.PROVIDER_ERROR, "404: no such endpoint"),
-    "payload_too_large": ErrorSpec(False, _E.UNSUPPORTED_CONTENT, "413: message over 25 MB"),
-    "too_many_requests": ErrorSpec(True, _E.RATE_LIMITED, "429: rate limit hit"),
-    "server_error": ErrorSpec(True, _E.PROVIDER_UNAVAILABLE, "500: Mailgun internal error"),
-    "bad_gateway": ErrorSpec(True, _E.PROVIDER_UNAVAILABLE, "502: bad gateway"),
-    "service_unavailable": ErrorSpec(True, _E.PROVIDER_UNAVAILABLE, "503: unavailable"),
-    "gateway_timeout": ErrorSpec(True, _E.PROVIDER_UNAVAILABLE, "504: gateway timeout"),
+    "not_found": ErrorSpec.final(_E.PROVIDER_ERROR, "404: no such endpoint"),
+    "payload_too_large": ErrorSpec.final(_E.UNSUPPORTED_CONTENT, "413: message over 25 MB"),
+    "too_many_requests": ErrorSpec.retry(_E.RATE_LIMITED, "429: rate limit hit"),
+    "server_error": ErrorSpec.retry(_E.PROVIDER_UNAVAILABLE, "500: Mailgun internal error"),
+    "bad_gateway": ErrorSpec.retry(_E.PROVIDER_UNAVAILABLE, "502: bad gateway"),
+    "service_unavailable": ErrorSpec.retry(_E.PROVIDER_UNAVAILABLE, "503: unavailable"),
+    "gateway_timeout": ErrorSpec.retry(_E.PROVIDER_UNAVAILABLE, "504: gateway timeout"),
 }
 
 _BY_STATUS: Mapping[int, str] = {
@@ -57,11 +62,7 @@ _BY_STATUS: Mapping[int, str] = {
 
 def parse_message(body: bytes) -> str | None:
     """The ``message`` of a Mailgun JSON error body, or ``None`` when it is not one."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    message = data.get("message") if isinstance(data, dict) else None
+    message = json_field(body, "message")
     return message if isinstance(message, str) and message else None
 
 
@@ -73,21 +74,17 @@ def classify(status: int, message: str | None) -> str | None:
 
 
 def error_from_response(response: httpx.Response) -> ProviderError:
-    """Translate a failed Messages API response into the exception to raise."""
+    """Translate a failed Messages API response into the exception to raise.
+
+    Mailgun has no error codes: the table's name (or ``http_<status>``) is the code.
+    """
     status = response.status_code
     message = parse_message(response.content)
     if message is None and status in (401, 403):
         text = response.text.strip()
         message = text if 0 < len(text) <= 100 and "<" not in text else None
     name = classify(status, message)
-    if name is None:
-        retryable = status >= 500
-        spec = ErrorSpec(
-            retryable, _E.PROVIDER_UNAVAILABLE if retryable else _E.PROVIDER_ERROR, "other"
-        )
-        name = f"http_{status}"
-    else:
-        spec = MAILGUN_ERRORS[name]
-    detail = message or f"HTTP {status} without a Mailgun error body"
-    retry_after = retry_after_seconds(response.headers) if spec.retryable else None
-    return exception_for(spec, name, truncate(detail), retry_after=retry_after)
+    detail = truncate(message or f"HTTP {status} without a Mailgun error body")
+    spec = MAILGUN_ERRORS[name] if name else None
+    found = ServiceError(name or f"http_{status}", detail, spec, (), status >= 500)
+    return from_response(response, found, detail)

@@ -8,29 +8,27 @@ from typing import ClassVar
 from urllib.parse import quote
 
 import httpx
-import orjson
 
 from providers._email import EMAIL_CONTENT_TYPES, email_message, format_address, post
-from providers._exceptions import RetryableError
 from providers.base import Provider, ProviderInfo, SendResult
+from providers.errors import json_field
+from providers.mailgun._credentials import MailgunCredentials
 from providers.mailgun._errors import error_from_response
-from schemas.credentials import BaseCredentials
-from schemas.credentials_email import MailgunCredentials
+from providers.mailgun._receiver import mailgun_webhook
+from providers.mailgun._webhook import bare_id
+from providers.webhooks import Webhook
+from schemas.credentials_base import BaseCredentials
+from schemas.errors import RetryableError
 from schemas.notification import Channel, NotificationRequest
 from schemas.status import ErrorCode
 
-__all__ = ["VAR_NOTIFICATION", "VAR_TENANT", "MailgunPayload", "MailgunProvider", "bare_id"]
+__all__ = ["VAR_NOTIFICATION", "VAR_TENANT", "MailgunPayload", "MailgunProvider"]
 
 logger = logging.getLogger(__name__)
 
 #: Custom variables (``v:`` fields) Herald sets; webhooks echo them in ``user-variables``.
 VAR_TENANT = "herald_tenant"
 VAR_NOTIFICATION = "herald_notification"
-
-
-def bare_id(message_id: str) -> str:
-    """A Mailgun message id without its angle brackets (as webhooks spell it)."""
-    return message_id.strip().removeprefix("<").removesuffix(">").strip()
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +56,9 @@ class MailgunProvider(Provider[MailgunCredentials]):
         docs_url="https://documentation.mailgun.com/docs/mailgun/api-reference/send/mailgun/messages",
     )
     index_fields: ClassVar[tuple[str, ...]] = ("domain",)
+    webhooks: ClassVar[tuple[Webhook, ...]] = (
+        Webhook("/webhooks/mailgun", ("POST",), mailgun_webhook),
+    )
 
     def validate(self, request: NotificationRequest) -> None:
         email_message(request)
@@ -134,10 +135,6 @@ class MailgunProvider(Provider[MailgunCredentials]):
 
 
 def _message_id(content: bytes) -> str | None:
-    try:
-        data = orjson.loads(content)
-    except orjson.JSONDecodeError:
-        return None
-    raw = data.get("id") if isinstance(data, dict) else None
+    raw = json_field(content, "id")
     message_id = bare_id(raw) if isinstance(raw, str) else ""
     return message_id or None

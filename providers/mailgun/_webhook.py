@@ -26,13 +26,13 @@ from typing import Any
 
 import orjson
 
-from providers.mailgun._provider import bare_id
 from schemas.status import ErrorInfo, Status
 
 __all__ = [
     "MailgunWebhook",
     "MalformedWebhook",
     "WebhookEvent",
+    "bare_id",
     "is_fresh",
     "load_webhook",
     "parse_event",
@@ -42,6 +42,11 @@ __all__ = [
 ]
 
 _MAX_TOKEN = 512
+
+
+def bare_id(message_id: str) -> str:
+    """A Mailgun message id without its angle brackets (as webhooks spell it)."""
+    return message_id.strip().removeprefix("<").removesuffix(">").strip()
 
 
 class MalformedWebhook(ValueError):

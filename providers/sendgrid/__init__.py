@@ -6,13 +6,13 @@ pure webhook helpers the web view uses (:func:`verify_signature`, :func:`parse_e
 
 from __future__ import annotations
 
+from providers.sendgrid._credentials import SendGridCredentials, normalize_public_key
 from providers.sendgrid._errors import SENDGRID_ERRORS, SendGridError, error_from_response
-from providers.sendgrid._provider import (
+from providers.sendgrid._provider import SendGridProvider
+from providers.sendgrid._receiver import handle_events, sendgrid_webhook
+from providers.sendgrid._webhook import (
     CUSTOM_ARG_NOTIFICATION,
     CUSTOM_ARG_TENANT,
-    SendGridProvider,
-)
-from providers.sendgrid._webhook import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     EventStatus,
@@ -33,13 +33,17 @@ __all__ = [
     "TIMESTAMP_HEADER",
     "EventStatus",
     "MalformedWebhook",
+    "SendGridCredentials",
     "SendGridError",
     "SendGridProvider",
     "claimed_tenants",
     "error_from_response",
+    "handle_events",
     "load_events",
     "message_id_of",
+    "normalize_public_key",
     "parse_events",
+    "sendgrid_webhook",
     "sign",
     "verify_signature",
 ]

@@ -16,10 +16,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
-import orjson
 
-from providers._email import ErrorSpec, exception_for, retry_after_seconds, truncate
-from providers._exceptions import ProviderError
+from providers.errors import (
+    ErrorSpec,
+    ServiceError,
+    from_response,
+    json_field,
+    truncate,
+)
+from schemas.errors import ProviderError
 from schemas.status import ErrorCode
 
 __all__ = [
@@ -33,40 +38,38 @@ __all__ = [
 _E = ErrorCode
 
 
-def _final(category: ErrorCode, description: str) -> ErrorSpec:
-    return ErrorSpec(False, category, description)
-
-
-def _retry(category: ErrorCode, description: str) -> ErrorSpec:
-    return ErrorSpec(True, category, description)
-
-
-def _auth(category: ErrorCode, description: str) -> ErrorSpec:
-    return ErrorSpec(False, category, description, credentials=True)
-
-
 #: SendGrid's documented Mail Send failures, by the name Herald gives them.
 SENDGRID_ERRORS: Mapping[str, ErrorSpec] = {
-    "bad_request": _final(_E.INVALID_REQUEST, "400: the mail failed validation (field named)"),
-    "unauthorized": _auth(_E.AUTH_FAILED, "401: API key invalid, expired or revoked"),
-    "maximum_credits_exceeded": _final(_E.PROVIDER_INACTIVE, "401: the plan's credits are used up"),
-    "forbidden": _auth(_E.AUTH_FAILED, "403: the API key lacks the mail.send permission"),
-    "sender_identity_not_verified": _auth(
-        _E.INVALID_CREDENTIALS, "403: fromEmail is not a verified Sender Identity"
+    "bad_request": ErrorSpec.final(
+        _E.INVALID_REQUEST, "400: the mail failed validation (field named)"
     ),
-    "temporarily_blocked": _final(
+    "unauthorized": ErrorSpec.auth("401: API key invalid, expired or revoked", _E.AUTH_FAILED),
+    "maximum_credits_exceeded": ErrorSpec.final(
+        _E.PROVIDER_INACTIVE, "401: the plan's credits are used up"
+    ),
+    "forbidden": ErrorSpec.auth("403: the API key lacks the mail.send permission", _E.AUTH_FAILED),
+    "sender_identity_not_verified": ErrorSpec.auth(
+        "403: fromEmail is not a verified Sender Identity", _E.INVALID_CREDENTIALS
+    ),
+    "temporarily_blocked": ErrorSpec.final(
         _E.PROVIDER_INACTIVE, "403: sending blocked for a while after repeated bad requests"
     ),
-    "not_found": _final(_E.PROVIDER_ERROR, "404: no such endpoint (check SENDGRID_API_URL)"),
-    "method_not_allowed": _final(_E.PROVIDER_ERROR, "405: method not allowed"),
-    "not_acceptable": _final(_E.PROVIDER_ERROR, "406: Accept header refused"),
-    "payload_too_large": _final(_E.UNSUPPORTED_CONTENT, "413: the mail exceeds 30 MB"),
-    "unsupported_media_type": _final(_E.PROVIDER_ERROR, "415: body is not application/json"),
-    "too_many_requests": _retry(_E.RATE_LIMITED, "429: rate limit hit (X-RateLimit-Reset)"),
-    "server_error": _retry(_E.PROVIDER_UNAVAILABLE, "500: SendGrid internal error"),
-    "bad_gateway": _retry(_E.PROVIDER_UNAVAILABLE, "502: bad gateway"),
-    "service_unavailable": _retry(_E.PROVIDER_UNAVAILABLE, "503: service unavailable"),
-    "gateway_timeout": _retry(_E.PROVIDER_UNAVAILABLE, "504: gateway timeout"),
+    "not_found": ErrorSpec.final(
+        _E.PROVIDER_ERROR, "404: no such endpoint (check SENDGRID_API_URL)"
+    ),
+    "method_not_allowed": ErrorSpec.final(_E.PROVIDER_ERROR, "405: method not allowed"),
+    "not_acceptable": ErrorSpec.final(_E.PROVIDER_ERROR, "406: Accept header refused"),
+    "payload_too_large": ErrorSpec.final(_E.UNSUPPORTED_CONTENT, "413: the mail exceeds 30 MB"),
+    "unsupported_media_type": ErrorSpec.final(
+        _E.PROVIDER_ERROR, "415: body is not application/json"
+    ),
+    "too_many_requests": ErrorSpec.retry(
+        _E.RATE_LIMITED, "429: rate limit hit (X-RateLimit-Reset)"
+    ),
+    "server_error": ErrorSpec.retry(_E.PROVIDER_UNAVAILABLE, "500: SendGrid internal error"),
+    "bad_gateway": ErrorSpec.retry(_E.PROVIDER_UNAVAILABLE, "502: bad gateway"),
+    "service_unavailable": ErrorSpec.retry(_E.PROVIDER_UNAVAILABLE, "503: service unavailable"),
+    "gateway_timeout": ErrorSpec.retry(_E.PROVIDER_UNAVAILABLE, "504: gateway timeout"),
 }
 
 _BY_STATUS: Mapping[int, str] = {
@@ -102,11 +105,7 @@ class SendGridError:
 
 def parse_errors(body: bytes) -> list[SendGridError] | None:
     """The ``errors`` list of a SendGrid error body, or ``None`` when it is not one."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    errors = data.get("errors") if isinstance(data, dict) else None
+    errors = json_field(body, "errors")
     if not isinstance(errors, list) or not errors:
         return None
     parsed: list[SendGridError] = []
@@ -135,21 +134,16 @@ def classify(status: int, messages: list[str]) -> str | None:
 
 
 def error_from_response(response: httpx.Response) -> ProviderError:
-    """Translate a failed Mail Send response into the exception to raise."""
+    """Translate a failed Mail Send response into the exception to raise.
+
+    SendGrid has no error codes: the table's name (or ``http_<status>``) is the code.
+    """
     status = response.status_code
-    errors = parse_errors(response.content)
-    if errors:
-        message = "; ".join(f"{e.field}: {e.message}" if e.field else e.message for e in errors)
-    else:
-        message = f"HTTP {status} without a SendGrid error body"
-    name = classify(status, [e.message for e in errors or []])
-    if name is None:
-        retryable = status >= 500
-        category = _E.PROVIDER_UNAVAILABLE if retryable else _E.PROVIDER_ERROR
-        spec = ErrorSpec(retryable, category, f"HTTP {status}")
-        name = f"http_{status}"
-    else:
-        spec = SENDGRID_ERRORS[name]
-    reset_header = "x-ratelimit-reset" if status == 429 else None
-    retry_after = retry_after_seconds(response.headers, reset_header=reset_header)
-    return exception_for(spec, name, truncate(message), retry_after=retry_after)
+    errors = parse_errors(response.content) or []
+    text = "; ".join(f"{e.field}: {e.message}" if e.field else e.message for e in errors)
+    name = classify(status, [e.message for e in errors])
+    spec = SENDGRID_ERRORS[name] if name else None
+    message = truncate(text or f"HTTP {status} without a SendGrid error body")
+    found = ServiceError(name or f"http_{status}", message, spec, (), status >= 500)
+    reset = "x-ratelimit-reset" if status == 429 else None
+    return from_response(response, found, message, reset_header=reset)

@@ -8,21 +8,20 @@ from typing import Any, ClassVar
 import orjson
 
 from providers._email import EMAIL_CONTENT_TYPES, email_message, post
-from providers._exceptions import RetryableError
 from providers.base import Provider, ProviderInfo, SendResult
+from providers.sendgrid._credentials import SendGridCredentials
 from providers.sendgrid._errors import error_from_response
-from schemas.credentials import BaseCredentials
-from schemas.credentials_email import SendGridCredentials
+from providers.sendgrid._receiver import sendgrid_webhook
+from providers.sendgrid._webhook import CUSTOM_ARG_NOTIFICATION, CUSTOM_ARG_TENANT
+from providers.webhooks import Webhook
+from schemas.credentials_base import BaseCredentials
+from schemas.errors import RetryableError
 from schemas.notification import Channel, NotificationRequest
 from schemas.status import ErrorCode
 
-__all__ = ["CUSTOM_ARG_NOTIFICATION", "CUSTOM_ARG_TENANT", "SendGridProvider"]
+__all__ = ["SendGridProvider"]
 
 logger = logging.getLogger(__name__)
-
-#: ``custom_args`` Herald puts in every mail; SendGrid echoes them in each webhook event.
-CUSTOM_ARG_TENANT = "herald_tenant"
-CUSTOM_ARG_NOTIFICATION = "herald_notification"
 
 
 class SendGridProvider(Provider[SendGridCredentials]):
@@ -42,6 +41,9 @@ class SendGridProvider(Provider[SendGridCredentials]):
         docs_url="https://www.twilio.com/docs/sendgrid/api-reference/mail-send/mail-send",
     )
     index_fields: ClassVar[tuple[str, ...]] = ("webhook_public_key",)
+    webhooks: ClassVar[tuple[Webhook, ...]] = (
+        Webhook("/webhooks/sendgrid", ("POST",), sendgrid_webhook),
+    )
 
     def validate(self, request: NotificationRequest) -> None:
         email_message(request)

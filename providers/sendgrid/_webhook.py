@@ -31,10 +31,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-from providers.sendgrid._provider import CUSTOM_ARG_TENANT
 from schemas.status import ErrorInfo, Status
 
 __all__ = [
+    "CUSTOM_ARG_NOTIFICATION",
+    "CUSTOM_ARG_TENANT",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
     "EventStatus",
@@ -46,6 +47,10 @@ __all__ = [
     "sign",
     "verify_signature",
 ]
+
+#: ``custom_args`` Herald puts in every mail; SendGrid echoes them in each webhook event.
+CUSTOM_ARG_TENANT = "herald_tenant"
+CUSTOM_ARG_NOTIFICATION = "herald_notification"
 
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"

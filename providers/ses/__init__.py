@@ -6,6 +6,7 @@ so an SES notification's last status in this release is ``sent``.
 
 from __future__ import annotations
 
+from providers.ses._credentials import SESCredentials
 from providers.ses._errors import SES_ERRORS, AwsError, error_from_response, parse_aws_error
 from providers.ses._provider import (
     SEND_EMAIL_PATH,
@@ -20,6 +21,7 @@ __all__ = [
     "SES_ERRORS",
     "SIGNING_NAME",
     "AwsError",
+    "SESCredentials",
     "SESProvider",
     "endpoint_url",
     "error_from_response",

@@ -21,8 +21,13 @@ from dataclasses import dataclass
 import httpx
 import orjson
 
-from providers._email import ErrorSpec, exception_for, retry_after_seconds, truncate
-from providers._exceptions import ProviderError
+from providers.errors import (
+    ErrorSpec,
+    ServiceError,
+    from_response,
+    truncate,
+)
+from schemas.errors import ProviderError
 from schemas.status import ErrorCode
 
 __all__ = ["SES_ERRORS", "AwsError", "error_from_response", "parse_aws_error"]
@@ -30,65 +35,59 @@ __all__ = ["SES_ERRORS", "AwsError", "error_from_response", "parse_aws_error"]
 _E = ErrorCode
 
 
-def _final(category: ErrorCode, description: str) -> ErrorSpec:
-    return ErrorSpec(False, category, description)
-
-
-def _retry(category: ErrorCode, description: str) -> ErrorSpec:
-    return ErrorSpec(True, category, description)
-
-
-def _auth(category: ErrorCode, description: str) -> ErrorSpec:
-    return ErrorSpec(False, category, description, credentials=True)
-
-
 SES_ERRORS: Mapping[str, ErrorSpec] = {
     # SendEmail's own errors
-    "TooManyRequestsException": _retry(_E.RATE_LIMITED, "429: sending rate exceeded"),
-    "LimitExceededException": _retry(_E.RATE_LIMITED, "400: sending quota exceeded"),
-    "AccountSuspendedException": _final(
+    "TooManyRequestsException": ErrorSpec.retry(_E.RATE_LIMITED, "429: sending rate exceeded"),
+    "LimitExceededException": ErrorSpec.retry(_E.RATE_LIMITED, "400: sending quota exceeded"),
+    "AccountSuspendedException": ErrorSpec.final(
         _E.PROVIDER_INACTIVE, "400: account's sending is suspended"
     ),
-    "SendingPausedException": _final(_E.PROVIDER_INACTIVE, "400: sending paused (account or set)"),
-    "MessageRejected": _final(
+    "SendingPausedException": ErrorSpec.final(
+        _E.PROVIDER_INACTIVE, "400: sending paused (account or set)"
+    ),
+    "MessageRejected": ErrorSpec.final(
         _E.INVALID_REQUEST, "400: invalid content, or an unverified sender or recipient identity"
     ),
-    "MailFromDomainNotVerifiedException": _final(
+    "MailFromDomainNotVerifiedException": ErrorSpec.final(
         _E.INVALID_CREDENTIALS, "400: the MAIL FROM domain is not verified"
     ),
-    "NotFoundException": _final(
+    "NotFoundException": ErrorSpec.final(
         _E.PROVIDER_ERROR, "404: e.g. the configuration set does not exist"
     ),
-    "BadRequestException": _final(_E.INVALID_REQUEST, "400: the input is invalid"),
+    "BadRequestException": ErrorSpec.final(_E.INVALID_REQUEST, "400: the input is invalid"),
     # Common AWS errors: credentials and signing
-    "UnrecognizedClientException": _auth(_E.AUTH_FAILED, "403: unknown access key id"),
-    "InvalidClientTokenId": _auth(_E.AUTH_FAILED, "403: unknown access key id"),
-    "InvalidSignatureException": _auth(_E.AUTH_FAILED, "403: signature does not match"),
-    "SignatureDoesNotMatch": _auth(_E.AUTH_FAILED, "403: signature does not match"),
-    "IncompleteSignature": _auth(_E.AUTH_FAILED, "400: signature incomplete"),
-    "IncompleteSignatureException": _auth(_E.AUTH_FAILED, "400: signature incomplete"),
-    "MissingAuthenticationToken": _auth(_E.AUTH_FAILED, "403: request not signed"),
-    "MissingAuthenticationTokenException": _auth(_E.AUTH_FAILED, "403: request not signed"),
-    "ExpiredToken": _auth(_E.INVALID_CREDENTIALS, "403: session token expired"),
-    "ExpiredTokenException": _auth(_E.INVALID_CREDENTIALS, "403: session token expired"),
-    "AccessDeniedException": _auth(_E.AUTH_FAILED, "403: not allowed to call ses:SendEmail"),
-    "AccessDenied": _auth(_E.AUTH_FAILED, "403: not allowed to call ses:SendEmail"),
-    "NotAuthorized": _auth(_E.AUTH_FAILED, "403: not authorized"),
-    "OptInRequired": _auth(_E.AUTH_FAILED, "403: the account is not subscribed to SES"),
+    "UnrecognizedClientException": ErrorSpec.auth("403: unknown access key id", _E.AUTH_FAILED),
+    "InvalidClientTokenId": ErrorSpec.auth("403: unknown access key id", _E.AUTH_FAILED),
+    "InvalidSignatureException": ErrorSpec.auth("403: signature does not match", _E.AUTH_FAILED),
+    "SignatureDoesNotMatch": ErrorSpec.auth("403: signature does not match", _E.AUTH_FAILED),
+    "IncompleteSignature": ErrorSpec.auth("400: signature incomplete", _E.AUTH_FAILED),
+    "IncompleteSignatureException": ErrorSpec.auth("400: signature incomplete", _E.AUTH_FAILED),
+    "MissingAuthenticationToken": ErrorSpec.auth("403: request not signed", _E.AUTH_FAILED),
+    "MissingAuthenticationTokenException": ErrorSpec.auth(
+        "403: request not signed", _E.AUTH_FAILED
+    ),
+    "ExpiredToken": ErrorSpec.auth("403: session token expired", _E.INVALID_CREDENTIALS),
+    "ExpiredTokenException": ErrorSpec.auth("403: session token expired", _E.INVALID_CREDENTIALS),
+    "AccessDeniedException": ErrorSpec.auth(
+        "403: not allowed to call ses:SendEmail", _E.AUTH_FAILED
+    ),
+    "AccessDenied": ErrorSpec.auth("403: not allowed to call ses:SendEmail", _E.AUTH_FAILED),
+    "NotAuthorized": ErrorSpec.auth("403: not authorized", _E.AUTH_FAILED),
+    "OptInRequired": ErrorSpec.auth("403: the account is not subscribed to SES", _E.AUTH_FAILED),
     # Common AWS errors: throttling and availability
-    "ThrottlingException": _retry(_E.RATE_LIMITED, "400/429: request rate exceeded"),
-    "Throttling": _retry(_E.RATE_LIMITED, "400: request rate exceeded"),
-    "RequestLimitExceeded": _retry(_E.RATE_LIMITED, "request rate exceeded"),
-    "InternalFailure": _retry(_E.PROVIDER_UNAVAILABLE, "500: internal failure"),
-    "InternalServerError": _retry(_E.PROVIDER_UNAVAILABLE, "500: internal error"),
-    "ServiceUnavailable": _retry(_E.PROVIDER_UNAVAILABLE, "503: temporarily unavailable"),
-    "ServiceUnavailableException": _retry(_E.PROVIDER_UNAVAILABLE, "503: unavailable"),
-    "RequestTimeout": _retry(_E.PROVIDER_UNAVAILABLE, "408: request timed out"),
-    "RequestTimeoutException": _retry(_E.PROVIDER_UNAVAILABLE, "408: request timed out"),
+    "ThrottlingException": ErrorSpec.retry(_E.RATE_LIMITED, "400/429: request rate exceeded"),
+    "Throttling": ErrorSpec.retry(_E.RATE_LIMITED, "400: request rate exceeded"),
+    "RequestLimitExceeded": ErrorSpec.retry(_E.RATE_LIMITED, "request rate exceeded"),
+    "InternalFailure": ErrorSpec.retry(_E.PROVIDER_UNAVAILABLE, "500: internal failure"),
+    "InternalServerError": ErrorSpec.retry(_E.PROVIDER_UNAVAILABLE, "500: internal error"),
+    "ServiceUnavailable": ErrorSpec.retry(_E.PROVIDER_UNAVAILABLE, "503: temporarily unavailable"),
+    "ServiceUnavailableException": ErrorSpec.retry(_E.PROVIDER_UNAVAILABLE, "503: unavailable"),
+    "RequestTimeout": ErrorSpec.retry(_E.PROVIDER_UNAVAILABLE, "408: request timed out"),
+    "RequestTimeoutException": ErrorSpec.retry(_E.PROVIDER_UNAVAILABLE, "408: request timed out"),
     # Common AWS errors: the request itself
-    "ValidationException": _final(_E.INVALID_REQUEST, "400: input fails a constraint"),
-    "SerializationException": _final(_E.INVALID_REQUEST, "400: body not readable"),
-    "InvalidParameterValue": _final(_E.INVALID_REQUEST, "400: invalid parameter"),
+    "ValidationException": ErrorSpec.final(_E.INVALID_REQUEST, "400: input fails a constraint"),
+    "SerializationException": ErrorSpec.final(_E.INVALID_REQUEST, "400: body not readable"),
+    "InvalidParameterValue": ErrorSpec.final(_E.INVALID_REQUEST, "400: invalid parameter"),
 }
 
 
@@ -129,20 +128,13 @@ def parse_aws_error(headers: httpx.Headers, body: bytes) -> AwsError | None:
 
 def error_from_response(response: httpx.Response) -> ProviderError:
     """Translate a failed ``SendEmail`` response into the exception to raise."""
-    status = response.status_code
-    retry_after = retry_after_seconds(response.headers)
     aws = parse_aws_error(response.headers, response.content)
-    spec = SES_ERRORS.get(aws.type) if aws is not None else None
-    if aws is not None and spec is not None:
-        return exception_for(spec, aws.type, truncate(aws.message), retry_after=retry_after)
-    code = aws.type if aws is not None else f"http_{status}"
-    message = truncate(aws.message) if aws is not None else f"HTTP {status} without an AWS error"
-    if status == 429:
-        fallback = _retry(_E.RATE_LIMITED, "throttled")
-    elif status >= 500:
-        fallback = _retry(_E.PROVIDER_UNAVAILABLE, "server error")
-    elif status in (401, 403):
-        fallback = _auth(_E.AUTH_FAILED, "refused")
+    if aws is None:
+        code, message = (
+            f"http_{response.status_code}",
+            f"HTTP {response.status_code} without an AWS error",
+        )
     else:
-        fallback = _final(_E.PROVIDER_ERROR, "refused")
-    return exception_for(fallback, code, message, retry_after=retry_after)
+        code, message = aws.type, truncate(aws.message)
+    spec = SES_ERRORS.get(aws.type) if aws is not None else None
+    return from_response(response, ServiceError(code, message, spec), message)

@@ -12,11 +12,12 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from providers._email import EMAIL_CONTENT_TYPES, email_message, format_address, post
-from providers._exceptions import RetryableError
 from providers.base import Provider, ProviderInfo, SendResult
+from providers.errors import json_field
+from providers.ses._credentials import SESCredentials
 from providers.ses._errors import error_from_response
-from schemas.credentials import BaseCredentials
-from schemas.credentials_email import SESCredentials
+from schemas.credentials_base import BaseCredentials
+from schemas.errors import RetryableError
 from schemas.notification import Channel, NotificationRequest
 from schemas.status import ErrorCode
 
@@ -172,9 +173,5 @@ class SESProvider(Provider[SESCredentials]):
 
 
 def _message_id(content: bytes) -> str | None:
-    try:
-        data = orjson.loads(content)
-    except orjson.JSONDecodeError:
-        return None
-    message_id = data.get("MessageId") if isinstance(data, dict) else None
+    message_id = json_field(content, "MessageId")
     return message_id if isinstance(message_id, str) and message_id else None

@@ -6,6 +6,7 @@ helpers the fake shares (form encoding, botocore SigV4 signing, XML answers).
 
 from __future__ import annotations
 
+from providers.sns._credentials import SNSCredentials
 from providers.sns._errors import SNS_ERRORS, error_from_response, error_from_transport
 from providers.sns._provider import SNSProvider
 from providers.sns._query import (
@@ -30,6 +31,7 @@ __all__ = [
     "SMS_ATTRIBUTES",
     "SNS_ERRORS",
     "AwsError",
+    "SNSCredentials",
     "SNSProvider",
     "encode_form",
     "endpoint_url",

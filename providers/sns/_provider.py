@@ -8,13 +8,13 @@ from typing import ClassVar
 
 import httpx
 
-from providers._exceptions import RetryableError
 from providers._sms import check_sms, normalize_sender
 from providers.base import Provider, ProviderInfo, RateLimit, SendResult
+from providers.sns._credentials import SNSCredentials
 from providers.sns._errors import error_from_response, error_from_transport
 from providers.sns._query import encode_form, endpoint_url, parse_message_id, publish_params, sign
-from schemas.credentials import BaseCredentials
-from schemas.credentials_sms import SNSCredentials
+from schemas.credentials_base import BaseCredentials
+from schemas.errors import RetryableError
 from schemas.notification import Channel, NotificationRequest
 from schemas.status import ErrorCode
 

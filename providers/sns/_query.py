@@ -25,7 +25,7 @@ Failure::
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlencode
 from xml.etree import ElementTree
 
@@ -112,12 +112,13 @@ def sign(
 # --- answers ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class AwsError:
+#: An AWS query API error: ``code`` and ``message``, the fault ``type`` (``Sender`` or
+#: ``Receiver``) and the request id, each ``None`` when absent.
+class AwsError(NamedTuple):
     code: str
     message: str
-    type: str | None = None
-    request_id: str | None = None
+    type: str | None
+    request_id: str | None
 
 
 def _local(tag: str) -> str:

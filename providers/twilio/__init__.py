@@ -7,14 +7,15 @@ status-callback helpers the web view uses (:func:`verify_signature`,
 
 from __future__ import annotations
 
+from providers.twilio._credentials import TwilioCredentials
 from providers.twilio._errors import (
     TWILIO_ERRORS,
-    TwilioError,
     error_from_response,
     error_from_transport,
     parse_twilio_error,
 )
 from providers.twilio._provider import API_VERSION, TwilioProvider, status_callback_url
+from providers.twilio._receiver import handle_status_callback, twilio_webhook
 from providers.twilio._webhook import (
     CALLBACK_PATH,
     SIGNATURE_HEADER,
@@ -36,7 +37,7 @@ __all__ = [
     "TWILIO_ERRORS",
     "MalformedCallback",
     "StatusCallback",
-    "TwilioError",
+    "TwilioCredentials",
     "TwilioProvider",
     "account_sid",
     "callback_url",
@@ -44,9 +45,11 @@ __all__ = [
     "compute_signature",
     "error_from_response",
     "error_from_transport",
+    "handle_status_callback",
     "load_form",
     "parse_status_callback",
     "parse_twilio_error",
     "status_callback_url",
+    "twilio_webhook",
     "verify_signature",
 ]

@@ -10,13 +10,15 @@ from urllib.parse import quote
 import httpx
 import orjson
 
-from providers._exceptions import RetryableError
 from providers._sms import check_sms, normalize_sender
 from providers.base import Provider, ProviderInfo, SendResult
+from providers.twilio._credentials import TwilioCredentials
 from providers.twilio._errors import error_from_response, error_from_transport
+from providers.twilio._receiver import twilio_webhook
 from providers.twilio._webhook import CALLBACK_PATH
-from schemas.credentials import BaseCredentials
-from schemas.credentials_sms import TwilioCredentials
+from providers.webhooks import Webhook
+from schemas.credentials_base import BaseCredentials
+from schemas.errors import RetryableError
 from schemas.notification import Channel, NotificationRequest
 from schemas.status import ErrorCode
 
@@ -66,6 +68,9 @@ class TwilioProvider(Provider[TwilioCredentials]):
     # No rate_limit: Twilio queues what a sender cannot send at once (per-sender rates
     # vary from 1 to 100+ segments per second) and answers 21611 when that queue is full.
     index_fields: ClassVar[tuple[str, ...]] = ("account_sid",)
+    webhooks: ClassVar[tuple[Webhook, ...]] = (
+        Webhook("/webhooks/twilio", ("POST",), twilio_webhook),
+    )
 
     def validate(self, request: NotificationRequest) -> None:
         check_sms(request)

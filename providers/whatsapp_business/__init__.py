@@ -7,15 +7,20 @@ Sending (:class:`WhatsAppBusinessProvider`), the Graph error table
 
 from __future__ import annotations
 
+from providers.whatsapp_business._credentials import WhatsAppBusinessCredentials
 from providers.whatsapp_business._errors import (
     GRAPH_ERRORS,
     GraphError,
-    GraphErrorSpec,
     error_from_response,
     parse_graph_error,
 )
 from providers.whatsapp_business._payload import PENDING_UPLOAD, media_kind, message_kind
 from providers.whatsapp_business._provider import WhatsAppBusinessProvider
+from providers.whatsapp_business._receiver import (
+    handle_notification,
+    handle_verification,
+    whatsapp_business_webhook,
+)
 from providers.whatsapp_business._webhook import (
     SIGNATURE_HEADER,
     Challenge,
@@ -36,12 +41,14 @@ __all__ = [
     "SIGNATURE_HEADER",
     "Challenge",
     "GraphError",
-    "GraphErrorSpec",
     "MalformedWebhook",
     "WebhookStatus",
+    "WhatsAppBusinessCredentials",
     "WhatsAppBusinessProvider",
     "answer_challenge",
     "error_from_response",
+    "handle_notification",
+    "handle_verification",
     "load_payload",
     "media_kind",
     "message_kind",
@@ -51,4 +58,5 @@ __all__ = [
     "phone_number_ids",
     "sign",
     "verify_signature",
+    "whatsapp_business_webhook",
 ]

@@ -13,8 +13,8 @@ import mimetypes
 import re
 from typing import Any, Literal
 
-from providers._exceptions import InvalidRequest
 from providers._phone import sanitize_phone
+from schemas.errors import InvalidRequest
 from schemas.notification import Contact, Content, Media, NotificationRequest
 
 __all__ = [

@@ -10,9 +10,10 @@ from urllib.parse import quote
 import httpx
 import orjson
 
-from providers._exceptions import RetryableError
 from providers._phone import sanitize_phone
 from providers.base import Provider, ProviderInfo, RateLimit, SendResult
+from providers.webhooks import Webhook
+from providers.whatsapp_business._credentials import WhatsAppBusinessCredentials
 from providers.whatsapp_business._errors import error_from_response, error_from_transport
 from providers.whatsapp_business._payload import (
     build_message,
@@ -20,7 +21,9 @@ from providers.whatsapp_business._payload import (
     decode_media,
     media_mimetype,
 )
-from schemas.credentials import BaseCredentials, WhatsAppBusinessCredentials
+from providers.whatsapp_business._receiver import whatsapp_business_webhook
+from schemas.credentials_base import BaseCredentials
+from schemas.errors import RetryableError
 from schemas.notification import Channel, Media, NotificationRequest
 from schemas.status import ErrorCode
 
@@ -55,6 +58,9 @@ class WhatsAppBusinessProvider(Provider[WhatsAppBusinessCredentials]):
     #: Cloud API default throughput: 80 messages per second per business phone number.
     rate_limit: ClassVar[RateLimit | None] = RateLimit(per_second=80, burst=80)
     index_fields: ClassVar[tuple[str, ...]] = ("phone_number_id", "verify_token")
+    webhooks: ClassVar[tuple[Webhook, ...]] = (
+        Webhook("/webhooks/whatsapp-business", ("GET", "POST"), whatsapp_business_webhook),
+    )
 
     # --- the three provider methods ---------------------------------------------------
 

@@ -18,6 +18,7 @@ from providers.wppconnect._contract import (
     WPP_FUNCTIONS,
     WPP_PROPERTIES,
 )
+from providers.wppconnect._credentials import WPPConnectCredentials
 from providers.wppconnect._payload import WppCall, build_call, content_type, to_wid
 from providers.wppconnect._provider import WPPConnectProvider
 from providers.wppconnect._qr import render_qr
@@ -33,6 +34,7 @@ __all__ = [
     "WPP_FUNCTIONS",
     "WPP_PROPERTIES",
     "AckOutcome",
+    "WPPConnectCredentials",
     "WPPConnectProvider",
     "WppCall",
     "ack_outcome",

@@ -14,8 +14,8 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
-from providers._exceptions import InvalidRequest
 from providers._phone import sanitize_phone
+from schemas.errors import InvalidRequest
 from schemas.notification import Content, NotificationRequest
 
 __all__ = ["WppCall", "build_call", "content_type", "to_wid"]

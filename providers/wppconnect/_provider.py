@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from providers._exceptions import InvalidRequest, PermanentError
 from providers.base import Provider, ProviderInfo, SendResult
+from providers.wppconnect._credentials import WPPConnectCredentials
 from providers.wppconnect._payload import WppCall, build_call
-from schemas.credentials import BaseCredentials, WPPConnectCredentials
+from schemas.credentials_base import BaseCredentials
+from schemas.errors import InvalidRequest, PermanentError
 from schemas.notification import Channel, NotificationRequest
 
 __all__ = ["WPPConnectProvider"]

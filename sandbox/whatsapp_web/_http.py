@@ -33,7 +33,7 @@ import orjson
 from aiohttp import web
 from pydantic import Field, ValidationError
 
-from schemas._base import WireModel
+from sandbox._base import ControlModel as WireModel
 
 if TYPE_CHECKING:
     from sandbox.whatsapp_web.simulator import WhatsAppWebSimulator

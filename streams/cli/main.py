@@ -15,6 +15,7 @@ import inspect
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -54,9 +55,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
-        module = importlib.import_module(f"{__package__}.{name}")
+        try:
+            module = importlib.import_module(f"{__package__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != "sandbox" and not (exc.name or "").startswith("sandbox."):
+                raise
+            _needs_sandbox(subparsers, name)
+            continue
         module.register(subparsers)
     return parser
+
+
+#: What to do when the fakes (a separate distribution) are not installed.
+SANDBOX_MISSING = (
+    "`herald {name}` needs Herald's fakes, which are not installed: "
+    "pip install 'herald[sandbox]' (or, from a checkout, pip install ./sandbox)"
+)
+
+
+def _needs_sandbox(subparsers: argparse._SubParsersAction[Any], name: str) -> None:
+    """Register ``name`` as a command that only says how to install the fakes."""
+    parser = subparsers.add_parser(name, help=f"(needs herald[sandbox]) {name}", add_help=False)
+    parser.add_argument("rest", nargs=argparse.REMAINDER)
+
+    def missing(args: argparse.Namespace, settings: Settings) -> int:
+        del args, settings
+        return _fail(SANDBOX_MISSING.format(name=name), EXIT_CONFIG)
+
+    parser.set_defaults(func=missing)
 
 
 def _validation_lines(exc: ValidationError) -> list[str]:

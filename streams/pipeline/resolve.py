@@ -24,19 +24,11 @@ from typing import Any
 from providers.base import Provider
 from providers.registry import get_provider_class
 from schemas import SYSTEM_TENANT, BaseCredentials, ErrorCode, NotificationRequest
+from schemas.errors import Rejection
 from streams.tenancy.integrations import IntegrationStore
 from streams.tenancy.lookups import LookupsService
 
 __all__ = ["Rejection", "Resolved", "alternatives", "resolve_named", "resolve_provider"]
-
-
-class Rejection(Exception):
-    """The request cannot be routed; becomes a ``rejected`` status with ``code``."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,11 +10,11 @@ send is recorded.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from schemas import ErrorInfo, Status, StatusEvent
+from providers.webhooks import DeliveryReport
+from schemas import Status, StatusEvent
 from streams.pipeline.processor import EventSink
 from streams.pipeline.state import RANKS, NotificationState, ParkedStatus
 
@@ -28,18 +28,6 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"  # not a step forward: already at or past this status
     PARKED = "parked"  # provider message id not correlated yet
     FOREIGN = "foreign"  # correlated to a tenant that did not authenticate the report
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryReport:
-    provider: str
-    provider_message_id: str
-    status: Status
-    error: ErrorInfo | None = None
-    metadata: dict[str, Any] | None = None
-    #: If set, the report may only touch notifications of these tenants (the ones whose
-    #: credentials authenticated it).
-    tenants: frozenset[str] | None = None
 
 
 class StatusUpdater:

@@ -16,6 +16,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, for_code
 
+from schemas.errors import BrokerUnavailable
 from schemas.settings import Settings
 
 __all__ = ["BrokerUnavailable", "TopicCreationError", "ensure_topics", "wait_for_broker"]
@@ -24,10 +25,6 @@ logger = logging.getLogger(__name__)
 
 _TOPIC_ALREADY_EXISTS = 36
 _MAX_BACKOFF = 1.0
-
-
-class BrokerUnavailable(RuntimeError):
-    """The Kafka broker did not answer in time."""
 
 
 class TopicCreationError(RuntimeError):

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from providers._exceptions import HeraldError
+from schemas.errors import HeraldError
 from schemas.settings import Settings
 
 __all__ = [

@@ -16,21 +16,27 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as _field
-from typing import Any, get_args
+from typing import Any
 
 import orjson
 from pydantic import SecretStr, ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
-from providers._exceptions import HeraldError
 from providers.registry import get_provider_class
 from schemas._base import TENANT_ID_PATTERN, is_tenant_id
-from schemas.credentials import CREDENTIALS_ADAPTER, BaseCredentials, ProviderCredentials
+from schemas.credentials import BaseCredentials, credentials_adapter
+from schemas.credentials import credential_models as registered_models
+from schemas.errors import (
+    IntegrationError,
+    InvalidIntegrationCredentials,
+    InvalidTenantId,
+    UnknownProvider,
+)
 from schemas.integration import SYSTEM_TENANT, IntegrationSummary
 from schemas.notification import Channel
 from schemas.status import utcnow
-from seeds.data import LOOKUPS
+from seeds import data as seed_data
 from streams.tenancy import keys
 from streams.tenancy.crypto import Cipher, CryptoError, MissingSecretKey
 
@@ -52,44 +58,13 @@ log = logging.getLogger(__name__)
 _MAX_WATCH_RETRIES = 32
 
 
-class IntegrationError(HeraldError):
-    """Root of the integration store's errors."""
-
-
-class InvalidTenantId(IntegrationError):
-    pass
-
-
-class UnknownProvider(IntegrationError):
-    def __init__(self, provider: str, known: builtins.list[str]) -> None:
-        super().__init__(
-            f"unknown provider {provider!r}: credentials can be stored for {', '.join(known)}"
-        )
-        self.provider = provider
-        self.known = known
-
-
-class InvalidIntegrationCredentials(IntegrationError):
-    """``errors`` maps each offending field's wire name to what is wrong (never its value)."""
-
-    def __init__(self, provider: str, errors: dict[str, str]) -> None:
-        detail = "; ".join(f"{name}: {message}" for name, message in errors.items())
-        super().__init__(f"invalid {provider} credentials: {detail}")
-        self.provider = provider
-        self.errors = errors
-
-
 def credential_models() -> dict[str, type[BaseCredentials]]:
-    """Provider lookup code -> credentials model, from the :data:`ProviderCredentials` union."""
-    union = get_args(ProviderCredentials)[0]
-    models: dict[str, type[BaseCredentials]] = {}
-    for model in get_args(union):
-        models[model.model_fields["provider_type"].default] = model
-    return models
+    """Provider lookup code -> credentials model, from the registered providers' models."""
+    return {model.model_fields["provider_type"].default: model for model in registered_models()}
 
 
 def _channel_of(provider: str) -> Channel:
-    for lookup in LOOKUPS:
+    for lookup in seed_data.LOOKUPS:
         if lookup.lookup_code == provider:
             return lookup.channel
     raise UnknownProvider(provider, sorted(credential_models()))
@@ -109,7 +84,7 @@ def validate_credentials(provider: str, credentials: Mapping[str, Any]) -> BaseC
             )
     data["providerType"] = provider
     try:
-        return CREDENTIALS_ADAPTER.validate_python(data)
+        return credentials_adapter().validate_python(data)
     except ValidationError as exc:
         # ``from None``: the pydantic error's text includes the input values (secrets).
         raise InvalidIntegrationCredentials(provider, _field_errors(provider, exc)) from None
@@ -311,7 +286,7 @@ class IntegrationStore:
         cipher = self._require_cipher()
         plaintext = cipher.decrypt(record["credentials"], f"{tenant_id}:{provider}".encode())
         try:
-            return CREDENTIALS_ADAPTER.validate_json(plaintext)
+            return credentials_adapter().validate_json(plaintext)
         except ValidationError as exc:
             raise InvalidIntegrationCredentials(provider, _field_errors(provider, exc)) from None
 

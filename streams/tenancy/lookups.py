@@ -10,7 +10,7 @@ import logging
 
 from redis.asyncio import Redis
 
-from providers._exceptions import HeraldError
+from schemas.errors import HeraldError
 from schemas.lookups import Lookup, LookupType, ProviderSeed
 from schemas.notification import Channel
 from streams.tenancy import keys

@@ -1,23 +1,26 @@
-"""Health and webhook endpoints; thin adapters over ``streams.webhooks``."""
+"""Health and webhook endpoints.
+
+Webhooks are not written here: every registered provider declares its own
+(``Provider.webhooks``, :mod:`providers.webhooks`) and :func:`mount_webhooks` mounts them
+all the same way: body size limit, a :class:`WebhookRequest`, the handler, its answer.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import faust
 from faust.web import Request, Response, View
 
+from providers.registry import REGISTRY
+from providers.webhooks import Webhook, WebhookContext, WebhookRequest, WebhookResponse
 from streams.web import inbox as inbox_views
-from streams.webhooks import WebhookResponse
-from streams.webhooks import mailgun as mailgun_hooks
-from streams.webhooks import sendgrid as sendgrid_hooks
-from streams.webhooks import twilio as twilio_hooks
-from streams.webhooks import whatsapp_business as wab
 
 if TYPE_CHECKING:
     from streams.platform.runtime import Runtime
 
-__all__ = ["register"]
+__all__ = ["mount_webhooks", "register", "webhook_view"]
 
 
 def _reply(view: View, answer: WebhookResponse) -> Response:
@@ -50,72 +53,48 @@ def register(app: faust.App, runtime: Runtime) -> None:
             body: dict[str, Any] = {"status": "ok" if ok else "starting"}
             return self.json(body, status=200 if ok else 503, headers={"Cache-Control": "no-store"})
 
-    @app.page("/webhooks/twilio")
-    class TwilioWebhook(View):
-        async def post(self, request: Request) -> Response:
-            await runtime.start()
-            body = await _read_limited(request, runtime.settings.webhook_max_body_bytes)
-            if body is None:
-                return self.text("payload too large", status=413)
-            answer = await twilio_hooks.handle_status_callback(
-                body,
-                request_url=str(request.url),
-                public_url=runtime.settings.public_url,
-                signature=request.headers.get("X-Twilio-Signature"),
-                integrations=runtime.integrations,
-                updater=runtime.updater,
-            )
-            return _reply(self, answer)
+    mount_webhooks(app, runtime)
 
-    @app.page("/webhooks/whatsapp-business")
-    class WhatsAppBusinessWebhook(View):
-        async def get(self, request: Request) -> Response:
-            await runtime.start()
-            query = {k: str(v) for k, v in request.query.items()}
-            return _reply(self, await wab.handle_verification(query, runtime.integrations))
 
-        async def post(self, request: Request) -> Response:
-            await runtime.start()
-            body = await _read_limited(request, runtime.settings.webhook_max_body_bytes)
-            if body is None:
-                return self.text("payload too large", status=413)
-            answer = await wab.handle_notification(
-                body,
-                request.headers.get("X-Hub-Signature-256"),
-                integrations=runtime.integrations,
-                updater=runtime.updater,
-            )
-            return _reply(self, answer)
+def webhook_view(hook: Webhook, runtime: Runtime) -> type[View]:
+    """A Faust view answering ``hook.methods`` on ``hook.path`` with ``hook.handler``."""
 
-    @app.page("/webhooks/sendgrid")
-    class SendGridWebhook(View):
-        async def post(self, request: Request) -> Response:
-            await runtime.start()
-            body = await _read_limited(request, runtime.settings.webhook_max_body_bytes)
-            if body is None:
-                return self.text("payload too large", status=413)
-            answer = await sendgrid_hooks.handle_events(
-                body,
-                request.headers.get("X-Twilio-Email-Event-Webhook-Signature"),
-                request.headers.get("X-Twilio-Email-Event-Webhook-Timestamp"),
-                tenant_hint=request.query.get("tenant"),
-                integrations=runtime.integrations,
-                updater=runtime.updater,
-            )
-            return _reply(self, answer)
+    async def answer(view: View, request: Request) -> Response:
+        await runtime.start()
+        body = b""
+        if request.method not in ("GET", "HEAD"):
+            limited = await _read_limited(request, runtime.settings.webhook_max_body_bytes)
+            if limited is None:
+                return view.text("payload too large", status=413)
+            body = limited
+        incoming = WebhookRequest(
+            method=request.method,
+            url=str(request.url),
+            headers=request.headers,
+            query={k: str(v) for k, v in request.query.items()},
+            body=body,
+        )
+        context = WebhookContext(
+            integrations=runtime.integrations,
+            reports=runtime.updater,
+            settings=runtime.settings,
+            redis=runtime.redis,
+        )
+        return _reply(view, await hook.handler(incoming, context))
 
-    @app.page("/webhooks/mailgun")
-    class MailgunWebhook(View):
-        async def post(self, request: Request) -> Response:
-            await runtime.start()
-            body = await _read_limited(request, runtime.settings.webhook_max_body_bytes)
-            if body is None:
-                return self.text("payload too large", status=413)
-            answer = await mailgun_hooks.handle_event(
-                body,
-                redis=runtime.redis,
-                integrations=runtime.integrations,
-                updater=runtime.updater,
-                max_age_seconds=runtime.settings.mailgun_webhook_max_age_seconds,
-            )
-            return _reply(self, answer)
+    methods: dict[str, Callable[[View, Request], Awaitable[Response]]] = {
+        method.lower(): answer for method in hook.methods
+    }
+    return type(f"Webhook{hook.path.replace('/', '_').replace('-', '_')}", (View,), methods)
+
+
+def mount_webhooks(
+    app: faust.App, runtime: Runtime, providers: Iterable[type[Any]] | None = None
+) -> list[str]:
+    """Mount the webhooks every registered provider declares; the paths mounted."""
+    paths: list[str] = []
+    for cls in REGISTRY.values() if providers is None else providers:
+        for hook in cls.webhooks:
+            app.page(hook.path)(webhook_view(hook, runtime))
+            paths.append(hook.path)
+    return paths

@@ -1,11 +1,12 @@
-"""Inbound provider webhooks: verify, parse, and hand delivery reports to the updater.
+"""Kept as an import path: the providers' webhooks live in their packages now.
 
-Each module is plain async code returning a :class:`WebhookResponse`; the web views
-in ``streams.web`` only translate HTTP in and out.
+Each provider declares its webhooks on its class (``providers.webhooks.Webhook``) and
+``streams.web.views`` mounts them; :class:`WebhookResponse` is re-exported here for the
+session endpoints written against this path.
 """
 
 from __future__ import annotations
 
-from streams.webhooks._base import WebhookResponse
+from providers.webhooks import WebhookResponse
 
 __all__ = ["WebhookResponse"]

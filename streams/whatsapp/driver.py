@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from schemas.errors import DriverError
+
 __all__ = [
     "ContextReset",
     "DriverClosed",
@@ -29,10 +31,6 @@ __all__ = [
 
 #: ``callback(name, payload)``; called from the event loop, must not block.
 EventCallback = Callable[[str, Any], None]
-
-
-class DriverError(Exception):
-    """A page call did not complete."""
 
 
 class DriverClosed(DriverError):

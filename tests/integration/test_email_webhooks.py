@@ -13,6 +13,8 @@ import pytest
 import pytest_asyncio
 from redis.asyncio import Redis
 
+from providers import mailgun as mailgun_hooks
+from providers import sendgrid as sendgrid_hooks
 from providers.sendgrid import sign
 from sandbox._email import SentEmail
 from sandbox.mailgun import MailgunSandbox
@@ -23,8 +25,6 @@ from streams.pipeline.updates import Outcome, StatusUpdater
 from streams.platform.sink import MemorySink
 from streams.tenancy.crypto import Cipher
 from streams.tenancy.integrations import IntegrationStore
-from streams.webhooks import mailgun as mailgun_hooks
-from streams.webhooks import sendgrid as sendgrid_hooks
 from tests.helpers import make_settings
 
 pytestmark = pytest.mark.integration

@@ -31,7 +31,7 @@ from providers.database import (
     create_inbox_engine,
     metadata,
 )
-from schemas.credentials_inbox import DatabaseCredentials
+from providers.database._credentials import DatabaseCredentials
 from schemas.notification import NotificationRequest
 from streams.cli.main import main
 from streams.inbox import (

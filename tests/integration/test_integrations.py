@@ -11,7 +11,8 @@ import pytest
 import redis.asyncio as aioredis
 from pydantic import SecretStr
 
-from schemas.credentials import WhatsAppBusinessCredentials, WPPConnectCredentials
+from providers.whatsapp_business import WhatsAppBusinessCredentials
+from providers.wppconnect import WPPConnectCredentials
 from schemas.integration import SYSTEM_TENANT
 from streams.tenancy import keys
 from streams.tenancy.crypto import (

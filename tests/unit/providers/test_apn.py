@@ -22,10 +22,10 @@ from providers import (
     SendResult,
 )
 from providers.apn import TOKEN_UNREGISTERED, APNProvider, ProviderTokenCache
+from providers.apn._credentials import APNCredentials
 from providers.transports import provider_mounts
 from sandbox._h2 import serve_h2
 from sandbox.apn import APNsSandbox, new_device_token
-from schemas.credentials_push import APNCredentials
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
 from tests.unit.providers.contract import ContractHarness, ProviderContract

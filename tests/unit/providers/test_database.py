@@ -29,9 +29,9 @@ from providers.database import (
     InvalidCursor,
     db_error,
 )
+from providers.database._credentials import DatabaseCredentials
 from providers.registry import REGISTRY
 from schemas.credentials import CREDENTIALS_ADAPTER
-from schemas.credentials_inbox import DatabaseCredentials
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
 

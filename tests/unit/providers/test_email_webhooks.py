@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from providers import mailgun, sendgrid
-from schemas.credentials_email import SendGridCredentials, normalize_public_key
+from providers.sendgrid import SendGridCredentials, normalize_public_key
 from schemas.status import ErrorInfo, Status
 
 PRIVATE = ec.generate_private_key(ec.SECP256R1())

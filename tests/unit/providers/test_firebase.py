@@ -30,10 +30,10 @@ from providers.firebase import (
     FirebaseProvider,
     error_from_response,
 )
+from providers.firebase._credentials import FirebaseCredentials
 from sandbox import serve_app
 from sandbox._fcm import google_error
 from sandbox.firebase import FcmFault, FirebaseSandbox, new_registration_token
-from schemas.credentials_push import FirebaseCredentials
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
 from tests.unit.providers.contract import ContractHarness, ProviderContract

@@ -23,9 +23,9 @@ from providers import (
     SendResult,
 )
 from providers.mailgun import MAILGUN_ERRORS, MailgunProvider
+from providers.mailgun._credentials import MailgunCredentials
 from sandbox import serve_app
 from sandbox.mailgun import MailgunSandbox
-from schemas.credentials_email import MailgunCredentials
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
 from tests.unit.providers.contract import ContractHarness, ProviderContract

@@ -23,9 +23,9 @@ from providers import (
     SendResult,
 )
 from providers.sendgrid import SENDGRID_ERRORS, SendGridProvider
+from providers.sendgrid._credentials import SendGridCredentials
 from sandbox import serve_app
 from sandbox.sendgrid import SendGridSandbox
-from schemas.credentials_email import SendGridCredentials
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
 from tests.unit.providers.contract import ContractHarness, ProviderContract

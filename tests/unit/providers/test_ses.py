@@ -29,9 +29,9 @@ from providers import (
     SendResult,
 )
 from providers.ses import SEND_EMAIL_PATH, SES_ERRORS, SESProvider, endpoint_url, sign_request
+from providers.ses._credentials import SESCredentials
 from sandbox import serve_app
 from sandbox.ses import SESSandbox
-from schemas.credentials_email import SESCredentials
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
 from tests.unit.providers.contract import ContractHarness, ProviderContract

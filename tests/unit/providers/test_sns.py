@@ -36,9 +36,9 @@ from providers.sns import (
     parse_message_id,
     sign,
 )
+from providers.sns._credentials import SNSCredentials
 from sandbox import serve_app
 from sandbox.sns import SNSSandbox
-from schemas.credentials_sms import SNSCredentials
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
 from tests.unit.providers.contract import ContractHarness, ProviderContract

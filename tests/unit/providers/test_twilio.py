@@ -27,9 +27,9 @@ from providers import (
     SendResult,
 )
 from providers.twilio import TWILIO_ERRORS, TwilioProvider
+from providers.twilio._credentials import TwilioCredentials
 from sandbox import serve_app
 from sandbox.twilio import TwilioSandbox
-from schemas.credentials_sms import TwilioCredentials
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
 from tests.unit.providers.contract import ContractHarness, ProviderContract

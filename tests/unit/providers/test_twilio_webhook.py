@@ -19,6 +19,7 @@ from providers.twilio import (
     callback_url,
     candidate_urls,
     compute_signature,
+    handle_status_callback,
     load_form,
     parse_status_callback,
     verify_signature,
@@ -29,7 +30,6 @@ from streams.pipeline.updates import Outcome, StatusUpdater
 from streams.platform.sink import MemorySink
 from streams.tenancy.crypto import Cipher
 from streams.tenancy.integrations import IntegrationStore
-from streams.webhooks.twilio import handle_status_callback
 from tests.helpers import make_settings, new_secret_key
 
 # Twilio's worked example ("Webhooks security"): auth token 12345, this URL and these

@@ -26,10 +26,10 @@ from providers import (
 from providers.whatsapp_business import (
     GRAPH_ERRORS,
     PENDING_UPLOAD,
+    WhatsAppBusinessCredentials,
     WhatsAppBusinessProvider,
 )
 from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
-from schemas.credentials import WhatsAppBusinessCredentials
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
 from tests.unit.providers.contract import ContractHarness, ProviderContract

@@ -13,10 +13,10 @@ import zstandard
 
 from providers._email import email_message
 from providers._exceptions import InvalidRequest
-from providers._parsing import as_int
 from providers._phone import sanitize_phone
 from providers._sms import e164, normalize_sender
 from providers.database import Cursor, InvalidCursor
+from providers.errors import as_int
 from providers.wppconnect._payload import to_wid
 from schemas import DeadLetterReason, NotificationRequest
 from schemas._base import is_tenant_id

@@ -13,8 +13,16 @@ import segno
 
 from providers import InvalidRequest, PermanentError
 from providers.registry import NOT_IMPLEMENTED, REGISTRY
-from providers.wppconnect import ACK, WPPConnectProvider, ack_outcome, build_call, render_qr, to_wid
-from schemas import NotificationRequest, Status, WPPConnectCredentials
+from providers.wppconnect import (
+    ACK,
+    WPPConnectCredentials,
+    WPPConnectProvider,
+    ack_outcome,
+    build_call,
+    render_qr,
+    to_wid,
+)
+from schemas import NotificationRequest, Status
 from schemas.whatsapp import STATUS_ALIASES, SessionStatus
 from tests.helpers import make_settings
 

@@ -11,29 +11,36 @@ from __future__ import annotations
 
 import logging
 
-from providers.sendgrid import (
+from providers.sendgrid._credentials import SendGridCredentials
+from providers.sendgrid._webhook import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
     MalformedWebhook,
-    SendGridProvider,
     claimed_tenants,
     load_events,
     parse_events,
     verify_signature,
 )
-from schemas.credentials_email import SendGridCredentials
-from streams.pipeline.updates import DeliveryReport, StatusUpdater
-from streams.tenancy.integrations import IntegrationStore, InvalidTenantId
-from streams.webhooks._base import WebhookResponse
+from providers.webhooks import (
+    DeliveryReport,
+    IntegrationsReader,
+    ReportSink,
+    WebhookContext,
+    WebhookRequest,
+    WebhookResponse,
+)
+from schemas.errors import InvalidTenantId
 
-__all__ = ["PROVIDER", "handle_events"]
+__all__ = ["PROVIDER", "handle_events", "sendgrid_webhook"]
 
 log = logging.getLogger(__name__)
 
-PROVIDER = SendGridProvider.name
+PROVIDER = "sendgrid"
 _MAX_CLAIMED_TENANTS = 16
 
 
 async def _key_owners(
-    integrations: IntegrationStore, tenant: str, raw: bytes, signature: str, timestamp: str
+    integrations: IntegrationsReader, tenant: str, raw: bytes, signature: str, timestamp: str
 ) -> set[str]:
     """Tenants sharing ``tenant``'s verification key, if that key verifies the batch."""
     try:
@@ -56,8 +63,8 @@ async def handle_events(
     timestamp: str | None,
     *,
     tenant_hint: str | None,
-    integrations: IntegrationStore,
-    updater: StatusUpdater,
+    integrations: IntegrationsReader,
+    updater: ReportSink,
 ) -> WebhookResponse:
     if not signature or not timestamp:
         return WebhookResponse(401, "missing signature headers")
@@ -99,3 +106,15 @@ async def handle_events(
         extra={"provider": PROVIDER, "events": len(events), "applied": applied},
     )
     return WebhookResponse(200, "ok")
+
+
+async def sendgrid_webhook(request: WebhookRequest, context: WebhookContext) -> WebhookResponse:
+    """``POST /webhooks/sendgrid[?tenant=T]`` (declared on :class:`SendGridProvider`)."""
+    return await handle_events(
+        request.body,
+        request.headers.get(SIGNATURE_HEADER),
+        request.headers.get(TIMESTAMP_HEADER),
+        tenant_hint=request.query.get("tenant"),
+        integrations=context.integrations,
+        updater=context.reports,
+    )

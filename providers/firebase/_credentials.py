@@ -1,43 +1,26 @@
-"""Credentials of the push providers on channel ``fcm``: Firebase (FCM HTTP v1) and APNs.
+"""Credentials of the ``firebase`` provider (FCM HTTP v1 through a Google service account).
 
 ``firebase`` takes the Google service account either whole (``serviceAccount``: the JSON key
 file, as a string or an object) or as the seed's fields (``privateKey``, ``clientEmail``,
 optional ``tokenUri`` and ``privateKeyId``). ``projectId`` names the Firebase project the
 messages are sent through (the seed's ``BaseFcmCredentials.projectId``; required).
-
-``apn`` is token-based APNs authentication: the ``.p8`` signing key (``privateKey``, PEM),
-its ``keyId``, the ``teamId``, the app's ``bundleId`` (the default ``apns-topic``) and
-``production`` (``api.push.apple.com``) or not (``api.sandbox.push.apple.com``).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import orjson
-from pydantic import Field, SecretStr, StringConstraints, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
-from schemas.credentials import BaseCredentials
+from schemas.credentials_base import BaseCredentials, NonEmpty, unescape_pem
 
-__all__ = [
-    "GOOGLE_TOKEN_URI",
-    "APNCredentials",
-    "FirebaseCredentials",
-]
-
-NonEmpty = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+__all__ = ["GOOGLE_TOKEN_URI", "FirebaseCredentials"]
 
 #: Google's OAuth 2.0 token endpoint (the ``token_uri`` of every service account key file).
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 
 _SERVICE_ACCOUNT_REQUIRED = ("client_email", "private_key")
-
-
-def _pem(value: Any) -> Any:
-    """Keys pasted through environment variables often carry literal ``\\n``: unescape them."""
-    if isinstance(value, str) and "\\n" in value and "-----BEGIN" in value:
-        return value.replace("\\n", "\n")
-    return value
 
 
 class FirebaseCredentials(BaseCredentials):
@@ -71,7 +54,7 @@ class FirebaseCredentials(BaseCredentials):
     @field_validator("private_key", mode="before")
     @classmethod
     def _unescape(cls, value: Any) -> Any:
-        return _pem(value)
+        return unescape_pem(value)
 
     @model_validator(mode="after")
     def _one_form(self) -> FirebaseCredentials:
@@ -104,7 +87,7 @@ class FirebaseCredentials(BaseCredentials):
         """
         if self.service_account is not None:
             info = dict(self._parsed_service_account())
-            info["private_key"] = _pem(info.get("private_key"))
+            info["private_key"] = unescape_pem(info.get("private_key"))
         else:
             assert self.private_key is not None
             info = {
@@ -119,24 +102,3 @@ class FirebaseCredentials(BaseCredentials):
                 info["token_uri"] = self.token_uri
         info["token_uri"] = token_uri or info.get("token_uri") or GOOGLE_TOKEN_URI
         return info
-
-
-class APNCredentials(BaseCredentials):
-    """Apple Push Notification service, token-based (the seed's ``APNCredentials``)."""
-
-    provider_type: Literal["apn"] = "apn"
-    key_id: NonEmpty = Field(description="The signing key's 10-character Key ID")
-    team_id: NonEmpty = Field(description="The 10-character Team ID (the JWT's iss)")
-    bundle_id: NonEmpty = Field(description="The app's bundle id: the default apns-topic")
-    private_key: SecretStr = Field(description="The .p8 signing key (PEM, EC P-256)")
-    production: bool = Field(
-        default=False, description="api.push.apple.com if true, else api.sandbox.push.apple.com"
-    )
-    project_id: str | None = Field(
-        default=None, description="Accepted for the seed's shape (BaseFcmCredentials); unused"
-    )
-
-    @field_validator("private_key", mode="before")
-    @classmethod
-    def _unescape(cls, value: Any) -> Any:
-        return _pem(value)

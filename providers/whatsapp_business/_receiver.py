@@ -14,27 +14,32 @@ from collections.abc import Mapping
 
 import orjson
 
-from providers.whatsapp_business import (
+from providers.webhooks import (
+    DeliveryReport,
+    IntegrationsReader,
+    ReportSink,
+    WebhookContext,
+    WebhookRequest,
+    WebhookResponse,
+)
+from providers.whatsapp_business._credentials import WhatsAppBusinessCredentials
+from providers.whatsapp_business._webhook import (
+    SIGNATURE_HEADER,
     MalformedWebhook,
-    WhatsAppBusinessProvider,
     parse_statuses,
     phone_number_ids,
     verify_signature,
 )
-from schemas import WhatsAppBusinessCredentials
-from streams.pipeline.updates import DeliveryReport, StatusUpdater
-from streams.tenancy.integrations import IntegrationStore
-from streams.webhooks._base import WebhookResponse
 
-__all__ = ["handle_notification", "handle_verification"]
+__all__ = ["handle_notification", "handle_verification", "whatsapp_business_webhook"]
 
 log = logging.getLogger(__name__)
 
-PROVIDER = WhatsAppBusinessProvider.name
+PROVIDER = "whatsapp-business"
 
 
 async def handle_verification(
-    query: Mapping[str, str], integrations: IntegrationStore
+    query: Mapping[str, str], integrations: IntegrationsReader
 ) -> WebhookResponse:
     mode = query.get("hub.mode")
     token = query.get("hub.verify_token")
@@ -48,7 +53,7 @@ async def handle_verification(
 
 
 async def _verified_tenants(
-    integrations: IntegrationStore, phone_id: str, raw: bytes, signature: str
+    integrations: IntegrationsReader, phone_id: str, raw: bytes, signature: str
 ) -> set[str]:
     """Tenants owning ``phone_id`` whose app secret produced ``signature``."""
     verified: set[str] = set()
@@ -65,8 +70,8 @@ async def handle_notification(
     raw: bytes,
     signature: str | None,
     *,
-    integrations: IntegrationStore,
-    updater: StatusUpdater,
+    integrations: IntegrationsReader,
+    updater: ReportSink,
 ) -> WebhookResponse:
     if not signature:
         return WebhookResponse(401, "missing X-Hub-Signature-256")
@@ -100,3 +105,17 @@ async def handle_notification(
             )
         )
     return WebhookResponse(200, "ok")
+
+
+async def whatsapp_business_webhook(
+    request: WebhookRequest, context: WebhookContext
+) -> WebhookResponse:
+    """``GET`` (subscription check) and ``POST`` (statuses) ``/webhooks/whatsapp-business``."""
+    if request.method == "GET":
+        return await handle_verification(dict(request.query), context.integrations)
+    return await handle_notification(
+        request.body,
+        request.headers.get(SIGNATURE_HEADER),
+        integrations=context.integrations,
+        updater=context.reports,
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from schemas.credentials import BaseCredentials
+from schemas.credentials_base import BaseCredentials
 
 __all__ = ["DatabaseCredentials"]
 

@@ -20,30 +20,35 @@ from __future__ import annotations
 
 import logging
 
-from providers.twilio import (
+from providers.twilio._credentials import TwilioCredentials
+from providers.twilio._webhook import (
+    SIGNATURE_HEADER,
     MalformedCallback,
-    TwilioProvider,
     account_sid,
     callback_url,
     load_form,
     parse_status_callback,
     verify_signature,
 )
-from schemas.credentials_sms import TwilioCredentials
+from providers.webhooks import (
+    DeliveryReport,
+    IntegrationsReader,
+    ReportSink,
+    WebhookContext,
+    WebhookRequest,
+    WebhookResponse,
+)
 from schemas.integration import SYSTEM_TENANT
-from streams.pipeline.updates import DeliveryReport, StatusUpdater
-from streams.tenancy.integrations import IntegrationStore
-from streams.webhooks._base import WebhookResponse
 
-__all__ = ["handle_status_callback"]
+__all__ = ["handle_status_callback", "twilio_webhook"]
 
 log = logging.getLogger(__name__)
 
-PROVIDER = TwilioProvider.name
+PROVIDER = "twilio"
 
 
 async def _verified_tenants(
-    integrations: IntegrationStore,
+    integrations: IntegrationsReader,
     account: str,
     urls: list[str],
     params: list[tuple[str, str]],
@@ -66,8 +71,8 @@ async def handle_status_callback(
     request_url: str,
     public_url: str | None,
     signature: str | None,
-    integrations: IntegrationStore,
-    updater: StatusUpdater,
+    integrations: IntegrationsReader,
+    updater: ReportSink,
 ) -> WebhookResponse:
     """Verify and apply one status callback; never raises for a malformed body."""
     if not signature:
@@ -105,3 +110,15 @@ async def handle_status_callback(
         )
     )
     return WebhookResponse(200, "ok")
+
+
+async def twilio_webhook(request: WebhookRequest, context: WebhookContext) -> WebhookResponse:
+    """``POST /webhooks/twilio`` (declared on :class:`TwilioProvider`)."""
+    return await handle_status_callback(
+        request.body,
+        request_url=request.url,
+        public_url=context.settings.public_url,
+        signature=request.headers.get(SIGNATURE_HEADER),
+        integrations=context.integrations,
+        updater=context.reports,
+    )

@@ -1,0 +1,114 @@
+"""Inbound webhooks: what a provider declares, and the small interfaces its handler gets.
+
+A provider that receives status webhooks declares them on its class::
+
+    class MailgunProvider(Provider[MailgunCredentials]):
+        webhooks = (Webhook("/webhooks/mailgun", ("POST",), mailgun_webhook),)
+
+and the worker's web server (``streams.web.views``) mounts every registered provider's
+webhooks generically: it reads the body (``413`` past ``HERALD_WEBHOOK_MAX_BODY_BYTES``),
+builds a :class:`WebhookRequest`, and calls ``handler(request, context)``.
+
+The handler verifies the request against the tenants' stored credentials (through an
+:class:`IntegrationsReader`), parses it, and hands each status to a :class:`ReportSink`
+(``streams.pipeline.updates.StatusUpdater`` in the worker, a list in a test) as a
+:class:`DeliveryReport`. Both are Protocols, so ``providers`` never imports ``streams``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
+
+from schemas.credentials_base import BaseCredentials
+from schemas.settings import Settings
+from schemas.status import ErrorInfo, Status
+
+__all__ = [
+    "DeliveryReport",
+    "IntegrationsReader",
+    "ReportSink",
+    "Webhook",
+    "WebhookContext",
+    "WebhookHandler",
+    "WebhookRequest",
+    "WebhookResponse",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookResponse:
+    status: int
+    body: str = ""
+    content_type: str = "text/plain"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    """A status a provider reported for one of its message ids (webhook, ack)."""
+
+    provider: str
+    provider_message_id: str
+    status: Status
+    error: ErrorInfo | None = None
+    metadata: dict[str, Any] | None = None
+    #: If set, the report may only touch notifications of these tenants (the ones whose
+    #: credentials authenticated it).
+    tenants: frozenset[str] | None = None
+
+
+class ReportSink(Protocol):
+    """Where delivery reports go: correlated to notifications and emitted as statuses."""
+
+    async def apply(self, report: DeliveryReport) -> object: ...
+
+
+class IntegrationsReader(Protocol):
+    """Read access to the tenants' integrations (``streams.tenancy.integrations``).
+
+    ``credentials`` raises :class:`schemas.errors.InvalidTenantId` for a malformed tenant id.
+    """
+
+    async def credentials(self, tenant_id: str, provider: str) -> BaseCredentials | None: ...
+
+    async def tenants_by_index(self, provider: str, field: str, value: str) -> list[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRequest:
+    """One HTTP request to a webhook path, as the web server received it."""
+
+    method: str
+    #: The URL as received (scheme and host as the server saw them, behind any proxy).
+    url: str
+    #: Case-insensitive where the server's mapping is (aiohttp's is).
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    body: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookContext:
+    """What a webhook handler may use besides the request."""
+
+    integrations: IntegrationsReader
+    reports: ReportSink
+    settings: Settings
+    #: For per-webhook bookkeeping such as replay protection (Mailgun's tokens).
+    redis: Redis
+
+
+WebhookHandler = Callable[[WebhookRequest, WebhookContext], Awaitable[WebhookResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """A path the web server mounts for a provider, the methods it answers, the handler."""
+
+    path: str
+    methods: tuple[str, ...]
+    handler: WebhookHandler

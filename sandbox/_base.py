@@ -1,0 +1,224 @@
+"""What every fake shares: waiting for changes, faults, background work, webhooks, control.
+
+:class:`SandboxBase` gives a fake
+
+* ``notify()`` / ``wait_for(predicate)`` -- tests wait for what the fake saw, never sleep;
+* a fault book keyed by recipient (``add_fault``, ``take_fault``, ``hold`` for delays and
+  hangs, released when the fake closes, ``clear_faults``);
+* ``spawn`` for background work (status webhooks after a delay), ``session()`` for the
+  HTTP client that delivers them, ``post_webhook`` to deliver one, and ``close()``;
+* ``serve_lifecycle(app)``: reopen on startup, close on shutdown.
+
+The control endpoints' helpers (:func:`json_response`, :func:`problem`,
+:func:`parse_body`) answer JSON the same way in every fake.
+
+Nothing here imports Herald's product code except the public wire base model: a fake
+stays an oracle of the service it stands for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, Generic, Protocol, TypeVar
+
+import aiohttp
+import orjson
+from aiohttp import web
+from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.alias_generators import to_camel
+
+__all__ = [
+    "ControlModel",
+    "FaultLike",
+    "SandboxBase",
+    "email_address",
+    "json_response",
+    "parse_body",
+    "problem",
+]
+
+_T = TypeVar("_T")
+_M = TypeVar("_M", bound=BaseModel)
+
+
+class FaultLike(Protocol):
+    """A fault: how long to hold the request first, and for how many requests."""
+
+    delay: float | None
+    times: int | None
+
+
+F = TypeVar("F", bound=FaultLike)
+
+
+class ControlModel(BaseModel):
+    """A control endpoint's JSON body: camelCase on the wire, snake_case in Python."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+def email_address(value: str) -> str:
+    """An address as the email services accept it (ASCII form); ``ValueError`` otherwise.
+
+    Strict like the services: a dot in the domain, no SMTPUTF8 local part, no DNS check.
+    """
+    try:
+        checked = validate_email(value.strip(), check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"not a valid email address ({exc})") from None
+    return checked.ascii_email or checked.normalized
+
+
+def json_response(
+    body: Any,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    *,
+    charset: str | None = None,
+) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(body),
+        status=status,
+        content_type="application/json",
+        charset=charset,
+        headers=dict(headers or {}),
+    )
+
+
+def problem(status: int, message: str) -> web.Response:
+    """A control endpoint's error: ``{"error": message}``."""
+    return json_response({"error": message}, status)
+
+
+async def parse_body(request: web.Request, model: type[_M]) -> _M:
+    """The request's JSON body as ``model``; 400 with pydantic's details otherwise."""
+    try:
+        return model.model_validate_json(await request.read())
+    except ValidationError as exc:
+        details = {"error": "invalid body", "details": exc.errors(include_url=False)}
+        raise web.HTTPBadRequest(
+            text=orjson.dumps(details, default=str).decode(), content_type="application/json"
+        ) from exc
+
+
+class SandboxBase(Generic[F]):
+    """Change notification, faults, background tasks and webhook delivery of one fake."""
+
+    def __init__(self) -> None:
+        self.faults: dict[str, F] = {}
+        #: Requests currently held back by a delay or hang fault.
+        self.held = 0
+        self._changed = asyncio.Event()
+        self._closing = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._session: aiohttp.ClientSession | None = None
+
+    # --- waiting (tests) --------------------------------------------------------------
+
+    def notify(self) -> None:
+        """Wake every ``wait_for``: something the fake records has changed."""
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    async def wait_for(self, predicate: Callable[[], _T]) -> _T:
+        """Wait until ``predicate()`` is truthy (re-checked on every change); return it.
+
+        Waits without limit: bound it with ``asyncio.timeout``.
+        """
+        while True:
+            changed = self._changed
+            result = predicate()
+            if result:
+                return result
+            await changed.wait()
+
+    # --- faults -----------------------------------------------------------------------
+
+    def fault_key(self, recipient: str) -> str:
+        """How recipients are compared (default: case-insensitive)."""
+        return recipient.strip().lower()
+
+    def add_fault(self, to: str, fault: F) -> F:
+        """Apply ``fault`` to requests for ``to`` (``*``: everyone)."""
+        self.faults[to if to == "*" else self.fault_key(to)] = fault
+        return fault
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    def take_fault(self, *recipients: str) -> F | None:
+        """The fault for the first of ``recipients`` that has one (else ``*``), counting a use."""
+        keys = [self.fault_key(r) for r in recipients]
+        key = next((k for k in keys if k in self.faults), "*" if "*" in self.faults else None)
+        if key is None:
+            return None
+        fault = self.faults[key]
+        if fault.times is not None:
+            fault.times -= 1
+            if fault.times <= 0:
+                self.faults.pop(key, None)
+        return fault
+
+    async def hold(self, fault: FaultLike) -> bool:
+        """Wait out ``fault.delay``; ``True`` when the fake is closing instead."""
+        if not fault.delay:
+            return False
+        timeout = None if math.isinf(fault.delay) else fault.delay
+        self.held += 1
+        self.notify()
+        try:
+            await asyncio.wait_for(self._closing.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self.held -= 1
+            self.notify()
+
+    # --- background work and webhooks -------------------------------------------------
+
+    def session(self) -> aiohttp.ClientSession:
+        """The HTTP client that delivers this fake's webhooks."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        return self._session
+
+    async def post_webhook(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
+        """POST ``body`` to ``url``; the receiver's HTTP status."""
+        async with self.session().post(url, data=body, headers=dict(headers)) as response:
+            await response.read()
+            return response.status
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def reopen(self) -> None:
+        self._closing = asyncio.Event()
+
+    async def close(self) -> None:
+        """Stop background work, release held requests and close the HTTP client."""
+        self._closing.set()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def serve_lifecycle(self, app: web.Application) -> web.Application:
+        """Reopen when ``app`` starts, close when it stops; returns ``app``."""
+
+        async def on_startup(_: web.Application) -> None:
+            self.reopen()
+
+        async def on_shutdown(_: web.Application) -> None:
+            await self.close()
+
+        app.on_startup.append(on_startup)
+        app.on_shutdown.append(on_shutdown)
+        return app
