@@ -77,6 +77,12 @@ class IntegrationsReader(Protocol):
 
     async def tenants_by_index(self, provider: str, field: str, value: str) -> list[str]: ...
 
+    async def tenants_by_indexes(
+        self, provider: str, field: str, values: list[str]
+    ) -> dict[str, list[str]]:
+        """:meth:`tenants_by_index` for several values in one round trip."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class WebhookRequest:

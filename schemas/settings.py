@@ -301,6 +301,29 @@ class Settings(BaseSettings):
         validation_alias=_env("HERALD_REDIS_PERSISTENCE_CHECK"),
         description="At worker start, Redis should persist (appendonly yes, or RDB snapshots): warn (default), refuse (the worker does not start) or off.",
     )
+    webhook_max_unauthorized_per_minute: int = Field(
+        30,
+        ge=1,
+        validation_alias=_env("HERALD_WEBHOOK_MAX_UNAUTHORIZED_PER_MINUTE"),
+        description="Webhook answers of 401/403 a source may earn per minute; beyond it the source gets 429 without lookups or signature checks.",
+    )
+    webhook_client_ip_header: str | None = Field(
+        None,
+        validation_alias=_env("HERALD_WEBHOOK_CLIENT_IP_HEADER"),
+        description="Behind a trusted proxy: the header whose last address is the webhook's source (e.g. X-Forwarded-For); unset: the peer address.",
+    )
+    whatsapp_business_webhook_max_phone_ids: int = Field(
+        10,
+        ge=1,
+        validation_alias=_env("WHATSAPP_BUSINESS_WEBHOOK_MAX_PHONE_IDS"),
+        description="Distinct phone number ids a WhatsApp Business webhook may name (Meta sends a handful); more is refused (401) before any lookup.",
+    )
+    sendgrid_webhook_max_age_seconds: int = Field(
+        900,
+        ge=10,
+        validation_alias=_env("SENDGRID_WEBHOOK_MAX_AGE_SECONDS"),
+        description="SendGrid webhooks signed longer ago (or further in the future than 300 s) are refused; event ids (sg_event_id) are remembered this long to drop replays.",
+    )
     wppconnect_qr_publish: Literal["full", "reference"] = Field(
         "full",
         validation_alias=_env("WHATSAPP_WPPCONNECT_QR_PUBLISH"),

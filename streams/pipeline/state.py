@@ -23,6 +23,7 @@ primary (or Sentinel), not Redis Cluster.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,8 @@ from redis.asyncio import Redis
 
 from schemas.status import Status
 from streams.tenancy import keys
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "RANKS",
@@ -172,18 +175,35 @@ class NotificationRecord:
 
 @dataclass(frozen=True, slots=True)
 class ParkedStatus:
-    """A status that arrived before its provider message id was correlated."""
+    """A status that arrived before its provider message id was correlated.
+
+    ``tenants``: the tenants whose credentials authenticated the report (``None``: any).
+    Kept with the parked entry, so that the replay applies it only to a notification of
+    one of them (:meth:`NotificationState.record_sent` drops the others).
+    """
 
     status: Status
     payload: dict[str, Any]
+    tenants: frozenset[str] | None = None
 
     def to_json(self) -> bytes:
-        return orjson.dumps({"status": self.status.value, "payload": self.payload})
+        data: dict[str, Any] = {"status": self.status.value, "payload": self.payload}
+        if self.tenants is not None:
+            data["tenants"] = sorted(self.tenants)
+        return orjson.dumps(data)
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> ParkedStatus:
         data = orjson.loads(raw)
-        return cls(status=Status(data["status"]), payload=data.get("payload") or {})
+        tenants = data.get("tenants")
+        return cls(
+            status=Status(data["status"]),
+            payload=data.get("payload") or {},
+            tenants=frozenset(str(t) for t in tenants) if isinstance(tenants, list) else None,
+        )
+
+    def allows(self, tenant_id: str) -> bool:
+        return self.tenants is None or tenant_id in self.tenants
 
 
 def _s(value: Any) -> str:
@@ -213,6 +233,10 @@ class NotificationState:
         self._record_sent = redis.register_script(_RECORD_SENT)
         self._rewind = redis.register_script(_REWIND)
         self._resolve_or_park = redis.register_script(_RESOLVE_OR_PARK)
+
+    @property
+    def redis(self) -> Redis:
+        return self._redis
 
     async def claim(self, tenant_id: str, notification_id: str) -> NotificationRecord | None:
         """Create the record; return ``None`` if new, else the existing record."""
@@ -302,7 +326,18 @@ class NotificationState:
             ],
             args=[RANKS[Status.SENT], provider_message_id, corr, self._corr_ttl, self._ttl],
         )
-        return [ParkedStatus.from_json(p) for p in parked]
+        found = [ParkedStatus.from_json(p) for p in parked]
+        allowed = [p for p in found if p.allows(tenant_id)]
+        if len(allowed) < len(found):
+            log.warning(
+                "parked delivery report of another tenant dropped",
+                extra={
+                    "tenant_id": tenant_id,
+                    "provider": provider,
+                    "dropped": len(found) - len(allowed),
+                },
+            )
+        return allowed
 
     async def resolve_or_park(
         self, provider: str, provider_message_id: str, parked: ParkedStatus

@@ -290,6 +290,16 @@ class IntegrationStore:
         except ValidationError as exc:
             raise InvalidIntegrationCredentials(provider, _field_errors(provider, exc)) from None
 
+    async def tenants_by_indexes(
+        self, provider: str, field: str, values: builtins.list[str]
+    ) -> dict[str, builtins.list[str]]:
+        """:meth:`tenants_by_index` for several values, in one pipelined round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for value in values:
+                pipe.smembers(keys.integration_index(provider, field, value))
+            found = await pipe.execute()
+        return {v: sorted(_text(m) for m in ms) for v, ms in zip(values, found, strict=True)}
+
     async def tenants_by_index(self, provider: str, field: str, value: str) -> builtins.list[str]:
         """Tenants whose ``provider`` credentials have ``field`` (python name) == ``value``."""
         members = await self._redis.smembers(keys.integration_index(provider, field, value))

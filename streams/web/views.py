@@ -16,6 +16,7 @@ from faust.web import Request, Response, View
 from providers.registry import REGISTRY
 from providers.webhooks import Webhook, WebhookContext, WebhookRequest, WebhookResponse
 from streams.web import inbox as inbox_views
+from streams.web.guard import WebhookGuard, client_address
 
 if TYPE_CHECKING:
     from streams.platform.runtime import Runtime
@@ -58,6 +59,7 @@ def register(app: faust.App, runtime: Runtime) -> None:
 
 def webhook_view(hook: Webhook, runtime: Runtime) -> type[View]:
     """A Faust view answering ``hook.methods`` on ``hook.path`` with ``hook.handler``."""
+    guards: list[WebhookGuard] = []
 
     async def answer(view: View, request: Request) -> Response:
         await runtime.start()
@@ -74,13 +76,22 @@ def webhook_view(hook: Webhook, runtime: Runtime) -> type[View]:
             query={k: str(v) for k, v in request.query.items()},
             body=body,
         )
+        if not guards:
+            guards.append(WebhookGuard(runtime.redis, runtime.settings))
+        guard = guards[0]
         context = WebhookContext(
             integrations=runtime.integrations,
             reports=runtime.updater,
             settings=runtime.settings,
             redis=runtime.redis,
         )
-        return _reply(view, await hook.handler(incoming, context))
+        source = client_address(
+            request.remote, request.headers, runtime.settings.webhook_client_ip_header
+        )
+        answer = await guard.run(
+            hook.path, source, incoming, lambda: hook.handler(incoming, context)
+        )
+        return _reply(view, answer)
 
     methods: dict[str, Callable[[View, Request], Awaitable[Response]]] = {
         method.lower(): answer for method in hook.methods
