@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 import pytest_asyncio
@@ -28,7 +29,7 @@ from streams.tenancy.crypto import Cipher, DecryptionFailed
 from streams.tenancy.integrations import IntegrationStore
 from streams.web.guard import WebhookGuard, client_address
 from streams.whatsapp.message_ids import SALT_KEY, MessageIds
-from tests.helpers import make_settings
+from tests.helpers import make_settings, new_secret_key
 from tests.integration.test_email_webhooks import (
     DOMAIN,
     mailgun_mail,
@@ -318,3 +319,41 @@ async def test_whatsapp_web_message_ids_cannot_be_computed_by_another_tenant(red
     assert key != public
     await redis.delete(SALT_KEY)
     assert await MessageIds(redis).key("acme", "n-1") != key  # it rests on the secret salt
+
+
+# --- the same, through a worker's public port ---------------------------------------------------
+
+
+async def test_a_worker_throttles_401s_and_survives_an_unreadable_key(
+    redis: Redis,
+    settings_factory: Any,
+    worker_factory: Any,
+) -> None:
+    settings = settings_factory(webhook_max_unauthorized_per_minute=4)
+    # An integration stored under a key this worker does not have (a botched rotation).
+    lost = Cipher.from_settings(make_settings(secret_key=new_secret_key()))
+    await IntegrationStore(redis, lost).set(
+        "acme",
+        WAB,
+        {"phoneNumberId": "555001", "accessToken": "EAAG-x", "appSecret": "s", "verifyToken": "v"},
+    )
+    worker = await worker_factory(settings)
+    url = f"{worker.url}/webhooks/whatsapp-business"
+    raw = wab_payload(["555001"])
+    async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
+        signed = [
+            (
+                await client.post(
+                    url, content=raw, headers={"X-Hub-Signature-256": "sha256=" + "1" * 64}
+                )
+            ).status_code
+            for _ in range(3)
+        ]
+        assert signed == [503, 503, 503]  # cannot verify now; the provider retries later
+        unsigned = [(await client.post(url, content=raw)).status_code for _ in range(6)]
+        assert unsigned[:4] == [401, 401, 401, 401]
+        assert unsigned[4:] == [429, 429]
+        assert (await client.get(f"{worker.url}/health")).status_code == 200
+    log = worker.log_path.read_text()
+    assert "Traceback" not in log
+    assert log.count("webhook credentials unreadable") == 1
