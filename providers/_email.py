@@ -10,24 +10,17 @@ and ``contact`` are ignored by email.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import logging
 import mimetypes
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import formataddr
-from typing import Any
 
-import httpx
-
-from providers.errors import from_transport
 from schemas.credentials_base import normalize_email
 from schemas.errors import (
     InvalidRequest,
-    ProviderTimeout,
 )
 from schemas.notification import Media, NotificationRequest
 from schemas.status import ErrorCode
@@ -38,7 +31,6 @@ __all__ = [
     "EmailMessage",
     "email_message",
     "format_address",
-    "post",
     "recipient_email",
 ]
 
@@ -142,27 +134,3 @@ def email_message(request: NotificationRequest) -> EmailMessage:
 def format_address(email: str, name: str | None) -> str:
     """``Name <email>`` (RFC 5322; a non-ASCII name becomes an RFC 2047 encoded word)."""
     return formataddr((name, email)) if name else email
-
-
-# --- HTTP ---------------------------------------------------------------------------------
-
-
-async def post(
-    http: httpx.AsyncClient,
-    url: str,
-    *,
-    service: str,
-    timeout: float,  # noqa: ASYNC109 - an httpx timeout and the overall deadline
-    log_extra: Mapping[str, Any],
-    **kwargs: Any,
-) -> httpx.Response:
-    """POST within ``timeout`` seconds overall; transport failures become provider errors."""
-    try:
-        async with asyncio.timeout(timeout):
-            return await http.post(url, timeout=timeout, **kwargs)
-    except TimeoutError as exc:  # the overall deadline, not one httpx phase
-        logger.warning(f"{service} call timed out", extra=dict(log_extra))
-        raise ProviderTimeout(f"{service} did not answer within {timeout:g}s") from exc
-    except httpx.HTTPError as exc:
-        logger.warning(f"{service} call failed", extra={**log_extra, "error": type(exc).__name__})
-        raise from_transport(exc, service) from exc

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from redis.asyncio import Redis
 
@@ -36,7 +36,10 @@ __all__ = [
     "WebhookHandler",
     "WebhookRequest",
     "WebhookResponse",
+    "signed_by",
 ]
+
+C = TypeVar("C", bound=BaseCredentials)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,3 +121,29 @@ class Webhook:
     path: str
     methods: tuple[str, ...]
     handler: WebhookHandler
+
+
+async def signed_by(
+    integrations: IntegrationsReader,
+    provider: str,
+    model: type[C],
+    index: tuple[str, str],
+    verifies: Callable[[C], bool],
+    *,
+    candidates: list[str] | None = None,
+) -> set[str]:
+    """The tenants indexed under ``index`` (field, value) whose credentials sign the request.
+
+    ``verifies(credentials)`` checks the request's signature with one tenant's secret; the
+    tenants it accepts are the ones the request may speak for. ``candidates``: the index
+    already read (several values in one round trip, :meth:`tenants_by_indexes`).
+    """
+    field, value = index
+    verified: set[str] = set()
+    if candidates is None:
+        candidates = await integrations.tenants_by_index(provider, field, value)
+    for tenant in candidates:
+        creds = await integrations.credentials(tenant, provider)
+        if isinstance(creds, model) and verifies(creds):
+            verified.add(tenant)
+    return verified

@@ -8,6 +8,8 @@ keep ``providers`` -> ``schemas`` free of cycles) gathers them into one union.
 
 from __future__ import annotations
 
+from typing import Any
+
 from schemas._base import TENANT_ID_PATTERN, WireModel
 from schemas.credentials_base import BaseCredentials
 from schemas.dlq import DLQ_HEADER_PREFIX, DeadLetterInfo, DeadLetterReason
@@ -50,3 +52,23 @@ __all__ = [
     "StatusEvent",
     "WireModel",
 ]
+
+#: Names that live in ``schemas.credentials`` (built from the provider registry), still
+#: importable from here for code written before the move. Resolved on first use, so that
+#: importing ``schemas`` never imports ``providers`` (no import cycle).
+_FROM_CREDENTIALS = frozenset(
+    {
+        "CREDENTIALS_ADAPTER",
+        "ProviderCredentials",
+        "WPPConnectCredentials",
+        "WhatsAppBusinessCredentials",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_CREDENTIALS:
+        from schemas import credentials
+
+        return getattr(credentials, name)
+    raise AttributeError(f"module 'schemas' has no attribute {name!r}")

@@ -166,13 +166,14 @@ def render_configuration() -> str:
     for field in Settings.model_fields.values():
         alias = field.validation_alias
         names = getattr(alias, "choices", [alias])
-        default = field.get_default()
+        default = field.get_default(call_default_factory=True)
         shown = "" if default is None else f"`{default}`"
         rows.append(f"| `{names[0]}` | {shown} | {field.description or ''} |")
     return (
         _HEADER
         + "# Configuration\n\n"
-        + "Herald reads one settings model (`schemas/settings.py`) from the environment and a "
+        + "Herald reads one settings model (`schemas/settings/`, a module per concern) from the "
+        + "environment and a "
         + "`.env` file in the working directory (the environment wins). `env.example` lists the "
         + "same variables. Per-tenant provider credentials are not configuration: they are "
         + "stored encrypted in Redis with `herald integrations set` (see the README).\n\n"

@@ -9,7 +9,8 @@ from urllib.parse import quote
 
 import httpx
 
-from providers._email import EMAIL_CONTENT_TYPES, email_message, format_address, post
+from providers._email import EMAIL_CONTENT_TYPES, email_message, format_address
+from providers._http import post, unreadable
 from providers.base import Provider, ProviderInfo, SendResult
 from providers.errors import json_field
 from providers.mailgun._credentials import MailgunCredentials
@@ -18,9 +19,7 @@ from providers.mailgun._receiver import mailgun_webhook
 from providers.mailgun._webhook import bare_id
 from providers.webhooks import Webhook
 from schemas.credentials_base import BaseCredentials
-from schemas.errors import RetryableError
 from schemas.notification import Channel, NotificationRequest
-from schemas.status import ErrorCode
 
 __all__ = ["VAR_NOTIFICATION", "VAR_TENANT", "MailgunPayload", "MailgunProvider"]
 
@@ -108,26 +107,11 @@ class MailgunProvider(Provider[MailgunCredentials]):
             files=payload.files or None,
             auth=httpx.BasicAuth("api", creds.api_key.get_secret_value()),
             headers={"Accept": "application/json"},
+            errors=error_from_response,
         )
-        if not response.is_success:
-            error = error_from_response(response)
-            logger.warning(
-                "Mailgun refused the mail",
-                extra={
-                    **log_extra,
-                    "http_status": response.status_code,
-                    "error_code": error.code,
-                    "retryable": error.retryable,
-                },
-            )
-            raise error
         message_id = _message_id(response.content)
         if message_id is None:
-            raise RetryableError(
-                ErrorCode.PROVIDER_UNAVAILABLE.value,
-                f"Mailgun answered HTTP {response.status_code} without a message id",
-                provider_code=f"http_{response.status_code}",
-            )
+            raise unreadable("Mailgun", response, "a message id")
         logger.info(
             "Mailgun queued the mail", extra={**log_extra, "provider_message_id": message_id}
         )

@@ -34,6 +34,7 @@ from providers.webhooks import (
     WebhookContext,
     WebhookRequest,
     WebhookResponse,
+    signed_by,
 )
 
 __all__ = ["PROVIDER", "handle_event", "mailgun_webhook", "token_key"]
@@ -67,15 +68,13 @@ def token_key(token: str) -> str:
 async def _verified_tenants(
     integrations: IntegrationsReader, domain: str, timestamp: str, token: str, signature: str
 ) -> set[str]:
-    verified: set[str] = set()
-    for tenant in await integrations.tenants_by_index(PROVIDER, "domain", domain):
-        creds = await integrations.credentials(tenant, PROVIDER)
-        if not isinstance(creds, MailgunCredentials) or creds.webhook_signing_key is None:
-            continue
-        key = creds.webhook_signing_key.get_secret_value()
-        if verify_signature(timestamp, token, signature, key):
-            verified.add(tenant)
-    return verified
+    def signs(creds: MailgunCredentials) -> bool:
+        key = creds.webhook_signing_key
+        return key is not None and verify_signature(
+            timestamp, token, signature, key.get_secret_value()
+        )
+
+    return await signed_by(integrations, PROVIDER, MailgunCredentials, ("domain", domain), signs)
 
 
 async def handle_event(

@@ -7,7 +7,8 @@ from typing import Any, ClassVar
 
 import orjson
 
-from providers._email import EMAIL_CONTENT_TYPES, email_message, post
+from providers._email import EMAIL_CONTENT_TYPES, email_message
+from providers._http import post, unreadable
 from providers.base import Provider, ProviderInfo, SendResult
 from providers.sendgrid._credentials import SendGridCredentials
 from providers.sendgrid._errors import error_from_response
@@ -15,9 +16,7 @@ from providers.sendgrid._receiver import sendgrid_webhook
 from providers.sendgrid._webhook import CUSTOM_ARG_NOTIFICATION, CUSTOM_ARG_TENANT
 from providers.webhooks import Webhook
 from schemas.credentials_base import BaseCredentials
-from schemas.errors import RetryableError
 from schemas.notification import Channel, NotificationRequest
-from schemas.status import ErrorCode
 
 __all__ = ["SendGridProvider"]
 
@@ -113,26 +112,11 @@ class SendGridProvider(Provider[SendGridCredentials]):
                 "Content-Type": "application/json",
                 "Accept": "application/json",
             },
+            errors=error_from_response,
         )
-        if not response.is_success:
-            error = error_from_response(response)
-            logger.warning(
-                "SendGrid refused the mail",
-                extra={
-                    **log_extra,
-                    "http_status": response.status_code,
-                    "error_code": error.code,
-                    "retryable": error.retryable,
-                },
-            )
-            raise error
         message_id = response.headers.get("x-message-id", "").strip()
         if not message_id:
-            raise RetryableError(
-                ErrorCode.PROVIDER_UNAVAILABLE.value,
-                f"SendGrid answered HTTP {response.status_code} without X-Message-Id",
-                provider_code=f"http_{response.status_code}",
-            )
+            raise unreadable("SendGrid", response, "X-Message-Id")
         logger.info(
             "SendGrid accepted the mail", extra={**log_extra, "provider_message_id": message_id}
         )

@@ -11,15 +11,14 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from providers._email import EMAIL_CONTENT_TYPES, email_message, format_address, post
+from providers._email import EMAIL_CONTENT_TYPES, email_message, format_address
+from providers._http import post, unreadable
 from providers.base import Provider, ProviderInfo, SendResult
 from providers.errors import json_field
 from providers.ses._credentials import SESCredentials
 from providers.ses._errors import error_from_response
 from schemas.credentials_base import BaseCredentials
-from schemas.errors import RetryableError
 from schemas.notification import Channel, NotificationRequest
-from schemas.status import ErrorCode
 
 __all__ = ["SEND_EMAIL_PATH", "SIGNING_NAME", "SESProvider", "endpoint_url", "sign_request"]
 
@@ -147,27 +146,11 @@ class SESProvider(Provider[SESCredentials]):
             log_extra=log_extra,
             content=body,
             headers=headers,
+            errors=error_from_response,
         )
-        if not response.is_success:
-            error = error_from_response(response)
-            logger.warning(
-                "SES refused the mail",
-                extra={
-                    **log_extra,
-                    "http_status": response.status_code,
-                    "error_code": error.code,
-                    "retryable": error.retryable,
-                    "request_id": response.headers.get("x-amzn-requestid"),
-                },
-            )
-            raise error
         message_id = _message_id(response.content)
         if message_id is None:
-            raise RetryableError(
-                ErrorCode.PROVIDER_UNAVAILABLE.value,
-                f"SES answered HTTP {response.status_code} without a MessageId",
-                provider_code=f"http_{response.status_code}",
-            )
+            raise unreadable("SES", response, "a MessageId")
         logger.info("SES accepted the mail", extra={**log_extra, "provider_message_id": message_id})
         return SendResult(provider_message_id=message_id)
 

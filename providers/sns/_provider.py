@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import ClassVar
 
-import httpx
-
+from providers._http import post, unreadable
 from providers._sms import check_sms, normalize_sender
 from providers.base import Provider, ProviderInfo, RateLimit, SendResult
 from providers.sns._credentials import SNSCredentials
-from providers.sns._errors import error_from_response, error_from_transport
+from providers.sns._errors import error_from_response
 from providers.sns._query import encode_form, endpoint_url, parse_message_id, publish_params, sign
 from schemas.credentials_base import BaseCredentials
-from schemas.errors import RetryableError
 from schemas.notification import Channel, NotificationRequest
-from schemas.status import ErrorCode
 
 __all__ = ["SNSProvider"]
 
@@ -80,35 +76,19 @@ class SNSProvider(Provider[SNSCredentials]):
             "provider": self.name,
             "region": creds.region,
         }
-        try:
-            async with asyncio.timeout(timeout):
-                response = await self.http.post(url, content=body, headers=headers, timeout=timeout)
-        except TimeoutError as exc:  # the overall deadline, not one httpx phase
-            logger.warning("SNS call timed out", extra=log_extra)
-            raise error_from_transport(httpx.ReadTimeout("deadline exceeded")) from exc
-        except httpx.HTTPError as exc:
-            logger.warning("SNS call failed", extra={**log_extra, "error": type(exc).__name__})
-            raise error_from_transport(exc) from exc
-
-        if not response.is_success:
-            error = error_from_response(response)
-            logger.warning(
-                "SNS error",
-                extra={
-                    **log_extra,
-                    "http_status": response.status_code,
-                    "error_code": error.code,
-                    "retryable": error.retryable,
-                },
-            )
-            raise error
+        response = await post(
+            self.http,
+            url,
+            service="SNS",
+            timeout=timeout,
+            log_extra=log_extra,
+            errors=error_from_response,
+            content=body,
+            headers=headers,
+        )
         message_id = parse_message_id(response.content)
         if message_id is None:
-            raise RetryableError(
-                ErrorCode.PROVIDER_UNAVAILABLE.value,
-                f"SNS answered HTTP {response.status_code} without a readable PublishResponse",
-                provider_code=f"http_{response.status_code}",
-            )
+            raise unreadable("SNS", response, "a readable PublishResponse")
         logger.info("sns message published", extra={**log_extra, "provider_message_id": message_id})
         request_id = response.headers.get("x-amzn-requestid")
         metadata = {"request_id": request_id} if request_id else {}

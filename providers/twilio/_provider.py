@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -10,10 +9,11 @@ from urllib.parse import quote
 import httpx
 import orjson
 
+from providers._http import post
 from providers._sms import check_sms, normalize_sender
 from providers.base import Provider, ProviderInfo, SendResult
 from providers.twilio._credentials import TwilioCredentials
-from providers.twilio._errors import error_from_response, error_from_transport
+from providers.twilio._errors import error_from_response
 from providers.twilio._receiver import twilio_webhook
 from providers.twilio._webhook import CALLBACK_PATH
 from providers.webhooks import Webhook
@@ -108,34 +108,17 @@ class TwilioProvider(Provider[TwilioCredentials]):
             "notification_id": request.id,
             "provider": self.name,
         }
-        try:
-            async with asyncio.timeout(timeout):
-                response = await self.http.post(
-                    self.messages_url(),
-                    data=form,
-                    auth=self._auth(),
-                    headers={"Accept": "application/json"},
-                    timeout=timeout,
-                )
-        except TimeoutError as exc:  # the overall deadline, not one httpx phase
-            logger.warning("Twilio call timed out", extra=log_extra)
-            raise error_from_transport(httpx.ReadTimeout("deadline exceeded")) from exc
-        except httpx.HTTPError as exc:
-            logger.warning("Twilio call failed", extra={**log_extra, "error": type(exc).__name__})
-            raise error_from_transport(exc) from exc
-
-        if not response.is_success:
-            error = error_from_response(response)
-            logger.warning(
-                "Twilio error",
-                extra={
-                    **log_extra,
-                    "http_status": response.status_code,
-                    "error_code": error.code,
-                    "retryable": error.retryable,
-                },
-            )
-            raise error
+        response = await post(
+            self.http,
+            self.messages_url(),
+            service="Twilio",
+            timeout=timeout,
+            log_extra=log_extra,
+            errors=error_from_response,
+            data=form,
+            auth=self._auth(),
+            headers={"Accept": "application/json"},
+        )
         message = _message_resource(response)
         sid = message["sid"]
         logger.info("twilio message accepted", extra={**log_extra, "provider_message_id": sid})

@@ -37,6 +37,7 @@ from providers.webhooks import (
     WebhookContext,
     WebhookRequest,
     WebhookResponse,
+    signed_by,
 )
 from schemas.integration import SYSTEM_TENANT
 
@@ -55,14 +56,15 @@ async def _verified_tenants(
     signature: str,
 ) -> set[str]:
     """Tenants with a Twilio integration for ``account`` whose auth token signed the callback."""
-    verified: set[str] = set()
-    for tenant in await integrations.tenants_by_index(PROVIDER, "account_sid", account):
-        creds = await integrations.credentials(tenant, PROVIDER)
-        if isinstance(creds, TwilioCredentials) and verify_signature(
+    return await signed_by(
+        integrations,
+        PROVIDER,
+        TwilioCredentials,
+        ("account_sid", account),
+        lambda creds: verify_signature(
             urls, params, signature, creds.auth_token.get_secret_value()
-        ):
-            verified.add(tenant)
-    return verified
+        ),
+    )
 
 
 async def handle_status_callback(

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-import httpx
 import orjson
 
+from providers._http import post
 from providers._phone import sanitize_phone
 from providers.base import Provider, ProviderInfo, RateLimit, SendResult
 from providers.webhooks import Webhook
 from providers.whatsapp_business._credentials import WhatsAppBusinessCredentials
-from providers.whatsapp_business._errors import error_from_response, error_from_transport
+from providers.whatsapp_business._errors import error_from_response
 from providers.whatsapp_business._payload import (
     build_message,
     check_content,
@@ -141,32 +140,16 @@ class WhatsAppBusinessProvider(Provider[WhatsAppBusinessCredentials]):
             "provider": self.name,
             "edge": edge,
         }
-        try:
-            async with asyncio.timeout(timeout):
-                response = await self.http.post(
-                    self._url(edge), headers=headers, timeout=timeout, **kwargs
-                )
-        except TimeoutError as exc:  # the overall deadline, not one httpx phase
-            logger.warning("Graph API call timed out", extra=log_extra)
-            raise error_from_transport(httpx.ReadTimeout("deadline exceeded")) from exc
-        except httpx.HTTPError as exc:
-            logger.warning(
-                "Graph API call failed", extra={**log_extra, "error": type(exc).__name__}
-            )
-            raise error_from_transport(exc) from exc
-
-        if not response.is_success:
-            error = error_from_response(response)
-            logger.warning(
-                "Graph API error",
-                extra={
-                    **log_extra,
-                    "http_status": response.status_code,
-                    "error_code": error.code,
-                    "retryable": error.retryable,
-                },
-            )
-            raise error
+        response = await post(
+            self.http,
+            self._url(edge),
+            service="Graph API",
+            timeout=timeout,
+            log_extra=log_extra,
+            errors=error_from_response,
+            headers=headers,
+            **kwargs,
+        )
         try:
             data = orjson.loads(response.content)
         except orjson.JSONDecodeError as exc:

@@ -21,6 +21,7 @@ from providers.webhooks import (
     WebhookContext,
     WebhookRequest,
     WebhookResponse,
+    signed_by,
 )
 from providers.whatsapp_business._credentials import WhatsAppBusinessCredentials
 from providers.whatsapp_business._webhook import (
@@ -69,14 +70,14 @@ async def _verified_tenants(
     integrations: IntegrationsReader, candidates: list[str], raw: bytes, signature: str
 ) -> set[str]:
     """Those of ``candidates`` (a phone id's tenants) whose app secret made ``signature``."""
-    verified: set[str] = set()
-    for tenant in candidates:
-        creds = await integrations.credentials(tenant, PROVIDER)
-        if isinstance(creds, WhatsAppBusinessCredentials) and verify_signature(
-            raw, signature, creds.app_secret.get_secret_value()
-        ):
-            verified.add(tenant)
-    return verified
+    return await signed_by(
+        integrations,
+        PROVIDER,
+        WhatsAppBusinessCredentials,
+        ("phone_number_id", ""),
+        lambda creds: verify_signature(raw, signature, creds.app_secret.get_secret_value()),
+        candidates=candidates,
+    )
 
 
 async def handle_notification(

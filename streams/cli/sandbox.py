@@ -6,11 +6,11 @@ For the demo, for tests, and for teams integrating with Herald without real acco
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import Any
 
-from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
+from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox
 from schemas import Settings
+from streams.cli._sandbox_serve import add_service, csv, serve_until_interrupted
 from streams.cli.sandbox_email import register_email_sandboxes
 from streams.cli.sandbox_push import register_push_sandboxes
 from streams.cli.sandbox_sms import register_sms_sandboxes
@@ -26,8 +26,10 @@ def register(subparsers: Any) -> None:
         description="Serve a local fake of an outside service until interrupted.",
     )
     services = parser.add_subparsers(dest="service", required=True, metavar="SERVICE")
-    wab = services.add_parser(
+    wab = add_service(
+        services,
         "whatsapp-business",
+        port=8089,
         help="the WhatsApp Business Cloud API (Graph API) fake",
         description=(
             "The Graph API's /{version}/{phone-number-id}/messages and /media endpoints with "
@@ -35,8 +37,6 @@ def register(subparsers: Any) -> None:
             "signed status webhooks (X-Hub-Signature-256). Control endpoints under /_sandbox/."
         ),
     )
-    wab.add_argument("--host", default="127.0.0.1")
-    wab.add_argument("--port", type=int, default=8089)
     wab.add_argument("--phone-number-id", default="106540352242922")
     wab.add_argument("--access-token", default="sandbox-token")
     wab.add_argument("--app-secret", default="sandbox-app-secret")
@@ -63,16 +63,14 @@ async def run_whatsapp_business(args: argparse.Namespace, settings: Settings) ->
         access_token=args.access_token,
         app_secret=args.app_secret,
         webhook_url=args.webhook_url,
-        auto_statuses=[s for s in args.auto_statuses.split(",") if s],
+        auto_statuses=csv(args.auto_statuses),
     )
-    async with serve_app(sandbox.app, host=args.host, port=args.port) as base_url:
-        print(f"WhatsApp Business sandbox at {base_url}/{GRAPH_VERSION}", flush=True)
-        print(f"  WHATSAPP_BUSINESS_API_URL={base_url}/{GRAPH_VERSION}", flush=True)
-        print(
-            f"  phone number id {args.phone_number_id}; messages: GET {base_url}/_sandbox/messages"
-        )
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await sandbox.close()
-    return 0
+    return await serve_until_interrupted(
+        sandbox,
+        args,
+        lambda url: [
+            f"WhatsApp Business sandbox at {url}/{GRAPH_VERSION}",
+            f"  WHATSAPP_BUSINESS_API_URL={url}/{GRAPH_VERSION}",
+            f"  phone number id {args.phone_number_id}; messages: GET {url}/_sandbox/messages",
+        ],
+    )

@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import Any
 
-from sandbox import serve_app
 from sandbox.mailgun import MailgunSandbox
 from sandbox.sendgrid import SendGridSandbox
 from sandbox.ses import SESSandbox
 from schemas import Settings
+from streams.cli._sandbox_serve import add_service, csv, serve_until_interrupted
 
 __all__ = ["register_email_sandboxes"]
 
 
-def _events(raw: str) -> list[str]:
-    return [e.strip() for e in raw.split(",") if e.strip()]
-
-
 def register_email_sandboxes(services: Any) -> None:
     """Add the ``sendgrid``, ``ses`` and ``mailgun`` services to ``herald sandbox``."""
-    sendgrid = services.add_parser(
+    sendgrid = add_service(
+        services,
         "sendgrid",
+        port=8101,
         help="the SendGrid v3 Mail Send fake, with signed Event Webhooks",
         description=(
             "SendGrid's POST /v3/mail/send with Bearer API-key checks, SendGrid's validation "
@@ -32,8 +29,6 @@ def register_email_sandboxes(services: Any) -> None:
             "endpoints under /_sandbox/."
         ),
     )
-    sendgrid.add_argument("--host", default="127.0.0.1")
-    sendgrid.add_argument("--port", type=int, default=8101)
     sendgrid.add_argument("--api-key", default="SG.sandbox-api-key")
     sendgrid.add_argument(
         "--verified-sender",
@@ -51,8 +46,10 @@ def register_email_sandboxes(services: Any) -> None:
     )
     sendgrid.set_defaults(func=run_sendgrid)
 
-    ses = services.add_parser(
+    ses = add_service(
+        services,
         "ses",
+        port=8102,
         help="the Amazon SES API v2 SendEmail fake (SigV4 checked)",
         description=(
             "SES v2's POST /v2/email/outbound-emails with AWS Signature Version 4 verified by "
@@ -61,8 +58,6 @@ def register_email_sandboxes(services: Any) -> None:
             "/_sandbox/."
         ),
     )
-    ses.add_argument("--host", default="127.0.0.1")
-    ses.add_argument("--port", type=int, default=8102)
     ses.add_argument("--region", default="us-east-1")
     ses.add_argument("--access-key-id", default="AKIASANDBOX000000002")
     ses.add_argument("--secret-access-key", default="sandbox-secret-access-key")
@@ -74,8 +69,10 @@ def register_email_sandboxes(services: Any) -> None:
     ses.add_argument("--configuration-set", action="append", default=[])
     ses.set_defaults(func=run_ses)
 
-    mailgun = services.add_parser(
+    mailgun = add_service(
+        services,
         "mailgun",
+        port=8103,
         help="the Mailgun Messages API fake, with signed webhooks",
         description=(
             "Mailgun's POST /v3/{domain}/messages with basic auth (api:KEY; 401 Forbidden "
@@ -84,8 +81,6 @@ def register_email_sandboxes(services: Any) -> None:
             "token). Control endpoints under /_sandbox/."
         ),
     )
-    mailgun.add_argument("--host", default="127.0.0.1")
-    mailgun.add_argument("--port", type=int, default=8103)
     mailgun.add_argument("--region", choices=("us", "eu"), default="us")
     mailgun.add_argument("--domain", default="mg.example.com")
     mailgun.add_argument("--api-key", default="key-sandbox")
@@ -101,16 +96,16 @@ def register_email_sandboxes(services: Any) -> None:
     mailgun.set_defaults(func=run_mailgun)
 
 
-async def _serve(sandbox: Any, args: argparse.Namespace, lines: list[str]) -> int:
-    async with serve_app(sandbox.app, host=args.host, port=args.port) as base_url:
-        for line in lines:
-            print(line.format(url=base_url), flush=True)
-        print(f"  mails: GET {base_url}/_sandbox/messages", flush=True)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await sandbox.close()
-    return 0
+async def _serve(fake: Any, args: argparse.Namespace, lines: list[str]) -> int:
+    """Serve ``fake``; ``lines`` name the base URL ``{url}``, then where its mails are listed."""
+    return await serve_until_interrupted(
+        fake,
+        args,
+        lambda url: [
+            *(line.format(url=url) for line in lines),
+            f"  mails: GET {url}/_sandbox/messages",
+        ],
+    )
 
 
 async def run_sendgrid(args: argparse.Namespace, settings: Settings) -> int:
@@ -119,7 +114,7 @@ async def run_sendgrid(args: argparse.Namespace, settings: Settings) -> int:
         args.api_key,
         verified_senders=args.verified_sender or ["*"],
         webhook_url=args.webhook_url,
-        auto_events=_events(args.auto_events),
+        auto_events=csv(args.auto_events),
     )
     return await _serve(
         sandbox,
@@ -159,7 +154,7 @@ async def run_mailgun(args: argparse.Namespace, settings: Settings) -> int:
         api_key=args.api_key,
         webhook_signing_key=args.webhook_signing_key,
         webhook_url=args.webhook_url,
-        auto_events=_events(args.auto_events),
+        auto_events=csv(args.auto_events),
     )
     variable = "MAILGUN_EU_API_URL" if args.region == "eu" else "MAILGUN_API_URL"
     return await _serve(

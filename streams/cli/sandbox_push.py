@@ -8,7 +8,6 @@ printed lines say which settings and ``herald integrations set`` credentials use
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import tempfile
 from pathlib import Path
@@ -18,19 +17,21 @@ import orjson
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from sandbox import serve_app
 from sandbox._h2 import serve_h2
 from sandbox.apn import APNsSandbox
 from sandbox.firebase import FirebaseSandbox
 from schemas import Settings
+from streams.cli._sandbox_serve import add_service, serve_until_interrupted
 
 __all__ = ["register_push_sandboxes"]
 
 
 def register_push_sandboxes(services: Any) -> None:
     """Add the ``firebase`` and ``apn`` services to ``herald sandbox``."""
-    fcm = services.add_parser(
+    fcm = add_service(
+        services,
         "firebase",
+        port=8091,
         help="the Firebase Cloud Messaging HTTP v1 fake (with its OAuth token endpoint)",
         description=(
             "POST /v1/projects/{project}/messages:send with Google's checks and error shapes, "
@@ -39,14 +40,14 @@ def register_push_sandboxes(services: Any) -> None:
             "POST /_sandbox/unregister, POST /_sandbox/faults."
         ),
     )
-    fcm.add_argument("--host", default="127.0.0.1")
-    fcm.add_argument("--port", type=int, default=8091)
     fcm.add_argument("--project-id", default="herald-sandbox")
     fcm.add_argument("--credentials-out", type=Path, help="where to write the service account")
     fcm.set_defaults(func=run_firebase)
 
-    apn = services.add_parser(
+    apn = add_service(
+        services,
         "apn",
+        port=8092,
         help="the Apple Push Notification service fake (HTTP/2, h2c)",
         description=(
             "POST /3/device/{token} over HTTP/2 with prior knowledge (h2c; e.g. curl "
@@ -55,8 +56,6 @@ def register_push_sandboxes(services: Any) -> None:
             "--key-out. Control: GET /_sandbox/notifications."
         ),
     )
-    apn.add_argument("--host", default="127.0.0.1")
-    apn.add_argument("--port", type=int, default=8092)
     apn.add_argument("--team-id", default="SANDBOXTM1")
     apn.add_argument("--key-id", default="SANDBOXKY1")
     apn.add_argument("--bundle-id", default="com.example.herald")
@@ -76,25 +75,22 @@ def _write_private(path: Path | None, suffix: str, data: bytes) -> Path:
 
 
 async def run_firebase(args: argparse.Namespace, settings: Settings) -> int:
-    sandbox = FirebaseSandbox()
-    account = sandbox.add_service_account(args.project_id)
-    async with serve_app(sandbox.app, host=args.host, port=args.port) as base_url:
-        info = account.info(token_uri=f"{base_url}/token")
+    fake = FirebaseSandbox()
+    account = fake.add_service_account(args.project_id)
+
+    def lines(url: str) -> list[str]:
+        info = account.info(token_uri=f"{url}/token")
         path = _write_private(args.credentials_out, ".json", orjson.dumps(info))
-        print(f"Firebase Cloud Messaging sandbox at {base_url}", flush=True)
-        print(f"  FCM_API_URL={base_url}", flush=True)
-        print(f"  service account ({account.client_email}) written to {path}", flush=True)
-        print(
+        return [
+            f"Firebase Cloud Messaging sandbox at {url}",
+            f"  FCM_API_URL={url}",
+            f"  service account ({account.client_email}) written to {path}",
             "  herald integrations set --tenant acme --provider firebase --default "
             f'--credentials "{{\\"projectId\\": \\"{args.project_id}\\", '
             f'\\"serviceAccount\\": $(cat {path})}}"',
-            flush=True,
-        )
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await sandbox.close()
-    return 0
+        ]
+
+    return await serve_until_interrupted(fake, args, lines)
 
 
 async def run_apn(args: argparse.Namespace, settings: Settings) -> int:
@@ -109,16 +105,15 @@ async def run_apn(args: argparse.Namespace, settings: Settings) -> int:
         serialization.NoEncryption(),
     )
     path = _write_private(args.key_out, ".p8", pem)
-    async with serve_h2(sandbox.handle, host=args.host, port=args.port) as base_url:
-        print(f"APNs sandbox (HTTP/2 prior knowledge) at {base_url}", flush=True)
-        print(f"  APNS_API_URL={base_url}", flush=True)
-        print(
+    server = serve_h2(sandbox.handle, host=args.host, port=args.port)
+    return await serve_until_interrupted(
+        sandbox,
+        args,
+        lambda url: [
+            f"APNs sandbox (HTTP/2 prior knowledge) at {url}",
+            f"  APNS_API_URL={url}",
             f"  team {args.team_id}, key {args.key_id}, bundle {args.bundle_id}; "
             f"signing key written to {path}",
-            flush=True,
-        )
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await sandbox.close()
-    return 0
+        ],
+        server,
+    )

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import Any
 
-from sandbox import serve_app
 from sandbox.whatsapp_web import WhatsAppWebSimulator
 from schemas import Settings
+from streams.cli._sandbox_serve import add_service, serve_until_interrupted
 
 __all__ = ["register_whatsapp_web_sandbox"]
 
@@ -22,8 +21,10 @@ def _positive(text: str) -> float:
 
 def register_whatsapp_web_sandbox(services: Any) -> None:
     """Add the ``whatsapp-web`` service to ``herald sandbox``."""
-    web = services.add_parser(
+    web = add_service(
+        services,
         "whatsapp-web",
+        port=8095,
         help="the WhatsApp Web simulator (a page implementing wa-js, and a fake phone)",
         description=(
             "Serves a page whose window.WPP implements the part of @wppconnect/wa-js that "
@@ -35,8 +36,6 @@ def register_whatsapp_web_sandbox(services: Any) -> None:
             "See docs/whatsapp-web-simulator.md."
         ),
     )
-    web.add_argument("--host", default="127.0.0.1")
-    web.add_argument("--port", type=int, default=8095)
     web.add_argument(
         "--qr-interval", type=_positive, default=20.0, help="seconds each auth code lives"
     )
@@ -77,16 +76,13 @@ async def run_whatsapp_web(args: argparse.Namespace, settings: Settings) -> int:
         reload_after_pairing=args.reload_after_pairing,
         boot_delay=max(args.boot_delay, 0.0),
     )
-    async with serve_app(simulator.app, host=args.host, port=args.port) as base_url:
-        print(f"WhatsApp Web simulator at {base_url}/", flush=True)
-        print(f"  codes shown now:   GET  {base_url}/phone/pending-codes", flush=True)
-        print(
-            f'  scan one:          POST {base_url}/phone/scan {{"code": "...", "phone": "5511999990000"}}',
-            flush=True,
-        )
-        print(f"  messages sent:     GET  {base_url}/phone/messages", flush=True)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await simulator.close()
-    return 0
+    return await serve_until_interrupted(
+        simulator,
+        args,
+        lambda url: [
+            f"WhatsApp Web simulator at {url}/",
+            f"  codes shown now:   GET  {url}/phone/pending-codes",
+            f'  scan one:          POST {url}/phone/scan {{"code": "...", "phone": "5511999990000"}}',
+            f"  messages sent:     GET  {url}/phone/messages",
+        ],
+    )

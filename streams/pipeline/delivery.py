@@ -30,6 +30,7 @@ from providers import PermanentError, ProviderError, RetryableError
 from providers.base import Provider, RateLimit, Resources
 from schemas import ErrorCode, ErrorInfo, NotificationRequest, Settings, Status, StatusEvent
 from schemas.retry import RetryEnvelope, RetryReason
+from schemas.settings import RetryPolicy
 from schemas.status import utcnow
 from streams.pipeline.ratelimit import TokenBucket
 from streams.pipeline.resolve import Rejection, Resolved, alternatives, resolve_named
@@ -246,9 +247,9 @@ class Deliverer:
 
     def _rate_limit(self, resolved: Resolved) -> RateLimit | None:
         override = self.settings.rate_limits.get(resolved.name)
-        if override:
-            rate = float(override.get("perSecond", 0))
-            burst = int(override.get("burst", max(1, rate)))
+        if override is not None:
+            rate = override.per_second
+            burst = override.burst if override.burst is not None else int(max(1, rate))
             return RateLimit(rate, burst) if rate > 0 else None
         return resolved.provider_cls.rate_limit
 
@@ -280,12 +281,12 @@ class Deliverer:
 
     def _policy(self, provider: str) -> tuple[int, float, float, float]:
         s = self.settings
-        o = s.retry_policies.get(provider, {})
+        o = s.retry_policies.get(provider) or RetryPolicy()
         return (
-            int(o.get("maxAttempts", s.send_max_attempts)),
-            float(o.get("baseDelay", s.retry_base_delay_seconds)),
-            float(o.get("factor", s.retry_factor)),
-            float(o.get("maxDelay", s.retry_max_delay_seconds)),
+            o.max_attempts if o.max_attempts is not None else s.send_max_attempts,
+            o.base_delay if o.base_delay is not None else s.retry_base_delay_seconds,
+            o.factor if o.factor is not None else s.retry_factor,
+            o.max_delay if o.max_delay is not None else s.retry_max_delay_seconds,
         )
 
     async def _after_retryable(

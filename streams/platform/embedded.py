@@ -134,6 +134,7 @@ def settings_env_names() -> dict[str, str]:
 def settings_env(settings: Settings) -> dict[str, str]:
     """Settings as the environment variables that would reproduce them (``None`` omitted)."""
     env: dict[str, str] = {}
+    plain = settings.model_dump(mode="json", by_alias=True)  # typed entries in wire spelling
     for name, var in settings_env_names().items():
         value = getattr(settings, name)
         if value is None:
@@ -143,7 +144,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         elif isinstance(value, bool):
             env[var] = "true" if value else "false"
         elif isinstance(value, dict | list):
-            env[var] = json.dumps(value)  # pydantic-settings reads complex values as JSON
+            env[var] = json.dumps(plain[name])  # pydantic-settings reads complex values as JSON
         else:
             env[var] = str(value)
     return env

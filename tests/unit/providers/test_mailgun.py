@@ -18,7 +18,6 @@ from providers import (
     PermanentError,
     Provider,
     ProviderError,
-    ProviderTimeout,
     RetryableError,
     SendResult,
 )
@@ -37,6 +36,13 @@ from tests.unit.providers.email_common import (
     form_fields,
     make_request,
     unreachable_url,
+)
+from tests.unit.providers.harness import (
+    TRANSPORT_CASES,
+    answering,
+    assert_translated,
+    offline,
+    refusal,
 )
 
 DOMAIN = "mg.herald.example"
@@ -197,12 +203,8 @@ async def test_retry_after_is_honoured() -> None:
 
 
 def offline_provider(handler: Any = None, **creds: Any) -> MailgunProvider:
-    transport = httpx.MockTransport(handler or (lambda request: httpx.Response(500)))
-    return MailgunProvider(
-        credentials(**creds),
-        http=httpx.AsyncClient(transport=transport),
-        settings=make_settings(),
-    )
+    provider: MailgunProvider = offline(MailgunProvider, credentials(**creds), handler)
+    return provider
 
 
 def test_format_payload_is_mailguns_form() -> None:
@@ -232,18 +234,15 @@ def test_validate_rejects(email: str | None, content: dict[str, Any], code: str)
 
 
 async def send_against(response: httpx.Response | Exception, **creds: Any) -> ProviderError:
-    def handler(request: httpx.Request) -> httpx.Response:
+    def check(request: httpx.Request) -> None:
         assert request.url == f"https://api.mailgun.net/v3/{DOMAIN}/messages"
         basic = base64.b64encode(f"api:{API_KEY}".encode()).decode()
         assert request.headers["Authorization"] == f"Basic {basic}"
         assert form_fields(request)["to"] == RECIPIENT
-        if isinstance(response, Exception):
-            raise response
-        return response
 
-    with pytest.raises(ProviderError) as caught:
-        await offline_provider(handler, **creds).send(make_request(CONTENTS["text"]))
-    return caught.value
+    return await refusal(
+        offline_provider(answering(response, check), **creds), make_request(CONTENTS["text"])
+    )
 
 
 @pytest.mark.parametrize(
@@ -301,10 +300,8 @@ async def test_success_returns_the_id_without_angle_brackets() -> None:
     assert result.provider_message_id == f"20240203123456.1A2B@{DOMAIN}"
 
 
-async def test_transport_errors_are_translated() -> None:
-    refused = httpx.ConnectError("refused")
-    error = await send_against(refused)
-    assert type(error) is RetryableError
-    assert error.__cause__ is refused
-    slow = httpx.ReadTimeout("slow")
-    assert type(await send_against(slow)) is ProviderTimeout
+@pytest.mark.parametrize(("exc", "expected", "code"), TRANSPORT_CASES)
+async def test_transport_errors_are_translated(
+    exc: Exception, expected: type[Exception], code: str
+) -> None:
+    assert_translated(await send_against(exc), exc, expected, code)

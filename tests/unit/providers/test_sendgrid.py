@@ -18,7 +18,6 @@ from providers import (
     PermanentError,
     Provider,
     ProviderError,
-    ProviderTimeout,
     RetryableError,
     SendResult,
 )
@@ -36,6 +35,13 @@ from tests.unit.providers.email_common import (
     VALIDATION_CASES,
     make_request,
     unreachable_url,
+)
+from tests.unit.providers.harness import (
+    TRANSPORT_CASES,
+    answering,
+    assert_translated,
+    offline,
+    refusal,
 )
 
 API_KEY = "SG.sandbox-key.abcdef"
@@ -188,12 +194,10 @@ async def test_fake_checks_the_body_like_sendgrid() -> None:
 
 
 def offline_provider(handler: Any = None, **creds: Any) -> SendGridProvider:
-    transport = httpx.MockTransport(handler or (lambda request: httpx.Response(500)))
-    return SendGridProvider(
-        credentials(**creds),
-        http=httpx.AsyncClient(transport=transport),
-        settings=make_settings(sendgrid_api_url="https://sendgrid.test"),
+    provider: SendGridProvider = offline(
+        SendGridProvider, credentials(**creds), handler, sendgrid_api_url="https://sendgrid.test"
     )
+    return provider
 
 
 def test_format_payload_matches_mail_send() -> None:
@@ -265,17 +269,14 @@ def sendgrid_error(status: int, message: str, **headers: str) -> httpx.Response:
 
 
 async def send_against(response: httpx.Response | Exception) -> ProviderError:
-    def handler(request: httpx.Request) -> httpx.Response:
+    def check(request: httpx.Request) -> None:
         assert request.url == "https://sendgrid.test/v3/mail/send"
         assert request.headers["Authorization"] == f"Bearer {API_KEY}"
         assert request.headers["Content-Type"] == "application/json"
-        if isinstance(response, Exception):
-            raise response
-        return response
 
-    with pytest.raises(ProviderError) as caught:
-        await offline_provider(handler).send(make_request(CONTENTS["text"]))
-    return caught.value
+    return await refusal(
+        offline_provider(answering(response, check)), make_request(CONTENTS["text"])
+    )
 
 
 @pytest.mark.parametrize(
@@ -340,20 +341,11 @@ async def test_success_returns_x_message_id() -> None:
     assert result.provider_message_id == "W3YyP0_5Qk2Zs3Yw6fS1ZA"
 
 
-@pytest.mark.parametrize(
-    ("exc", "expected", "code"),
-    [
-        (httpx.ReadTimeout("slow"), ProviderTimeout, "provider_timeout"),
-        (httpx.ConnectError("refused"), RetryableError, "provider_unavailable"),
-    ],
-)
+@pytest.mark.parametrize(("exc", "expected", "code"), TRANSPORT_CASES)
 async def test_transport_errors_are_translated(
     exc: Exception, expected: type[Exception], code: str
 ) -> None:
-    error = await send_against(exc)
-    assert type(error) is expected
-    assert error.code == code
-    assert error.__cause__ is exc
+    assert_translated(await send_against(exc), exc, expected, code)
 
 
 async def test_control_endpoints_list_mails_inject_faults_and_post_events() -> None:

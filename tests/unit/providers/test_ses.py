@@ -24,7 +24,6 @@ from providers import (
     PermanentError,
     Provider,
     ProviderError,
-    ProviderTimeout,
     RetryableError,
     SendResult,
 )
@@ -42,6 +41,13 @@ from tests.unit.providers.email_common import (
     VALIDATION_CASES,
     make_request,
     unreachable_url,
+)
+from tests.unit.providers.harness import (
+    TRANSPORT_CASES,
+    answering,
+    assert_translated,
+    offline,
+    refusal,
 )
 
 REGION = "eu-west-1"
@@ -280,12 +286,8 @@ async def test_botocore_client_agrees_with_the_fake() -> None:
 
 
 def offline_provider(handler: Any = None, **creds: Any) -> SESProvider:
-    transport = httpx.MockTransport(handler or (lambda request: httpx.Response(500)))
-    return SESProvider(
-        credentials(**creds),
-        http=httpx.AsyncClient(transport=transport),
-        settings=make_settings(),
-    )
+    provider: SESProvider = offline(SESProvider, credentials(**creds), handler)
+    return provider
 
 
 def test_format_payload_matches_send_email() -> None:
@@ -356,19 +358,16 @@ def aws_error(status: int, error_type: str, *, header: bool = True) -> httpx.Res
 
 
 async def send_against(response: httpx.Response | Exception) -> ProviderError:
-    def handler(request: httpx.Request) -> httpx.Response:
+    def check(request: httpx.Request) -> None:
         assert request.url == f"https://email.{REGION}.amazonaws.com{SEND_EMAIL_PATH}"
         authorization = request.headers["Authorization"]
         assert authorization.startswith(f"AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/")
         assert f"/{REGION}/ses/aws4_request" in authorization
         assert "X-Amz-Date" in request.headers
-        if isinstance(response, Exception):
-            raise response
-        return response
 
-    with pytest.raises(ProviderError) as caught:
-        await offline_provider(handler).send(make_request(CONTENTS["text"]))
-    return caught.value
+    return await refusal(
+        offline_provider(answering(response, check)), make_request(CONTENTS["text"])
+    )
 
 
 @pytest.mark.parametrize("error_type", sorted(SES_ERRORS))
@@ -409,8 +408,8 @@ async def test_success_returns_the_message_id() -> None:
     assert result.provider_message_id == "0100018f-abc-000000"
 
 
-async def test_transport_errors_are_translated() -> None:
-    timeout = httpx.ReadTimeout("slow")
-    error = await send_against(timeout)
-    assert type(error) is ProviderTimeout
-    assert error.__cause__ is timeout
+@pytest.mark.parametrize(("exc", "expected", "code"), TRANSPORT_CASES)
+async def test_transport_errors_are_translated(
+    exc: Exception, expected: type[Exception], code: str
+) -> None:
+    assert_translated(await send_against(exc), exc, expected, code)

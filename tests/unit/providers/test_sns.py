@@ -23,7 +23,6 @@ from providers import (
     PermanentError,
     Provider,
     ProviderError,
-    ProviderTimeout,
     RetryableError,
     SendResult,
 )
@@ -42,6 +41,13 @@ from sandbox.sns import SNSSandbox
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
 from tests.unit.providers.contract import ContractHarness, ProviderContract
+from tests.unit.providers.harness import (
+    TRANSPORT_CASES,
+    answering,
+    assert_translated,
+    offline,
+    refusal,
+)
 
 ACCESS_KEY = "AKIAHERALDTEST000001"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -386,24 +392,15 @@ def test_credentials_defaults_follow_the_seed() -> None:
 
 
 async def send_against(response: httpx.Response | Exception) -> ProviderError:
-    def handler(request: httpx.Request) -> httpx.Response:
+    def check(request: httpx.Request) -> None:
         assert str(request.url) == "https://sns.us-east-1.amazonaws.com/"
         assert request.headers["Authorization"].startswith(
             f"AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/"
         )
         assert dict(parse_qsl(request.content.decode()))["Action"] == "Publish"
-        if isinstance(response, Exception):
-            raise response
-        return response
 
-    provider = SNSProvider(
-        credentials(),
-        http=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
-        settings=make_settings(),
-    )
-    with pytest.raises(ProviderError) as caught:
-        await provider.send(make_request(TEXT))
-    return caught.value
+    provider = offline(SNSProvider, credentials(), answering(response, check))
+    return await refusal(provider, make_request(TEXT))
 
 
 @pytest.mark.parametrize("code", sorted(SNS_ERRORS))
@@ -450,17 +447,8 @@ async def test_success_returns_the_message_id() -> None:
     assert result.metadata == {"request_id": "r-1"}
 
 
-@pytest.mark.parametrize(
-    ("exc", "expected", "code"),
-    [
-        (httpx.ReadTimeout("slow"), ProviderTimeout, "provider_timeout"),
-        (httpx.ConnectError("refused"), RetryableError, "provider_unavailable"),
-    ],
-)
+@pytest.mark.parametrize(("exc", "expected", "code"), TRANSPORT_CASES)
 async def test_transport_errors_are_translated(
     exc: Exception, expected: type[Exception], code: str
 ) -> None:
-    error = await send_against(exc)
-    assert type(error) is expected
-    assert error.code == code
-    assert error.__cause__ is exc
+    assert_translated(await send_against(exc), exc, expected, code)

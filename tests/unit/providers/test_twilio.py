@@ -22,7 +22,6 @@ from providers import (
     PermanentError,
     Provider,
     ProviderError,
-    ProviderTimeout,
     RetryableError,
     SendResult,
 )
@@ -33,6 +32,13 @@ from sandbox.twilio import TwilioSandbox
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
 from tests.unit.providers.contract import ContractHarness, ProviderContract
+from tests.unit.providers.harness import (
+    TRANSPORT_CASES,
+    answering,
+    assert_translated,
+    offline,
+    refusal,
+)
 
 ACCOUNT_SID = "AC" + "3f0a" * 8
 AUTH_TOKEN = "c0ffee" * 5 + "ab"
@@ -267,12 +273,14 @@ async def test_the_fake_refuses_what_twilio_refuses() -> None:
 
 
 def offline_provider(handler: Any = None, **creds: Any) -> TwilioProvider:
-    transport = httpx.MockTransport(handler or (lambda request: httpx.Response(500)))
-    return TwilioProvider(
+    provider: TwilioProvider = offline(
+        TwilioProvider,
         credentials(**creds),
-        http=httpx.AsyncClient(transport=transport),
-        settings=make_settings(twilio_api_url="https://api.twilio.test", public_url=PUBLIC_URL),
+        handler,
+        twilio_api_url="https://api.twilio.test",
+        public_url=PUBLIC_URL,
     )
+    return provider
 
 
 def test_format_payload_is_the_form_twilio_expects() -> None:
@@ -361,17 +369,12 @@ def twilio_error(code: int, status: int = 400, **headers: str) -> httpx.Response
 
 
 async def send_against(response: httpx.Response | Exception) -> ProviderError:
-    def handler(request: httpx.Request) -> httpx.Response:
+    def check(request: httpx.Request) -> None:
         assert request.url.path == f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
         assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
         assert dict(parse_qsl(request.content.decode()))["To"] == RECIPIENT_E164
-        if isinstance(response, Exception):
-            raise response
-        return response
 
-    with pytest.raises(ProviderError) as caught:
-        await offline_provider(handler).send(make_request(TEXT))
-    return caught.value
+    return await refusal(offline_provider(answering(response, check)), make_request(TEXT))
 
 
 @pytest.mark.parametrize("code", sorted(TWILIO_ERRORS))
@@ -423,18 +426,8 @@ async def test_unreadable_bodies_fall_back_on_the_status(
     assert error.code == code
 
 
-@pytest.mark.parametrize(
-    ("exc", "expected", "code"),
-    [
-        (httpx.ReadTimeout("slow"), ProviderTimeout, "provider_timeout"),
-        (httpx.ConnectError("refused"), RetryableError, "provider_unavailable"),
-        (httpx.RemoteProtocolError("eof"), RetryableError, "provider_unavailable"),
-    ],
-)
+@pytest.mark.parametrize(("exc", "expected", "code"), TRANSPORT_CASES)
 async def test_transport_errors_are_translated(
     exc: Exception, expected: type[Exception], code: str
 ) -> None:
-    error = await send_against(exc)
-    assert type(error) is expected
-    assert error.code == code
-    assert error.__cause__ is exc
+    assert_translated(await send_against(exc), exc, expected, code)

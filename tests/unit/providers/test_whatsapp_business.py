@@ -19,7 +19,6 @@ from providers import (
     PermanentError,
     Provider,
     ProviderError,
-    ProviderTimeout,
     RetryableError,
     SendResult,
 )
@@ -33,6 +32,13 @@ from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
 from tests.unit.providers.contract import ContractHarness, ProviderContract
+from tests.unit.providers.harness import (
+    TRANSPORT_CASES,
+    answering,
+    assert_translated,
+    offline,
+    refusal,
+)
 
 PHONE_NUMBER_ID = "106540352242922"
 TOKEN = "EAAG-sandbox-token"
@@ -249,12 +255,14 @@ async def test_unknown_phone_number_id_is_permanent() -> None:
 
 
 def offline_provider(handler: Any = None, **settings: Any) -> WhatsAppBusinessProvider:
-    transport = httpx.MockTransport(handler or (lambda request: httpx.Response(500)))
-    return WhatsAppBusinessProvider(
+    provider: WhatsAppBusinessProvider = offline(
+        WhatsAppBusinessProvider,
         credentials(),
-        http=httpx.AsyncClient(transport=transport),
-        settings=make_settings(whatsapp_business_api_url="https://graph.test/v23.0", **settings),
+        handler,
+        whatsapp_business_api_url="https://graph.test/v23.0",
+        **settings,
     )
+    return provider
 
 
 @pytest.mark.parametrize("content_type", list(CONTENTS))
@@ -358,16 +366,13 @@ def graph_error(code: int, status: int = 400, **headers: str) -> httpx.Response:
 
 
 async def send_against(response: httpx.Response | Exception) -> ProviderError:
-    def handler(request: httpx.Request) -> httpx.Response:
+    def check(request: httpx.Request) -> None:
         assert request.headers["Authorization"] == f"Bearer {TOKEN}"
         assert request.url.path == f"/v23.0/{PHONE_NUMBER_ID}/messages"
-        if isinstance(response, Exception):
-            raise response
-        return response
 
-    with pytest.raises(ProviderError) as caught:
-        await offline_provider(handler).send(make_request(CONTENTS["text"]))
-    return caught.value
+    return await refusal(
+        offline_provider(answering(response, check)), make_request(CONTENTS["text"])
+    )
 
 
 @pytest.mark.parametrize("code", sorted(GRAPH_ERRORS))
@@ -440,22 +445,11 @@ async def test_retry_after_is_read_from_the_header() -> None:
     assert error.retry_after is None
 
 
-@pytest.mark.parametrize(
-    ("exc", "expected", "code"),
-    [
-        (httpx.ReadTimeout("slow"), ProviderTimeout, "provider_timeout"),
-        (httpx.ConnectTimeout("slow"), ProviderTimeout, "provider_timeout"),
-        (httpx.ConnectError("refused"), RetryableError, "provider_unavailable"),
-        (httpx.RemoteProtocolError("eof"), RetryableError, "provider_unavailable"),
-    ],
-)
+@pytest.mark.parametrize(("exc", "expected", "code"), TRANSPORT_CASES)
 async def test_transport_errors_are_translated(
     exc: Exception, expected: type[Exception], code: str
 ) -> None:
-    error = await send_against(exc)
-    assert type(error) is expected
-    assert error.code == code
-    assert error.__cause__ is exc
+    assert_translated(await send_against(exc), exc, expected, code)
 
 
 async def test_success_returns_the_wamid() -> None:
