@@ -36,7 +36,7 @@ def _reply(view: View, answer: WebhookResponse) -> Response:
 async def _read_limited(request: Request, limit: int) -> bytes | None:
     """The body, or ``None`` if it is larger than ``limit`` bytes."""
     declared = request.headers.get("Content-Length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         return None
     body: bytes = await request.read()
     return None if len(body) > limit else body

@@ -17,6 +17,7 @@ from providers._phone import sanitize_phone
 from providers._sms import e164, normalize_sender
 from providers.database import Cursor, InvalidCursor
 from providers.errors import as_int
+from providers.twilio._webhook import MalformedCallback, parse_status_callback
 from providers.wppconnect._payload import to_wid
 from schemas import DeadLetterReason, NotificationRequest
 from schemas._base import is_tenant_id
@@ -194,3 +195,19 @@ def test_a_failed_restore_leaves_no_staging_folder(tmp_path: Path) -> None:
     with pytest.raises(tarfile.TarError):
         unpack(truncated, tokens / "tenant-acme")
     assert list(tokens.iterdir()) == []
+
+
+def test_a_twilio_error_code_in_other_digits_is_malformed_not_a_crash() -> None:
+    """``"²".isdigit()`` is true but ``int("²")`` raises: the callback was a 500."""
+    params = [
+        ("MessageSid", "SM" + "a" * 32),
+        ("MessageStatus", "failed"),
+        ("AccountSid", "AC" + "b" * 32),
+    ]
+    for code in ("\u00b2", "\u0663\u0660\u0660\u0660\u0667"):  # superscript 2, Arabic-Indic 30007
+        with pytest.raises(MalformedCallback):
+            parse_status_callback([*params, ("ErrorCode", code)])
+    parsed = parse_status_callback([*params, ("ErrorCode", "30007")])
+    assert parsed is not None
+    assert parsed.error is not None
+    assert parsed.error.code == "30007"
