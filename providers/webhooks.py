@@ -28,6 +28,7 @@ from schemas.settings import Settings
 from schemas.status import ErrorInfo, Status
 
 __all__ = [
+    "MAX_FUTURE_SKEW",
     "DeliveryReport",
     "IntegrationsReader",
     "ReportSink",
@@ -147,3 +148,18 @@ async def signed_by(
         if isinstance(creds, model) and verifies(creds):
             verified.add(tenant)
     return verified
+
+
+#: Seconds a webhook's signed timestamp may lie ahead of this worker's clock.
+MAX_FUTURE_SKEW = 300
+
+
+def signed_at(timestamp: str, now: float, max_age: int) -> int | None:
+    """A signed timestamp (unix seconds) if it is at most ``max_age`` seconds old and at
+    most :data:`MAX_FUTURE_SKEW` ahead of ``now``; else ``None`` (stale, future, not a
+    number). A replay cache keeps an id until ``signed_at + max_age``."""
+    text = timestamp.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 12:
+        return None
+    signed = int(text)
+    return signed if now - max_age <= signed <= now + MAX_FUTURE_SKEW else None

@@ -4,8 +4,8 @@ The payload names its sending domain (in the message id, ``...@mg.example.com``)
 integrations of that domain are found through the integration index, and the webhook is
 accepted only if ``signature`` is the HMAC-SHA256 of ``timestamp + token`` under one of
 their webhook signing keys (``401`` otherwise). A timestamp older than
-``MAILGUN_WEBHOOK_MAX_AGE_SECONDS``, or more than :data:`MAX_FUTURE_SKEW` seconds ahead,
-is refused (``401``); each token is remembered in Redis until its timestamp leaves that
+``MAILGUN_WEBHOOK_MAX_AGE_SECONDS``, or more than :data:`providers.webhooks.MAX_FUTURE_SKEW` seconds
+ahead, is refused (``401``); each token is remembered in Redis until its timestamp leaves that
 window (so for as long as the webhook would be accepted, however far ahead it was
 signed), and a second use is refused with ``406`` (which tells Mailgun not to retry).
 Nothing is emitted for a refused webhook.
@@ -34,6 +34,7 @@ from providers.webhooks import (
     WebhookContext,
     WebhookRequest,
     WebhookResponse,
+    signed_at,
     signed_by,
 )
 
@@ -42,17 +43,6 @@ __all__ = ["PROVIDER", "handle_event", "mailgun_webhook", "token_key"]
 log = logging.getLogger(__name__)
 
 PROVIDER = "mailgun"
-#: Seconds a signed timestamp may lie ahead of this worker's clock.
-MAX_FUTURE_SKEW = 300
-
-
-def _signed_at(timestamp: str, now: float, max_age: int) -> int | None:
-    """The timestamp as unix seconds if it is inside the accepted window, else ``None``."""
-    text = timestamp.strip()
-    if not (text.isascii() and text.isdigit()) or len(text) > 12:
-        return None
-    signed = int(text)
-    return signed if now - max_age <= signed <= now + MAX_FUTURE_SKEW else None
 
 
 def _digest(value: str) -> str:
@@ -99,14 +89,14 @@ async def handle_event(
     if not tenants:
         log.warning("webhook signature rejected", extra={"provider": PROVIDER})
         return WebhookResponse(401, "invalid signature")
-    signed_at = _signed_at(webhook.timestamp, time.time() if now is None else now, max_age_seconds)
-    if signed_at is None:
+    signed = signed_at(webhook.timestamp, time.time() if now is None else now, max_age_seconds)
+    if signed is None:
         log.warning("stale webhook refused", extra={"provider": PROVIDER})
         return WebhookResponse(401, "stale timestamp")
     key = token_key(webhook.token)
     # Remembered until the timestamp leaves the window: a replay is refused for as long
     # as the signature would otherwise be accepted.
-    if not await redis.set(key, b"1", nx=True, exat=signed_at + max_age_seconds + 1):
+    if not await redis.set(key, b"1", nx=True, exat=signed + max_age_seconds + 1):
         log.warning("replayed webhook refused", extra={"provider": PROVIDER})
         return WebhookResponse(406, "token already used")
     try:

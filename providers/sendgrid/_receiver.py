@@ -7,7 +7,7 @@ mail (SendGrid echoes it in the events). Tenants sharing that key (one SendGrid 
 are found through the integration index. Anything else is ``401`` and nothing is emitted.
 
 Replays: the signed timestamp must be at most ``SENDGRID_WEBHOOK_MAX_AGE_SECONDS`` old and
-at most :data:`MAX_FUTURE_SKEW` seconds ahead (``401`` otherwise), and each event's
+at most :data:`providers.webhooks.MAX_FUTURE_SKEW` seconds ahead (``401`` otherwise), and each event's
 ``sg_event_id`` is remembered for that long: an event seen before is skipped.
 """
 
@@ -30,12 +30,14 @@ from providers.sendgrid._webhook import (
     verify_signature,
 )
 from providers.webhooks import (
+    MAX_FUTURE_SKEW,
     DeliveryReport,
     IntegrationsReader,
     ReportSink,
     WebhookContext,
     WebhookRequest,
     WebhookResponse,
+    signed_at,
 )
 from schemas.errors import InvalidTenantId
 
@@ -45,8 +47,6 @@ log = logging.getLogger(__name__)
 
 PROVIDER = "sendgrid"
 _MAX_CLAIMED_TENANTS = 16
-#: Seconds a signed timestamp may lie ahead of this worker's clock.
-MAX_FUTURE_SKEW = 300
 
 
 def event_key(sg_event_id: str) -> str:
@@ -54,13 +54,6 @@ def event_key(sg_event_id: str) -> str:
     return (
         f"herald:webhook-event:{PROVIDER}:{hashlib.sha256(sg_event_id.encode()).hexdigest()[:32]}"
     )
-
-
-def _fresh(timestamp: str, now: float, max_age: int) -> bool:
-    text = timestamp.strip()
-    if not (text.isascii() and text.isdigit()) or len(text) > 12:
-        return False
-    return now - max_age <= int(text) <= now + MAX_FUTURE_SKEW
 
 
 async def _key_owners(
@@ -95,7 +88,7 @@ async def handle_events(
 ) -> WebhookResponse:
     if not signature or not timestamp:
         return WebhookResponse(401, "missing signature headers")
-    if not _fresh(timestamp, time.time() if now is None else now, max_age_seconds):
+    if signed_at(timestamp, time.time() if now is None else now, max_age_seconds) is None:
         log.warning("stale sendgrid webhook refused", extra={"provider": PROVIDER})
         return WebhookResponse(401, "stale timestamp")
     try:
