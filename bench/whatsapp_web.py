@@ -37,6 +37,7 @@ from bench.stack import Process, Stack, wait_http
 from streams.platform.embedded import find_free_port
 from streams.tenancy.crypto import Cipher
 from streams.tenancy.integrations import IntegrationStore
+from streams.whatsapp.store import SessionStore
 
 __all__ = ["browsers_of", "run", "versions"]
 
@@ -142,17 +143,17 @@ def _requests(tenants: list[str], per_tenant: int, prefix: str) -> list[tuple[by
 
 
 async def _pair_all(
-    redis: Redis, sim_url: str, tenants: list[str], deadline: float, failures: list[str]
+    qrs: SessionStore, sim_url: str, tenants: list[str], deadline: float, failures: list[str]
 ) -> None:
-    """Be the phone: scan each tenant's current QR code (from Redis) once."""
+    """Be the phone: scan each tenant's current QR code (from Redis, decrypted) once."""
     pending = {t: f"55119{9000_0000 + i:08d}" for i, t in enumerate(tenants)}
     async with httpx.AsyncClient(base_url=sim_url, timeout=30, trust_env=False) as client:
         while pending and time.perf_counter() < deadline:
             for tenant in list(pending):
-                raw = await redis.get(f"wppconnect:qr:{tenant}")
-                if raw is None:
+                qr = await qrs.get_qr(tenant)
+                if qr is None:
                     continue
-                code = orjson.loads(raw).get("urlCode")
+                code = qr.get("urlCode")
                 answer = await client.post(
                     "/phone/scan", json={"code": code, "phone": pending[tenant]}
                 )
@@ -228,7 +229,8 @@ async def _run_count(stack: Stack, count: int, per_session: int, workdir: Path) 
                     )
                 )
                 failures: list[str] = []
-                await _pair_all(redis, sim_url, tenants, started + 50 + 2 * count, failures)
+                qrs = SessionStore(redis, cipher=Cipher.from_settings(settings))
+                await _pair_all(qrs, sim_url, tenants, started + 50 + 2 * count, failures)
                 opened = await opening
                 ready_seconds = time.perf_counter() - started
                 notes.append(

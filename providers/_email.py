@@ -41,6 +41,9 @@ EMAIL_CONTENT_TYPES = ("text", "html", "attachment")
 
 _FALLBACK_MIMETYPE = "application/octet-stream"
 _UNSAFE_FILENAME = re.compile(r'[\x00-\x1f\x7f"]+')
+#: Everything a mail client, a header folder or ``str.splitlines`` may take for a line end
+#: (CR, LF, VT, FF, FS, GS, RS, NEL, U+2028, U+2029), and the other C0 controls but tab.
+_LINE_BREAKS = re.compile("[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +117,7 @@ def email_message(request: NotificationRequest) -> EmailMessage:
     subject = (content.subject or "").strip()
     if not subject:
         raise InvalidRequest(ErrorCode.UNSUPPORTED_CONTENT.value, "email needs content.subject")
-    if "\r" in subject or "\n" in subject:
+    if _LINE_BREAKS.search(subject):
         raise InvalidRequest(
             ErrorCode.INVALID_REQUEST.value, "content.subject must be a single line"
         )

@@ -8,7 +8,11 @@ from schemas.errors import InvalidRequest
 
 __all__ = ["sanitize_phone"]
 
-_NON_DIGITS = re.compile(r"\D+")
+#: What a human spelling of a number may contain: ASCII digits, an optional leading "+",
+#: and the separators ``( ) - .`` and spaces. Nothing else: no words ("call me 55... now"),
+#: no other scripts' digits (Arabic-Indic digits are digits to ``str.isdigit`` and ``\d``).
+_SPELLING = re.compile(r"\+?[0-9 ().-]+")
+_SEPARATORS = re.compile(r"[ ().-]+")
 
 
 def sanitize_phone(raw: str | None) -> str:
@@ -19,7 +23,13 @@ def sanitize_phone(raw: str | None) -> str:
     """
     if not raw:
         raise InvalidRequest("invalid_recipient", "recipient.phone is required for this channel")
-    digits = _NON_DIGITS.sub("", raw)
+    spelled = raw.strip(" ")
+    if not _SPELLING.fullmatch(spelled):
+        raise InvalidRequest(
+            "invalid_recipient",
+            "recipient.phone may hold only ASCII digits, a leading '+', spaces and ( ) - .",
+        )
+    digits = _SEPARATORS.sub("", spelled.removeprefix("+"))
     if not 8 <= len(digits) <= 15 or digits.startswith("0"):
         raise InvalidRequest(
             "invalid_recipient",

@@ -22,7 +22,7 @@ __all__ = [
 #: service splits longer texts into segments itself. The seed's ``maxMessageLength``.
 MAX_SMS_CHARS = 1600
 
-_PHONE_SPELLING = re.compile(r"^\+?[\d\s().-]+$")
+_PHONE_SPELLING = re.compile(r"\+?[0-9 ().-]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +42,8 @@ def normalize_sender(sender: str) -> str:
     Short codes (up to 7 digits) and alphanumeric sender ids are passed as they are.
     """
     sender = sender.strip()
-    digits = re.sub(r"\D", "", sender)
-    if _PHONE_SPELLING.match(sender) and len(digits) >= 8:
+    digits = re.sub(r"[^0-9]", "", sender)
+    if _PHONE_SPELLING.fullmatch(sender) and len(digits) >= 8:
         return "+" + digits
     return sender
 

@@ -28,6 +28,7 @@ from schemas.settings import Settings
 from schemas.status import ErrorInfo, Status
 
 __all__ = [
+    "MAX_FUTURE_SKEW",
     "DeliveryReport",
     "IntegrationsReader",
     "ReportSink",
@@ -80,6 +81,12 @@ class IntegrationsReader(Protocol):
 
     async def tenants_by_index(self, provider: str, field: str, value: str) -> list[str]: ...
 
+    async def tenants_by_indexes(
+        self, provider: str, field: str, values: list[str]
+    ) -> dict[str, list[str]]:
+        """:meth:`tenants_by_index` for several values in one round trip."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class WebhookRequest:
@@ -123,16 +130,36 @@ async def signed_by(
     model: type[C],
     index: tuple[str, str],
     verifies: Callable[[C], bool],
+    *,
+    candidates: list[str] | None = None,
 ) -> set[str]:
     """The tenants indexed under ``index`` (field, value) whose credentials sign the request.
 
     ``verifies(credentials)`` checks the request's signature with one tenant's secret; the
-    tenants it accepts are the ones the request may speak for.
+    tenants it accepts are the ones the request may speak for. ``candidates``: the index
+    already read (several values in one round trip, :meth:`tenants_by_indexes`).
     """
     field, value = index
     verified: set[str] = set()
-    for tenant in await integrations.tenants_by_index(provider, field, value):
+    if candidates is None:
+        candidates = await integrations.tenants_by_index(provider, field, value)
+    for tenant in candidates:
         creds = await integrations.credentials(tenant, provider)
         if isinstance(creds, model) and verifies(creds):
             verified.add(tenant)
     return verified
+
+
+#: Seconds a webhook's signed timestamp may lie ahead of this worker's clock.
+MAX_FUTURE_SKEW = 300
+
+
+def signed_at(timestamp: str, now: float, max_age: int) -> int | None:
+    """A signed timestamp (unix seconds) if it is at most ``max_age`` seconds old and at
+    most :data:`MAX_FUTURE_SKEW` ahead of ``now``; else ``None`` (stale, future, not a
+    number). A replay cache keeps an id until ``signed_at + max_age``."""
+    text = timestamp.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 12:
+        return None
+    signed = int(text)
+    return signed if now - max_age <= signed <= now + MAX_FUTURE_SKEW else None

@@ -125,11 +125,34 @@ class QrCode(WireModel):
     attempts: int = Field(ge=1, description="QR codes shown by this session so far")
 
 
-class QrCodeEvent(QrCode):
-    """``whatsapp.qr``: a session needs pairing; scan ``qrCode`` with WhatsApp on the phone."""
+class QrCodeEvent(WireModel):
+    """``whatsapp.qr``: a session needs pairing; scan ``qrCode`` with WhatsApp on the phone.
+
+    With ``WHATSAPP_WPPCONNECT_QR_PUBLISH=reference`` the event carries no pairing material
+    (``qrCode``, ``asciiQR``, ``urlCode`` absent): the UI fetches the code from ``qrUrl``
+    with a ``session``-scoped API key of the tenant (docs/security.md).
+    """
 
     tenant_id: str
     session: str = Field(description="tenant-{tenantId}")
+    qr_code: str | None = Field(
+        default=None, description="PNG of the QR code as a data URL (absent: reference mode)"
+    )
+    ascii_qr: str | None = Field(
+        default=None, alias="asciiQR", description="the QR code for a terminal (absent: reference)"
+    )
+    url_code: str | None = Field(
+        default=None, description="the encoded pairing code (absent: reference mode)"
+    )
+    expires_at: datetime
+    attempts: int = Field(ge=1, description="QR codes shown by this session so far")
+    qr_ref: str | None = Field(
+        default=None,
+        description="a digest naming this QR code (not the code): the one GET qrUrl returns",
+    )
+    qr_url: str | None = Field(
+        default=None, description="where the UI fetches the code (an authenticated endpoint)"
+    )
     timestamp: datetime = Field(default_factory=utcnow)
 
 

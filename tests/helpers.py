@@ -84,6 +84,7 @@ def make_settings(**overrides: Any) -> Settings:
         "app_id": f"herald-test-{suffix}",
         "web_host": "127.0.0.1",
         "web_port": find_free_port(),
+        "metrics_port": find_free_port(),
         "retry_base_delay_seconds": 0.01,
         "retry_max_delay_seconds": 0.1,
         **FAST_GROUP_TIMINGS,
@@ -237,6 +238,11 @@ class WorkerProcess:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.settings.web_port}"
+
+    @property
+    def metrics_url(self) -> str:
+        """Base URL of the admin listener (``GET /metrics``)."""
+        return f"http://127.0.0.1:{self.settings.metrics_port}"
 
     @property
     def pid(self) -> int | None:

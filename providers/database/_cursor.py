@@ -20,6 +20,9 @@ __all__ = ["Cursor", "InvalidCursor"]
 
 _VERSION = "v1"
 _MAX_LENGTH = 256
+#: Row ids are PostgreSQL ``BIGINT`` (SQLite ``INTEGER``): a forged cursor beyond that range
+#: would fail in the driver (a 500) instead of being refused here (a 400).
+_MAX_ID = 2**63 - 1
 
 
 class InvalidCursor(ValueError):
@@ -51,12 +54,14 @@ class Cursor:
             or not isinstance(data[1], str)
             or not isinstance(data[2], int)
             or isinstance(data[2], bool)
+            or not 0 < data[2] <= _MAX_ID
         ):
             raise InvalidCursor("cursor is not one this server issued")
         try:
             created_at = datetime.fromisoformat(data[1])
-        except ValueError as exc:
+            if created_at.tzinfo is None:
+                raise ValueError("naive timestamp")
+            created_at = created_at.astimezone(UTC)  # year 1 or 9999 with an offset overflows
+        except (ValueError, OverflowError) as exc:
             raise InvalidCursor("cursor has an invalid timestamp") from exc
-        if created_at.tzinfo is None:
-            raise InvalidCursor("cursor has an invalid timestamp")
-        return cls(created_at=created_at.astimezone(UTC), id=data[2])
+        return cls(created_at=created_at, id=data[2])

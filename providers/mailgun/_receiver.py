@@ -3,10 +3,12 @@
 The payload names its sending domain (in the message id, ``...@mg.example.com``); the
 integrations of that domain are found through the integration index, and the webhook is
 accepted only if ``signature`` is the HMAC-SHA256 of ``timestamp + token`` under one of
-their webhook signing keys (``401`` otherwise). A timestamp further than
-``MAILGUN_WEBHOOK_MAX_AGE_SECONDS`` from now is refused (``401``); each token is
-remembered in Redis for that long and a second use is refused with ``406`` (which tells
-Mailgun not to retry). Nothing is emitted for a refused webhook.
+their webhook signing keys (``401`` otherwise). A timestamp older than
+``MAILGUN_WEBHOOK_MAX_AGE_SECONDS``, or more than :data:`providers.webhooks.MAX_FUTURE_SKEW` seconds
+ahead, is refused (``401``); each token is remembered in Redis until its timestamp leaves that
+window (so for as long as the webhook would be accepted, however far ahead it was
+signed), and a second use is refused with ``406`` (which tells Mailgun not to retry).
+Nothing is emitted for a refused webhook.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from redis.asyncio import Redis
 from providers.mailgun._credentials import MailgunCredentials
 from providers.mailgun._webhook import (
     MalformedWebhook,
-    is_fresh,
     load_webhook,
     parse_event,
     sending_domain,
@@ -33,6 +34,7 @@ from providers.webhooks import (
     WebhookContext,
     WebhookRequest,
     WebhookResponse,
+    signed_at,
     signed_by,
 )
 
@@ -87,11 +89,14 @@ async def handle_event(
     if not tenants:
         log.warning("webhook signature rejected", extra={"provider": PROVIDER})
         return WebhookResponse(401, "invalid signature")
-    if not is_fresh(webhook.timestamp, time.time() if now is None else now, max_age_seconds):
+    signed = signed_at(webhook.timestamp, time.time() if now is None else now, max_age_seconds)
+    if signed is None:
         log.warning("stale webhook refused", extra={"provider": PROVIDER})
         return WebhookResponse(401, "stale timestamp")
     key = token_key(webhook.token)
-    if not await redis.set(key, b"1", nx=True, ex=max_age_seconds):
+    # Remembered until the timestamp leaves the window: a replay is refused for as long
+    # as the signature would otherwise be accepted.
+    if not await redis.set(key, b"1", nx=True, exat=signed + max_age_seconds + 1):
         log.warning("replayed webhook refused", extra={"provider": PROVIDER})
         return WebhookResponse(406, "token already used")
     try:

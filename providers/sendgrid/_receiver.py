@@ -5,11 +5,19 @@ verification key (``webhookPublicKey``) of every tenant it claims: the ``?tenant
 parameter of the webhook URL, and the ``herald_tenant`` custom argument Herald puts in each
 mail (SendGrid echoes it in the events). Tenants sharing that key (one SendGrid account)
 are found through the integration index. Anything else is ``401`` and nothing is emitted.
+
+Replays: the signed timestamp must be at most ``SENDGRID_WEBHOOK_MAX_AGE_SECONDS`` old and
+at most :data:`providers.webhooks.MAX_FUTURE_SKEW` seconds ahead (``401`` otherwise), and each event's
+``sg_event_id`` is remembered for that long: an event seen before is skipped.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import time
+
+from redis.asyncio import Redis
 
 from providers.sendgrid._credentials import SendGridCredentials
 from providers.sendgrid._webhook import (
@@ -22,12 +30,14 @@ from providers.sendgrid._webhook import (
     verify_signature,
 )
 from providers.webhooks import (
+    MAX_FUTURE_SKEW,
     DeliveryReport,
     IntegrationsReader,
     ReportSink,
     WebhookContext,
     WebhookRequest,
     WebhookResponse,
+    signed_at,
 )
 from schemas.errors import InvalidTenantId
 
@@ -37,6 +47,13 @@ log = logging.getLogger(__name__)
 
 PROVIDER = "sendgrid"
 _MAX_CLAIMED_TENANTS = 16
+
+
+def event_key(sg_event_id: str) -> str:
+    """Redis key remembering an applied event (``sg_event_id``)."""
+    return (
+        f"herald:webhook-event:{PROVIDER}:{hashlib.sha256(sg_event_id.encode()).hexdigest()[:32]}"
+    )
 
 
 async def _key_owners(
@@ -65,9 +82,15 @@ async def handle_events(
     tenant_hint: str | None,
     integrations: IntegrationsReader,
     updater: ReportSink,
+    redis: Redis | None = None,
+    max_age_seconds: int = 900,
+    now: float | None = None,
 ) -> WebhookResponse:
     if not signature or not timestamp:
         return WebhookResponse(401, "missing signature headers")
+    if signed_at(timestamp, time.time() if now is None else now, max_age_seconds) is None:
+        log.warning("stale sendgrid webhook refused", extra={"provider": PROVIDER})
+        return WebhookResponse(401, "stale timestamp")
     try:
         events = load_events(raw)
     except MalformedWebhook:
@@ -89,21 +112,40 @@ async def handle_events(
             return WebhookResponse(401, "invalid signature")
         verified |= owners
     tenants = frozenset(verified)
-    applied = 0
+    applied = replayed = 0
+    ttl = max_age_seconds + MAX_FUTURE_SKEW
     for item in parse_events(events):
-        await updater.apply(
-            DeliveryReport(
-                provider=PROVIDER,
-                provider_message_id=item.provider_message_id,
-                status=item.status,
-                error=item.error,
-                tenants=tenants,
+        key = event_key(item.event_id) if redis is not None and item.event_id else None
+        if (
+            key is not None
+            and redis is not None
+            and not await redis.set(key, b"1", nx=True, ex=ttl)
+        ):
+            replayed += 1
+            continue
+        try:
+            await updater.apply(
+                DeliveryReport(
+                    provider=PROVIDER,
+                    provider_message_id=item.provider_message_id,
+                    status=item.status,
+                    error=item.error,
+                    tenants=tenants,
+                )
             )
-        )
+        except BaseException:
+            if key is not None and redis is not None:  # not applied: SendGrid's retry counts
+                await redis.delete(key)
+            raise
         applied += 1
     log.info(
         "sendgrid events received",
-        extra={"provider": PROVIDER, "events": len(events), "applied": applied},
+        extra={
+            "provider": PROVIDER,
+            "events": len(events),
+            "applied": applied,
+            "replayed": replayed,
+        },
     )
     return WebhookResponse(200, "ok")
 
@@ -117,4 +159,6 @@ async def sendgrid_webhook(request: WebhookRequest, context: WebhookContext) -> 
         tenant_hint=request.query.get("tenant"),
         integrations=context.integrations,
         updater=context.reports,
+        redis=context.redis,
+        max_age_seconds=context.settings.sendgrid_webhook_max_age_seconds,
     )

@@ -118,6 +118,7 @@ class EventStatus:
     event: str
     error: ErrorInfo | None = None
     tenant: str | None = None
+    event_id: str | None = None  # sg_event_id: unique per event, for de-duplication
 
 
 def load_events(raw_body: bytes) -> list[dict[str, Any]]:
@@ -185,6 +186,7 @@ def parse_events(events: list[dict[str, Any]]) -> list[EventStatus]:
                 event=name,
                 error=_error(event, name) if status is Status.FAILED else None,
                 tenant=tenant,
+                event_id=_text(event.get("sg_event_id")),
             )
         )
     return result

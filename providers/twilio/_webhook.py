@@ -202,7 +202,7 @@ def _error(params: Params) -> ErrorInfo:
         return ErrorInfo(
             code="provider_error", message="Twilio reported a failure without an ErrorCode"
         )
-    if not raw.isdigit() or len(raw) > 10:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
         raise MalformedCallback("ErrorCode must be a number")
     spec = TWILIO_ERRORS.get(int(raw))
     message = _single(params, "ErrorMessage") or (spec.description if spec else None)

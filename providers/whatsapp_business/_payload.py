@@ -41,7 +41,7 @@ MAX_CAPTION_CHARS = 1024
 #: Media ``id`` placeholder in a formatted payload whose inline media is not uploaded yet.
 PENDING_UPLOAD = "<pending-upload>"
 
-_NON_DIGITS = re.compile(r"\D+")
+_NON_DIGITS = re.compile(r"[^0-9]+")
 _URL = re.compile(r"https?://", re.IGNORECASE)
 _FALLBACK_MIMETYPE = "application/octet-stream"
 

@@ -39,6 +39,12 @@ log = logging.getLogger(__name__)
 PROVIDER = "whatsapp-business"
 
 
+#: Meta's challenge is a number (about ten digits); a verify token is the operator's string.
+#: Anything longer is not Meta's and is not echoed (a reflection vector) nor looked up.
+_MAX_CHALLENGE = 64
+_MAX_VERIFY_TOKEN = 256
+
+
 async def handle_verification(
     query: Mapping[str, str], integrations: IntegrationsReader
 ) -> WebhookResponse:
@@ -47,6 +53,13 @@ async def handle_verification(
     challenge = query.get("hub.challenge")
     if mode != "subscribe" or not token or challenge is None:
         return WebhookResponse(400, "expected hub.mode=subscribe, hub.verify_token, hub.challenge")
+    if (
+        not 0 < len(challenge) <= _MAX_CHALLENGE
+        or not (challenge.isascii() and challenge.isalnum())
+        or len(token) > _MAX_VERIFY_TOKEN
+    ):
+        return WebhookResponse(400, "hub.challenge or hub.verify_token out of bounds")
+    # A 403 counts against the source (streams.web.guard): no verify-token oracle.
     tenants = await integrations.tenants_by_index(PROVIDER, "verify_token", token)
     if not tenants:
         return WebhookResponse(403, "verify token does not match any integration")
@@ -54,17 +67,16 @@ async def handle_verification(
 
 
 async def _verified_tenants(
-    integrations: IntegrationsReader, phone_id: str, raw: bytes, signature: str
+    integrations: IntegrationsReader, candidates: list[str], raw: bytes, signature: str
 ) -> set[str]:
-    """Tenants owning ``phone_id`` whose app secret produced ``signature``."""
-    index = ("phone_number_id", phone_id)
-    model = WhatsAppBusinessCredentials
+    """Those of ``candidates`` (a phone id's tenants) whose app secret made ``signature``."""
     return await signed_by(
         integrations,
         PROVIDER,
-        model,
-        index,
+        WhatsAppBusinessCredentials,
+        ("phone_number_id", ""),
         lambda creds: verify_signature(raw, signature, creds.app_secret.get_secret_value()),
+        candidates=candidates,
     )
 
 
@@ -74,6 +86,7 @@ async def handle_notification(
     *,
     integrations: IntegrationsReader,
     updater: ReportSink,
+    max_phone_ids: int = 10,
 ) -> WebhookResponse:
     if not signature:
         return WebhookResponse(401, "missing X-Hub-Signature-256")
@@ -83,14 +96,27 @@ async def handle_notification(
     except (orjson.JSONDecodeError, MalformedWebhook):
         # Cannot tell whose it is, so it cannot be authenticated.
         return WebhookResponse(401, "unauthenticated payload")
+    if not phone_ids or len(phone_ids) > max_phone_ids:
+        # Meta names a handful; thousands are an amplification attempt: no lookups at all.
+        log.warning(
+            "webhook refused: phone number ids",
+            extra={"provider": PROVIDER, "count": len(phone_ids)},
+        )
+        return WebhookResponse(401, "unauthenticated payload")
     # Every phone number id in the payload must belong to a tenant whose app secret signed
-    # it; a status is then applied only to that tenant's notifications.
+    # it; a status is then applied only to that tenant's notifications. The index is read
+    # for all ids in one round trip; the first id that does not verify ends the check.
+    candidates = await integrations.tenants_by_indexes(
+        PROVIDER, "phone_number_id", sorted(phone_ids)
+    )
     owners: dict[str, set[str]] = {}
-    for phone_id in phone_ids:
-        owners[phone_id] = await _verified_tenants(integrations, phone_id, raw, signature)
-    if not phone_ids or not all(owners.values()):
-        log.warning("webhook signature rejected", extra={"provider": PROVIDER})
-        return WebhookResponse(401, "invalid signature")
+    for phone_id in sorted(phone_ids):
+        owners[phone_id] = await _verified_tenants(
+            integrations, candidates.get(phone_id, []), raw, signature
+        )
+        if not owners[phone_id]:
+            log.warning("webhook signature rejected", extra={"provider": PROVIDER})
+            return WebhookResponse(401, "invalid signature")
     try:
         statuses = parse_statuses(payload)
     except MalformedWebhook as exc:
@@ -120,4 +146,5 @@ async def whatsapp_business_webhook(
         request.headers.get(SIGNATURE_HEADER),
         integrations=context.integrations,
         updater=context.reports,
+        max_phone_ids=context.settings.whatsapp_business_webhook_max_phone_ids,
     )

@@ -25,7 +25,7 @@ USER_SERVER = "c.us"
 
 def to_wid(phone_or_id: str | None) -> str:
     """A phone number (any human spelling) or a WhatsApp id -> ``<digits>@c.us``."""
-    raw = (phone_or_id or "").strip()
+    raw = (phone_or_id or "").strip(" ")
     if raw.endswith("@" + USER_SERVER):
         raw = raw[: -len(USER_SERVER) - 1]
     return f"{sanitize_phone(raw)}@{USER_SERVER}"

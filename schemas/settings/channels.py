@@ -26,6 +26,12 @@ class WhatsAppBusinessSettings(Section):
         validation_alias=env("WHATSAPP_BUSINESS_API_URL"),
         description="Graph API base URL including the pinned version.",
     )
+    whatsapp_business_webhook_max_phone_ids: int = Field(
+        10,
+        ge=1,
+        validation_alias=env("WHATSAPP_BUSINESS_WEBHOOK_MAX_PHONE_IDS"),
+        description="Distinct phone number ids a WhatsApp Business webhook may name (Meta sends a handful); more is refused (401) before any lookup.",
+    )
 
 
 class WhatsAppWebSettings(Section):
@@ -183,6 +189,28 @@ class WhatsAppWebSettings(Section):
         validation_alias=env("WHATSAPP_WEB_URL"),
         description="WhatsApp Web's URL; point it at `herald sandbox whatsapp-web` for tests and the demo.",
     )
+    # Pairing material, browser isolation, fail-closed leases (docs/security.md).
+    wppconnect_qr_publish: Literal["full", "reference"] = Field(
+        "full",
+        validation_alias=env("WHATSAPP_WPPCONNECT_QR_PUBLISH"),
+        description="What whatsapp.qr carries: full (the QR image, terminal text and pairing code) or reference (only qrRef and qrUrl; the UI fetches the code from GET /webhooks/wppconnect/qr/{tenantId} with a session-scoped API key). Whoever reads a QR first can link the tenant's number: restrict the topic with Kafka ACLs either way.",
+    )
+    wppconnect_chromium_sandbox: Literal["auto", "on", "off"] = Field(
+        "auto",
+        validation_alias=env("WHATSAPP_WPPCONNECT_CHROMIUM_SANDBOX"),
+        description="Chromium's sandbox for the WhatsApp Web sessions: auto (on unless the worker runs as root; off with a warning if the platform has no user namespaces), on, or off.",
+    )
+    wppconnect_bypass_csp: bool = Field(
+        False,
+        validation_alias=env("WHATSAPP_WPPCONNECT_BYPASS_CSP"),
+        description="Bypass WhatsApp Web's Content-Security-Policy. Not needed: wa-js is injected as an init script, which CSP does not govern; the CSP then keeps blocking scripts and third-party requests in the page.",
+    )
+    wppconnect_lease_max_renew_failures: int = Field(
+        2,
+        ge=1,
+        validation_alias=env("WHATSAPP_WPPCONNECT_LEASE_MAX_RENEW_FAILURES"),
+        description="Failed lease renewals in a row (Redis unreachable) after which a session closes instead of staying connected without a confirmed lease (fail closed). Renewals run every third of WHATSAPP_WPPCONNECT_LEASE_TTL.",
+    )
 
 
 class EmailSettings(Section):
@@ -213,6 +241,12 @@ class EmailSettings(Section):
         ge=10,
         validation_alias=env("MAILGUN_WEBHOOK_MAX_AGE_SECONDS"),
         description="Mailgun webhooks signed longer ago are refused; their tokens are remembered this long to refuse replays.",
+    )
+    sendgrid_webhook_max_age_seconds: int = Field(
+        900,
+        ge=10,
+        validation_alias=env("SENDGRID_WEBHOOK_MAX_AGE_SECONDS"),
+        description="SendGrid webhooks signed longer ago (or further in the future than 300 s) are refused; event ids (sg_event_id) are remembered this long to drop replays.",
     )
 
 

@@ -111,6 +111,18 @@ class CoreSettings(Section):
         validation_alias=env("HERALD_PREVIOUS_SECRET_KEYS"),
         description="Comma-separated older keys, still accepted for decryption while rotating.",
     )
+    # Webhook hardening (docs/security.md).
+    webhook_max_unauthorized_per_minute: int = Field(
+        30,
+        ge=1,
+        validation_alias=env("HERALD_WEBHOOK_MAX_UNAUTHORIZED_PER_MINUTE"),
+        description="Webhook answers of 401/403 a source may earn per minute; beyond it the source gets 429 without lookups or signature checks.",
+    )
+    webhook_client_ip_header: str | None = Field(
+        None,
+        validation_alias=env("HERALD_WEBHOOK_CLIENT_IP_HEADER"),
+        description="Behind a trusted proxy: the header whose last address is the webhook's source (e.g. X-Forwarded-For); unset: the peer address.",
+    )
 
 
 class KafkaSettings(Section):
@@ -269,6 +281,17 @@ class RedisSettings(Section):
         validation_alias=env("HERALD_REDIS_MAX_CONNECTIONS"),
         description="Redis connections per worker (per node on a cluster); more concurrent commands wait for a free one.",
     )
+    # Redis is primary storage: checked at worker start (docs/security.md).
+    redis_eviction_check: Literal["refuse", "warn", "off"] = Field(
+        "refuse",
+        validation_alias=env("HERALD_REDIS_EVICTION_CHECK"),
+        description="At worker start, Redis' maxmemory-policy must be noeviction (Redis is Herald's primary storage: an evicted key is a lost integration, API key or lease). refuse: the worker does not start; warn: one warning.",
+    )
+    redis_persistence_check: Literal["refuse", "warn", "off"] = Field(
+        "warn",
+        validation_alias=env("HERALD_REDIS_PERSISTENCE_CHECK"),
+        description="At worker start, Redis should persist (appendonly yes, or RDB snapshots): warn (default), refuse (the worker does not start) or off.",
+    )
 
 
 class InboxSettings(Section):
@@ -309,4 +332,22 @@ class ObservabilitySettings(Section):
         "json",
         validation_alias=env("LOG_FORMAT"),
         description="json (one object per line) or text.",
+    )
+    # GET /metrics on an admin listener, off the public port (docs/security.md).
+    metrics_host: str = Field(
+        "127.0.0.1",
+        validation_alias=env("HERALD_METRICS_HOST"),
+        description="Address of the admin listener serving GET /metrics (not the public web port; it carries tenant labels). Loopback by default; bind wider only behind network policy or with HERALD_METRICS_TOKEN.",
+    )
+    metrics_port: int = Field(
+        9466,
+        ge=0,
+        le=65535,
+        validation_alias=env("HERALD_METRICS_PORT"),
+        description="Port of the admin listener serving GET /metrics; 0: no listener (OTLP push only). A port already in use is logged and skipped, the worker runs on.",
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        validation_alias=env("HERALD_METRICS_TOKEN"),
+        description="If set, GET /metrics needs `Authorization: Bearer <token>` (401 otherwise).",
     )

@@ -50,6 +50,7 @@ COMMANDS = (
     "providers",
     "schemas",
     "keygen",
+    "keys",
     "apikeys",
     "db",
     "policy",

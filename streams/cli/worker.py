@@ -50,6 +50,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         )
 
     async def prepare() -> None:
+        await _check_redis(settings)  # primary storage: noeviction, persistence
         await wait_for_kafka(settings, args.broker_wait)
         await ensure_topics(settings, timeout=max(args.broker_wait, 10.0))
 
@@ -74,6 +75,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     worker.spinner = None
     worker.execute_from_commandline()  # runs until stopped; exits the process itself
     return 0
+
+
+async def _check_redis(settings: Settings) -> None:
+    from streams.cli._support import redis_client
+    from streams.platform.infra import durable
+    from streams.platform.redis_storage import check_redis_storage
+
+    async with redis_client(settings) as redis:  # waits for Redis, like the runtime does
+        await durable(lambda: check_redis_storage(redis, settings), "redis storage check")
 
 
 def _logging_config(settings: Settings) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """The inbox endpoints' logic, free of any web framework (``streams.web.inbox`` adapts it).
 
 Every call authenticates first: ``Authorization: Bearer <key>`` (or ``X-Api-Key``) must be
-an API key of the tenant in the path (:class:`TenantKeys`): none or unknown -> 401, another
-tenant's -> 403. Then the user's notification must exist -> else 404.
+an API key of the tenant in the path with the ``inbox`` scope (:class:`TenantKeys`): none,
+unknown or expired -> 401, another tenant's or one without the scope -> 403. Then the user's notification must exist -> else 404.
 
 Marking read is the one call with an effect outside the database: the first time (the
 ``read_at`` update is the once-guard, even under concurrent calls) it emits ``read`` on
@@ -17,19 +17,18 @@ client's retry emits it.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 
 from providers._exceptions import ProviderError
 from providers.database import Cursor, InboxRow, InboxStore, InvalidCursor
-from schemas._base import TENANT_ID_PATTERN, WireModel
+from schemas._base import WireModel, is_tenant_id
 from schemas.inbox import InboxError, InboxFeed, InboxItem
 from schemas.status import Status, StatusEvent
 from streams.pipeline.processor import EventSink
 from streams.pipeline.state import NotificationState
 from streams.pipeline.updates import DeliveryReport, StatusUpdater
-from streams.tenancy.auth import TenantKeys, bearer_key
+from streams.tenancy.auth import Scope, TenantKeys, bearer_key
 
 __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "ApiResponse", "InboxApi", "item_of"]
 
@@ -37,7 +36,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
-_TENANT_RE = re.compile(TENANT_ID_PATTERN)
 _TRUE = {"1", "true", "yes"}
 _FALSE = {"0", "false", "no", ""}
 
@@ -92,7 +90,7 @@ def _limit(query: Mapping[str, str]) -> int:
     raw = query.get("limit")
     if raw is None or raw == "":
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
         raise _Refused(
             _error(400, "invalid_parameter", f"limit must be an integer from 1 to {MAX_LIMIT}")
         )
@@ -126,12 +124,12 @@ class InboxApi:
         self.sink = sink
 
     async def _guard(self, tenant_id: str, user_id: str, headers: Mapping[str, str]) -> None:
-        auth = await self.keys.authorize(tenant_id, bearer_key(headers))
+        auth = await self.keys.authorize(tenant_id, bearer_key(headers), Scope.INBOX)
         if not auth.ok:
             code = "unauthorized" if auth.status == 401 else "forbidden"
             extra = {"WWW-Authenticate": 'Bearer realm="herald"'} if auth.status == 401 else {}
             raise _Refused(_error(auth.status, code, auth.reason, **extra))
-        if not _TENANT_RE.match(tenant_id) or not user_id or len(user_id) > 256:
+        if not is_tenant_id(tenant_id) or not user_id or len(user_id) > 256:
             raise _Refused(_error(404, "not_found", "no such inbox"))
 
     async def _run(self, call: Awaitable[ApiResponse]) -> ApiResponse:

@@ -11,7 +11,6 @@ Three outcomes, in order of how much we could read:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +24,7 @@ from schemas import (
     NotificationRequest,
     Settings,
 )
+from schemas._base import is_tenant_id
 
 __all__ = [
     "DeadLetter",
@@ -36,7 +36,6 @@ __all__ = [
     "ordering_key",
 ]
 
-_TENANT_RE = re.compile(TENANT_ID_PATTERN)
 _MAX_ID_LENGTH = 256
 
 
@@ -153,7 +152,7 @@ def decode(
         return _dead(
             record, DeadLetterReason.MISSING_TENANT, "`tenantId` must be a non-empty string"
         )
-    if not _TENANT_RE.match(tenant_id):
+    if not is_tenant_id(tenant_id):  # full match: "acme\n" is refused
         return _dead(
             record, DeadLetterReason.INVALID_TENANT, f"`tenantId` must match {TENANT_ID_PATTERN}"
         )

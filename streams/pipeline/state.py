@@ -24,6 +24,7 @@ Redis primary and on Redis Cluster (``streams.platform.redis``).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any, overload
 
@@ -33,6 +34,8 @@ from redis.asyncio import Redis
 from schemas.status import Status
 from streams.platform.infra import durable
 from streams.tenancy import keys
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "RANKS",
@@ -112,7 +115,8 @@ return parked
 # KEYS[1] notification hash; ARGV: sent rank, pmid, attempt ('' = no check).
 # Records the pmid, advances to sent. With an attempt: only if the record is `sending`
 # that attempt (or already has this pmid); else nothing is written and false is returned
-# (a zombie's late result).
+# (a zombie's late result). ARGV[4]: the notification's TTL: a hash that expired meanwhile
+# is re-created with its TTL, never without.
 _RECORD_SENT = (
     _ADVANCE_RULE
     + """
@@ -122,11 +126,19 @@ if ARGV[3] ~= '' then
   if not current and st[3] ~= ARGV[2] then return false end
 end
 redis.call('HSET', KEYS[1], 'pmid', ARGV[2])
+if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
 local cur = tonumber(redis.call('HGET', KEYS[1], 'rank') or '-1')
 if allowed(cur, tonumber(ARGV[1])) then redis.call('HSET', KEYS[1], 'rank', ARGV[1]) end
 return 1
 """
 )
+
+# KEYS[1] notification hash; ARGV: rank, ttl. Sets the rank; a re-created hash gets its TTL.
+_REWIND = """
+redis.call('HSET', KEYS[1], 'rank', ARGV[1])
+if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return 1
+"""
 
 # KEYS: correlation key, parked list. ARGV: parked status json, park ttl, max parked.
 # Returns the correlation value if known; else parks the status and returns false.
@@ -182,18 +194,35 @@ class NotificationRecord:
 
 @dataclass(frozen=True, slots=True)
 class ParkedStatus:
-    """A status that arrived before its provider message id was correlated."""
+    """A status that arrived before its provider message id was correlated.
+
+    ``tenants``: the tenants whose credentials authenticated the report (``None``: any).
+    Kept with the parked entry, so that the replay applies it only to a notification of
+    one of them (:meth:`NotificationState.record_sent` drops the others).
+    """
 
     status: Status
     payload: dict[str, Any]
+    tenants: frozenset[str] | None = None
 
     def to_json(self) -> bytes:
-        return orjson.dumps({"status": self.status.value, "payload": self.payload})
+        data: dict[str, Any] = {"status": self.status.value, "payload": self.payload}
+        if self.tenants is not None:
+            data["tenants"] = sorted(self.tenants)
+        return orjson.dumps(data)
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> ParkedStatus:
         data = orjson.loads(raw)
-        return cls(status=Status(data["status"]), payload=data.get("payload") or {})
+        tenants = data.get("tenants")
+        return cls(
+            status=Status(data["status"]),
+            payload=data.get("payload") or {},
+            tenants=frozenset(str(t) for t in tenants) if isinstance(tenants, list) else None,
+        )
+
+    def allows(self, tenant_id: str) -> bool:
+        return self.tenants is None or tenant_id in self.tenants
 
 
 def _s(value: Any) -> str:
@@ -222,7 +251,12 @@ class NotificationState:
         self._begin_attempt = redis.register_script(_BEGIN_ATTEMPT)
         self._correlate = redis.register_script(_CORRELATE)
         self._record_sent = redis.register_script(_RECORD_SENT)
+        self._rewind = redis.register_script(_REWIND)
         self._resolve_or_park = redis.register_script(_RESOLVE_OR_PARK)
+
+    @property
+    def redis(self) -> Redis:
+        return self._redis
 
     async def claim(self, tenant_id: str, notification_id: str) -> NotificationRecord | None:
         """Create the record; return ``None`` if new, else the existing record."""
@@ -295,7 +329,9 @@ class NotificationState:
 
     async def rewind(self, tenant_id: str, notification_id: str, rank: int) -> None:
         """Undo an :meth:`advance` whose event could not be emitted."""
-        await self._redis.hset(keys.notification(tenant_id, notification_id), "rank", rank)
+        await self._rewind(
+            keys=[keys.notification(tenant_id, notification_id)], args=[rank, self._ttl]
+        )
 
     @overload
     async def record_sent(
@@ -355,13 +391,25 @@ class NotificationState:
                     RANKS[Status.SENT],
                     provider_message_id,
                     "" if attempt is None else attempt,
+                    self._ttl,
                 ],
             ),
             "record sent",
         )
         if recorded is None:  # lost the attempt between the check and the write (a race)
             return None
-        return [ParkedStatus.from_json(p) for p in parked]
+        found = [ParkedStatus.from_json(p) for p in parked]
+        allowed = [p for p in found if p.allows(tenant_id)]
+        if len(allowed) < len(found):
+            log.warning(
+                "parked delivery report of another tenant dropped",
+                extra={
+                    "tenant_id": tenant_id,
+                    "provider": provider,
+                    "dropped": len(found) - len(allowed),
+                },
+            )
+        return allowed
 
     async def resolve_or_park(
         self, provider: str, provider_message_id: str, parked: ParkedStatus

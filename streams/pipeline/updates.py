@@ -41,7 +41,9 @@ class StatusUpdater:
         if report.error is not None:
             payload["error"] = report.error.model_dump(by_alias=True)
         found = await self.state.resolve_or_park(
-            report.provider, report.provider_message_id, ParkedStatus(report.status, payload)
+            report.provider,
+            report.provider_message_id,
+            ParkedStatus(report.status, payload, report.tenants),  # checked on replay
         )
         if found is None:
             log.info(

@@ -85,6 +85,10 @@ def create_app(
         web_enabled=True,
         web_bind=settings.web_host,
         web_port=settings.web_port,
+        # Faust's /router and /table pages show partition topology and table contents to
+        # anyone reaching the public port (docs/security.md): off.
+        web_router_enabled=False,
+        web_tables_enabled=False,
         web_in_thread=False,
         broker_rebalance_timeout=settings.broker_rebalance_timeout,
         broker_session_timeout=settings.broker_session_timeout,
@@ -110,5 +114,5 @@ def create_app(
         retry_agents.register(app, topics, runtime)
     views.register(app, runtime)
     wppconnect_views.register(app, runtime)  # session endpoints on every role
-    metrics_views.register(app, settings)  # GET /metrics (Prometheus) on every role
+    metrics_views.register(app, settings)  # GET /metrics on the admin listener, every role
     return Herald(app=app, topics=topics, runtime=runtime)

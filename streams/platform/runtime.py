@@ -73,6 +73,7 @@ class Runtime:
             except MissingSecretKey:
                 log.warning("HERALD_SECRET_KEY is not set: stored credentials cannot be read")
                 cipher = None
+            self.cipher = cipher  # also seals the QR copy in Redis (streams.whatsapp.store)
             self.sink: EventSink = self._sink_override or FaustSink(
                 self.topics, max_record_bytes=settings.kafka_max_record_bytes
             )

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import builtins
 import logging
-import re
 from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field as _field
 from typing import Any
 
 import orjson
@@ -31,7 +32,7 @@ from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
 from providers.registry import get_provider_class
-from schemas._base import TENANT_ID_PATTERN
+from schemas._base import TENANT_ID_PATTERN, is_tenant_id
 from schemas.credentials import BaseCredentials, credentials_adapter
 from schemas.credentials import credential_models as registered_models
 from schemas.errors import (
@@ -45,22 +46,23 @@ from schemas.notification import Channel
 from schemas.status import utcnow
 from seeds import data as seed_data
 from streams.tenancy import keys
-from streams.tenancy.crypto import Cipher, MissingSecretKey
+from streams.tenancy.crypto import Cipher, CryptoError, MissingSecretKey
 
 __all__ = [
+    "CAS_HSET",
     "CHANGES_CHANNEL",
     "IntegrationError",
     "IntegrationStore",
     "InvalidIntegrationCredentials",
     "InvalidTenantId",
+    "Reencrypted",
     "UnknownProvider",
     "credential_models",
+    "reencrypt_integrations",
     "validate_credentials",
 ]
 
 log = logging.getLogger(__name__)
-
-_TENANT_RE = re.compile(TENANT_ID_PATTERN)
 
 #: Redis pub/sub channel: the tenant id is published after its integrations changed, so
 #: that workers' caches (:mod:`streams.tenancy.cache`) forget them at once.
@@ -136,7 +138,7 @@ def _index_keys(provider: str, creds: BaseCredentials) -> builtins.list[str]:
 
 
 def _check_tenant(tenant_id: str) -> None:
-    if tenant_id != SYSTEM_TENANT and not _TENANT_RE.fullmatch(tenant_id):
+    if tenant_id != SYSTEM_TENANT and not is_tenant_id(tenant_id):
         raise InvalidTenantId(
             f"invalid tenant id {tenant_id!r}: must match {TENANT_ID_PATTERN} "
             f"(or be {SYSTEM_TENANT!r} for the system defaults)"
@@ -311,7 +313,104 @@ class IntegrationStore:
         except ValidationError as exc:
             raise InvalidIntegrationCredentials(provider, _field_errors(provider, exc)) from None
 
+    async def tenants_by_indexes(
+        self, provider: str, field: str, values: builtins.list[str]
+    ) -> dict[str, builtins.list[str]]:
+        """:meth:`tenants_by_index` for several values, in one pipelined round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for value in values:
+                pipe.smembers(keys.integration_index(provider, field, value))
+            found = await pipe.execute()
+        return {v: sorted(_text(m) for m in ms) for v, ms in zip(values, found, strict=True)}
+
     async def tenants_by_index(self, provider: str, field: str, value: str) -> builtins.list[str]:
         """Tenants whose ``provider`` credentials have ``field`` (python name) == ``value``."""
         members = await self._redis.smembers(keys.integration_index(provider, field, value))
         return sorted(_text(m) for m in members)
+
+
+# -- key rotation (``herald keys rotate``) ---------------------------------------------------
+
+#: KEYS: a hash. ARGV: field, expected value, new value, then more field/value pairs to set.
+#: Replaces the field only if nobody changed it since it was read (a concurrent ``set`` or
+#: snapshot wins; rotate again).
+CAS_HSET = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3], unpack(ARGV, 4))
+return 1
+"""
+
+
+@dataclass
+class Reencrypted:
+    """What a rotation pass did: items are ``"<tenant>:<provider>"`` (or a tenant)."""
+
+    rotated: builtins.list[str] = _field(default_factory=builtins.list)
+    current: builtins.list[str] = _field(default_factory=builtins.list)
+    changed: builtins.list[str] = _field(default_factory=builtins.list)  # raced: run again
+    failed: dict[str, str] = _field(default_factory=dict)  # item -> why (never a secret)
+
+    def merge(self, other: Reencrypted) -> None:
+        self.rotated += other.rotated
+        self.current += other.current
+        self.changed += other.changed
+        self.failed.update(other.failed)
+
+
+def _tenant_of_integrations_key(key: str) -> str | None:
+    prefix = keys.integrations("")[:-2]  # "herald:integrations:"
+    if not (key.startswith(prefix + "{") and key.endswith("}")):
+        return None
+    tenant = key[len(prefix) + 1 : -1]
+    return tenant if tenant == SYSTEM_TENANT or is_tenant_id(tenant) else None
+
+
+async def reencrypt_integrations(
+    redis: Redis, cipher: Cipher, *, dry_run: bool = False
+) -> Reencrypted:
+    """Re-encrypt every stored credential under ``cipher``'s primary key.
+
+    Each record is decrypted with whichever known key made it (``HERALD_SECRET_KEY`` or
+    one of ``HERALD_PREVIOUS_SECRET_KEYS``) and written back, with ``keyId``, only if it is
+    still the record that was read. A record no known key opens is reported, never dropped.
+    """
+    report = Reencrypted()
+    cas = redis.register_script(CAS_HSET)
+    async for raw_key in redis.scan_iter(match=keys.integrations("*"), count=500):
+        key = _text(raw_key)
+        tenant_id = _tenant_of_integrations_key(key)
+        if tenant_id is None or _text(await redis.type(key)) != "hash":
+            continue
+        for raw_provider, raw_record in (await redis.hgetall(key)).items():
+            provider = _text(raw_provider)
+            item = f"{tenant_id}:{provider}"
+            try:
+                record = orjson.loads(raw_record)
+                token = str(record["credentials"])
+                aad = item.encode()
+                if Cipher.token_key_id(token) == cipher.key_id:
+                    cipher.decrypt(token, aad)  # readable under the current key: nothing to do
+                    report.current.append(item)
+                    continue
+                fresh = cipher.encrypt(cipher.decrypt(token, aad), aad)
+            except (CryptoError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
+                report.failed[item] = str(exc) if isinstance(exc, CryptoError) else "bad record"
+                continue
+            if dry_run:
+                report.rotated.append(item)
+                continue
+            updated = orjson.dumps({**record, "credentials": fresh, "keyId": cipher.key_id})
+            if int(await cas(keys=[key], args=[provider, raw_record, updated])):
+                report.rotated.append(item)
+            else:
+                report.changed.append(item)
+    log.info(
+        "integrations re-encrypted",
+        extra={
+            "key_id": cipher.key_id,
+            "rotated": len(report.rotated),
+            "failed": len(report.failed),
+            "dry_run": dry_run,
+        },
+    )
+    return report

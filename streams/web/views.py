@@ -16,6 +16,7 @@ from faust.web import Request, Response, View
 from providers.registry import REGISTRY
 from providers.webhooks import Webhook, WebhookContext, WebhookRequest, WebhookResponse
 from streams.web import inbox as inbox_views
+from streams.web.guard import WebhookGuard, client_address
 
 if TYPE_CHECKING:
     from streams.platform.runtime import Runtime
@@ -35,7 +36,7 @@ def _reply(view: View, answer: WebhookResponse) -> Response:
 async def _read_limited(request: Request, limit: int) -> bytes | None:
     """The body, or ``None`` if it is larger than ``limit`` bytes."""
     declared = request.headers.get("Content-Length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         return None
     body: bytes = await request.read()
     return None if len(body) > limit else body
@@ -47,19 +48,18 @@ def register(app: faust.App, runtime: Runtime) -> None:
     @app.page("/health")
     class Health(View):
         async def get(self, request: Request) -> Response:
+            # The public port: the answer says ready or not, nothing about the worker's
+            # load or topology (docs/security.md). Metrics are on the admin listener.
             ok = runtime.assigned and runtime.started
-            body: dict[str, Any] = {
-                "status": "ok" if ok else "starting",
-                "partitionsAssigned": runtime.assigned,
-                "inFlight": runtime.processor.inflight.active if runtime.started else 0,
-            }
-            return self.json(body, status=200 if ok else 503)
+            body: dict[str, Any] = {"status": "ok" if ok else "starting"}
+            return self.json(body, status=200 if ok else 503, headers={"Cache-Control": "no-store"})
 
     mount_webhooks(app, runtime)
 
 
 def webhook_view(hook: Webhook, runtime: Runtime) -> type[View]:
     """A Faust view answering ``hook.methods`` on ``hook.path`` with ``hook.handler``."""
+    guards: list[WebhookGuard] = []
 
     async def answer(view: View, request: Request) -> Response:
         await runtime.start()
@@ -76,13 +76,22 @@ def webhook_view(hook: Webhook, runtime: Runtime) -> type[View]:
             query={k: str(v) for k, v in request.query.items()},
             body=body,
         )
+        if not guards:
+            guards.append(WebhookGuard(runtime.redis, runtime.settings))
+        guard = guards[0]
         context = WebhookContext(
             integrations=runtime.integrations,
             reports=runtime.updater,
             settings=runtime.settings,
             redis=runtime.redis,
         )
-        return _reply(view, await hook.handler(incoming, context))
+        source = client_address(
+            request.remote, request.headers, runtime.settings.webhook_client_ip_header
+        )
+        answer = await guard.run(
+            hook.path, source, incoming, lambda: hook.handler(incoming, context)
+        )
+        return _reply(view, answer)
 
     methods: dict[str, Callable[[View, Request], Awaitable[Response]]] = {
         method.lower(): answer for method in hook.methods

@@ -49,7 +49,7 @@ def register(app: faust.App, runtime: Runtime) -> None:
                 SessionEndpoints(
                     keys=TenantKeys(runtime.redis),
                     bucket=TokenBucket(runtime.redis),
-                    store=SessionStore(runtime.redis),
+                    store=SessionStore(runtime.redis, cipher=runtime.cipher),
                     commands=produce,
                     qr_reads_per_minute=runtime.settings.wppconnect_qr_reads_per_minute,
                 )

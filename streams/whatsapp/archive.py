@@ -20,6 +20,7 @@ import io
 import os
 import shutil
 import tarfile
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,7 @@ __all__ = [
     "EXCLUDED_DIRS",
     "EXCLUDED_FILES",
     "MARKER",
+    "STAGING_PREFIX",
     "Packed",
     "pack",
     "unpack",
@@ -123,6 +125,9 @@ EXCLUDED_FILES = frozenset(
     }
 )
 
+#: Restores unpack into ``<token folder>/.restore-XXXXXXXX`` (mkdtemp), then rename.
+STAGING_PREFIX = ".restore-"
+
 #: A file Herald keeps in the local profile: the id of the archive it matches (not packed).
 MARKER = ".herald-token"
 
@@ -180,13 +185,20 @@ def _safe(member: tarfile.TarInfo) -> bool:
 def unpack(data: bytes, profile: Path, *, max_bytes: int = 1 << 30) -> int:
     """Replace ``profile`` with the archive's files; the number of files (blocking)."""
     raw = zstandard.ZstdDecompressor().decompress(data, max_output_size=max_bytes)
-    staging = profile.with_name(profile.name + ".restoring")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True, mode=0o700)
-    with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as tar:
-        members = [m for m in tar.getmembers() if _safe(m)]
-        tar.extractall(staging, members=members, filter="data")
-    shutil.rmtree(profile, ignore_errors=True)
-    staging.rename(profile)
+    # Stage in a fresh private directory (mkdtemp: mode 0700, unpredictable name) beside the
+    # profile, so the final rename stays on one file system. A fixed name such as
+    # ``tenant-X.restoring`` would be the profile of the valid tenant ``X.restoring``;
+    # a leading dot can never start a ``tenant-...`` profile name.
+    profile.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=profile.parent))
+    try:
+        with tarfile.open(fileobj=io.BytesIO(raw), mode="r:") as tar:
+            members = [m for m in tar.getmembers() if _safe(m)]
+            tar.extractall(staging, members=members, filter="data")
+        shutil.rmtree(profile, ignore_errors=True)
+        staging.rename(profile)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     os.chmod(profile, 0o700)
     return sum(1 for m in members if m.isfile())

@@ -2,10 +2,13 @@
 
 Each session is a Playwright persistent context (``launch_persistent_context`` with the
 tenant's profile directory: its login survives restarts). Before any page script runs,
-every load gets the wa-js bundle and Herald's bridge (``add_init_script``, with the
-page's CSP bypassed); the bridge reports events through the ``__heraldEmit`` binding.
-Chromium runs with :data:`CHROMIUM_FLAGS`: what a root container needs, and as little
-background work, caching and memory as WhatsApp Web allows.
+every load gets the wa-js bundle and Herald's bridge (``add_init_script``: init scripts
+are not subject to the page's CSP, so WhatsApp Web's CSP stays on unless
+``WHATSAPP_WPPCONNECT_BYPASS_CSP``); the bridge reports events through the
+``__heraldEmit`` binding. Chromium runs with :data:`CHROMIUM_FLAGS` (as little background
+work, caching and memory as WhatsApp Web allows), sandboxed where the platform allows
+(:func:`use_sandbox`), with an environment that holds no Herald secret
+(:func:`browser_env`). The isolation model: docs/security.md.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -37,6 +41,7 @@ from streams.whatsapp.driver import (
     EventCallback,
     WppError,
 )
+from streams.whatsapp.isolation import NO_SANDBOX_FLAGS, WPP_CONFIG_JS, browser_env, use_sandbox
 
 __all__ = [
     "CHROMIUM_FLAGS",
@@ -51,8 +56,6 @@ log = logging.getLogger(__name__)
 
 #: Chromium flags of every session, one reason each.
 CHROMIUM_FLAGS: tuple[str, ...] = (
-    "--no-sandbox",  # workers run as root in containers, where the sandbox cannot start
-    "--disable-setuid-sandbox",
     "--disable-dev-shm-usage",  # containers have a tiny /dev/shm; use /tmp
     "--disable-gpu",  # no GPU on servers; avoids the GPU process
     "--disable-software-rasterizer",
@@ -155,6 +158,12 @@ class BrowserLauncher:
         self._wajs: str | None = None
         self.executable: str | None = None
         self.user_agent: str | None = None
+        self.sandbox = use_sandbox(settings.wppconnect_chromium_sandbox, os.geteuid())
+        if not self.sandbox and settings.wppconnect_chromium_sandbox == "auto":
+            log.warning(
+                "Chromium runs without its sandbox: the worker runs as root (run it as "
+                "another user, as the Dockerfile's USER herald does; docs/security.md)"
+            )
         #: Browsers starting at once: a burst of starts (a worker taking over many sessions)
         #: would otherwise starve the worker's event loop, its lease renewals and heartbeats.
         self.starting = asyncio.Semaphore(LAUNCH_CONCURRENCY)
@@ -170,7 +179,7 @@ class BrowserLauncher:
         settings = self.settings
         path = wajs_path(settings)
         try:
-            self._wajs = path.read_text(encoding="utf-8")
+            self._wajs = WPP_CONFIG_JS + path.read_text(encoding="utf-8")
         except OSError as exc:
             raise BrowserUnavailable(
                 f"the wa-js bundle is missing at {path}: run scripts/bootstrap.sh "
@@ -252,13 +261,16 @@ class PlaywrightDriver:
         for attempt in (1, 2):
             pw = await self._launcher.playwright()
             settings = self._launcher.settings
+            sandbox = self._launcher.sandbox
             try:
                 return await pw.chromium.launch_persistent_context(
                     str(self.spec.profile_dir),
                     executable_path=self._launcher.executable,
                     headless=settings.wppconnect_headless,
-                    args=list(CHROMIUM_FLAGS),
-                    bypass_csp=True,
+                    args=[*CHROMIUM_FLAGS, *(() if sandbox else NO_SANDBOX_FLAGS)],
+                    chromium_sandbox=sandbox,
+                    env=browser_env(os.environ),
+                    bypass_csp=settings.wppconnect_bypass_csp,
                     viewport=_VIEWPORT,  # type: ignore[arg-type]
                     user_agent=self._launcher.user_agent,
                     timeout=self._timeout * 1000,
@@ -266,6 +278,18 @@ class PlaywrightDriver:
             except PlaywrightError as exc:
                 if attempt == 1 and any(s in str(exc) for s in _DRIVER_GONE):
                     await self._launcher.reset(pw)
+                    continue
+                if (
+                    attempt == 1
+                    and sandbox
+                    and settings.wppconnect_chromium_sandbox == "auto"
+                    and "No usable sandbox" in str(exc)
+                ):
+                    log.warning(
+                        "Chromium found no usable sandbox (no unprivileged user namespaces): "
+                        "running without it (docs/security.md)"
+                    )
+                    self._launcher.sandbox = False
                     continue
                 raise _classify(exc, "launching Chromium") from exc
         raise DriverClosed("launching Chromium: the Playwright driver is gone")

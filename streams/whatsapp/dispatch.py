@@ -39,7 +39,8 @@ from streams.pipeline.state import RANKS, NotificationRecord, NotificationState
 from streams.platform.metrics import metrics
 from streams.tenancy.integrations import IntegrationStore
 from streams.tenancy.lookups import LookupsService
-from streams.whatsapp.manager import SessionManager, message_key, options_for
+from streams.whatsapp.manager import SessionManager, options_for
+from streams.whatsapp.message_ids import MessageIds
 from streams.whatsapp.session import FINAL_CLOSE_CODES
 
 __all__ = ["DispatchProcessor", "credentials_for"]
@@ -93,6 +94,7 @@ class DispatchProcessor:
         self.sink = sink
         self.sleep = sleep
         self.inflight = InFlight(settings.max_in_flight)
+        self.message_ids = MessageIds(state.redis)
         self.stopping = False
         #: The dispatch partitions this worker owns (``None``: not told yet, e.g. in tests).
         self.owned: set[int] | None = None
@@ -213,7 +215,7 @@ class DispatchProcessor:
             await self._fail(request, exc, 1)
             return
         options = options_for(self.settings, credentials)
-        key = message_key(tenant, nid)
+        key = await self.message_ids.key(tenant, nid)  # unpredictable to other tenants
         attempt = 0
         while True:
             attempt += 1

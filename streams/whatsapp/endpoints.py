@@ -7,30 +7,27 @@
   to ``whatsapp.commands`` keyed by tenant, so the worker owning the session runs it.
 
 Any worker answers: reads come from Redis, commands go through Kafka. Every call must
-carry an API key of that tenant (``herald apikeys create``): 401 without or unknown,
-403 for another tenant's key.
+carry an API key of that tenant with the ``session`` scope (``herald apikeys create``):
+401 without, unknown or expired, 403 for another tenant's key or one without the scope.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from schemas._base import TENANT_ID_PATTERN
+from schemas._base import is_tenant_id
 from schemas.whatsapp import CommandName, SessionCommand
 from streams.pipeline.ratelimit import TokenBucket
-from streams.tenancy.auth import TenantKeys, bearer_key
+from streams.tenancy.auth import Scope, TenantKeys, bearer_key
 from streams.webhooks import WebhookResponse
 from streams.whatsapp.store import SessionStore
 
 __all__ = ["QR_BURST", "SessionEndpoints"]
-
-_TENANT = re.compile(TENANT_ID_PATTERN)
 
 #: QR reads a tenant may make at once before the per-minute rate applies.
 QR_BURST = 5
@@ -55,9 +52,9 @@ class SessionEndpoints:
     async def _authorize(
         self, tenant_id: str, headers: Mapping[str, str]
     ) -> WebhookResponse | None:
-        if not _TENANT.match(tenant_id):
+        if not is_tenant_id(tenant_id):
             return _json(400, {"error": "invalid tenant id"})
-        result = await self.keys.authorize(tenant_id, bearer_key(headers))
+        result = await self.keys.authorize(tenant_id, bearer_key(headers), Scope.SESSION)
         if result.ok:
             return None
         extra = {"WWW-Authenticate": 'Bearer realm="herald"'} if result.status == 401 else None

@@ -27,7 +27,7 @@ from schemas.whatsapp import (
 )
 from streams.pipeline.updates import DeliveryReport, StatusUpdater
 from streams.platform.metrics import metrics
-from streams.whatsapp.store import LOGGED_IN, SessionStore
+from streams.whatsapp.store import LOGGED_IN, SessionStore, qr_ref
 
 if TYPE_CHECKING:
     from streams.platform.topics import Topics
@@ -121,10 +121,18 @@ def _timestamp(seconds: Any) -> datetime:
 class SessionEvents:
     """The worker's session listener."""
 
-    def __init__(self, store: SessionStore, sink: WhatsAppSink, updater: StatusUpdater) -> None:
+    def __init__(
+        self,
+        store: SessionStore,
+        sink: WhatsAppSink,
+        updater: StatusUpdater,
+        *,
+        qr_publish: str = "full",
+    ) -> None:
         self.store = store
         self.sink = sink
         self.updater = updater
+        self.qr_publish = qr_publish  # "full" or "reference" (WHATSAPP_WPPCONNECT_QR_PUBLISH)
 
     async def on_status(
         self, session: WhatsAppSession, status: SessionStatus, detail: str | None
@@ -156,11 +164,16 @@ class SessionEvents:
     async def on_qr(self, session: WhatsAppSession, qr: QrCode) -> None:
         metrics().qr_codes.add(1)
         await self.store.put_qr(session.tenant_id, qr, session.options.qr_timeout_ms)
+        material = qr.model_dump() if self.qr_publish == "full" else {}
+        if not material:  # reference: where to fetch it, not what it is
+            material = {"expires_at": qr.expires_at, "attempts": qr.attempts}
         await self.sink.qr(
             QrCodeEvent(
                 tenant_id=session.tenant_id,
                 session=session.name,
-                **qr.model_dump(),
+                qr_ref=qr_ref(qr.url_code),
+                qr_url=f"/webhooks/wppconnect/qr/{session.tenant_id}",
+                **material,
             )
         )
 

@@ -65,9 +65,12 @@ class WhatsAppRuntime(Runtime):
                 self.topics
             )
             owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-            self.session_store = SessionStore(self.redis, owner=owner)
+            self.session_store = SessionStore(self.redis, owner=owner, cipher=self.cipher)
             self.session_events = SessionEvents(
-                self.session_store, self.whatsapp_sink, self.updater
+                self.session_store,
+                self.whatsapp_sink,
+                self.updater,
+                qr_publish=settings.wppconnect_qr_publish,
             )
             self.sessions = SessionManager(
                 settings,

@@ -1,13 +1,17 @@
 """Session state in Redis, readable by every worker.
 
-``wppconnect:qr:{tenantId}`` (the seed's key): the current QR JSON, with the QR code's
-TTL. ``wppconnect:session:{tenantId}``: a hash written by the owning worker -- status
+``wppconnect:qr:{tenantId}`` (the seed's key): the current QR JSON, AES-GCM encrypted
+under ``HERALD_SECRET_KEY`` and bound to the tenant (whoever reads a QR first can link the
+tenant's number to their phone), living no longer than the QR code itself; without a
+cipher nothing is stored. ``wppconnect:session:{tenantId}``: a hash written by the owning worker -- status
 and since when, connection state and since when, the phone once logged in, which
 worker holds the session, its browser's memory and its archived token's size.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from typing import Any
 
 import orjson
@@ -15,8 +19,11 @@ from redis.asyncio import Redis
 
 from schemas.status import utcnow
 from schemas.whatsapp import QrCode
+from streams.tenancy.crypto import Cipher, CryptoError
 
-__all__ = ["LOGGED_IN", "SessionStore", "qr_key", "session_key"]
+__all__ = ["LOGGED_IN", "SessionStore", "qr_key", "qr_ref", "session_key"]
+
+log = logging.getLogger(__name__)
 
 #: Statuses during which the session is logged in (its phone is shown).
 LOGGED_IN = frozenset({"isLogged", "qrReadSuccess", "inChat"})
@@ -30,26 +37,51 @@ def session_key(tenant_id: str) -> str:
     return f"wppconnect:session:{tenant_id}"
 
 
+def qr_ref(url_code: str) -> str:
+    """A digest naming one QR code without revealing it (``qrRef`` in events and answers)."""
+    return hashlib.sha256(url_code.encode()).hexdigest()[:16]
+
+
+def _qr_aad(tenant_id: str) -> bytes:
+    return f"wppconnect-qr:{tenant_id}".encode()
+
+
 def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class SessionStore:
-    def __init__(self, redis: Redis, owner: str = "") -> None:
+    def __init__(self, redis: Redis, owner: str = "", cipher: Cipher | None = None) -> None:
         self._redis = redis
         self.owner = owner
+        self._cipher = cipher
 
     async def put_qr(self, tenant_id: str, qr: QrCode, ttl_ms: int) -> None:
-        await self._redis.set(qr_key(tenant_id), qr.to_json(), px=max(ttl_ms, 1000))
+        """Store the QR, encrypted, until it expires (at most ``ttl_ms``)."""
+        if self._cipher is None:
+            log.warning(
+                "HERALD_SECRET_KEY is not set: the QR code is not stored for the endpoint",
+                extra={"tenant_id": tenant_id},
+            )
+            return
+        left_ms = int((qr.expires_at - utcnow()).total_seconds() * 1000)
+        token = self._cipher.encrypt(qr.to_json(), _qr_aad(tenant_id))
+        await self._redis.set(qr_key(tenant_id), token, px=max(min(ttl_ms, left_ms), 1000))
 
     async def clear_qr(self, tenant_id: str) -> None:
         await self._redis.delete(qr_key(tenant_id))
 
     async def get_qr(self, tenant_id: str) -> dict[str, Any] | None:
         raw = await self._redis.get(qr_key(tenant_id))
-        if raw is None:
+        if raw is None or self._cipher is None:
             return None
-        data: dict[str, Any] = orjson.loads(raw)
+        try:
+            data: dict[str, Any] = orjson.loads(self._cipher.decrypt(_s(raw), _qr_aad(tenant_id)))
+        except (CryptoError, orjson.JSONDecodeError):
+            log.warning("stored QR code unreadable", extra={"tenant_id": tenant_id})
+            return None
+        if isinstance(data.get("urlCode"), str):
+            data["qrRef"] = qr_ref(data["urlCode"])
         return data
 
     async def record_status(

@@ -34,7 +34,8 @@ from typing import Any, Protocol
 from redis.asyncio import Redis
 
 from schemas.status import utcnow
-from streams.tenancy.crypto import Cipher
+from streams.tenancy.crypto import Cipher, CryptoError
+from streams.tenancy.integrations import CAS_HSET, Reencrypted
 from streams.whatsapp.archive import ARCHIVE_FORMAT, MARKER, pack, unpack
 from streams.whatsapp.lease import Lease, lease_key
 
@@ -43,6 +44,7 @@ __all__ = [
     "FileTokenStore",
     "RedisTokenStore",
     "TokenStore",
+    "reencrypt_archives",
     "session_name",
     "token_key",
     "tombstone_key",
@@ -304,3 +306,40 @@ class RedisTokenStore(FileTokenStore):
             removed, _ = await pipe.execute()
         removed = bool(await self._redis.delete(legacy_token_key(tenant_id))) or bool(removed)
         return await super().delete(tenant_id) or removed
+
+
+async def reencrypt_archives(redis: Redis, cipher: Cipher, *, dry_run: bool = False) -> Reencrypted:
+    """Re-encrypt every stored session archive under ``cipher``'s primary key.
+
+    Only ``archive``, ``keyId`` and ``bytes`` change: ``id`` names the archive's content
+    (workers compare it with the marker in their local profile), which is the same. An
+    archive replaced meanwhile (a snapshot) is left alone and reported as ``changed``.
+    """
+    report = Reencrypted()
+    cas = redis.register_script(CAS_HSET)
+    async for raw_key in redis.scan_iter(match=token_key("*"), count=500):
+        key = _text(raw_key)
+        tenant_id = key.removeprefix(token_key(""))
+        if _text(await redis.type(key)) != "hash":
+            continue
+        token = await redis.hget(key, "archive")
+        if token is None:
+            continue
+        try:
+            if Cipher.token_key_id(_text(token)) == cipher.key_id:
+                cipher.decrypt(_text(token), _aad(tenant_id))
+                report.current.append(tenant_id)
+                continue
+            fresh = cipher.encrypt(cipher.decrypt(_text(token), _aad(tenant_id)), _aad(tenant_id))
+        except CryptoError as exc:
+            report.failed[tenant_id] = str(exc)
+            continue
+        if dry_run:
+            report.rotated.append(tenant_id)
+            continue
+        extra: list[str | int] = ["keyId", cipher.key_id, "bytes", len(fresh)]
+        if int(await cas(keys=[key], args=["archive", token, fresh, *extra])):
+            report.rotated.append(tenant_id)
+        else:
+            report.changed.append(tenant_id)
+    return report

@@ -3,7 +3,10 @@
 Every tick (a third of the lease TTL at most, 1 s at least... or less for short TTLs):
 
 * renew the lease of every running session; a session whose lease is gone (the worker
-  stalled past the TTL and another took over) is closed at once, without archiving;
+  stalled past the TTL and another took over) is closed at once, without archiving; so is
+  one whose renewals failed ``WHATSAPP_WPPCONNECT_LEASE_MAX_RENEW_FAILURES`` times in a
+  row (Redis unreachable): fail closed, before the lease can lapse and another worker
+  connect the same number;
 * hand over sessions whose dispatch partition this worker no longer owns (a session that
   was still starting when the partitions moved);
 * close sessions idle longer than ``WHATSAPP_WPPCONNECT_IDLE_TIMEOUT`` (archived, browser
@@ -21,6 +24,7 @@ import contextlib
 import logging
 from typing import Protocol
 
+from streams.platform.infra import INFRA_ERRORS
 from streams.whatsapp.lease import Lease
 from streams.whatsapp.manager import HANDOVER, IDLE, NOT_OWNED, SessionManager
 from streams.whatsapp.memory import browser_pid, tree_memory
@@ -51,6 +55,8 @@ class Upkeep:
         self._busy: set[str] = set()  # tenants with a close or snapshot under way
         self._last_memory = 0.0
         self._pids: dict[str, tuple[int, int]] = {}  # tenant -> (driver id, browser pid)
+        self.max_renew_failures = settings.wppconnect_lease_max_renew_failures
+        self._renew_failures: dict[str, int] = {}  # tenant -> failed renewals in a row
 
     def start(self) -> None:
         if self._task is None:
@@ -101,9 +107,33 @@ class Upkeep:
         leases, lease = self.manager.leases, session.lease
         if leases is None or lease is None:
             return True
-        if await leases.renew(lease):
+        tenant = session.tenant_id
+        try:
+            # A Redis that hangs (a partition, not a refusal) counts as a failure too.
+            async with asyncio.timeout(max(self.tick, 1.0)):
+                renewed = await leases.renew(lease)
+                holder = None if renewed else await leases.holder(tenant)
+        except INFRA_ERRORS as exc:  # TimeoutError is an OSError
+            failures = self._renew_failures[tenant] = self._renew_failures.get(tenant, 0) + 1
+            if failures < self.max_renew_failures:
+                log.warning(
+                    "session lease renewal failed",
+                    extra={"tenant_id": tenant, "failures": failures, "error": repr(exc)},
+                )
+                return False
+            log.error(
+                "session lease unconfirmed: closing (fail closed)",
+                extra={"tenant_id": tenant, "failures": failures, "error": repr(exc)},
+            )
+            self._renew_failures.pop(tenant, None)
+            self._later(
+                session, session.close("lease_unconfirmed", code=NOT_OWNED, lease_lost=True)
+            )
+            return False
+        self._renew_failures.pop(tenant, None)
+        if renewed:
             return True
-        if await leases.holder(session.tenant_id) is None:
+        if holder is None:
             # Expired (this worker stalled past the TTL) but nobody took it: take it again.
             again = await leases.try_acquire(session.tenant_id)
             if isinstance(again, Lease) and session.running:

@@ -58,6 +58,8 @@ async def worker_factory(tmp_path: Path, redis: aioredis.Redis) -> AsyncIterator
         used = {w.settings.web_port for w in workers if w.running}
         if settings.web_port in used:
             settings = settings.model_copy(update={"web_port": find_free_port()})
+        if settings.metrics_port in {w.settings.metrics_port for w in workers if w.running}:
+            settings = settings.model_copy(update={"metrics_port": find_free_port()})
         await ensure_topics(settings)
         index = len(workers)
         worker = WorkerProcess(

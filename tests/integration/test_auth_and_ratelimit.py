@@ -5,7 +5,7 @@ from redis.asyncio import Redis
 
 from streams.cli.main import main
 from streams.pipeline.ratelimit import TokenBucket
-from streams.tenancy.auth import TenantKeys, bearer_key
+from streams.tenancy.auth import Scope, TenantKeys, bearer_key
 
 pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
@@ -13,10 +13,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 async def test_api_keys_authorize_only_their_tenant(redis: Redis) -> None:
     keys = TenantKeys(redis)
     key, info = await keys.create("acme", "ui")
-    assert (await keys.authorize("acme", key)).status == 200
-    assert (await keys.authorize("globex", key)).status == 403
-    assert (await keys.authorize("acme", None)).status == 401
-    assert (await keys.authorize("acme", key + "x")).status == 401
+    assert (await keys.authorize("acme", key, Scope.SESSION)).status == 200
+    assert (await keys.authorize("globex", key, Scope.SESSION)).status == 403
+    assert (await keys.authorize("acme", None, Scope.SESSION)).status == 401
+    assert (await keys.authorize("acme", key + "x", Scope.SESSION)).status == 401
     names = [k async for k in redis.scan_iter(match="herald:apikey*")]  # every cluster node
     assert len(names) == 2  # something is stored (the tenant's hash, the key's record)...
     dump = b""
@@ -28,8 +28,8 @@ async def test_api_keys_authorize_only_their_tenant(redis: Redis) -> None:
     assert key.encode() not in dump  # ...but never the key itself
     assert [k.key_id for k in await keys.list("acme")] == [info.key_id]
     assert await keys.revoke("acme", info.key_id)
-    assert (await keys.authorize("acme", key)).status == 401
-    assert (await keys.authorize("globex", key)).status == 401
+    assert (await keys.authorize("acme", key, Scope.SESSION)).status == 401
+    assert (await keys.authorize("globex", key, Scope.SESSION)).status == 401
     assert [k async for k in redis.scan_iter(match="herald:apikey*")] == []
 
 

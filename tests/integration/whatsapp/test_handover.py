@@ -249,7 +249,7 @@ async def test_sessions_move_between_workers_with_no_qr_no_loss_no_duplicate(
             assert mine.count("notLogged") == 1, (tenant, mine)
         # The workers' metrics endpoint reports what happened.
         async with httpx.AsyncClient(timeout=10) as client:
-            scraped = (await client.get(f"{story.workers['wa3'].url}/metrics")).text
+            scraped = (await client.get(f"{story.workers['wa3'].metrics_url}/metrics")).text
         assert "herald_whatsapp_sessions_active" in scraped
         assert "herald_notifications_sent_total{" in scraped
         assert "herald_whatsapp_handovers_total" in scraped

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import orjson
 import pytest
 from redis.asyncio import Redis
@@ -10,7 +12,9 @@ from providers.wppconnect import render_qr
 from schemas.whatsapp import CommandName, SessionCommand
 from streams.pipeline.ratelimit import TokenBucket
 from streams.tenancy.auth import TenantKeys
+from streams.tenancy.crypto import Cipher
 from streams.whatsapp import SessionEndpoints, SessionStore
+from streams.whatsapp.store import qr_ref
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +32,7 @@ async def setup(
     endpoints = SessionEndpoints(
         keys=keys,
         bucket=TokenBucket(redis),
-        store=SessionStore(redis, owner="worker-1"),
+        store=SessionStore(redis, owner="worker-1", cipher=Cipher(os.urandom(32))),
         commands=produce,
         qr_reads_per_minute=per_minute,
     )
@@ -57,7 +61,9 @@ async def test_reads_need_the_tenants_own_key(redis: Redis) -> None:
     assert (await endpoints.qr("acme", {})).headers.get("WWW-Authenticate")
 
     answer = await endpoints.qr("acme", bearer(keys["acme"]))
-    assert orjson.loads(answer.body) == qr.model_dump(by_alias=True, mode="json")
+    served = orjson.loads(answer.body)
+    assert served.pop("qrRef") == qr_ref(qr.url_code)  # matches the whatsapp.qr event's
+    assert served == qr.model_dump(by_alias=True, mode="json")
     view = orjson.loads((await endpoints.session("acme", bearer(keys["acme"]))).body)
     assert (view["status"], view["state"], view["phone"]) == (
         "inChat",

@@ -29,6 +29,7 @@ from seeds import load_seeds
 from streams.tenancy.auth import TenantKeys
 from streams.tenancy.crypto import Cipher
 from streams.tenancy.integrations import IntegrationStore
+from streams.whatsapp.store import SessionStore
 from tests.helpers import WorkerProcess, consume_until, produce
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
@@ -166,7 +167,11 @@ async def test_pairing_sending_acks_endpoints_restart_and_logout(env: Env) -> No
     assert qr_event["attempts"] == 1
     assert qr_event["qrCode"].startswith("data:image/png;base64,")
     assert "█" in qr_event["asciiQR"]
-    stored = orjson.loads(await env.redis.get("wppconnect:qr:acme"))
+    sealed = await env.redis.get("wppconnect:qr:acme")
+    assert qr_event["urlCode"].encode() not in sealed  # encrypted at rest (docs/security.md)
+    qrs = SessionStore(env.redis, cipher=Cipher.from_settings(s))
+    stored = await qrs.get_qr("acme")
+    assert stored is not None
     assert stored["urlCode"] == qr_event["urlCode"]
     assert 0 < await env.redis.pttl("wppconnect:qr:acme") <= 60000
     # ... served over HTTP by either worker, to acme's key only.
@@ -174,7 +179,7 @@ async def test_pairing_sending_acks_endpoints_restart_and_logout(env: Env) -> No
         ok = await env.get(worker, "/webhooks/wppconnect/qr/acme", env.keys["acme"])
         assert ok.status_code == 200
         assert ok.json()["urlCode"] == qr_event["urlCode"]
-        assert set(ok.json()) == {"qrCode", "asciiQR", "urlCode", "expiresAt", "attempts"}
+        assert set(ok.json()) == {"qrCode", "asciiQR", "urlCode", "expiresAt", "attempts", "qrRef"}
     assert (await env.get(env.router, "/webhooks/wppconnect/qr/acme", None)).status_code == 401
     other = await env.get(env.router, "/webhooks/wppconnect/qr/acme", env.keys["globex"])
     assert other.status_code == 403
@@ -208,8 +213,10 @@ async def test_pairing_sending_acks_endpoints_restart_and_logout(env: Env) -> No
     assert body["session"] == "tenant-acme"
     forbidden = await env.get(env.wa, "/webhooks/wppconnect/session/acme", env.keys["globex"])
     assert forbidden.status_code == 403
-    # Metrics, scraped as Prometheus does (GET /metrics on every worker).
-    scraped = await env.get(env.wa, "/metrics", None)
+    # Metrics, scraped as Prometheus does (GET /metrics on every worker's admin listener).
+    async with httpx.AsyncClient(timeout=10) as client:
+        scraped = await client.get(f"{env.wa.metrics_url}/metrics")
+        assert (await client.get(f"{env.router.metrics_url}/metrics")).status_code == 200
     assert scraped.status_code == 200
     assert scraped.headers["content-type"].startswith("text/plain")
     assert "herald_notifications_sent_total{" in scraped.text
@@ -218,7 +225,7 @@ async def test_pairing_sending_acks_endpoints_restart_and_logout(env: Env) -> No
     assert "herald_whatsapp_sessions_active" in scraped.text
     assert "herald_whatsapp_session_queue_depth{" in scraped.text  # per running session
     assert 'tenant="acme"' in scraped.text
-    assert (await env.get(env.router, "/metrics", None)).status_code == 200
+    assert (await env.get(env.router, "/metrics", None)).status_code == 404  # not public
 
     # --- acks become statuses, once each and in order -------------------------------------
     pmid = sent["providerMessageId"]

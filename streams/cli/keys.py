@@ -1,0 +1,83 @@
+"""``herald keys rotate``: re-encrypt every stored secret under the current HERALD_SECRET_KEY.
+
+Rotation, step by step (docs/security.md):
+
+1. ``herald keygen`` -> the new key; set it as ``HERALD_SECRET_KEY`` and move the old
+   one to ``HERALD_PREVIOUS_SECRET_KEYS`` on every worker (they keep reading old records);
+2. ``herald keys rotate`` (same environment): every integration's credentials and every
+   WhatsApp session archive is decrypted with whichever known key made it and written back
+   under the new one; anything no known key opens is listed and the exit code is 1;
+3. when it reports nothing left under an old key, remove that key from
+   ``HERALD_PREVIOUS_SECRET_KEYS``.
+
+A record changed by a worker while the command ran is left as the worker wrote it and
+reported as ``changed``: run the command again.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from schemas.settings import Settings
+from streams.cli._support import print_json, redis_client
+from streams.tenancy.crypto import Cipher
+from streams.tenancy.integrations import Reencrypted, reencrypt_integrations
+from streams.whatsapp.tokens import reencrypt_archives
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    parser = subparsers.add_parser(
+        "keys",
+        help="secret-key maintenance (re-encrypt under the current key)",
+        description="Maintenance of HERALD_SECRET_KEY and HERALD_PREVIOUS_SECRET_KEYS.",
+    )
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    rotate = actions.add_parser(
+        "rotate",
+        help="re-encrypt every credential and WhatsApp archive under HERALD_SECRET_KEY",
+        description="Decrypt every stored credential and WhatsApp session archive with "
+        "whichever known key made it and store it again under HERALD_SECRET_KEY. Exit code "
+        "1 if anything could not be read (it is left in place) or changed meanwhile.",
+    )
+    rotate.add_argument("--dry-run", action="store_true", help="report only; change nothing")
+    rotate.add_argument("--json", action="store_true", help="print the report as JSON")
+    rotate.set_defaults(func=_rotate)
+
+
+def _section(name: str, report: Reencrypted) -> dict[str, Any]:
+    return {
+        "kind": name,
+        "rotated": report.rotated,
+        "current": len(report.current),
+        "changed": report.changed,
+        "failed": report.failed,
+    }
+
+
+async def _rotate(args: argparse.Namespace, settings: Settings) -> int:
+    cipher = Cipher.from_settings(settings)
+    async with redis_client(settings) as redis:
+        integrations = await reencrypt_integrations(redis, cipher, dry_run=args.dry_run)
+        archives = await reencrypt_archives(redis, cipher, dry_run=args.dry_run)
+    sections = [_section("integration", integrations), _section("whatsapp-archive", archives)]
+    if args.json:
+        print_json({"keyId": cipher.key_id, "dryRun": args.dry_run, "results": sections})
+    else:
+        verb = "would re-encrypt" if args.dry_run else "re-encrypted"
+        print(f"current key {cipher.key_id}")
+        for section in sections:
+            kind = section["kind"]
+            print(
+                f"{kind}s: {verb} {len(section['rotated'])}, already current "
+                f"{section['current']}, changed meanwhile {len(section['changed'])}, "
+                f"unreadable {len(section['failed'])}"
+            )
+            for item in section["changed"]:
+                print(f"  changed  {kind} {item}: run `herald keys rotate` again")
+            for item, why in section["failed"].items():
+                print(f"  FAILED   {kind} {item}: {why}")
+    trouble = any(s["failed"] or s["changed"] for s in sections)
+    return 1 if trouble else 0
