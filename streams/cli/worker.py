@@ -50,8 +50,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         )
 
     async def prepare() -> None:
-        await _check_redis(settings)  # primary storage: noeviction, persistence
         await wait_for_kafka(settings, args.broker_wait)
+        # Primary storage: noeviction, persistence (waits for Redis as long as for Kafka).
+        await _check_redis(settings, max(args.broker_wait, 1.0))
         await ensure_topics(settings, timeout=max(args.broker_wait, 10.0))
 
     asyncio.run(prepare())
@@ -77,13 +78,21 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _check_redis(settings: Settings) -> None:
+async def _check_redis(settings: Settings, wait: float) -> None:
     from streams.cli._support import redis_client
+    from streams.cli.errors import ServiceUnavailable, redact_url
     from streams.platform.infra import durable
     from streams.platform.redis_storage import check_redis_storage
 
-    async with redis_client(settings) as redis:  # waits for Redis, like the runtime does
-        await durable(lambda: check_redis_storage(redis, settings), "redis storage check")
+    async with redis_client(settings) as redis:
+        try:
+            async with asyncio.timeout(wait):  # retried while Redis does not answer
+                await durable(lambda: check_redis_storage(redis, settings), "redis storage check")
+        except TimeoutError:
+            raise ServiceUnavailable(
+                f"Redis at {redact_url(settings.redis_url)} did not answer within {wait:g}s",
+                "start Redis or point REDIS_URL at it (`herald doctor` checks the deployment)",
+            ) from None
 
 
 def _logging_config(settings: Settings) -> dict[str, Any]:
