@@ -32,6 +32,7 @@ COMMANDS = (
     "integrations",
     "providers",
     "schemas",
+    "asyncapi",
     "keygen",
     "apikeys",
     "db",
