@@ -24,6 +24,7 @@ from providers._exceptions import HeraldError
 from schemas.settings import Settings
 from streams.cli._support import redact_url
 from streams.platform.logging import configure_logging
+from streams.platform.tracing import configure_tracing
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -81,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         return _fail("invalid configuration: " + "; ".join(_validation_lines(exc)), EXIT_CONFIG)
     configure_logging(settings)
+    configure_tracing(f"herald-{args.command}")  # OTEL_* variables; a no-op without
     func = args.func
     try:
         if inspect.iscoroutinefunction(func):
