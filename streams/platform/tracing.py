@@ -40,6 +40,7 @@ __all__ = [
     "extract",
     "inject",
     "install_log_correlation",
+    "instrument_http_client",
     "produce_span",
     "shutdown_tracing",
     "tracer",
@@ -169,6 +170,25 @@ def batch_span(name: str, records: Iterable[Headers | None], **attributes: Any) 
         name, links=links, kind=SpanKind.CONSUMER, attributes=attrs
     ) as span:
         yield span
+
+
+def instrument_http_client(client: Any) -> bool:
+    """CLIENT spans for every request of an ``httpx`` client (the providers' calls).
+
+    OpenTelemetry's httpx instrumentation, with the stable HTTP semantic conventions
+    (``http.request.method``, ``url.full``, ``http.response.status_code``...) unless
+    ``OTEL_SEMCONV_STABILITY_OPT_IN`` says otherwise; it also sends ``traceparent`` to the
+    provider. Does nothing (and returns False) while no tracer provider is installed.
+    """
+    if isinstance(
+        trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider
+    ):
+        return False
+    os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    HTTPXClientInstrumentor.instrument_client(client)
+    return True
 
 
 # -- log correlation ----------------------------------------------------------------------

@@ -6,6 +6,7 @@ import io
 import logging
 from collections.abc import Iterator
 
+import httpx
 import orjson
 import pytest
 from opentelemetry import trace
@@ -21,6 +22,7 @@ from streams.platform.tracing import (
     extract,
     inject,
     install_log_correlation,
+    instrument_http_client,
     produce_span,
     tracing_requested,
 )
@@ -164,3 +166,28 @@ def test_log_records_carry_trace_and_span_ids(spans: InMemorySpanExporter) -> No
 )
 def test_tracing_requested_by_the_standard_variables(env: dict[str, str], expected: bool) -> None:
     assert tracing_requested(env) is expected
+
+
+async def test_provider_calls_get_http_client_spans(spans: InMemorySpanExporter) -> None:
+    seen: list[httpx.Request] = []
+
+    def provider(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(202, headers={"X-Message-Id": "m1"})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(provider)) as client:
+        assert instrument_http_client(client)
+        with consume_span("requests", [("traceparent", TRACEPARENT.encode())]):
+            response = await client.post("https://api.sendgrid.test/v3/mail/send", json={})
+    assert response.status_code == 202
+    [call] = [s for s in spans.get_finished_spans() if s.kind == SpanKind.CLIENT]
+    assert call.name == "POST"
+    assert call.attributes is not None
+    assert call.attributes["http.request.method"] == "POST"
+    assert call.attributes["url.full"] == "https://api.sendgrid.test/v3/mail/send"
+    assert call.attributes["http.response.status_code"] == 202
+    assert call.parent is not None
+    assert call.context.trace_id == TRACE_ID
+    # The provider sees the call's own context.
+    sent = seen[0].headers["traceparent"]
+    assert sent.startswith(f"00-{TRACE_ID:032x}-{call.context.span_id:016x}-")
