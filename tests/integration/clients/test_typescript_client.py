@@ -50,6 +50,9 @@ async def test_typescript_client_suite(
     assert (PACKAGE / "node_modules/@platformatic/kafka").is_dir(), (
         "run scripts/bootstrap.sh (npm ci in clients/typescript)"
     )
+    code, version = await run([node, "--version"], dict(os.environ), 30)
+    major, minor = (int(x) for x in version.strip().lstrip("v").split(".")[:2])
+    assert (major, minor) >= (20, 19), f"@platformatic/kafka needs Node 20.19+, found {version}"
     settings = settings_factory()
     await load_seeds(redis)
     await worker_factory(settings)
