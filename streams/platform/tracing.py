@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -43,6 +43,7 @@ __all__ = [
     "instrument_http_client",
     "produce_span",
     "shutdown_tracing",
+    "traced_job",
     "tracer",
     "tracing_requested",
 ]
@@ -138,6 +139,25 @@ def consume_span(
         f"process {topic}", context=extract(headers), kind=SpanKind.CONSUMER, attributes=attrs
     ) as span:
         yield span
+
+
+def traced_job(
+    topic: str,
+    headers: Headers | None,
+    job: Callable[[], Awaitable[None]],
+    **attributes: Any,
+) -> Callable[[], Awaitable[None]]:
+    """``job`` run inside :func:`consume_span` of its record, when it actually runs.
+
+    For work scheduled now and run later (the in-flight scheduler's jobs): the span covers
+    the job, not the scheduling, and everything the job produces is its child.
+    """
+
+    async def run() -> None:
+        with consume_span(topic, headers, **attributes):
+            await job()
+
+    return run
 
 
 @contextmanager

@@ -24,6 +24,7 @@ from streams.platform.tracing import (
     install_log_correlation,
     instrument_http_client,
     produce_span,
+    traced_job,
     tracing_requested,
 )
 
@@ -191,3 +192,19 @@ async def test_provider_calls_get_http_client_spans(spans: InMemorySpanExporter)
     # The provider sees the call's own context.
     sent = seen[0].headers["traceparent"]
     assert sent.startswith(f"00-{TRACE_ID:032x}-{call.context.span_id:016x}-")
+
+
+async def test_traced_job_spans_the_job_not_its_scheduling(spans: InMemorySpanExporter) -> None:
+    ran: list[int] = []
+
+    async def job() -> None:
+        ran.append(trace.get_current_span().get_span_context().trace_id)
+        with produce_span("status", tenant_id="acme"):
+            pass
+
+    scheduled = traced_job("requests", [("traceparent", TRACEPARENT.encode())], job, offset=7)
+    assert spans.get_finished_spans() == ()  # nothing happens until it runs
+    await scheduled()
+    assert ran == [TRACE_ID]
+    job_span = by_name(spans, "process requests")
+    assert by_name(spans, "send status").parent.span_id == job_span.context.span_id  # type: ignore[union-attr]
