@@ -156,6 +156,11 @@ class HeraldClient:
         producer, self._producer = self._producer, None
         if producer is not None:
             await producer.stop()
+        handles, self._handles = self._handles, {}
+        closed = HeraldClientError("the client was closed")
+        for waiting in handles.values():
+            for handle in list(waiting):
+                handle._fail(closed)
 
     # -- sending ---------------------------------------------------------------------------
     async def send(

@@ -156,6 +156,9 @@ export class HeraldClient {
     const producer = this.#producer;
     this.#producer = undefined;
     if (producer) await producer.close();
+    const closed = new HeraldClientError('the client was closed');
+    for (const refs of this.#handles.values()) for (const ref of refs) ref.deref()?.fail(closed);
+    this.#handles.clear();
   }
 
   /**

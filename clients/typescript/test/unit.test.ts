@@ -79,3 +79,10 @@ test('requests are checked against the schema before sending', () => {
   assert.ok(problems({ id: 'x', tenantId: 'acme', channel: 'pigeon', recipient: {} }).some((p) => p.startsWith('/channel')));
   assert.ok(problems({ tenantId: 'acme', channel: 'sms', recipient: {} }).some((p) => p.includes("'id'")));
 });
+
+test('waiting handles are released when the reader stops', async () => {
+  const handle = new NotificationHandle(request);
+  const waiting = handle.wait('sent', { timeoutMs: 5000 });
+  handle.fail(new Error('broker gone'));
+  await assert.rejects(waiting, /broker gone/);
+});

@@ -74,4 +74,4 @@ async def test_typescript_client_suite(
 
     assert count("fail") == 0, out
     assert count("skipped") == 0, out  # the integration test must run, not skip
-    assert count("pass") >= 8, out  # unit (5), trace (2), integration (1)
+    assert count("pass") >= 9, out  # unit (6), trace (2), integration (1)

@@ -212,3 +212,13 @@ async def test_send_validates_before_any_io() -> None:
     assert err.value.errors[0]["loc"] == ("recipient",)
     assert "input" not in err.value.errors[0]
     assert isinstance(err.value, ValueError)
+
+
+async def test_waiting_handles_are_released_when_the_reader_stops() -> None:
+    h = handle()
+    h._deliver(event("accepted"))
+    waiter = asyncio.create_task(h.wait("sent", timeout=5))
+    await asyncio.sleep(0)
+    h._fail(ConnectionError("broker gone"))
+    with pytest.raises(herald_client.HeraldClientError, match="broker gone"):
+        await waiter
