@@ -121,7 +121,8 @@ def _channel(
         "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in messages},
         "bindings": {
             "kafka": {
-                "topic": address,
+                # A parameterised address (the delay topics) is several topics: no name.
+                **({} if "{" in address else {"topic": address}),
                 "partitions": settings.topic_partitions,
                 "replicas": settings.topic_replication_factor,
                 "bindingVersion": _BINDING,

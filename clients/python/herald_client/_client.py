@@ -49,6 +49,14 @@ def _headers(headers: Headers) -> list[tuple[str, bytes]]:
     return [(k, v.encode() if isinstance(v, str) else v) for k, v in items]
 
 
+def _merge(
+    headers: list[tuple[str, bytes]], trace_headers: list[tuple[str, bytes]]
+) -> list[tuple[str, bytes]]:
+    """The caller's headers plus the trace context, which replaces any the caller set."""
+    names = {k.lower() for k, _ in trace_headers}
+    return [(k, v) for k, v in headers if k.lower() not in names] + trace_headers
+
+
 def _parse(value: bytes | None) -> StatusEvent | None:
     try:
         return StatusEvent.model_validate_json(value or b"")
@@ -188,7 +196,7 @@ class HeraldClient:
                     self.requests_topic,
                     value=req.to_json(),
                     key=req.tenant_id.encode(),
-                    headers=[*_headers(headers), *trace_headers] or None,
+                    headers=_merge(_headers(headers), trace_headers) or None,
                 )
         except KafkaError as exc:
             self._forget(key, handle)
