@@ -24,7 +24,7 @@ primary (or Sentinel), not Redis Cluster.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import orjson
 from redis.asyncio import Redis
@@ -98,11 +98,18 @@ return redis.call('HGETALL', KEYS[1])
 )
 
 # KEYS: notification hash, correlation key, parked list.
-# ARGV: sent rank, pmid, correlation value, ttl.
+# ARGV: sent rank, pmid, correlation value, ttl, attempt ('' = no check).
 # Writes the correlation, advances to sent, returns the parked statuses (and deletes them).
+# With an attempt: only if the record is `sending` that attempt (or already has this pmid);
+# else nothing is written and false is returned (a zombie's late result).
 _RECORD_SENT = (
     _ADVANCE_RULE
     + """
+if ARGV[5] ~= '' then
+  local st = redis.call('HMGET', KEYS[1], 'phase', 'attempt', 'pmid')
+  local current = st[1] == 'sending' and st[2] == ARGV[5]
+  if not current and st[3] ~= ARGV[2] then return false end
+end
 redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
 redis.call('HSET', KEYS[1], 'pmid', ARGV[2])
 local cur = tonumber(redis.call('HGET', KEYS[1], 'rank') or '-1')
@@ -138,6 +145,9 @@ class NotificationRecord:
     metadata: dict[str, Any] | None = None
     attempt: int = 0
     retry: dict[str, Any] | None = None  # the scheduled retry (phase "scheduled")
+    #: The Kafka record (``topic:partition:offset``) that created it: a replay of that same
+    #: record (after a crash) re-emits what may be missing; another record is a duplicate.
+    src: str | None = None
 
     @property
     def terminal(self) -> bool:
@@ -158,6 +168,7 @@ class NotificationRecord:
             metadata=orjson.loads(meta) if meta else None,
             attempt=int(data.get("attempt", "0")),
             retry=orjson.loads(data["retry"]) if data.get("retry") else None,
+            src=data.get("src"),
         )
 
 
@@ -277,10 +288,34 @@ class NotificationState:
         """Undo an :meth:`advance` whose event could not be emitted."""
         await self._redis.hset(keys.notification(tenant_id, notification_id), "rank", rank)
 
+    @overload
     async def record_sent(
         self, tenant_id: str, notification_id: str, provider: str, provider_message_id: str
-    ) -> list[ParkedStatus]:
-        """Correlate the provider message id, advance to ``sent``; return parked statuses."""
+    ) -> list[ParkedStatus]: ...
+
+    @overload
+    async def record_sent(
+        self,
+        tenant_id: str,
+        notification_id: str,
+        provider: str,
+        provider_message_id: str,
+        attempt: int,
+    ) -> list[ParkedStatus] | None: ...
+
+    async def record_sent(
+        self,
+        tenant_id: str,
+        notification_id: str,
+        provider: str,
+        provider_message_id: str,
+        attempt: int | None = None,
+    ) -> list[ParkedStatus] | None:
+        """Correlate the provider message id, advance to ``sent``; return parked statuses.
+
+        With ``attempt``: a compare-and-set on it -- ``None`` (nothing written) when the
+        record is no longer ``sending`` that attempt.
+        """
         corr = orjson.dumps({"t": tenant_id, "n": notification_id})
         parked = await self._record_sent(
             keys=[
@@ -288,8 +323,16 @@ class NotificationState:
                 keys.correlation(provider, provider_message_id),
                 keys.parked(provider, provider_message_id),
             ],
-            args=[RANKS[Status.SENT], provider_message_id, corr, self._corr_ttl],
+            args=[
+                RANKS[Status.SENT],
+                provider_message_id,
+                corr,
+                self._corr_ttl,
+                "" if attempt is None else attempt,
+            ],
         )
+        if parked is None:
+            return None
         return [ParkedStatus.from_json(p) for p in parked]
 
     async def resolve_or_park(

@@ -34,6 +34,7 @@ from streams.tenancy import keys
 from streams.tenancy.crypto import Cipher, MissingSecretKey
 
 __all__ = [
+    "CHANGES_CHANNEL",
     "IntegrationError",
     "IntegrationStore",
     "InvalidIntegrationCredentials",
@@ -46,6 +47,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _TENANT_RE = re.compile(TENANT_ID_PATTERN)
+
+#: Redis pub/sub channel: the tenant id is published after its integrations changed, so
+#: that workers' caches (:mod:`streams.tenancy.cache`) forget them at once.
+CHANGES_CHANNEL = "herald:integrations:changed"
 _MAX_WATCH_RETRIES = 32
 
 
@@ -237,6 +242,7 @@ class IntegrationStore:
                     continue
             else:
                 raise IntegrationError(f"too much concurrent change to {tenant_id}'s integrations")
+        await self._redis.publish(CHANGES_CHANNEL, tenant_id)
         log.info(
             "integration stored",
             extra={
@@ -297,6 +303,7 @@ class IntegrationStore:
                     continue
             else:
                 raise IntegrationError(f"too much concurrent change to {tenant_id}'s integrations")
+        await self._redis.publish(CHANGES_CHANNEL, tenant_id)
         log.info("integration removed", extra={"tenant_id": tenant_id, "provider": provider})
         return True
 
