@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -42,7 +43,9 @@ __all__ = [
     "install_log_correlation",
     "instrument_http_client",
     "produce_span",
+    "remember",
     "shutdown_tracing",
+    "status_headers",
     "traced_job",
     "tracer",
     "tracing_requested",
@@ -150,14 +153,64 @@ def traced_job(
     """``job`` run inside :func:`consume_span` of its record, when it actually runs.
 
     For work scheduled now and run later (the in-flight scheduler's jobs): the span covers
-    the job, not the scheduling, and everything the job produces is its child.
+    the job, not the scheduling, and everything the job produces is its child. With
+    ``tenant_id`` and ``notification_id`` the job's span is remembered for the status
+    events of that notification (:func:`status_headers`).
     """
 
     async def run() -> None:
-        with consume_span(topic, headers, **attributes):
+        with consume_span(topic, headers, **attributes) as span:
+            remember(attributes.get("tenant_id"), attributes.get("notification_id"), span)
             await job()
 
     return run
+
+
+# -- status events: emitted in waves, away from their request's task ----------------------
+_MAX_REMEMBERED = 100_000
+_remembered: OrderedDict[tuple[str, str], trace.SpanContext] = OrderedDict()
+
+
+def remember(tenant_id: str | None, notification_id: str | None, span: Span | Context) -> None:
+    """Keep the span (or a record's extracted context) a notification's statuses descend from.
+
+    Status events leave in waves produced by whichever task flushes them, so their context
+    cannot be the current one. Only recording spans are kept: with tracing off this does
+    nothing. Bounded (the oldest are dropped first).
+    """
+    if tenant_id is None or notification_id is None or not _recording():
+        return
+    ctx = (span if isinstance(span, Span) else trace.get_current_span(span)).get_span_context()
+    if not ctx.is_valid:
+        return
+    key = (tenant_id, notification_id)
+    _remembered[key] = ctx
+    _remembered.move_to_end(key)
+    if len(_remembered) > _MAX_REMEMBERED:
+        _remembered.popitem(last=False)
+
+
+def _recording() -> bool:
+    return not isinstance(
+        trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider
+    )
+
+
+def status_headers(
+    topic: str, tenant_id: str, notification_id: str
+) -> list[tuple[str, bytes]] | None:
+    """Headers for a status event of a remembered notification (a PRODUCER span under it)."""
+    if not _remembered:
+        return None
+    ctx = _remembered.get((tenant_id, notification_id))
+    if ctx is None:
+        return None
+    parent = trace.set_span_in_context(trace.NonRecordingSpan(ctx))
+    attrs = _messaging("send", topic, {"tenant_id": tenant_id, "notification_id": notification_id})
+    with tracer().start_as_current_span(
+        f"send {topic}", context=parent, kind=SpanKind.PRODUCER, attributes=attrs
+    ):
+        return inject(None)
 
 
 @contextmanager
@@ -272,10 +325,12 @@ def configure_tracing(service_name: str = "herald") -> bool:
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-        # Resource.create merges OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME over this.
-        resource = Resource({SERVICE_NAME: service_name}).merge(Resource.create())
-        if resource.attributes.get(SERVICE_NAME) == "unknown_service":
-            resource = resource.merge(Resource({SERVICE_NAME: service_name}))
+        # The SDK reads OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME; its own default name
+        # ("unknown_service:python") gives way to Herald's.
+        named = os.environ.get("OTEL_SERVICE_NAME") or "service.name=" in os.environ.get(
+            "OTEL_RESOURCE_ATTRIBUTES", ""
+        )
+        resource = Resource.create({} if named else {SERVICE_NAME: service_name})
         provider = TracerProvider(resource=resource)  # sampler from OTEL_TRACES_SAMPLER
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         trace.set_tracer_provider(provider)
