@@ -374,8 +374,21 @@ class RequestProcessor:
         await self._retry_infra(lambda: self.deliverer.resume(envelope), "retry")
 
     async def submit_retry(
-        self, envelope: RetryEnvelope, done: Callable[[], Awaitable[object]]
+        self,
+        envelope: RetryEnvelope,
+        done: Callable[[], Awaitable[object]],
+        record: RawRecord | None = None,
     ) -> None:
-        await self.inflight.submit(
-            ordering_key(envelope.request), lambda: self.retry(envelope), done
-        )
+        job: Callable[[], Awaitable[None]] = lambda: self.retry(envelope)  # noqa: E731
+        if record is not None:  # continue the trace the delay topic's record carries
+            job = traced_job(
+                record.topic,
+                record.headers,
+                job,
+                partition=record.partition,
+                offset=record.offset,
+                tenant_id=envelope.request.tenant_id,
+                notification_id=envelope.request.id,
+                **{"herald.attempt": envelope.attempt, "herald.provider": envelope.provider},
+            )
+        await self.inflight.submit(ordering_key(envelope.request), job, done)
