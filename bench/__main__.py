@@ -4,12 +4,14 @@ Starts the embedded broker and Redis (or uses ``KAFKA_BOOTSTRAP_SERVERS`` / ``RE
 the WhatsApp Business sandbox, and measures on the same broker:
 
   (a)  raw aiokafka: consume the requests, produce one status each, in batches
+  (a2) the router's I/O alone: (a) plus one HTTP call per request to the same sandbox
   (b)  Herald end to end with a zero-latency provider (burst, then paced at --rate)
   (c)  the same with a provider that takes 50 ms per call
   (d)  the WhatsApp Web bridge against the simulator: memory and sends per session
   (m)  what one provider call, Redis command and Kafka request costs here
 
-It prints a table and, last, ``ratio herald/raw: X.XX``. Results go to bench/results/.
+It prints a table, the targets beside their figures and, last, ``ratio herald/raw: X.XX``
+and ``ratio herald/raw_http: X.XX``. Results go to bench/results/.
 A benchmark, not a test: nothing here fails on a slow machine.
 """
 
@@ -34,11 +36,11 @@ from bench.report import (
     SessionResult,
     machine,
     markdown,
-    ratio_line,
     say,
     write_results,
 )
 from bench.stack import Stack
+from bench.targets import ratio_lines
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,8 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--only",
-        default="a,b,c,d,m",
-        help="scenarios to run, comma-separated (a,b,c,d,m; m: per-operation costs)",
+        default="a,a2,b,c,d,m",
+        help="scenarios to run, comma-separated (a,a2,b,c,d,m; m: per-operation costs)",
     )
     parser.add_argument(
         "--rate", type=float, default=1000.0, help="requests/s of the latency runs (1000)"
@@ -114,6 +116,11 @@ async def _run(args: argparse.Namespace) -> int:
                     (f"a@{args.rate:g}/s", "raw aiokafka, paced", paced),
                 ],
             )
+        if "a2" in only:
+            from bench import raw_http
+
+            say("(a2) the router's I/O alone (aiokafka + aiohttp) ...")
+            results += await raw_http.run(stack, [("a2", "raw aiokafka + one HTTP call", burst)])
         scenarios = []
         if "b" in only:
             scenarios += [
@@ -160,12 +167,11 @@ async def _run(args: argparse.Namespace) -> int:
             info["versions"].update(whatsapp_web.versions())
     text = markdown(results, sessions, info, notes)
     print()
-    print(text.rsplit("ratio herald/raw", 1)[0].rstrip())
+    print(text.split("\nratio herald/", 1)[0].rstrip())
     if not args.no_save:
         json_path, md_path = write_results(results, sessions, info, notes)
         print(f"\nresults: {json_path} and {md_path}")
-    line = ratio_line(results)
-    if line:
+    for line in ratio_lines(results):
         print(line)
     return 0
 

@@ -125,7 +125,9 @@ async def measure(
         peak = peak_rss_kib(process.pid) / 1024
         redis_used = diff_commands(redis_before, await redis_commands(stack.redis_url))
         notes = []
+        redis_per_request = None
         if outcome.sent and sum(redis_used.values()) > outcome.sent / 10:
+            redis_per_request = sum(redis_used.values()) / outcome.sent
             per = {k: v / outcome.sent for k, v in redis_used.items()}
             shown = ", ".join(
                 f"{k} {v:.1f}" for k, v in sorted(per.items(), key=lambda x: -x[1]) if v >= 0.05
@@ -171,4 +173,5 @@ async def measure(
         offered_rate=load.rate,
         notes=notes,
         complete=outcome.complete,
+        redis_per_request=redis_per_request,
     )

@@ -26,7 +26,7 @@ from bench.report import Result
 from bench.stack import Process, Stack
 from streams.platform.admin import ensure_topics
 
-__all__ = ["main", "run", "status_for"]
+__all__ = ["main", "run", "run_anchor", "status_for"]
 
 
 def status_for(value: bytes) -> bytes:
@@ -91,12 +91,23 @@ async def passthrough(bootstrap: str, source: str, sink: str, group: str) -> Non
 
 async def run(stack: Stack, loads: Sequence[tuple[str, str, Load]]) -> list[Result]:
     """Start the passthrough process and measure each ``(key, title, load)`` through it."""
-    settings = stack.settings("raw")
+    return await run_anchor(stack, "raw", "bench.raw", [], loads)
+
+
+async def run_anchor(
+    stack: Stack,
+    name: str,
+    module: str,
+    extra_args: Sequence[str],
+    loads: Sequence[tuple[str, str, Load]],
+) -> list[Result]:
+    """Start an anchor program (``python -m module``) on fresh topics; measure through it."""
+    settings = stack.settings(name)
     await ensure_topics(settings)
     argv = [
         sys.executable,
         "-m",
-        "bench.raw",
+        module,
         "--bootstrap",
         stack.bootstrap,
         "--source",
@@ -105,8 +116,9 @@ async def run(stack: Stack, loads: Sequence[tuple[str, str, Load]]) -> list[Resu
         settings.topic_status,
         "--group",
         settings.app_id,
+        *extra_args,
     ]
-    process = await stack.launch("raw", argv)
+    process = await stack.launch(name.replace("-", "_"), argv)
     try:
         await _wait_ready(process)
         results = []

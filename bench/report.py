@@ -75,6 +75,7 @@ class Result:
     offered_rate: float | None = None  # requests/s for paced runs, None for bursts
     notes: list[str] = field(default_factory=list)
     complete: bool = True
+    redis_per_request: float | None = None  # Redis commands per request (scripts' included)
 
     @property
     def throughput(self) -> float:
@@ -236,9 +237,14 @@ def markdown(
         for s in sessions:
             parts += [f"- {s.sessions} session(s), {s.flags}: {note}" for note in s.notes]
     parts += [f"- {note}" for note in notes]
-    line = ratio_line(results)
-    if line:
-        parts += ["", line]
+    from bench.targets import ratio_lines, targets_table  # (targets imports Result)
+
+    table = targets_table(results)
+    if table:
+        parts += ["", "Targets (issue 13), from this run:", "", table]
+    lines = ratio_lines(results)
+    if lines:
+        parts += ["", *lines]
     return "\n".join(parts).strip() + "\n"
 
 

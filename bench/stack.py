@@ -40,7 +40,7 @@ from streams.platform.embedded import (
 from streams.tenancy.crypto import Cipher, generate_key
 from streams.tenancy.integrations import IntegrationStore
 
-__all__ = ["PHONE_NUMBER_ID", "Process", "Stack", "tenants"]
+__all__ = ["ACCESS_TOKEN", "PHONE_NUMBER_ID", "Process", "Stack", "tenants"]
 
 PHONE_NUMBER_ID = "106540352242922"
 ACCESS_TOKEN = "bench-token"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -36,7 +36,12 @@ class Settings(BaseSettings):
     redis_url: str = Field(
         "redis://localhost:6379/0",
         validation_alias=_env("REDIS_URL"),
-        description="Redis URL (state, idempotency, integrations, lookups). A single primary: Herald's Lua scripts touch several keys.",
+        description="Redis URL (state, idempotency, integrations, lookups): one server, redis://host:6379/0, or the seed nodes of a Redis Cluster, comma-separated: redis://[:password@]h1:6379,h2:6379,h3:6379 (database 0 only). Every script and transaction touches one hash slot.",
+    )
+    redis_cluster: bool | None = Field(
+        None,
+        validation_alias=_env("HERALD_REDIS_CLUSTER"),
+        description="Use the Redis Cluster client. Unset: when REDIS_URL lists several nodes; true: also for one seed node (a managed cluster's configuration endpoint).",
     )
     database_url: str = Field(
         "sqlite+aiosqlite:///./herald-inbox.db",
@@ -59,7 +64,7 @@ class Settings(BaseSettings):
         64,
         ge=1,
         validation_alias=_env("HERALD_REDIS_MAX_CONNECTIONS"),
-        description="Redis connections per worker; more concurrent commands wait for a free one.",
+        description="Redis connections per worker (per node on a cluster); more concurrent commands wait for a free one.",
     )
 
     # --- Worker ---------------------------------------------------------------------------
@@ -90,10 +95,10 @@ class Settings(BaseSettings):
         description="Requests a worker processes at once (overlapping provider calls); the consumer waits beyond it.",
     )
     max_request_bytes: int = Field(
-        1_048_576,
+        983_040,
         ge=1024,
         validation_alias=_env("HERALD_MAX_REQUEST_BYTES"),
-        description="Larger request values go to the dead-letter topic (reason too_large).",
+        description="Larger request values go to the dead-letter topic (reason too_large). At most HERALD_KAFKA_MAX_RECORD_BYTES minus 64 KiB, so that every record made from a request (retry envelope, hand-off, re-keyed copy) can be produced.",
     )
     webhook_max_body_bytes: int = Field(
         262_144,
@@ -174,8 +179,56 @@ class Settings(BaseSettings):
         5.0,
         ge=0,
         validation_alias=_env("HERALD_INTEGRATION_CACHE_SECONDS"),
-        description="How long a worker caches a tenant's integrations (a change reaches running workers within it; 0 disables).",
+        description="How long a worker keeps a tenant's integrations at most. Changes reach running workers at once (Redis pub/sub); this bounds staleness should a change message be lost (0 disables the cache).",
     )
+    # --- Router batch path (issue 13) -----------------------------------------------------
+    router_batch_max: int = Field(
+        500,
+        ge=1,
+        validation_alias=_env("HERALD_ROUTER_BATCH_MAX"),
+        description="Most request records the router takes into one batch (one Redis round trip per step, one produce per batch).",
+    )
+    router_batch_window_ms: float = Field(
+        5.0,
+        ge=0,
+        validation_alias=_env("HERALD_ROUTER_BATCH_WINDOW_MS"),
+        description="How long a batch waits for more records after its first, in milliseconds (the latency a light load pays for batching).",
+    )
+    consumer_fetch_wait_ms: int = Field(
+        20,
+        ge=0,
+        validation_alias=_env("HERALD_CONSUMER_FETCH_WAIT_MS"),
+        description="The consumer's fetch wait (fetch.max.wait.ms). Kafka answers a fetch as soon as data arrives, so 500 suits it; the embedded broker (tansu) answers an empty fetch only after this wait, so keep it short there (Faust's own value is 1500).",
+    )
+    kafka_max_record_bytes: int = Field(
+        1_048_576,
+        ge=65_536 + 1024,
+        validation_alias=_env("HERALD_KAFKA_MAX_RECORD_BYTES"),
+        description="Largest record Herald produces (the producer's max.request.size); the broker and topics must accept it (Kafka's default message.max.bytes is 1048588). A dead letter larger than this is produced truncated, with its headers.",
+    )
+    max_metadata_bytes: int = Field(
+        16_384,
+        ge=256,
+        validation_alias=_env("HERALD_MAX_METADATA_BYTES"),
+        description="Largest `metadata` of a request, as JSON: it is copied into every status event. Larger: rejected (invalid_request).",
+    )
+    max_json_depth: int = Field(
+        32,
+        ge=4,
+        validation_alias=_env("HERALD_MAX_JSON_DEPTH"),
+        description="Deepest nesting of objects and arrays accepted in a request. Deeper: rejected (invalid_request).",
+    )
+
+    @model_validator(mode="after")
+    def _records_fit(self) -> Settings:
+        if self.max_request_bytes + 65_536 > self.kafka_max_record_bytes:
+            raise ValueError(
+                "HERALD_MAX_REQUEST_BYTES must be at most HERALD_KAFKA_MAX_RECORD_BYTES - 65536 "
+                f"({self.kafka_max_record_bytes - 65_536}): records made from a request must "
+                "fit the producer's and broker's record size"
+            )
+        return self
+
     unknown_outcome: Literal["fail", "resend"] = Field(
         "fail",
         validation_alias=_env("HERALD_UNKNOWN_OUTCOME"),
@@ -341,6 +394,18 @@ class Settings(BaseSettings):
         False,
         validation_alias=_env("WHATSAPP_WPPCONNECT_TAKEOVER_ON_CONFLICT"),
         description="On CONFLICT (WhatsApp Web opened elsewhere) take the session back; false only reports it.",
+    )
+    wppconnect_conflict_timeout_ms: int = Field(
+        30000,
+        ge=1,
+        validation_alias=_env("WHATSAPP_WPPCONNECT_CONFLICT_TIMEOUT"),
+        description="ms a session may stay in CONFLICT (WhatsApp Web open elsewhere) before the messages waiting for it fail as retryable session_conflict; the session stays open and reports CONFLICT.",
+    )
+    wppconnect_max_reconnects: int = Field(
+        5,
+        ge=0,
+        validation_alias=_env("WHATSAPP_WPPCONNECT_MAX_RECONNECTS"),
+        description="Page reloads after a TIMEOUT connection state, in a row without reaching CONNECTED, before the session is given up (sessionFailed) and its waiting messages fail as retryable session_failed.",
     )
     wppconnect_sync_timeout_ms: int = Field(
         180000,

@@ -1,4 +1,8 @@
-"""The router agent: consumes ``notifications.requests``; a thin loop over the processor.
+"""The router agent: consumes ``notifications.requests``; a thin loop over the batch path.
+
+Records are collected into batches (``HERALD_ROUTER_BATCH_MAX`` records or
+``HERALD_ROUTER_BATCH_WINDOW_MS``) and handed to
+:meth:`streams.pipeline.batch.BatchRouter.route`.
 
 Acks are manual: each event is acknowledged when its outputs (status events, dead
 letter or re-keyed copy) are on the broker, so a committed offset never covers a
@@ -9,10 +13,12 @@ of order is safe.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import faust
 
+from streams.pipeline.collect import Collector
 from streams.pipeline.decode import RawRecord
 
 if TYPE_CHECKING:
@@ -20,6 +26,8 @@ if TYPE_CHECKING:
     from streams.platform.topics import Topics
 
 __all__ = ["record_from_event", "register"]
+
+Item = tuple[RawRecord, Callable[[], Awaitable[object]]]
 
 
 def record_from_event(event: Any) -> RawRecord:
@@ -38,16 +46,25 @@ def record_from_event(event: Any) -> RawRecord:
 
 
 def register(app: faust.App, topics: Topics, runtime: Runtime) -> Any:
+    settings = runtime.settings
+    holder: dict[str, Collector[Item]] = {}
+
     @app.agent(topics.requests, name="router")
     async def route(stream: Any) -> None:
         await runtime.start()
         manual = stream.noack()
+        collector: Collector[Item] = Collector(
+            runtime.batch_router.route,
+            max_size=settings.router_batch_max,
+            window=settings.router_batch_window_ms / 1000,
+        )
+        holder["collector"] = collector
         async for event in manual.events():
 
             async def done(event: Any = event) -> None:
                 await manual.ack(event)
 
-            await runtime.processor.submit(record_from_event(event), done)
+            await collector.add((record_from_event(event), done))
 
     @app.on_partitions_assigned.connect
     async def on_assigned(app: faust.App, assigned: Any, **kwargs: Any) -> None:
@@ -58,8 +75,9 @@ def register(app: faust.App, topics: Topics, runtime: Runtime) -> Any:
         # Finish what is in flight before another worker takes these partitions over, so
         # that it does not redo sends that are about to complete here.
         if runtime.started:
-            await runtime.processor.inflight.drain(
-                timeout=runtime.settings.broker_rebalance_timeout
-            )
+            collector = holder.get("collector")
+            if collector is not None:
+                await collector.flush()
+            await runtime.processor.inflight.drain(timeout=settings.broker_rebalance_timeout)
 
     return route

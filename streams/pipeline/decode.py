@@ -18,9 +18,23 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from schemas import TENANT_ID_PATTERN, DeadLetterInfo, DeadLetterReason, NotificationRequest
+from schemas import (
+    TENANT_ID_PATTERN,
+    DeadLetterInfo,
+    DeadLetterReason,
+    NotificationRequest,
+    Settings,
+)
 
-__all__ = ["DeadLetter", "Decoded", "Invalid", "RawRecord", "decode", "ordering_key"]
+__all__ = [
+    "DeadLetter",
+    "Decoded",
+    "Invalid",
+    "RawRecord",
+    "decode",
+    "decode_record",
+    "ordering_key",
+]
 
 _TENANT_RE = re.compile(TENANT_ID_PATTERN)
 _MAX_ID_LENGTH = 256
@@ -80,7 +94,39 @@ def _summarize(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def decode(record: RawRecord, *, max_bytes: int) -> DeadLetter | Invalid | Decoded:
+def _too_deep(value: Any, limit: int) -> bool:
+    """Whether objects/arrays nest deeper than ``limit`` (iterative: no recursion limit)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def _bounded_metadata(metadata: Any, max_bytes: int, max_depth: int) -> dict[str, Any]:
+    """The metadata to echo in a rejection: only if it is an object within the limits."""
+    if not isinstance(metadata, dict) or _too_deep(metadata, max_depth):
+        return {}
+    if len(orjson.dumps(metadata)) > max_bytes:
+        return {}
+    return metadata
+
+
+def decode(
+    record: RawRecord,
+    *,
+    max_bytes: int,
+    max_depth: int = 32,
+    max_metadata_bytes: int = 16_384,
+) -> DeadLetter | Invalid | Decoded:
     value = record.value
     if value is None or len(value) == 0:
         return _dead(record, DeadLetterReason.NOT_JSON, "empty value")
@@ -111,19 +157,41 @@ def decode(record: RawRecord, *, max_bytes: int) -> DeadLetter | Invalid | Decod
         return _dead(
             record, DeadLetterReason.INVALID_TENANT, f"`tenantId` must match {TENANT_ID_PATTERN}"
         )
-    try:
-        request = NotificationRequest.model_validate(data)
-    except ValidationError as exc:
-        channel = data.get("channel")
-        metadata = data.get("metadata")
+    channel = data.get("channel")
+
+    def invalid(message: str, metadata: dict[str, Any]) -> Invalid:
         return Invalid(
             tenant_id=tenant_id,
             notification_id=notification_id,
-            message=_summarize(exc),
+            message=message,
             channel=channel if isinstance(channel, str) and len(channel) <= 64 else None,
-            metadata=metadata if isinstance(metadata, dict) else {},
+            metadata=metadata,
         )
+
+    # Limits pydantic does not check: nesting (orjson reads 1,024 levels, pydantic cannot
+    # serialize them back) and the size of the metadata every status event carries.
+    if _too_deep(data, max_depth):
+        return invalid(f"JSON nested deeper than {max_depth} levels", {})
+    metadata = data.get("metadata")
+    if len(value) > max_metadata_bytes and isinstance(metadata, dict):
+        size = len(orjson.dumps(metadata))
+        if size > max_metadata_bytes:
+            return invalid(f"metadata: {size} bytes > limit of {max_metadata_bytes}", {})
+    try:
+        request = NotificationRequest.model_validate(data)
+    except ValidationError as exc:
+        return invalid(_summarize(exc), _bounded_metadata(metadata, max_metadata_bytes, max_depth))
     return Decoded(request=request)
+
+
+def decode_record(record: RawRecord, settings: Settings) -> DeadLetter | Invalid | Decoded:
+    """:func:`decode` with the limits of ``settings``."""
+    return decode(
+        record,
+        max_bytes=settings.max_request_bytes,
+        max_depth=settings.max_json_depth,
+        max_metadata_bytes=settings.max_metadata_bytes,
+    )
 
 
 def ordering_key(request: NotificationRequest) -> str:

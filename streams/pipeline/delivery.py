@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 
 from providers import PermanentError, ProviderError, RetryableError
-from providers.base import Provider, RateLimit, Resources
+from providers.base import Provider, RateLimit, Resources, SendResult
 from schemas import ErrorCode, ErrorInfo, NotificationRequest, Settings, Status, StatusEvent
 from schemas.retry import RetryEnvelope, RetryReason
 from schemas.status import utcnow
@@ -135,10 +135,18 @@ class Deliverer:
         request = envelope.request
         record = await self.state.get(request.tenant_id, request.id)
         if record is None:
+            # Its Redis record expired or was deleted: nothing says whether an attempt is
+            # running elsewhere, so it is not resent; it ends with a code, not silently.
             log.warning(
-                "retry for an expired notification record dropped",
+                "retry for a vanished notification record: failed",
                 extra={"tenant_id": request.tenant_id, "notification_id": request.id},
             )
+            await self.state.claim(request.tenant_id, request.id)
+            error = ErrorInfo(
+                code=ErrorCode.STATE_EXPIRED,
+                message="the notification's state expired or was removed before its retry",
+            )
+            await self.fail(request, envelope.provider, error, envelope.attempt)
             return
         if record.provider_message_id and not record.terminal:
             await self.finish_sent(request, record)  # crashed between recording and emitting
@@ -203,24 +211,38 @@ class Deliverer:
             )
             return None
         self.in_flight_calls[slot] += 1
+        result = await self.call(self.build(resolved), request, slot)
+        # From here on the provider has answered: Redis or Kafka trouble must not turn the
+        # outcome into an "unknown" one, so each step is retried until it succeeds.
+        if isinstance(result, SendResult):
+            message_id = result.provider_message_id
+            await durable(lambda: self._sent(request, name, attempt, message_id), "sent")
+            return None
+        return await self.settle_failure(request, resolved, attempt, tried, result)
+
+    async def call(
+        self, provider: Provider[Any], request: NotificationRequest, slot: str
+    ) -> SendResult | RetryableError | PermanentError:
+        """One provider call, its bulkhead slot (``slot``, taken by the caller) released after."""
         try:
-            result = await self._call(self.build(resolved), request)
-        except RetryableError as exc:
-            failure: RetryableError | PermanentError = exc
-        except PermanentError as exc:
-            failure = exc
-        else:
-            failure = None  # type: ignore[assignment]
+            return await self._call(provider, request)  # type: ignore[no-any-return]
+        except (RetryableError, PermanentError) as exc:
+            return exc
         finally:
             self.in_flight_calls[slot] -= 1
             if self.in_flight_calls[slot] <= 0:
                 del self.in_flight_calls[slot]
-        # From here on the provider has answered: Redis or Kafka trouble must not turn the
-        # outcome into an "unknown" one, so each step is retried until it succeeds.
-        if failure is None:
-            message_id = result.provider_message_id
-            await durable(lambda: self._sent(request, name, attempt, message_id), "sent")
-            return None
+
+    async def settle_failure(
+        self,
+        request: NotificationRequest,
+        resolved: Resolved,
+        attempt: int,
+        tried: list[str],
+        failure: RetryableError | PermanentError,
+    ) -> Resolved | None:
+        """After a failed call: retry, fail over (the target is returned) or fail."""
+        name = resolved.name
         if isinstance(failure, RetryableError):
             retryable = failure
             return await durable(
@@ -232,10 +254,10 @@ class Deliverer:
 
     async def _rate_wait(self, tenant: str, resolved: Resolved) -> float:
         """Wait inline for a token if that is short; else return how long to defer."""
-        limit = self._rate_limit(resolved)
+        limit = self.rate_limit(resolved)
         if limit is None:
             return 0.0
-        key = f"{tenant}:{resolved.name}"
+        key = f"{{{tenant}}}:{resolved.name}"  # = batchstate.bucket_key, one bucket for both
         while True:
             wait = await self.buckets.take(key, rate=limit.per_second, burst=limit.burst)
             if wait <= 0:
@@ -244,7 +266,7 @@ class Deliverer:
                 return wait
             await asyncio.sleep(wait)
 
-    def _rate_limit(self, resolved: Resolved) -> RateLimit | None:
+    def rate_limit(self, resolved: Resolved) -> RateLimit | None:
         override = self.settings.rate_limits.get(resolved.name)
         if override:
             rate = float(override.get("perSecond", 0))
@@ -395,7 +417,18 @@ class Deliverer:
         self, request: NotificationRequest, provider: str, attempt: int, message_id: str
     ) -> None:
         tenant, nid = request.tenant_id, request.id
-        parked = await self.state.record_sent(tenant, nid, provider, message_id)
+        parked = await self.state.record_sent(tenant, nid, provider, message_id, attempt)
+        if parked is None:
+            log.warning(
+                "late result of an attempt that is no longer current: not emitted",
+                extra={
+                    "tenant_id": tenant,
+                    "notification_id": nid,
+                    "provider": provider,
+                    "attempt": attempt,
+                },
+            )
+            return
         metrics().sent(provider)
         log.debug(  # per-notification success: the status topic is the record
             "notification sent",

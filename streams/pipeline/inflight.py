@@ -33,8 +33,25 @@ class InFlight:
     def active(self) -> int:
         return len(self._tasks)
 
+    @property
+    def full(self) -> bool:
+        """No free slot: :meth:`acquire` would wait."""
+        return self._slots.locked()
+
+    def busy(self, order_key: str) -> bool:
+        """A job with this ordering key is running or waiting."""
+        return order_key in self._tails
+
     async def submit(self, order_key: str, job: Job, done: Done) -> None:
         await self._slots.acquire()
+        self.spawn(order_key, job, done)
+
+    async def acquire(self) -> None:
+        """Take a slot for a job that :meth:`spawn` will start (the batch path)."""
+        await self._slots.acquire()
+
+    def spawn(self, order_key: str, job: Job, done: Done) -> None:
+        """Start ``job`` in a slot taken with :meth:`acquire`, after its key's previous job."""
         previous = self._tails.get(order_key)
         task = asyncio.create_task(self._run(order_key, previous, job, done))
         self._tails[order_key] = task

@@ -25,20 +25,35 @@ from providers import InvalidRequest
 from providers.base import Resources
 from schemas import ErrorCode, ErrorInfo, NotificationRequest, Settings, Status, StatusEvent
 from schemas.retry import RetryEnvelope
-from streams.pipeline.decode import DeadLetter, Invalid, RawRecord, decode, ordering_key
+from streams.pipeline.decode import (
+    DeadLetter,
+    Decoded,
+    Invalid,
+    RawRecord,
+    decode_record,
+    ordering_key,
+)
 from streams.pipeline.delivery import Deliverer, backoff_delay, event_for
 from streams.pipeline.inflight import InFlight
 from streams.pipeline.ratelimit import TokenBucket
-from streams.pipeline.resolve import Rejection, resolve_provider
+from streams.pipeline.resolve import CredentialsUnreadable, Rejection, Resolved, resolve_provider
 from streams.pipeline.state import NotificationState
 from streams.platform.infra import INFRA_ERRORS, durable
 from streams.tenancy.integrations import IntegrationStore
 from streams.tenancy.lookups import LookupsService
 from streams.tenancy.policy import PolicyStore
 
-__all__ = ["INFRA_ERRORS", "EventSink", "RequestProcessor", "backoff_delay"]
+__all__ = ["INFRA_ERRORS", "EventSink", "RequestProcessor", "backoff_delay", "source_of"]
 
 log = logging.getLogger(__name__)
+
+#: Phases in which the request's outcome is recorded (and its event produced or queued).
+_FINAL_PHASES = frozenset({"sent", "failed", "rejected", "dispatched", "scheduled"})
+
+
+def source_of(record: RawRecord) -> str:
+    """The Kafka record a request came from: a replay of it is told from a duplicate."""
+    return f"{record.topic}:{record.partition}:{record.offset}"
 
 
 class EventSink(Protocol):
@@ -95,7 +110,15 @@ class RequestProcessor:
 
     async def submit(self, record: RawRecord, done: Callable[[], Awaitable[object]]) -> None:
         """Schedule one record; ``done`` runs once its outputs are on the broker."""
-        outcome = decode(record, max_bytes=self.settings.max_request_bytes)
+        outcome = decode_record(record, self.settings)
+        await self.submit_decoded(record, outcome, done)
+
+    async def submit_decoded(
+        self,
+        record: RawRecord,
+        outcome: DeadLetter | Invalid | Decoded,
+        done: Callable[[], Awaitable[object]],
+    ) -> None:
         if isinstance(outcome, DeadLetter):
             key = f"\x00dlq{record.offset % 16}"  # dead letters need no order among themselves
             await self.inflight.submit(key, lambda: self._dead(outcome), done)
@@ -115,7 +138,10 @@ class RequestProcessor:
                     done,
                 )
                 return
-            await self.inflight.submit(ordering_key(request), lambda: self._request(request), done)
+            src = source_of(record)
+            await self.inflight.submit(
+                ordering_key(request), lambda: self.request_job(request, src), done
+            )
 
     async def process(self, record: RawRecord) -> None:
         """Process one record to the end (tests and tools; the agent uses :meth:`submit`)."""
@@ -174,8 +200,74 @@ class RequestProcessor:
         )
         await self._retry_infra(step, "reject-invalid")
 
-    async def _request(self, request: NotificationRequest) -> None:
-        await self._retry_infra(lambda: self._deliver(request), "deliver")
+    async def request_job(self, request: NotificationRequest, src: str | None = None) -> None:
+        """The per-request path, to its end: never leaves a request without an outcome."""
+        await self.guarded(request, request.provider, 0, lambda: self._request(request, src))
+
+    async def _request(self, request: NotificationRequest, src: str | None = None) -> None:
+        await self._retry_infra(lambda: self._deliver(request, src), "deliver")
+
+    async def continue_delivery(
+        self, request: NotificationRequest, resolved: Resolved, attempt: int, tried: list[str]
+    ) -> None:
+        """Go on with an accepted request (the batch path hands over here)."""
+        try:
+            await self.deliverer.deliver(request, resolved, attempt, tried)
+        except INFRA_ERRORS:
+            # Where it stopped is in Redis: the replay logic resumes from there.
+            await self._request(request)
+
+    async def guarded(
+        self,
+        request: NotificationRequest,
+        provider: str | None,
+        attempt: int,
+        run: Callable[[], Awaitable[None]],
+    ) -> None:
+        """Run ``run``; an unexpected error (a bug) ends the request ``failed``/``internal_error``."""
+        try:
+            await run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception(
+                "unexpected error while processing a request; it ends failed",
+                extra={
+                    "tenant_id": request.tenant_id,
+                    "notification_id": request.id,
+                    "provider": provider,
+                },
+            )
+            error = ErrorInfo(
+                code=ErrorCode.INTERNAL_ERROR, message=f"unexpected {type(exc).__name__}"
+            )
+            await self._retry_infra(
+                lambda: self._fail_unless_final(request, provider, error, attempt), "fail-internal"
+            )
+
+    async def _fail_unless_final(
+        self, request: NotificationRequest, provider: str | None, error: ErrorInfo, attempt: int
+    ) -> None:
+        record = await self.state.get(request.tenant_id, request.id)
+        if record is not None and record.phase == "sent" and record.provider_message_id:
+            # The send is recorded: its `sent` event (again, same eventId) is the outcome.
+            await self.deliverer.finish_sent(request, record)
+            return
+        if record is not None and record.phase in _FINAL_PHASES:
+            log.error(
+                "unexpected error after the request's outcome was recorded",
+                extra={
+                    "tenant_id": request.tenant_id,
+                    "notification_id": request.id,
+                    "phase": record.phase,
+                },
+            )
+            return
+        if record is None:
+            await self.state.claim(request.tenant_id, request.id)
+        await self.deliverer.fail(
+            request, provider or (record.provider if record else None), error, attempt
+        )
 
     # -- delivery --------------------------------------------------------------------------
 
@@ -193,12 +285,23 @@ class RequestProcessor:
         await self.sink.status(event_for(request, Status.REJECTED, request.provider, error=error))
         await self.state.set_phase(request.tenant_id, request.id, "rejected")
 
-    async def _deliver(self, request: NotificationRequest) -> None:
+    async def _accepted(self, request: NotificationRequest, provider: str | None) -> None:
+        await self.sink.status(event_for(request, Status.ACCEPTED, provider))
+
+    async def _deliver(self, request: NotificationRequest, src: str | None = None) -> None:
         tenant, nid = request.tenant_id, request.id
         record = await self.state.claim(tenant, nid)
         if record is not None:
+            # The same Kafka record again (a replay after a crash): its events may not all
+            # have reached the broker, so what it had emitted is emitted again (same
+            # eventIds). Another record with the same id is a duplicate: nothing happens.
+            replay = src is not None and record.src == src
             if record.phase == "scheduled":
                 await self.deliverer.reproduce(record)  # replay: the envelope may be missing
+                return
+            if replay and record.phase == "sent" and record.provider_message_id:
+                await self._accepted(request, record.provider)
+                await self.deliverer.finish_sent(request, record)
                 return
             if record.terminal:
                 log.info(
@@ -210,6 +313,8 @@ class RequestProcessor:
                 await self.deliverer.finish_sent(request, record)
                 return
             if record.phase == "sending":
+                if replay:
+                    await self._accepted(request, record.provider)
                 await self.deliverer.unknown_outcome(request, record)
                 return
         try:
@@ -222,17 +327,39 @@ class RequestProcessor:
         except InvalidRequest as exc:
             await self._reject(request, exc.code, exc.message)
             return
-        if record is None or record.phase != "accepted":
+        except INFRA_ERRORS:
+            raise
+        except CredentialsUnreadable as exc:
+            await self._unroutable(request, exc)
+            return
+        if record is None or record.phase in ("claimed", "accepted"):
+            # Emitted again for a record the batch path created `accepted`: its event may
+            # not have reached the broker (at-least-once, same eventId).
             await self.sink.status(event_for(request, Status.ACCEPTED, resolved.name))
-            await self.state.mark_accepted(
-                tenant,
-                nid,
-                channel=request.channel.value,
-                provider=resolved.name,
-                metadata=request.metadata,
-            )
+            if record is None or record.phase != "accepted":
+                await self.state.mark_accepted(
+                    tenant,
+                    nid,
+                    channel=request.channel.value,
+                    provider=resolved.name,
+                    metadata=request.metadata,
+                )
         attempt = (record.attempt if record is not None else 0) + 1
         await self.deliverer.deliver(request, resolved, attempt)
+
+    async def _unroutable(self, request: NotificationRequest, exc: CredentialsUnreadable) -> None:
+        """The provider or its credentials could not be read: ``failed`` with a code."""
+        log.error(
+            "credentials unreadable; request failed",
+            extra={
+                "tenant_id": request.tenant_id,
+                "notification_id": request.id,
+                "provider": exc.provider,
+                "code": exc.code,
+            },
+        )
+        error = ErrorInfo(code=exc.code, message=exc.message, retryable=exc.retryable)
+        await self.deliverer.fail(request, exc.provider, error, 0)
 
     async def retry(self, envelope: RetryEnvelope) -> None:
         """A retry envelope came due (the retry agents call this through :meth:`submit_retry`)."""

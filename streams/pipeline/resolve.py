@@ -21,13 +21,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from providers.base import Provider
 from providers.registry import get_provider_class
 from schemas import SYSTEM_TENANT, BaseCredentials, ErrorCode, NotificationRequest
-from streams.tenancy.integrations import IntegrationStore
+from streams.tenancy.crypto import CryptoError
+from streams.tenancy.integrations import IntegrationStore, InvalidIntegrationCredentials
 from streams.tenancy.lookups import LookupsService
 
-__all__ = ["Rejection", "Resolved", "alternatives", "resolve_named", "resolve_provider"]
+__all__ = [
+    "CredentialsUnreadable",
+    "Rejection",
+    "Resolved",
+    "alternatives",
+    "resolve_named",
+    "resolve_provider",
+]
 
 
 class Rejection(Exception):
@@ -37,6 +47,21 @@ class Rejection(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class CredentialsUnreadable(Exception):
+    """A stored integration could not be read (no or another secret key, a corrupt record).
+
+    Becomes a ``failed`` status with ``code``; ``retryable`` when an operator's fix (the
+    right ``HERALD_SECRET_KEY``, a key rotation) would let a later attempt succeed.
+    """
+
+    def __init__(self, provider: str, code: str, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.code = code
+        self.message = message
+        self.retryable = retryable
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +87,30 @@ def _implementation(code: str) -> type[Provider[Any]]:
 async def _credentials(
     integrations: IntegrationStore, tenant_id: str, code: str
 ) -> BaseCredentials | None:
-    return await integrations.credentials(tenant_id, code)
+    try:
+        return await integrations.credentials(tenant_id, code)
+    except CryptoError as exc:
+        raise CredentialsUnreadable(
+            code,
+            ErrorCode.CREDENTIALS_UNREADABLE,
+            f"the {code} credentials cannot be decrypted ({type(exc).__name__}): "
+            "check HERALD_SECRET_KEY / HERALD_PREVIOUS_SECRET_KEYS",
+            retryable=True,
+        ) from exc
+    except InvalidIntegrationCredentials as exc:
+        raise CredentialsUnreadable(
+            code,
+            ErrorCode.INVALID_CREDENTIALS,
+            f"the stored {code} credentials are invalid: {', '.join(sorted(exc.errors))}",
+            retryable=False,
+        ) from exc
+    except (ValueError, ValidationError) as exc:  # a corrupt record
+        raise CredentialsUnreadable(
+            code,
+            ErrorCode.CREDENTIALS_UNREADABLE,
+            f"the stored {code} integration cannot be read",
+            retryable=False,
+        ) from exc
 
 
 def _builtin(cls: type[Provider[Any]]) -> Resolved:

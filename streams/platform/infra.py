@@ -12,7 +12,7 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -39,6 +39,8 @@ async def durable(step: Callable[[], Awaitable[T]], what: str) -> T:
         try:
             return await step()
         except INFRA_ERRORS as exc:
+            if isinstance(exc, MessageSizeTooLargeError):
+                raise  # not an outage: the same record would be refused forever
             delay = min(5.0, 0.2 * 2 ** min(attempt - 1, 5)) * random.uniform(0.5, 1.0)
             log.warning(
                 "infrastructure error; retrying",

@@ -7,22 +7,27 @@ loop (Faust owns the loop), stopped when the worker stops.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import logging
 from typing import TYPE_CHECKING
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
 
 from providers.base import Resources
 from providers.database import InboxStore
 from providers.transports import provider_mounts
 from schemas import Settings
 from seeds import load_seeds
+from streams.pipeline.batch import BatchRouter
+from streams.pipeline.batchstate import BatchState
 from streams.pipeline.processor import INFRA_ERRORS, EventSink, RequestProcessor
 from streams.pipeline.ratelimit import TokenBucket
 from streams.pipeline.state import NotificationState
 from streams.pipeline.updates import StatusUpdater
+from streams.platform.redis import redis_for
 from streams.platform.sink import FaustSink
 from streams.tenancy.cache import CachingIntegrationStore
 from streams.tenancy.crypto import Cipher, MissingSecretKey
@@ -35,6 +40,8 @@ if TYPE_CHECKING:
 __all__ = ["Runtime"]
 
 log = logging.getLogger(__name__)
+
+_GC_THRESHOLD = 50_000
 
 
 class Runtime:
@@ -51,13 +58,7 @@ class Runtime:
             if self._started:
                 return
             settings = self.settings
-            pool = BlockingConnectionPool.from_url(
-                settings.redis_url,
-                max_connections=settings.redis_max_connections,
-                timeout=None,  # wait for a free connection rather than fail
-                health_check_interval=15,
-            )
-            self.redis = Redis(connection_pool=pool)
+            self.redis = redis_for(settings, pooled=True)  # one node or a Redis Cluster
             limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
             self.http = httpx.AsyncClient(
                 timeout=httpx.Timeout(settings.provider_timeout_seconds),
@@ -72,7 +73,9 @@ class Runtime:
             except MissingSecretKey:
                 log.warning("HERALD_SECRET_KEY is not set: stored credentials cannot be read")
                 cipher = None
-            self.sink: EventSink = self._sink_override or FaustSink(self.topics)
+            self.sink: EventSink = self._sink_override or FaustSink(
+                self.topics, max_record_bytes=settings.kafka_max_record_bytes
+            )
             self.state = NotificationState(
                 self.redis,
                 ttl_seconds=settings.idempotency_ttl_seconds,
@@ -96,8 +99,29 @@ class Runtime:
                 buckets=TokenBucket(self.redis),
                 resources=self.resources,
             )
+            self.batch_router = BatchRouter(
+                self.processor,
+                BatchState(
+                    self.redis,
+                    ttl_seconds=settings.idempotency_ttl_seconds,
+                    correlation_ttl_seconds=settings.correlation_ttl_seconds,
+                    cluster=isinstance(self.redis, RedisCluster),
+                ),
+            )
             self.updater = StatusUpdater(self.state, self.sink)
             await self._load_lookups()
+            self._cache_feed = asyncio.create_task(self.integrations.follow_changes())
+            with contextlib.suppress(TimeoutError):  # Redis answered just above: quick
+                async with asyncio.timeout(5):
+                    await self.integrations.following.wait()
+            # The worker's long-lived objects (Faust, pydantic schemas, clients) do not
+            # need the cyclic collector: frozen, a full collection no longer walks them,
+            # and a larger first threshold makes collections rarer while requests create
+            # short-lived objects by the thousand (docs/performance.md: ~15 % of the hot
+            # path's samples were collections started at an allocation).
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(_GC_THRESHOLD, *gc.get_threshold()[1:])
             self._started = True
 
     async def _load_lookups(self) -> None:
@@ -124,6 +148,8 @@ class Runtime:
         if not self._started:
             return
         await self.processor.inflight.drain(timeout=30)
+        self._cache_feed.cancel()
+        await asyncio.gather(self._cache_feed, return_exceptions=True)
         await self.http.aclose()
         await self.inbox.close()
         await self.redis.aclose()

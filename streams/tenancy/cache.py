@@ -1,26 +1,34 @@
 """A read-through cache of integrations for the hot path.
 
 Resolving a provider reads a tenant's integrations and decrypts credentials for every
-request; both change rarely. :class:`CachingIntegrationStore` keeps the answers for
-``HERALD_INTEGRATION_CACHE_SECONDS`` (5 s by default): a change made with
-``herald integrations`` reaches running workers within that time. Writes through this
-store clear its own entries for the tenant at once.
+request; both change rarely. :class:`CachingIntegrationStore` keeps the answers in the
+process: no Redis read and no AES-GCM decrypt per request. Invalidation is explicit:
+every write (:class:`~streams.tenancy.integrations.IntegrationStore`, so ``herald
+integrations`` too) publishes the tenant on :data:`CHANGES_CHANNEL`, and
+:meth:`CachingIntegrationStore.follow_changes` forgets that tenant's entries (all
+entries after a reconnect, since messages may have been missed). Entries also expire
+after ``HERALD_INTEGRATION_CACHE_SECONDS``, a backstop should a message be lost.
 """
 
 from __future__ import annotations
 
+import asyncio
 import builtins
+import logging
 import time
 from collections import OrderedDict
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from schemas import BaseCredentials, Channel, IntegrationSummary
 from streams.tenancy.crypto import Cipher
-from streams.tenancy.integrations import IntegrationStore
+from streams.tenancy.integrations import CHANGES_CHANNEL, IntegrationStore
 
 __all__ = ["CachingIntegrationStore"]
+
+log = logging.getLogger(__name__)
 
 _MISSING = object()
 
@@ -33,6 +41,9 @@ class CachingIntegrationStore(IntegrationStore):
         self._ttl = ttl
         self._max = max_entries
         self._entries: OrderedDict[tuple[str, ...], tuple[float, Any]] = OrderedDict()
+        self._changed = asyncio.Event()
+        #: Set while subscribed to the change feed (:meth:`follow_changes`).
+        self.following = asyncio.Event()
 
     def _get(self, key: tuple[str, ...]) -> Any:
         hit = self._entries.get(key)
@@ -47,9 +58,42 @@ class CachingIntegrationStore(IntegrationStore):
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
 
+    def cached(self, tenant_id: str) -> bool:
+        return any(key[1] == tenant_id for key in self._entries)
+
+    async def wait_forgotten(self, tenant_id: str) -> None:
+        """Return once nothing of ``tenant_id`` is cached (tests; bound it with a timeout)."""
+        while self.cached(tenant_id):
+            changed = self._changed
+            await changed.wait()
+
     def _forget(self, tenant_id: str) -> None:
         for key in [k for k in self._entries if k[1] == tenant_id]:
             del self._entries[key]
+
+    async def follow_changes(self) -> None:
+        """Forget a tenant's entries whenever any process changes its integrations."""
+        while True:
+            try:
+                async with self._redis.pubsub() as pubsub:
+                    await pubsub.subscribe(CHANGES_CHANNEL)
+                    self._entries.clear()  # changes may have been missed while away
+                    self.following.set()
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            data = message["data"]
+                            self._forget(data.decode() if isinstance(data, bytes) else data)
+                            changed, self._changed = self._changed, asyncio.Event()
+                            changed.set()
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                log.warning(
+                    "integration change feed lost; resubscribing", extra={"error": repr(exc)}
+                )
+                self._entries.clear()
+                self.following.clear()
+                await asyncio.sleep(1.0)
 
     async def get(self, tenant_id: str, provider: str) -> IntegrationSummary | None:
         key = ("get", tenant_id, provider)
