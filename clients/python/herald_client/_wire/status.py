@@ -48,6 +48,8 @@ class ErrorCode(StrEnum):
     AUTH_FAILED = "auth_failed"
     INTERNAL_ERROR = "internal_error"
     OUTCOME_UNKNOWN = "outcome_unknown"
+    CREDENTIALS_UNREADABLE = "credentials_unreadable"
+    STATE_EXPIRED = "state_expired"
 
 
 class ErrorInfo(WireModel):
