@@ -16,6 +16,7 @@ from schemas.export import json_schemas
 from schemas.notification import NotificationRequest
 from schemas.settings import Settings
 from schemas.status import ErrorCode, Status, StatusEvent
+from schemas.whatsapp import WhatsAppErrorCode
 
 __all__ = ["GENERATED", "render_configuration", "render_topics"]
 
@@ -148,6 +149,10 @@ def render_topics() -> str:
         + ". A provider's own error code (e.g. the Graph API's `131026`) is passed through "
         "as `error.code` when the provider refused the message; `error.retryable` says whether "
         "trying again later can help.\n",
+        "WhatsApp Web messages failed by their session (all retryable; "
+        "docs/whatsapp-sessions.md): "
+        + ", ".join(f"`{c.value}`" for c in WhatsAppErrorCode)
+        + ".\n",
         "## Dead letters\n",
         "Key, value and headers are the original record's. Herald adds these headers "
         f"(prefix `{DLQ_HEADER_PREFIX}`, UTF-8 values):\n",

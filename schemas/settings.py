@@ -36,7 +36,12 @@ class Settings(BaseSettings):
     redis_url: str = Field(
         "redis://localhost:6379/0",
         validation_alias=_env("REDIS_URL"),
-        description="Redis URL (state, idempotency, integrations, lookups). A single primary: Herald's Lua scripts touch several keys.",
+        description="Redis URL (state, idempotency, integrations, lookups): one server, redis://host:6379/0, or the seed nodes of a Redis Cluster, comma-separated: redis://[:password@]h1:6379,h2:6379,h3:6379 (database 0 only). Every script and transaction touches one hash slot.",
+    )
+    redis_cluster: bool | None = Field(
+        None,
+        validation_alias=_env("HERALD_REDIS_CLUSTER"),
+        description="Use the Redis Cluster client. Unset: when REDIS_URL lists several nodes; true: also for one seed node (a managed cluster's configuration endpoint).",
     )
     database_url: str = Field(
         "sqlite+aiosqlite:///./herald-inbox.db",
@@ -59,7 +64,7 @@ class Settings(BaseSettings):
         64,
         ge=1,
         validation_alias=_env("HERALD_REDIS_MAX_CONNECTIONS"),
-        description="Redis connections per worker; more concurrent commands wait for a free one.",
+        description="Redis connections per worker (per node on a cluster); more concurrent commands wait for a free one.",
     )
 
     # --- Worker ---------------------------------------------------------------------------
@@ -389,6 +394,18 @@ class Settings(BaseSettings):
         False,
         validation_alias=_env("WHATSAPP_WPPCONNECT_TAKEOVER_ON_CONFLICT"),
         description="On CONFLICT (WhatsApp Web opened elsewhere) take the session back; false only reports it.",
+    )
+    wppconnect_conflict_timeout_ms: int = Field(
+        30000,
+        ge=1,
+        validation_alias=_env("WHATSAPP_WPPCONNECT_CONFLICT_TIMEOUT"),
+        description="ms a session may stay in CONFLICT (WhatsApp Web open elsewhere) before the messages waiting for it fail as retryable session_conflict; the session stays open and reports CONFLICT.",
+    )
+    wppconnect_max_reconnects: int = Field(
+        5,
+        ge=0,
+        validation_alias=_env("WHATSAPP_WPPCONNECT_MAX_RECONNECTS"),
+        description="Page reloads after a TIMEOUT connection state, in a row without reaching CONNECTED, before the session is given up (sessionFailed) and its waiting messages fail as retryable session_failed.",
     )
     wppconnect_sync_timeout_ms: int = Field(
         180000,

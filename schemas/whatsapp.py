@@ -30,6 +30,7 @@ __all__ = [
     "SessionCommand",
     "SessionStateEvent",
     "SessionStatus",
+    "WhatsAppErrorCode",
 ]
 
 
@@ -84,6 +85,27 @@ class ConnectionState(StrEnum):
     UNLAUNCHED = "UNLAUNCHED"
     UNPAIRED = "UNPAIRED"
     UNPAIRED_IDLE = "UNPAIRED_IDLE"
+
+
+class WhatsAppErrorCode(StrEnum):
+    """``error.code`` of WhatsApp Web messages that failed because of their session.
+
+    All are retryable (``error.retryable``): the same message can go out once the session
+    is usable again. docs/whatsapp-sessions.md says which session state leads to which.
+    """
+
+    SESSION_NOT_AUTHENTICATED = "session_not_authenticated"  # QR not scanned, or logged out
+    SESSION_DISCONNECTED = "session_disconnected"  # closed on purpose (disconnect, shutdown)
+    SESSION_FAILED = "session_failed"  # browser or connection failed too often
+    SESSION_CONFLICT = "session_conflict"  # WhatsApp Web open elsewhere, takeover off
+    SESSION_BLOCKED = "session_blocked"  # PROXYBLOCK, TOS_BLOCK, SMB_TOS_BLOCK, old version
+    PHONE_NOT_CONNECTED = "phone_not_connected"  # logged in but never reached the chats
+    SESSION_LIMIT = "session_limit"  # the worker runs its maximum of sessions
+    SESSION_UNAVAILABLE = "session_unavailable"  # the browser did not start
+    SESSION_RELOADING = "session_reloading"  # the page reloaded during the call
+    SESSION_CLOSED = "session_closed"  # the browser closed during the call
+    SESSION_NOT_OWNED = "session_not_owned"  # another worker owns the session now
+    SESSION_OWNED_ELSEWHERE = "session_owned_elsewhere"  # its owner did not let go in time
 
 
 class CommandName(StrEnum):

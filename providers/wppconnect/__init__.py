@@ -18,6 +18,8 @@ from providers.wppconnect._contract import (
     WPP_FUNCTIONS,
     WPP_PROPERTIES,
 )
+from providers.wppconnect._errors import PERMANENT as PERMANENT_WPP_CODES
+from providers.wppconnect._errors import WppErrorClass, classify_wpp_error
 from providers.wppconnect._payload import WppCall, build_call, content_type, to_wid
 from providers.wppconnect._provider import WPPConnectProvider
 from providers.wppconnect._qr import render_qr
@@ -27,6 +29,7 @@ __all__ = [
     "BINDING_NAME",
     "BRIDGE_JS",
     "CALL_FUNCTION",
+    "PERMANENT_WPP_CODES",
     "WAJS_PACKAGE",
     "WAJS_VERSION",
     "WPP_EVENTS",
@@ -35,8 +38,10 @@ __all__ = [
     "AckOutcome",
     "WPPConnectProvider",
     "WppCall",
+    "WppErrorClass",
     "ack_outcome",
     "build_call",
+    "classify_wpp_error",
     "content_type",
     "render_qr",
     "to_wid",

@@ -4,10 +4,13 @@ It runs on every page load (Playwright ``add_init_script``), next to the wa-js b
 and does three things:
 
 * waits until ``window.WPP.isReady`` (polling: the bundle, or a stand-in page, may set
-  ``window.WPP`` at any time and may replace it), then subscribes once per document to
-  the events of :data:`~providers.wppconnect._contract.WPP_EVENTS` and to the socket's
-  ``change:state``, and reports ``bridge.ready`` -- again after every navigation or
-  reload, since a new document has fresh listeners;
+  ``window.WPP`` at any time and may replace it), then subscribes to the events of
+  :data:`~providers.wppconnect._contract.WPP_EVENTS` and to the socket's
+  ``change:state`` -- exactly once per document, on the first ``WPP`` that is ready,
+  whatever ``isReady`` does later and whether or not a call throws (a second subscription
+  would repeat every inbound message and state event) -- and reports ``bridge.ready``
+  once per document, as soon as the page's state can be read: again after every
+  navigation or reload, since a new document has fresh listeners;
 * forwards each event to Python through the ``__heraldEmit`` binding, reduced to plain
   JSON (message models carry cycles and functions);
 * exposes ``__heraldCall(path, args)``, which calls ``WPP.<path>(...args)`` only for
@@ -101,21 +104,33 @@ _TEMPLATE = r"""
     };
   };
 
-  const subscribe = () => {
-    const WPP = window.WPP;
-    if (!WPP || !WPP.isReady || bridge.wpp === WPP) return;
+  // Once per document, to the first WPP that is ready, whatever isReady or a throw does
+  // later: a second subscription would repeat every event (inbound messages, states).
+  const subscribe = (WPP) => {
     bridge.wpp = WPP;
     for (const name of EVENTS) {
       const reduce = reducers[name] || (() => null);
-      WPP.on(name, (payload) => emit(name, reduce(payload)));
+      try { WPP.on(name, (payload) => emit(name, reduce(payload))); } catch (e) { /* not in this build */ }
     }
-    const socket = WPP.whatsapp && WPP.whatsapp.Socket;
-    if (socket && typeof socket.on === 'function') {
-      socket.on('change:state', () => emit('socket.state', socket.state ? String(socket.state) : null));
-    }
-    emit('bridge.ready', snapshot());
+    try {
+      const socket = WPP.whatsapp && WPP.whatsapp.Socket;
+      if (socket && typeof socket.on === 'function') {
+        socket.on('change:state', () => emit('socket.state', socket.state ? String(socket.state) : null));
+      }
+    } catch (e) { /* no socket model: states come with the snapshots */ }
   };
-  bridge.timer = setInterval(() => { try { subscribe(); } catch (e) { bridge.wpp = null; } }, 100);
+  const tick = () => {
+    const WPP = window.WPP;
+    if (!bridge.wpp) {
+      if (!WPP || !WPP.isReady) return;
+      subscribe(WPP);
+    }
+    const snap = snapshot();  // may throw while WhatsApp Web loads: reported on a later tick
+    if (!snap.ready) return;
+    clearInterval(bridge.timer);
+    emit('bridge.ready', snap);
+  };
+  bridge.timer = setInterval(() => { try { tick(); } catch (e) { /* next tick */ } }, 100);
 
   window.__heraldState = () => snapshot();
   window.__heraldTakeover = async () => {

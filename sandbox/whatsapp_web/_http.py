@@ -12,6 +12,8 @@ POST    /phone/incoming                  ``{"to", "from", "body", "notifyName"?}
 GET     /phone/incoming                  messages written to sessions so far
 POST    /phone/logout                    ``{"phone", "deviceId"?, "reason"?}``: unlink
 POST    /phone/conflict                  ``{"phone"}``: open the session elsewhere
+POST    /phone/block                     ``{"phone", "state"}``: WhatsApp refuses the device
+POST    /phone/refuse                    ``{"code", "count"?}``: refuse the next sends (wa-js code)
 POST    /phone/disconnect                ``{"phone", "seconds"?}``: drop the pages' links
 GET     /phone/not-on-whatsapp           numbers marked as not on WhatsApp
 POST    /phone/not-on-whatsapp           ``{"phone"}``: mark a number
@@ -66,6 +68,15 @@ class PhoneBody(WireModel):
 class LogoutBody(PhoneBody):
     device_id: str | None = Field(None, max_length=128)
     reason: str = Field("unknown_companion", pattern=r"^[a-z_]{1,80}$")
+
+
+class BlockBody(PhoneBody):
+    state: str = Field(pattern=r"^(TOS_BLOCK|SMB_TOS_BLOCK|PROXYBLOCK|DEPRECATED_VERSION)$")
+
+
+class RefuseBody(WireModel):
+    code: str = Field(pattern=r"^[a-z_]{1,80}$")
+    count: int = Field(1, ge=1, le=1000)
 
 
 class DisconnectBody(PhoneBody):
@@ -162,6 +173,15 @@ def add_phone_routes(app: web.Application, sim: WhatsAppWebSimulator) -> None:
         body: PhoneBody = await _parse(request, PhoneBody)
         return _json({"pages": await sim.conflict(body.phone)})
 
+    async def post_block(request: web.Request) -> web.Response:
+        body: BlockBody = await _parse(request, BlockBody)
+        return _json({"pages": await sim.block(body.phone, body.state)})
+
+    async def post_refuse(request: web.Request) -> web.Response:
+        body: RefuseBody = await _parse(request, RefuseBody)
+        sim.refuse(body.code, body.count)
+        return _json({"refusals": len(sim.refusals)})
+
     async def post_disconnect(request: web.Request) -> web.Response:
         body: DisconnectBody = await _parse(request, DisconnectBody)
         return _json({"pages": await sim.disconnect(body.phone, seconds=body.seconds)})
@@ -195,6 +215,8 @@ def add_phone_routes(app: web.Application, sim: WhatsAppWebSimulator) -> None:
         ("GET", "/phone/incoming", list_incoming),
         ("POST", "/phone/logout", post_logout),
         ("POST", "/phone/conflict", post_conflict),
+        ("POST", "/phone/block", post_block),
+        ("POST", "/phone/refuse", post_refuse),
         ("POST", "/phone/disconnect", post_disconnect),
         ("GET", "/phone/not-on-whatsapp", list_unknown),
         ("POST", "/phone/not-on-whatsapp", mark_unknown),

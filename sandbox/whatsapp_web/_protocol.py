@@ -19,6 +19,8 @@ Server -> page
 ``rejected``     a stored-pairing login refused: ``reason`` (a LogoutReason value)
 ``logout``       the phone removed this device: ``reason``
 ``conflict``     this device is now used from another page (or ``/phone/conflict``)
+``blocked``      WhatsApp refuses this device (``/phone/block``): ``state`` (``TOS_BLOCK``,
+                 ``SMB_TOS_BLOCK``, ``PROXYBLOCK`` or ``DEPRECATED_VERSION``)
 ``unavailable``  the phone is offline (``/phone/disconnect``); the socket closes next
 ``result``       answer to a request: ``seq``, ``ok``, then ``t`` (send), ``exists``
                  (``find-chat``/``query-exists``) or ``error`` {``code``, ``message``}
@@ -62,6 +64,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 __all__ = [
     "ACK_MAX",
     "ACK_MIN",
+    "BLOCK_STATES",
     "PROTOCOL_VERSION",
     "AuthCodeParts",
     "ChatId",
@@ -76,6 +79,9 @@ __all__ = [
     "serialize_key",
     "verify_signature",
 ]
+
+#: Socket states of a device WhatsApp refuses (``/phone/block``).
+BLOCK_STATES = frozenset({"TOS_BLOCK", "SMB_TOS_BLOCK", "PROXYBLOCK", "DEPRECATED_VERSION"})
 
 PROTOCOL_VERSION = 1
 #: ``ACK`` of the pinned wa-js (``whatsapp/enums/ACK.d.ts``): MD_DOWNGRADE (-7) .. PLAYED (4).

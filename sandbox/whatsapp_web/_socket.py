@@ -234,6 +234,12 @@ async def _exists(sim: WhatsAppWebSimulator, page: PageSession, message: dict[st
         error = {"code": "not_authenticated", "message": "log in first"}
         await page.send({"type": "result", "seq": seq, "ok": False, "error": error})
         return
+    if message.get("type") == "find-chat" and sim.refusals:  # a send's chat lookup
+        code = sim.refusals.pop(0)
+        error = {"code": code, "message": f"WhatsApp refused the message ({code})"}
+        await page.send({"type": "result", "seq": seq, "ok": False, "error": error})
+        sim._notify()
+        return
     try:
         chat = parse_chat_id(f"{message.get('user')}@{message.get('server')}")
     except ValueError:

@@ -36,6 +36,7 @@ from sandbox.whatsapp_web._app import build_app
 from sandbox.whatsapp_web._protocol import (
     ACK_MAX,
     ACK_MIN,
+    BLOCK_STATES,
     clean_phone,
     incoming_key_id,
     parse_full_code,
@@ -51,7 +52,7 @@ from sandbox.whatsapp_web._records import (
 )
 from sandbox.whatsapp_web._socket import PageSession
 
-__all__ = ["WhatsAppWebSimulator"]
+__all__ = ["BLOCK_STATES", "WhatsAppWebSimulator"]
 
 _T = TypeVar("_T")
 
@@ -102,6 +103,8 @@ class WhatsAppWebSimulator:
         self.incoming_messages: list[IncomingMessage] = []
         #: Phone numbers (digits) that are not on WhatsApp.
         self.not_on_whatsapp: set[str] = set()
+        #: wa-js error codes with which the next sends are refused, one each (``refuse``).
+        self.refusals: list[str] = []
         self.stats: dict[str, SessionStats] = {}
         self._pages: dict[str, PageSession] = {}
         self._codes: dict[str, PendingCode] = {}
@@ -241,6 +244,25 @@ class WhatsAppWebSimulator:
             await page.send({"type": "conflict"})
         self._recount()
         return len(pages)
+
+    async def block(self, phone: str, state: str) -> int:
+        """WhatsApp refuses the session of ``phone``: its live pages go to ``state``."""
+        if state not in BLOCK_STATES:
+            raise ValueError(f"state must be one of {', '.join(sorted(BLOCK_STATES))}")
+        digits = clean_phone(phone)
+        pages = [p for p in self._pages.values() if p.live and p.phone == digits]
+        if not pages:
+            raise LookupError(f"{digits} has no page online")
+        for page in pages:
+            page.conflict = True  # no longer live: nothing is delivered to it
+            await page.send({"type": "blocked", "state": state})
+        self._recount()
+        return len(pages)
+
+    def refuse(self, code: str, count: int = 1) -> None:
+        """Refuse the next ``count`` sends (any page) with the wa-js error ``code``."""
+        self.refusals.extend([code] * count)
+        self._notify()
 
     async def disconnect(self, phone: str, *, seconds: float = 0.0) -> int:
         """Drop the links of ``phone``'s pages; they may log in again after ``seconds``."""

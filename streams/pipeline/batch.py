@@ -108,9 +108,15 @@ class BatchRouter:
     async def _flush(self, chunk: list[_Entry]) -> None:
         if not chunk:
             return
-        await self._plan(chunk)
-        planned = [e for e in chunk if e.claim is not None]
-        results = await self._claim([e.claim for e in planned if e.claim is not None])
+        try:
+            await self._plan(chunk)
+            planned = [e for e in chunk if e.claim is not None]
+            results = await self._claim([e.claim for e in planned if e.claim is not None])
+        except Exception:  # a bug, or Redis refusing the script: the per-request way
+            log.exception("batch claim failed; its requests go the per-request way")
+            for entry in chunk:
+                self.inflight.spawn(entry.key, self._per_request(entry), entry.done)
+            return
         outcome: dict[int, NotificationRecord | str] = {
             id(e): r for e, r in zip(planned, results, strict=True)
         }

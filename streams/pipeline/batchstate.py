@@ -32,6 +32,7 @@ import orjson
 from redis.asyncio import Redis
 
 from streams.pipeline.state import NotificationRecord, ParkedStatus
+from streams.platform.redis import queue_script
 from streams.tenancy import keys
 
 __all__ = [
@@ -230,10 +231,11 @@ class BatchState:
                     item_args.extend(
                         (index, item.provider, item.channel, orjson.dumps(item.metadata), item.src)
                     )
-                await self._claim(
-                    keys=[*buckets, *item_keys],
-                    args=[len(buckets), now, self._ttl, *bucket_args, *item_args],
-                    client=pipe,
+                await queue_script(
+                    pipe,
+                    self._claim,
+                    [*buckets, *item_keys],
+                    [len(buckets), now, self._ttl, *bucket_args, *item_args],
                 )
             replies = await pipe.execute()
         results: list[NotificationRecord | str] = [CREATED] * len(items)
@@ -258,13 +260,14 @@ class BatchState:
                 args: list[Any] = []
                 for i in indexes:
                     args.extend((items[i].attempt, items[i].provider_message_id))
-                await self._record(
-                    keys=[
+                await queue_script(
+                    pipe,
+                    self._record,
+                    [
                         keys.notification(items[i].tenant_id, items[i].notification_id)
                         for i in indexes
                     ],
-                    args=args,
-                    client=pipe,
+                    args,
                 )
             parked = [keys.parked(item.provider, item.provider_message_id) for item in items]
             for item in items:

@@ -13,12 +13,13 @@ One hash per notification (``streams.tenancy.keys.notification``) holds:
 ``channel``, ``provider``, ``pmid``, ``metadata``
     What a later status event needs to be complete.
 
-Correlation: ``provider message id -> (tenant, notification)`` is written atomically
-with the ``sent`` rank, before the router emits ``sent``. A webhook that arrives
-earlier is *parked* (atomically with the check), and handed back by that same write,
-so an early delivery report is never lost. Every multi-key operation is one Lua
-script, so the Redis server serializes them; Herald therefore needs a single Redis
-primary (or Sentinel), not Redis Cluster.
+Correlation: ``provider message id -> (tenant, notification)`` is written just before
+the ``sent`` rank (``record_sent``), before the router emits ``sent``. A webhook that
+arrives earlier is *parked* (atomically with the check), and handed back by the
+correlation's write, so an early delivery report is never lost. Every multi-key operation is one Lua
+script whose keys share one hash slot (the notification's keys: its tenant; the
+correlation and parked list: the correlation key's), so the same scripts run on one
+Redis primary and on Redis Cluster (``streams.platform.redis``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import orjson
 from redis.asyncio import Redis
 
 from schemas.status import Status
+from streams.platform.infra import durable
 from streams.tenancy import keys
 
 __all__ = [
@@ -97,26 +99,32 @@ return redis.call('HGETALL', KEYS[1])
 """
 )
 
-# KEYS: notification hash, correlation key, parked list.
-# ARGV: sent rank, pmid, correlation value, ttl, attempt ('' = no check).
-# Writes the correlation, advances to sent, returns the parked statuses (and deletes them).
-# With an attempt: only if the record is `sending` that attempt (or already has this pmid);
-# else nothing is written and false is returned (a zombie's late result).
+# KEYS: correlation key, parked list (one slot). ARGV: correlation value, ttl.
+# Writes the correlation, returns the parked statuses (and deletes them): atomic with
+# _RESOLVE_OR_PARK, so a report is either parked before it or resolved after it.
+_CORRELATE = """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+local parked = redis.call('LRANGE', KEYS[2], 0, -1)
+redis.call('DEL', KEYS[2])
+return parked
+"""
+
+# KEYS[1] notification hash; ARGV: sent rank, pmid, attempt ('' = no check).
+# Records the pmid, advances to sent. With an attempt: only if the record is `sending`
+# that attempt (or already has this pmid); else nothing is written and false is returned
+# (a zombie's late result).
 _RECORD_SENT = (
     _ADVANCE_RULE
     + """
-if ARGV[5] ~= '' then
+if ARGV[3] ~= '' then
   local st = redis.call('HMGET', KEYS[1], 'phase', 'attempt', 'pmid')
-  local current = st[1] == 'sending' and st[2] == ARGV[5]
+  local current = st[1] == 'sending' and st[2] == ARGV[3]
   if not current and st[3] ~= ARGV[2] then return false end
 end
-redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
 redis.call('HSET', KEYS[1], 'pmid', ARGV[2])
 local cur = tonumber(redis.call('HGET', KEYS[1], 'rank') or '-1')
 if allowed(cur, tonumber(ARGV[1])) then redis.call('HSET', KEYS[1], 'rank', ARGV[1]) end
-local parked = redis.call('LRANGE', KEYS[3], 0, -1)
-redis.call('DEL', KEYS[3])
-return parked
+return 1
 """
 )
 
@@ -212,6 +220,7 @@ class NotificationState:
         self._claim = redis.register_script(_CLAIM)
         self._advance = redis.register_script(_ADVANCE)
         self._begin_attempt = redis.register_script(_BEGIN_ATTEMPT)
+        self._correlate = redis.register_script(_CORRELATE)
         self._record_sent = redis.register_script(_RECORD_SENT)
         self._resolve_or_park = redis.register_script(_RESOLVE_OR_PARK)
 
@@ -313,25 +322,44 @@ class NotificationState:
     ) -> list[ParkedStatus] | None:
         """Correlate the provider message id, advance to ``sent``; return parked statuses.
 
+        Two scripts, one per slot: the correlation first (a crash before the second leaves
+        the attempt ``sending``, resolved as any crash during the provider call), then the
+        notification. A report arriving between them finds the correlation and advances the
+        record past ``sent`` (each status still once, never backwards).
+
         With ``attempt``: a compare-and-set on it -- ``None`` (nothing written) when the
-        record is no longer ``sending`` that attempt.
+        record is no longer ``sending`` that attempt. The attempt is checked before the
+        correlation is written and again, atomically, when the notification is.
         """
+        key = keys.notification(tenant_id, notification_id)
+        if attempt is not None:
+            phase, current, pmid = await self._redis.hmget(key, ["phase", "attempt", "pmid"])
+            is_current = phase is not None and _s(phase) == "sending"
+            is_current = is_current and current is not None and _s(current) == str(attempt)
+            if not is_current and (pmid is None or _s(pmid) != provider_message_id):
+                return None
         corr = orjson.dumps({"t": tenant_id, "n": notification_id})
-        parked = await self._record_sent(
+        parked = await self._correlate(
             keys=[
-                keys.notification(tenant_id, notification_id),
                 keys.correlation(provider, provider_message_id),
                 keys.parked(provider, provider_message_id),
             ],
-            args=[
-                RANKS[Status.SENT],
-                provider_message_id,
-                corr,
-                self._corr_ttl,
-                "" if attempt is None else attempt,
-            ],
+            args=[corr, self._corr_ttl],
         )
-        if parked is None:
+        # Repeated until done: a failed call must not rerun the first script, whose parked
+        # statuses are taken (and deleted) once.
+        recorded = await durable(
+            lambda: self._record_sent(
+                keys=[key],
+                args=[
+                    RANKS[Status.SENT],
+                    provider_message_id,
+                    "" if attempt is None else attempt,
+                ],
+            ),
+            "record sent",
+        )
+        if recorded is None:  # lost the attempt between the check and the write (a race)
             return None
         return [ParkedStatus.from_json(p) for p in parked]
 

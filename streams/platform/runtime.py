@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
-from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 
 from providers.base import Resources
@@ -28,6 +27,7 @@ from streams.pipeline.processor import INFRA_ERRORS, EventSink, RequestProcessor
 from streams.pipeline.ratelimit import TokenBucket
 from streams.pipeline.state import NotificationState
 from streams.pipeline.updates import StatusUpdater
+from streams.platform.redis import redis_for
 from streams.platform.sink import FaustSink
 from streams.platform.tracing import instrument_http_client
 from streams.tenancy.cache import CachingIntegrationStore
@@ -59,13 +59,7 @@ class Runtime:
             if self._started:
                 return
             settings = self.settings
-            pool = BlockingConnectionPool.from_url(
-                settings.redis_url,
-                max_connections=settings.redis_max_connections,
-                timeout=None,  # wait for a free connection rather than fail
-                health_check_interval=15,
-            )
-            self.redis = Redis(connection_pool=pool)
+            self.redis = redis_for(settings, pooled=True)  # one node or a Redis Cluster
             limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
             self.http = httpx.AsyncClient(
                 timeout=httpx.Timeout(settings.provider_timeout_seconds),

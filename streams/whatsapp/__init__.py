@@ -6,8 +6,16 @@ the tenant's ``whatsapp.dispatch`` partition and holds its lease (:class:`LeaseM
 the token stores (``file``, ``redis``: an encrypted profile archive any worker restores),
 the upkeep (lease renewal, hand-over, idle close, snapshots), the dispatch and command
 processors, the session endpoints, and the events to ``whatsapp.qr``, ``whatsapp.state``
-and ``whatsapp.inbound``. docs/whatsapp-sessions.md explains ownership and recovery. The Playwright driver (``streams.whatsapp.browser``) and the
-worker's runtime (``streams.whatsapp.runtime``) are imported only by that worker.
+and ``whatsapp.inbound``. docs/whatsapp-sessions.md explains ownership and recovery.
+
+A session is split by responsibility: ``core.py`` (shared state, timers, shutdown),
+``session.py`` (the run's lifecycle and the pump of the page's events), ``pairing.py``
+(QR codes, login, connection states and their deadlines), ``healing.py`` (the watchdog
+and reopening), ``login.py`` (Herald's copy of a fresh login); the manager's side:
+``manager.py`` (sessions per worker, admission, hand-over), ``sending.py`` (message ids,
+the send, error translation), ``persistence.py`` (when a profile is archived). The
+Playwright driver (``streams.whatsapp.browser``) and the worker's runtime
+(``streams.whatsapp.runtime``) are imported only by that worker.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from providers._exceptions import HeraldError
 from providers.wppconnect import BINDING_NAME, BRIDGE_JS, CALL_FUNCTION
 from providers.wppconnect._bridge import STATE_FUNCTION, TAKEOVER_FUNCTION
 from schemas.settings import Settings
+from streams.whatsapp import login
 from streams.whatsapp.driver import (
     ContextReset,
     DriverClosed,
@@ -229,6 +230,8 @@ class PlaywrightDriver:
         self._context: BrowserContext | None = None
         self._page: Page | None = None
         self._closing = False
+        self._died = False  # the browser or page went away without being asked to
+        self._clean: bool | None = None  # how the close went, once closed
         self._timeout = launcher.settings.wppconnect_call_timeout_seconds
 
     @property
@@ -239,6 +242,11 @@ class PlaywrightDriver:
     def _emit(self, name: str, payload: Any = None) -> None:
         if not self._closing:
             self._callback(name, payload)
+
+    def _gone(self, name: str) -> None:
+        if not self._closing:
+            self._died = True
+        self._emit(name)
 
     async def _launch(self) -> BrowserContext:
         for attempt in (1, 2):
@@ -270,15 +278,18 @@ class PlaywrightDriver:
         context = await self._launch()
         self._context = context
         context.set_default_timeout(self._timeout * 1000)
-        context.on("close", lambda _: self._emit("browser.disconnected"))
+        context.on("close", lambda _: self._gone("browser.disconnected"))
         try:
             await context.expose_binding(BINDING_NAME, self._binding)
+            kept = await asyncio.to_thread(login.read_login, self.spec.profile_dir)
+            if kept is not None:  # first: before WhatsApp Web's scripts read localStorage
+                await context.add_init_script(script=login.restore_script(kept))
             await context.add_init_script(script=self._launcher.wajs)
             await context.add_init_script(script=BRIDGE_JS)
             page = context.pages[0] if context.pages else await context.new_page()
             self._page = page
-            page.on("close", lambda _: self._emit("page.closed"))
-            page.on("crash", lambda _: self._emit("page.crashed"))
+            page.on("close", lambda _: self._gone("page.closed"))
+            page.on("crash", lambda _: self._gone("page.crashed"))
             page.on(
                 "framenavigated",
                 lambda frame: self._emit("page.navigated") if frame == page.main_frame else None,
@@ -345,9 +356,23 @@ class PlaywrightDriver:
         except PlaywrightError as exc:
             raise _classify(exc, "reload") from exc
 
-    async def close(self) -> None:
+    async def keep_login(self) -> bool:
+        captured = await self._evaluate(login.CAPTURE_JS, None, "keeping the login")
+        try:
+            return await asyncio.to_thread(login.write_login, self.spec.profile_dir, captured)
+        except OSError as exc:
+            raise DriverError(f"keeping the login: {exc}") from exc
+
+    async def close(self) -> bool:
+        if self._clean is not None or self._closing:
+            return bool(self._clean)
         self._closing = True
         context, self._context, self._page = self._context, None, None
+        clean = context is not None and not self._died
         if context is not None:
-            with contextlib.suppress(Exception):
+            try:
                 await context.close()
+            except Exception:  # the driver or the browser died under us
+                clean = False
+        self._clean = clean
+        return clean

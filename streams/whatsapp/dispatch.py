@@ -67,7 +67,10 @@ async def credentials_for(
     return resolved.credentials
 
 
-def _delay(attempt: int, base: float, cap: float) -> float:
+def _delay(attempt: int, base: float, cap: float, retry_after: float | None = None) -> float:
+    """Backoff with jitter; the session worker's ``retry_after`` wins (both capped)."""
+    if retry_after is not None and retry_after > 0:
+        return min(retry_after, cap)
     return float(min(cap, base * 2.0 ** (attempt - 1)) * random.uniform(0.5, 1.0))
 
 
@@ -249,6 +252,7 @@ class DispatchProcessor:
                     attempt,
                     self.settings.retry_base_delay_seconds,
                     self.settings.retry_max_delay_seconds,
+                    exc.retry_after,
                 )
                 await self.sink.status(
                     self._event(

@@ -80,8 +80,15 @@ class SessionDriver(Protocol):
     async def reload(self) -> None:
         """Reload the page (the bridge reports ``bridge.ready`` again)."""
 
-    async def close(self) -> None:
-        """Close the browser; idempotent. The profile directory stays."""
+    async def keep_login(self) -> bool:
+        """Write the page's login to the profile now (``login.py``); ``False`` if none."""
+
+    async def close(self) -> bool:
+        """Close the browser; idempotent. The profile directory stays.
+
+        ``True`` if the browser was alive and closed on this request (so Chromium wrote
+        everything to the profile); ``False`` if it had died, or died while closing.
+        """
 
 
 DriverFactory = Callable[[DriverSpec, EventCallback], SessionDriver]

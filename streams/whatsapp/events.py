@@ -143,10 +143,14 @@ class SessionEvents:
             )
         )
 
-    async def on_state(self, session: WhatsAppSession, state: ConnectionState) -> None:
-        await self.store.record_state(session.tenant_id, session.name, state.value)
+    async def on_state(
+        self, session: WhatsAppSession, state: ConnectionState, detail: str | None = None
+    ) -> None:
+        await self.store.record_state(session.tenant_id, session.name, state.value, detail=detail)
         await self.sink.state(
-            SessionStateEvent(tenant_id=session.tenant_id, session=session.name, state=state)
+            SessionStateEvent(
+                tenant_id=session.tenant_id, session=session.name, state=state, detail=detail
+            )
         )
 
     async def on_qr(self, session: WhatsAppSession, qr: QrCode) -> None:

@@ -15,27 +15,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from providers._exceptions import PermanentError, ProviderTimeout, RetryableError
+from providers._exceptions import RetryableError
 from providers.wppconnect import WppCall
-from schemas.credentials import WPPConnectCredentials
 from schemas.settings import Settings
 from schemas.whatsapp import SessionStatus
 from streams.platform.metrics import metrics
-from streams.whatsapp.driver import (
-    ContextReset,
-    DriverClosed,
-    DriverError,
-    DriverFactory,
-    DriverTimeout,
-    WppError,
-)
+from streams.whatsapp import sending
+from streams.whatsapp.driver import DriverFactory
 from streams.whatsapp.lease import LeaseManager
+from streams.whatsapp.options import options_for
+from streams.whatsapp.persistence import Archiver
+from streams.whatsapp.sending import message_key, with_message_id
 from streams.whatsapp.session import (
     FINAL_CLOSE_CODES,
     NOT_AUTHENTICATED,
@@ -46,7 +41,12 @@ from streams.whatsapp.session import (
 )
 from streams.whatsapp.tokens import FileTokenStore, TokenStore
 
-__all__ = ["SessionManager", "message_key", "options_for", "with_message_id"]
+__all__ = [
+    "SessionManager",
+    "message_key",
+    "options_for",
+    "with_message_id",
+]
 
 log = logging.getLogger(__name__)
 
@@ -54,75 +54,6 @@ log = logging.getLogger(__name__)
 HANDOVER = "session_moved"
 IDLE = "session_idle"
 NOT_OWNED = "session_not_owned"
-#: Chromium commits localStorage about 5 s after a change: archive a running profile later.
-SETTLE_SECONDS = 10.0
-
-
-def options_for(settings: Settings, credentials: WPPConnectCredentials | None) -> SessionOptions:
-    """The tenant's credentials (autoClose, qrTimeout, disableWelcome) over the settings."""
-    creds = credentials
-    return SessionOptions(
-        auto_close_ms=(
-            creds.auto_close
-            if creds and creds.auto_close is not None
-            else settings.wppconnect_auto_close_ms
-        ),
-        qr_timeout_ms=(
-            creds.qr_timeout if creds and creds.qr_timeout else settings.wppconnect_qr_timeout_ms
-        ),
-        sync_timeout_ms=settings.wppconnect_sync_timeout_ms,
-        disable_welcome=(
-            creds.disable_welcome
-            if creds and creds.disable_welcome is not None
-            else settings.wppconnect_disable_welcome
-        ),
-        takeover_on_conflict=settings.wppconnect_takeover_on_conflict,
-        reconnect_max_delay=settings.wppconnect_reconnect_max_delay_seconds,
-        session_label=creds.session_name if creds else settings.wppconnect_session_name,
-        watchdog_interval_ms=settings.wppconnect_watchdog_interval_ms,
-        max_restarts=settings.wppconnect_max_restarts,
-        restart_base_delay=min(1.0, settings.wppconnect_reconnect_max_delay_seconds),
-        send_rate_per_minute=settings.wppconnect_send_rate,
-        send_jitter_ms=settings.wppconnect_send_jitter_ms,
-    )
-
-
-def message_key(tenant_id: str, notification_id: str) -> str:
-    """The WhatsApp message id of a notification: the same on every worker and every try.
-
-    WhatsApp (and the simulator) keep one message per id, so a send repeated after a
-    crash or a hand-over -- when it is unknown whether the first one went out -- does not
-    reach the recipient twice.
-    """
-    digest = hashlib.sha256(f"{tenant_id}\x00{notification_id}".encode()).hexdigest()
-    return "3EB0" + digest[:16].upper()
-
-
-def with_message_id(call: WppCall, chat_id: str, key: str | None) -> tuple[Any, ...]:
-    """The call's arguments with wa-js's ``messageId`` send option set to ``key``."""
-    if key is None:
-        return call.args
-    option = {"messageId": f"true_{chat_id}_{key}"}
-    args = list(call.args)
-    if call.function != "chat.sendVCardContactMessage" and args and isinstance(args[-1], dict):
-        args[-1] = {**args[-1], **option}
-    else:
-        args.append(option)
-    return tuple(args)
-
-
-def _translate(exc: DriverError, what: str) -> RetryableError | PermanentError:
-    """Driver failures -> the provider error tree (``raise ... from exc`` at the call site)."""
-    if isinstance(exc, DriverTimeout):
-        return ProviderTimeout(f"WhatsApp Web did not answer {what} in time")
-    if isinstance(exc, ContextReset):
-        return RetryableError("session_reloading", f"WhatsApp Web reloaded during {what}")
-    if isinstance(exc, DriverClosed):
-        return RetryableError("session_closed", f"the session's browser closed during {what}")
-    if isinstance(exc, WppError):
-        code = exc.code or "provider_error"
-        return PermanentError(code, f"WhatsApp Web refused {what}: {exc}", provider_code=exc.code)
-    return RetryableError("provider_error", f"{what} failed: {exc}")
 
 
 class SessionManager:
@@ -145,14 +76,12 @@ class SessionManager:
         self._sessions: dict[str, WhatsAppSession] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._opening: set[str] = set()
-        self._settling: set[asyncio.Task[Any]] = set()  # after-login snapshots, waiting
         #: Dispatch records of each tenant on this worker not finished yet (queue depth).
         self.queued: Counter[str] = Counter()
         #: The dispatch partitions this worker owns (``None``: not told, e.g. in tests).
         self.owned: set[int] | None = None
         self.max_sessions = settings.wppconnect_max_sessions
-        #: Seconds after login before the first archive of a running profile.
-        self.settle_seconds = SETTLE_SECONDS
+        self.archiver = Archiver(self.tokens, leases, self.spawn)
 
     # --- sessions -----------------------------------------------------------------------
 
@@ -263,65 +192,17 @@ class SessionManager:
         session.lease = lease
         await session.start(options)  # a failed start closes the run: the hook releases
 
-    # --- hooks (SessionHooks) ------------------------------------------------------------
+    # --- hooks (SessionHooks): persistence.py -------------------------------------------
 
-    async def session_ready(self, session: WhatsAppSession) -> None:
-        """Logged in: archive the token soon (a running copy), so another worker can restore."""
-        task = self.spawn(self._settled_snapshot(session), f"{session.name}-snapshot")
-        self._settling.add(task)
-        task.add_done_callback(self._settling.discard)
-
-    async def _settled_snapshot(self, session: WhatsAppSession) -> None:
-        # Chromium writes localStorage to disk a few seconds after a change (and a new
-        # profile's Preferences later still): copy the profile once that happened.
-        run = session.started_at
-        await asyncio.sleep(self.settle_seconds)
-        if session.running and session.started_at == run:
-            await self.snapshot(session)
+    async def session_logged_in(self, session: WhatsAppSession) -> None:
+        self.archiver.after_login(session)
 
     async def session_closed(self, session: WhatsAppSession) -> None:
-        """Archive the closed profile (consistent now), then release the lease."""
-        lease, session.lease = session.lease, None
-        if session.started_at is not None and session.closed_at is not None:
-            metrics().lifetime.record(max(0.0, session.closed_at - session.started_at))
-        if session.lease_lost or (lease is None and self.leases is not None):
-            return
-        if session.logged_in_at_close and not session.token_deleted:
-            try:
-                await self._save(session, lease)
-            except Exception:
-                log.exception("session token not archived", extra={"tenant_id": session.tenant_id})
-        if lease is not None and self.leases is not None:
-            with contextlib.suppress(Exception):
-                await self.leases.release(lease)
+        await self.archiver.after_close(session)
 
     async def snapshot(self, session: WhatsAppSession) -> None:
         """Archive a running session's profile (the periodic and after-login snapshots)."""
-        if not session.running or (session.lease is None and self.leases is not None):
-            return
-        try:
-            await self._save(session, session.lease)
-        except Exception:
-            log.exception("session snapshot failed", extra={"tenant_id": session.tenant_id})
-
-    async def _save(self, session: WhatsAppSession, lease: Any) -> None:
-        async with session.snapshot_lock:
-            session.last_snapshot = asyncio.get_running_loop().time()
-            info = await self.tokens.save(session.tenant_id, lease)
-        if info is None:
-            return
-        session.token_bytes = info.stored_bytes
-        metrics().snapshots.add(1)
-        log.info(
-            "session token archived",
-            extra={
-                "tenant_id": session.tenant_id,
-                "bytes": info.stored_bytes,
-                "raw_bytes": info.raw_bytes,
-                "files": info.files,
-                "key_id": info.key_id,
-            },
-        )
+        await self.archiver.snapshot(session)
 
     async def drain_background(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109
         """Wait for the snapshots and closes under way."""
@@ -340,44 +221,16 @@ class SessionManager:
 
     async def prepare(self, session: WhatsAppSession) -> None:
         """Wait until the session can send and its pacing allows the next message."""
-        await session.wait_ready()
-        await session.pacer.wait()
-        await session.wait_ready()
+        await sending.prepare(session)
 
     async def send(self, session: WhatsAppSession, call: WppCall, *, key: str | None = None) -> str:
-        """Send ``call`` once the session is ready; WhatsApp's message id.
+        """Send ``call`` once the session is ready (``sending.py``); WhatsApp's message id.
 
         ``key``: the message id to give the message (:func:`message_key`). The lease is
         checked right before the page is called: a worker that no longer owns the session
         never sends through it.
         """
-        found: Any = None
-        for attempt in (1, 2):
-            await session.wait_ready()
-            try:
-                found = await session.call("contact.queryExists", call.chat_id)
-                break
-            except ContextReset as exc:
-                if attempt == 2:  # a read: safe to ask the reloaded page once more
-                    raise _translate(exc, "the contact check") from exc
-            except DriverError as exc:
-                raise _translate(exc, "the contact check") from exc
-        if not found:
-            raise PermanentError("not_on_whatsapp", f"{call.chat_id} is not on WhatsApp")
-        chat = found.get("wid") if isinstance(found, dict) else None
-        chat_id = chat if isinstance(chat, str) and chat else call.chat_id
-        await self._fence(session)
-        try:
-            result: Any = await session.call(
-                call.function, chat_id, *with_message_id(call, chat_id, key)
-            )
-        except DriverError as exc:
-            raise _translate(exc, call.function) from exc
-        session.touch()
-        message_id = result.get("id") if isinstance(result, dict) else None
-        if not isinstance(message_id, str) or not message_id:
-            raise RetryableError("provider_error", f"{call.function} returned no message id")
-        return message_id
+        return await sending.send(session, call, key=key, fence=self._fence)
 
     async def _fence(self, session: WhatsAppSession) -> None:
         if self.leases is None:
@@ -440,8 +293,6 @@ class SessionManager:
         return [s.tenant_id for s in moving]
 
     async def close_all(self, reason: str = "shutdown") -> None:
-        for task in list(self._settling):  # the closing archives supersede them
-            task.cancel()
         running = [s for s in self.sessions() if s.running]
         await asyncio.gather(*(s.close(reason) for s in running), return_exceptions=True)
         if self._background:

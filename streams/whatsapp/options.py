@@ -6,30 +6,46 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
-from schemas.whatsapp import ConnectionState, QrCode, SessionStatus
+from schemas.credentials import WPPConnectCredentials
+from schemas.settings import Settings
+from schemas.whatsapp import ConnectionState, QrCode, SessionStatus, WhatsAppErrorCode
 
 if TYPE_CHECKING:
     from streams.whatsapp.session import WhatsAppSession
 
 __all__ = [
+    "COMMIT_SECONDS",
     "DISCONNECTED",
     "FINAL_CLOSE_CODES",
     "NOT_AUTHENTICATED",
+    "SESSION_BLOCKED",
+    "SESSION_CONFLICT",
     "SESSION_FAILED",
     "SessionHooks",
     "SessionListener",
     "SessionOptions",
     "SessionPhase",
+    "options_for",
 ]
 
 #: The retryable error code of messages whose session could not log in.
-NOT_AUTHENTICATED = "session_not_authenticated"
+NOT_AUTHENTICATED = WhatsAppErrorCode.SESSION_NOT_AUTHENTICATED.value
 #: ... and of messages whose session was closed on purpose (disconnect command, shutdown).
-DISCONNECTED = "session_disconnected"
+DISCONNECTED = WhatsAppErrorCode.SESSION_DISCONNECTED.value
 #: ... and of messages whose session was given up after too many failed reopenings.
-SESSION_FAILED = "session_failed"
+SESSION_FAILED = WhatsAppErrorCode.SESSION_FAILED.value
+#: ... of messages waiting while WhatsApp Web was open elsewhere (CONFLICT) too long.
+SESSION_CONFLICT = WhatsAppErrorCode.SESSION_CONFLICT.value
+#: ... of messages waiting while WhatsApp blocked the session (TOS_BLOCK, PROXYBLOCK ...).
+SESSION_BLOCKED = WhatsAppErrorCode.SESSION_BLOCKED.value
+#: Seconds after which Chromium has committed a localStorage write to disk (it commits
+#: about 5 s after a change): a login older than this, in a browser that is still
+#: alive, is on disk even when Herald could not keep its own copy (``login.py``).
+COMMIT_SECONDS = 6.0
 #: Closes that end the wait of every message that arrived before them.
-FINAL_CLOSE_CODES = frozenset({NOT_AUTHENTICATED, DISCONNECTED, SESSION_FAILED})
+FINAL_CLOSE_CODES = frozenset(
+    {NOT_AUTHENTICATED, DISCONNECTED, SESSION_FAILED, SESSION_CONFLICT, SESSION_BLOCKED}
+)
 
 
 class SessionPhase(StrEnum):
@@ -51,6 +67,10 @@ class SessionOptions:
     sync_timeout_ms: int = 180000
     disable_welcome: bool = True
     takeover_on_conflict: bool = False
+    #: ms in CONFLICT after which the messages waiting for the session fail.
+    conflict_timeout_ms: int = 30000
+    #: Page reloads after TIMEOUT without reaching CONNECTED before ``sessionFailed``.
+    max_reconnects: int = 5
     reconnect_max_delay: float = 60.0
     session_label: str = "notification-service"
     #: The watchdog's period (0: no periodic checks; crash events still reopen the page).
@@ -71,7 +91,9 @@ class SessionListener(Protocol):
         self, session: WhatsAppSession, status: SessionStatus, detail: str | None
     ) -> None: ...
 
-    async def on_state(self, session: WhatsAppSession, state: ConnectionState) -> None: ...
+    async def on_state(
+        self, session: WhatsAppSession, state: ConnectionState, detail: str | None = None
+    ) -> None: ...
 
     async def on_qr(self, session: WhatsAppSession, qr: QrCode) -> None: ...
 
@@ -85,10 +107,44 @@ class SessionListener(Protocol):
 class SessionHooks(Protocol):
     """What the session manager does around a run: archive the token, give the lease back."""
 
-    async def session_ready(self, session: WhatsAppSession) -> None:
-        """The run reached ``inChat`` (after a start or a reopening)."""
+    async def session_logged_in(self, session: WhatsAppSession) -> None:
+        """The run is logged in (a scan, or a start on a logged-in profile).
+
+        ``session.login_on_disk`` says whether the login is known to be on disk yet.
+        """
         ...
 
     async def session_closed(self, session: WhatsAppSession) -> None:
         """The run ended and its browser is closed (``session.close_reason`` says why)."""
         ...
+
+
+def options_for(settings: Settings, credentials: WPPConnectCredentials | None) -> SessionOptions:
+    """The tenant's credentials (autoClose, qrTimeout, disableWelcome) over the settings."""
+    creds = credentials
+    return SessionOptions(
+        auto_close_ms=(
+            creds.auto_close
+            if creds and creds.auto_close is not None
+            else settings.wppconnect_auto_close_ms
+        ),
+        qr_timeout_ms=(
+            creds.qr_timeout if creds and creds.qr_timeout else settings.wppconnect_qr_timeout_ms
+        ),
+        sync_timeout_ms=settings.wppconnect_sync_timeout_ms,
+        disable_welcome=(
+            creds.disable_welcome
+            if creds and creds.disable_welcome is not None
+            else settings.wppconnect_disable_welcome
+        ),
+        takeover_on_conflict=settings.wppconnect_takeover_on_conflict,
+        conflict_timeout_ms=settings.wppconnect_conflict_timeout_ms,
+        max_reconnects=settings.wppconnect_max_reconnects,
+        reconnect_max_delay=settings.wppconnect_reconnect_max_delay_seconds,
+        session_label=creds.session_name if creds else settings.wppconnect_session_name,
+        watchdog_interval_ms=settings.wppconnect_watchdog_interval_ms,
+        max_restarts=settings.wppconnect_max_restarts,
+        restart_base_delay=min(1.0, settings.wppconnect_reconnect_max_delay_seconds),
+        send_rate_per_minute=settings.wppconnect_send_rate,
+        send_jitter_ms=settings.wppconnect_send_jitter_ms,
+    )

@@ -78,18 +78,20 @@ class SessionStore:
                 pipe.hdel(session_key(tenant_id), "phone")
             await pipe.execute()
 
-    async def record_state(self, tenant_id: str, session: str, state: str) -> None:
+    async def record_state(
+        self, tenant_id: str, session: str, state: str, *, detail: str | None = None
+    ) -> None:
         now = utcnow().isoformat()
-        await self._redis.hset(
-            session_key(tenant_id),
-            mapping={
-                "session": session,
-                "state": state,
-                "stateSince": now,
-                "updatedAt": now,
-                "owner": self.owner,
-            },
-        )
+        mapping: dict[Any, Any] = {
+            "session": session,
+            "state": state,
+            "stateSince": now,
+            "updatedAt": now,
+            "owner": self.owner,
+        }
+        if detail:
+            mapping["detail"] = detail
+        await self._redis.hset(session_key(tenant_id), mapping=mapping)
 
     async def record_usage(
         self, tenant_id: str, *, memory_bytes: int | None = None, token_bytes: int | None = None

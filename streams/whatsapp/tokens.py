@@ -13,7 +13,11 @@ it into an empty object), so the whole profile directory is the token: WPPConnec
   ``WHATSAPP_WPPCONNECT_SNAPSHOT_INTERVAL`` and at every close, and restored by whichever
   worker opens the session next. Like whatsapp-web.js's RemoteAuth.
 
-``deleteToken`` (a logout) removes both.
+``deleteToken`` (a logout) removes both, and the redis store leaves a **tombstone**
+(``wppconnect:tombstone:{tenantId}``): a worker that finds no archive clears its local
+profile only when a tombstone says the login was ended on purpose. Without an archive
+and without a tombstone (a worker died before its first archive landed, or Redis lost
+it) the local profile is kept: it may hold the only copy of the login.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
@@ -41,6 +45,7 @@ __all__ = [
     "TokenStore",
     "session_name",
     "token_key",
+    "tombstone_key",
 ]
 
 log = logging.getLogger(__name__)
@@ -52,7 +57,18 @@ def session_name(tenant_id: str) -> str:
 
 
 def token_key(tenant_id: str) -> str:
+    """Hash-tagged by tenant (one cluster slot with the lease that fences its writes)."""
+    return f"wppconnect:token:{{{tenant_id}}}"
+
+
+def legacy_token_key(tenant_id: str) -> str:
+    """Where releases before the cluster layout kept the archive (adopted on restore)."""
     return f"wppconnect:token:{tenant_id}"
+
+
+def tombstone_key(tenant_id: str) -> str:
+    """Written at logout: the login is gone, so a local profile must not outlive it."""
+    return f"wppconnect:tombstone:{{{tenant_id}}}"  # same slot as token_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +141,7 @@ class FileTokenStore:
         return True
 
 
-# KEYS: token hash, lease. ARGV: owner, token (or '' unfenced), then field/value pairs.
+# KEYS: token hash, lease, tombstone. ARGV: owner, token (or '' unfenced), field/value pairs.
 _SAVE = """
 if ARGV[2] ~= '' then
   if redis.call('HGET', KEYS[2], 'owner') ~= ARGV[1]
@@ -133,7 +149,7 @@ if ARGV[2] ~= '' then
     return 0
   end
 end
-redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[3])
 redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 return 1
 """
@@ -185,13 +201,24 @@ class RedisTokenStore(FileTokenStore):
     async def restore(self, tenant_id: str) -> bool:
         """Unpack the stored archive into the local profile (skipped if it is that one).
 
-        Without an archive the local profile is cleared: Redis is the source of truth, and a
-        profile left from an earlier run may have been logged out since.
+        Without an archive, the local profile is cleared only if a tombstone says the
+        session was logged out (a profile left from before the logout); otherwise it is
+        kept as it is: it may be the only copy of a login whose first archive never landed.
         """
         stored_id = await self._redis.hget(token_key(tenant_id), "id")
+        if stored_id is None and await self._adopt_legacy(tenant_id):
+            stored_id = await self._redis.hget(token_key(tenant_id), "id")
         if stored_id is None:
+            if await self._redis.exists(tombstone_key(tenant_id)):
+                if self.exists(tenant_id):
+                    await asyncio.to_thread(shutil.rmtree, self.path(tenant_id), True)
+                return False
             if self.exists(tenant_id):
-                await asyncio.to_thread(shutil.rmtree, self.path(tenant_id), True)
+                log.warning(
+                    "no archived token: keeping the local profile",
+                    extra={"tenant_id": tenant_id},
+                )
+                return True
             return False
         archive_id = _text(stored_id)
         if self._marker(tenant_id) == archive_id:
@@ -207,6 +234,22 @@ class RedisTokenStore(FileTokenStore):
             "session token restored",
             extra={"tenant_id": tenant_id, "files": files, "bytes": len(token)},
         )
+        return True
+
+    async def _adopt_legacy(self, tenant_id: str) -> bool:
+        """Move an archive from its pre-cluster key (``legacy_token_key``) to ``token_key``.
+
+        Single-key commands only (the two keys may be in different slots); the restoring
+        worker holds the session's lease, so nobody else writes the archive meanwhile.
+        """
+        legacy = legacy_token_key(tenant_id)
+        raw = await self._redis.hgetall(legacy)
+        if not raw:
+            return False
+        fields: dict[Any, Any] = dict(raw)
+        await self._redis.hset(token_key(tenant_id), mapping=fields)
+        await self._redis.delete(legacy)
+        log.info("session token moved to its cluster key", extra={"tenant_id": tenant_id})
         return True
 
     async def save(self, tenant_id: str, lease: Lease | None) -> ArchiveInfo | None:
@@ -234,7 +277,7 @@ class RedisTokenStore(FileTokenStore):
         for name, value in fields.items():
             args.extend((name, value))
         stored = await self._save(
-            keys=[token_key(tenant_id), lease_key(tenant_id)],
+            keys=[token_key(tenant_id), lease_key(tenant_id), tombstone_key(tenant_id)],
             args=args,
         )
         if not int(stored):
@@ -254,5 +297,10 @@ class RedisTokenStore(FileTokenStore):
         )
 
     async def delete(self, tenant_id: str) -> bool:
-        removed = bool(await self._redis.delete(token_key(tenant_id)))
+        """Remove the archive and the local profile, and leave a tombstone (see ``restore``)."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(token_key(tenant_id))
+            pipe.set(tombstone_key(tenant_id), utcnow().isoformat())
+            removed, _ = await pipe.execute()
+        removed = bool(await self._redis.delete(legacy_token_key(tenant_id))) or bool(removed)
         return await super().delete(tenant_id) or removed

@@ -414,3 +414,18 @@ async def test_an_integration_change_reaches_the_cache_at_once(
     assert event.status is Status.REJECTED
     assert event.error is not None
     assert event.error.code == "no_integration"
+
+
+async def test_a_failing_batch_claim_falls_back_to_the_per_request_way(
+    rig: Callable[..., Awaitable[Rig]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    r = await rig()
+
+    async def refused(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("script refused")
+
+    monkeypatch.setattr(r.runtime.batch_router.state, "claim", refused)
+    bodies = [request() for _ in range(3)]
+    await r.route([r.record(b) for b in bodies])
+    for body in bodies:
+        assert [e.status for e in r.sink.of(body["id"])] == [Status.ACCEPTED, Status.SENT]

@@ -171,6 +171,10 @@
         Socket.set('state', 'CONFLICT');
         Stream.set('mode', 'CONFLICT');
         return;
+      case 'blocked': // WhatsApp refuses this device: TOS_BLOCK, PROXYBLOCK ...
+        sim.loggedIn = false;
+        Socket.set('state', String(msg.state));
+        return;
       case 'result': {
         const entry = sim.requests.get(msg.seq);
         if (entry) {

@@ -31,7 +31,7 @@ from streams.platform.metrics import prometheus_text
 from streams.tenancy.crypto import Cipher
 from streams.whatsapp import SessionManager, SessionOptions, WhatsAppSession
 from streams.whatsapp.browser import BrowserLauncher, PlaywrightDriver
-from streams.whatsapp.lease import LeaseManager
+from streams.whatsapp.lease import LeaseManager, lease_key
 from streams.whatsapp.manager import options_for
 from streams.whatsapp.memory import browser_pid
 from streams.whatsapp.tokens import RedisTokenStore, token_key
@@ -175,7 +175,6 @@ async def test_another_worker_restores_a_running_copy_with_no_qr(env: Env) -> No
 
 async def test_the_watchdog_reopens_a_crashed_page_and_a_killed_browser(env: Env) -> None:
     worker = env.worker("worker-1")
-    worker.manager.settle_seconds = 0.0  # reopened from the local profile: no archive needed
     acme = await env.pair(worker, "acme", ACME)
     globex = await env.pair(worker, "globex", GLOBEX)
     globex_driver = globex.driver
@@ -210,7 +209,6 @@ async def test_the_watchdog_reopens_a_crashed_page_and_a_killed_browser(env: Env
 
 async def test_idle_close_reopen_and_a_full_worker_refuses(env: Env) -> None:
     worker = env.worker("worker-1", wppconnect_idle_timeout_ms=2000, wppconnect_max_sessions=1)
-    worker.manager.settle_seconds = 0.0  # the closing archive is the one that counts here
     acme = await env.pair(worker, "acme", ACME)
     await worker.upkeep.measure()
     assert acme.memory_bytes is not None
@@ -228,7 +226,7 @@ async def test_idle_close_reopen_and_a_full_worker_refuses(env: Env) -> None:
     await acme.settled()  # archived and released
     assert acme.close_reason == "idle"
     assert not _alive(pid)
-    assert not await env.redis.exists("wppconnect:lease:acme")
+    assert not await env.redis.exists(lease_key("acme"))
     # Now globex fits; and acme reopens on demand, logged in (no QR).
     await env.pair(worker, "globex", GLOBEX)
     await worker.wait_status("globex", "browserClose")  # idles out too

@@ -11,11 +11,15 @@ from __future__ import annotations
 import asyncio
 import itertools
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from schemas.whatsapp import QrCode, SessionStatus
 from streams.whatsapp.driver import DriverClosed, DriverError, DriverSpec, EventCallback
+from streams.whatsapp.manager import SessionManager
 from streams.whatsapp.session import WhatsAppSession
+from streams.whatsapp.tokens import FileTokenStore
+from tests.helpers import make_settings
 
 PAIRING_FILE = "fake-pairing"
 
@@ -44,6 +48,10 @@ class FakeWhatsApp:
         self.probed = asyncio.Event()  # set (and replaced) at each one
         #: ``function -> error``: the next call of that function raises it (once).
         self.fail_next: dict[str, DriverError] = {}
+        #: The socket state a paired page reports when it loads (``TIMEOUT``: offline).
+        self.paired_state = "CONNECTED"
+        #: Pages cannot keep their login (Herald's copy, ``login.py``) while set.
+        self.keep_login_fails = False
         self._ids = itertools.count(1)
 
     def factory(self, spec: DriverSpec, callback: EventCallback) -> FakeDriver:
@@ -65,8 +73,11 @@ class FakeDriver:
         self.callback = callback
         self.opened = False
         self.closed = False
+        self.crashed = False  # died on its own: its close is not clean
+        self.kept_logins = 0
         self.reloads = 0
         self.takeovers = 0
+        self.refreshes = 0
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self.code_number = 1
 
@@ -93,7 +104,7 @@ class FakeDriver:
                 "ready": True,
                 "authenticated": paired,
                 "mainReady": paired,
-                "state": "CONNECTED" if paired else "UNPAIRED",
+                "state": self.world.paired_state if paired else "UNPAIRED",
             },
         )
 
@@ -113,6 +124,10 @@ class FakeDriver:
         error = self.world.fail_next.pop(function, None)
         if error is not None:
             raise error
+        if function == "conn.refreshQR":
+            self.refreshes += 1
+            self.code_number += 1
+            return {"fullCode": self.code, "ref": "r", "type": "md"}
         if function == "conn.getAuthCode":
             return None if self.paired else {"fullCode": self.code, "ref": "r", "type": "md"}
         if function == "conn.getMyUserId":
@@ -150,8 +165,24 @@ class FakeDriver:
         self.reloads += 1
         asyncio.get_running_loop().call_soon(self._ready)
 
-    async def close(self) -> None:
+    async def keep_login(self) -> bool:
+        if self.closed:
+            raise DriverClosed("closed")
+        if self.world.keep_login_fails:
+            raise DriverError("localStorage is not readable")
+        self.kept_logins += 1
+        return self.paired
+
+    async def close(self) -> bool:
+        clean = not self.closed and not self.crashed
         self.closed = True
+        return clean
+
+    def crash(self, *, notify: bool = True) -> None:
+        """The browser dies (its close will not be clean); ``notify``: the page says so."""
+        self.crashed = True
+        if notify:
+            self.emit("browser.disconnected")
 
     # --- "the phone" ---------------------------------------------------------------------
 
@@ -173,6 +204,7 @@ class Recorder:
 
     statuses: list[tuple[str, str, str | None]] = field(default_factory=list)
     states: list[tuple[str, str]] = field(default_factory=list)
+    state_details: list[tuple[str, str, str | None]] = field(default_factory=list)
     qrs: list[tuple[str, QrCode]] = field(default_factory=list)
     cleared: int = 0
     acks: list[tuple[str, int, list[str]]] = field(default_factory=list)
@@ -197,8 +229,11 @@ class Recorder:
         self.statuses.append((session.tenant_id, status.value, detail))
         self._notify()
 
-    async def on_state(self, session: WhatsAppSession, state: Any) -> None:
+    async def on_state(
+        self, session: WhatsAppSession, state: Any, detail: str | None = None
+    ) -> None:
         self.states.append((session.tenant_id, state.value))
+        self.state_details.append((session.tenant_id, state.value, detail))
         self._notify()
 
     async def on_qr(self, session: WhatsAppSession, qr: QrCode) -> None:
@@ -216,3 +251,22 @@ class Recorder:
     async def on_message(self, session: WhatsAppSession, message: dict[str, Any]) -> None:
         self.messages.append((session.tenant_id, message))
         self._notify()
+
+
+class FakeWorld:
+    """A session manager over fake pages, its recorder and token store (one "worker")."""
+
+    def __init__(self, tmp: Path, tokens: FileTokenStore | None = None) -> None:
+        self.fake = FakeWhatsApp()
+        self.events = Recorder()
+        self.tokens = tokens or FileTokenStore(tmp / "tokens")
+        self.manager = SessionManager(
+            make_settings(wppconnect_token_folder=str(self.tokens.folder)),
+            driver_factory=self.fake.factory,
+            listener=self.events,
+            tokens=self.tokens,
+        )
+
+    def pair(self, tenant: str = "acme", phone: str = "5511900000000") -> None:
+        """A profile that is already paired (as if restored)."""
+        self.tokens.profile_dir(tenant).joinpath(PAIRING_FILE).write_text(phone)

@@ -1,0 +1,324 @@
+"""Pairing and the connection: QR codes, login, ``inChat``, socket states, logout.
+
+A mixin of :class:`~streams.whatsapp.session.WhatsAppSession`: the handlers of the
+page's login events (``bridge.ready``, ``conn.auth_code_change``, ``conn.authenticated``,
+``conn.main_ready``, logout events) and of WhatsApp Web's socket states. Every state a
+message can wait in has a deadline and an outcome:
+
+=====================  =====================================================================
+pairing (QR shown)     ``autoClose``: ``autocloseCalled``, closed, waiting messages fail
+                       (``session_not_authenticated``); ``UNPAIRED_IDLE`` (codes ran out)
+                       calls ``WPP.conn.refreshQR`` until then; ``autoClose`` 0: the
+                       messages fail after ``qrTimeout``, the QR codes go on
+syncing (logged in)    ``WHATSAPP_WPPCONNECT_SYNC_TIMEOUT``: ``phoneNotConnected``, closed
+``TIMEOUT``            reload with backoff; after ``max_reconnects`` reloads:
+                       ``sessionFailed``, closed, ``session_failed``
+``CONFLICT``           takeover if configured; after ``conflict_timeout_ms`` in CONFLICT the
+                       waiting messages fail (``session_conflict``) and CONFLICT is
+                       reported again with that detail; the session stays open
+blocked by WhatsApp    ``TOS_BLOCK``, ``SMB_TOS_BLOCK``, ``PROXYBLOCK``,
+                       ``DEPRECATED_VERSION``: they fail at once (``session_blocked``)
+page or browser dead   the watchdog (``healing.py``): ``max_restarts`` reopenings
+=====================  =====================================================================
+
+All the codes are retryable. A blocked session lets new messages fail at once too, until
+its state recovers (``CONNECTED``, or a scan).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any
+
+from providers._exceptions import RetryableError
+from providers.wppconnect import render_qr
+from schemas.whatsapp import ConnectionState, SessionStatus
+from streams.whatsapp.core import SessionCore
+from streams.whatsapp.driver import DriverError
+from streams.whatsapp.options import (
+    NOT_AUTHENTICATED,
+    SESSION_BLOCKED,
+    SESSION_CONFLICT,
+    SESSION_FAILED,
+    SessionPhase,
+)
+
+__all__ = ["BLOCKING_STATES", "PairingMixin"]
+
+#: States in which WhatsApp refuses the session: messages waiting for it fail at once.
+BLOCKING_STATES = frozenset(
+    {
+        ConnectionState.PROXYBLOCK,
+        ConnectionState.TOS_BLOCK,
+        ConnectionState.SMB_TOS_BLOCK,
+        ConnectionState.DEPRECATED_VERSION,
+    }
+)
+
+
+def _user(wid: Any) -> str | None:
+    """``5511999990000@c.us`` (or ``...:12@c.us``) -> ``5511999990000``."""
+    if not isinstance(wid, str) or not wid:
+        return None
+    return wid.split("@", 1)[0].split(":", 1)[0] or None
+
+
+class PairingMixin(SessionCore):
+    async def _on_ready(self, snap: dict[str, Any]) -> None:
+        """A document's bridge is subscribed: the first load of a run, or a reload."""
+        first = self.phase == SessionPhase.STARTING
+        if snap.get("authenticated"):
+            self._authenticated = True
+            if first:
+                self.login_kept = True  # the page read it from the profile: it is on disk
+            if first or not self.login_kept:
+                # A reload right after a scan (WhatsApp Web does that) may have cut the
+                # first try short: keep the login from the new document.
+                await self._keep_login()
+            if first:
+                await self._status(SessionStatus.IS_LOGGED)
+            if self.phase != SessionPhase.SYNCING:
+                self._ready.clear()
+                self.phase = SessionPhase.SYNCING
+            if first:
+                self._start_timer("sync", self.options.sync_timeout_ms, self._sync_timed_out)
+        elif self._authenticated:
+            await self._on_logout("login_lost")  # a reload came back without the login
+            return
+        else:
+            if first:
+                await self._status(SessionStatus.NOT_LOGGED)
+            self._ready.clear()
+            self.phase = SessionPhase.PAIRING
+            self._start_timer("autoclose", self.options.auto_close_ms, self._auto_close)
+            if self.options.auto_close_ms <= 0:
+                self._start_timer("pairing", self.options.qr_timeout_ms, self._pairing_timed_out)
+            try:
+                code = await self.call("conn.getAuthCode")
+            except DriverError as exc:
+                self._log("could not read the auth code", logging.WARNING, error=repr(exc))
+                code = None
+            if self.phase == SessionPhase.PAIRING and code is not None:
+                await self._on_auth_code(code)
+        if snap.get("state"):
+            await self._on_state(snap["state"], force=True)
+
+    async def _on_auth_code(self, code: Any) -> None:
+        if self.phase not in (SessionPhase.STARTING, SessionPhase.PAIRING):
+            return
+        full = code.get("fullCode") if isinstance(code, dict) else None
+        if not isinstance(full, str) or not full:
+            await self._listener.on_qr_cleared(self.me)
+            return
+        if full == self._last_code:
+            return
+        self._last_code = full
+        self.qr_attempts += 1
+        qr = render_qr(full, attempts=self.qr_attempts, ttl_ms=self.options.qr_timeout_ms)
+        self._log("new QR code", attempts=self.qr_attempts)
+        await self._listener.on_qr(self.me, qr)
+
+    async def _on_authenticated(self) -> None:
+        """A QR code was scanned (wa-js ``conn.authenticated``)."""
+        self._authenticated = True
+        self._cancel_timer("autoclose")
+        self._cancel_timer("pairing")
+        if self.blocked is not None and self.blocked.code == NOT_AUTHENTICATED:
+            self._unblock()
+        if self.phase in (SessionPhase.STARTING, SessionPhase.PAIRING):
+            self.authenticated_at = self._clock()
+            await self._keep_login()  # before qrReadSuccess is reported: on disk first
+            await self._status(SessionStatus.QR_READ_SUCCESS)
+            await self._listener.on_qr_cleared(self.me)
+            self.phase = SessionPhase.SYNCING
+            self._start_timer("sync", self.options.sync_timeout_ms, self._sync_timed_out)
+        await self._maybe_ready()
+
+    async def _maybe_ready(self) -> None:
+        """Logged in and connected: messages can go (``inChat`` once per run)."""
+        if not self._authenticated or self.state != ConnectionState.CONNECTED:
+            return
+        if self.phase not in (SessionPhase.STARTING, SessionPhase.PAIRING, SessionPhase.SYNCING):
+            return
+        self._cancel_timer("autoclose")
+        self._cancel_timer("sync")
+        if self.phone is None:
+            try:
+                self.phone = _user(await self.call("conn.getMyUserId"))
+            except DriverError as exc:
+                self._log("could not read the session's phone", logging.WARNING, error=repr(exc))
+        if not self.running:  # closed while we asked
+            return
+        self.phase = SessionPhase.READY
+        self.touch()  # idle from now on, not from when it started
+        if self.status != SessionStatus.IN_CHAT:
+            await self._status(SessionStatus.IN_CHAT)
+        self._ready.set()
+
+    async def _on_state(self, raw: Any, *, force: bool = False) -> None:
+        try:
+            state = ConnectionState(str(raw))
+        except ValueError:
+            self._log("unknown connection state", logging.WARNING, state=str(raw)[:40])
+            return
+        changed = state != self.state
+        self.state = state
+        if changed:
+            await self._listener.on_state(self.me, state)
+        elif not force:
+            return
+        if state == ConnectionState.CONNECTED:
+            self._reconnects = 0
+            self._cancel_timer("reconnect")
+            self._cancel_timer("conflict")
+            if self.blocked is not None and self.blocked.code != NOT_AUTHENTICATED:
+                self._unblock()  # the state that blocked the session is over
+            if not self._authenticated and self.phase == SessionPhase.PAIRING:
+                # Paired, but conn.authenticated has not been seen (yet): ask the page.
+                try:
+                    snap = await self.snapshot()
+                except DriverError:
+                    snap = {}
+                if snap.get("authenticated"):
+                    await self._on_authenticated()
+                    return
+            await self._maybe_ready()
+            return
+        if self.phase == SessionPhase.READY:
+            self._ready.clear()  # wait for the connection to come back
+            self.phase = SessionPhase.SYNCING
+        if state == ConnectionState.TIMEOUT:
+            await self._schedule_reconnect()
+        elif state == ConnectionState.CONFLICT:
+            self._log("conflict: WhatsApp Web is open elsewhere", logging.WARNING)
+            if self.options.takeover_on_conflict:
+                self._start_timer("takeover", 1, self._take_over)
+            self._start_timer(
+                "conflict", self.options.conflict_timeout_ms, self._conflict_timed_out
+            )
+        elif state in BLOCKING_STATES:
+            self._log("WhatsApp blocks this session", logging.ERROR, state=state.value)
+            self._block(
+                RetryableError(SESSION_BLOCKED, f"WhatsApp Web reports {state.value} for it")
+            )
+        elif state == ConnectionState.UNPAIRED_IDLE and not self._authenticated:
+            self._start_timer("refresh", 1, self._refresh_qr)
+        elif state == ConnectionState.UNPAIRED and self._authenticated:
+            await self._on_logout("unpaired")
+
+    async def _on_logout(self, reason: str | None) -> None:
+        if self.phase == SessionPhase.CLOSED or self._logging_out:
+            return
+        self._logging_out = True
+        await self._status(SessionStatus.DISCONNECTED_MOBILE, reason)
+        await self._shutdown(
+            RetryableError(NOT_AUTHENTICATED, "WhatsApp logged this session out; scan a new QR"),
+            reason=reason or "logout",
+            delete_token=True,
+        )
+
+    # --- deadlines ------------------------------------------------------------------------
+
+    async def _auto_close(self) -> None:
+        if self.phase not in (SessionPhase.STARTING, SessionPhase.PAIRING):
+            return
+        self._log("QR code not scanned in time: closing", logging.WARNING)
+        await self._status(SessionStatus.AUTOCLOSE_CALLED)
+        await self._shutdown(
+            RetryableError(
+                NOT_AUTHENTICATED,
+                f"the QR code was not scanned within {self.options.auto_close_ms} ms",
+            ),
+            reason="autoclose",
+        )
+
+    async def _sync_timed_out(self) -> None:
+        if self.phase != SessionPhase.SYNCING:
+            return
+        await self._status(SessionStatus.PHONE_NOT_CONNECTED)
+        await self._shutdown(
+            RetryableError("phone_not_connected", "the phone did not connect in time"),
+            reason="phone_not_connected",
+        )
+
+    async def _schedule_reconnect(self) -> None:
+        """TIMEOUT: reload the page after a backoff; give up after ``max_reconnects`` reloads.
+
+        WhatsApp Web retries its own link too (each try may report TIMEOUT again): a reload
+        already scheduled stays as it is, and only Herald's reloads count.
+        """
+        if "reconnect" in self._timers:
+            return
+        if self._reconnects >= self.options.max_reconnects:
+            detail = f"TIMEOUT: {self._reconnects} reloads did not reconnect"
+            self._log("session given up", logging.ERROR, reason=detail)
+            await self._status(SessionStatus.SESSION_FAILED, detail)
+            await self._shutdown(
+                RetryableError(SESSION_FAILED, f"WhatsApp Web did not reconnect ({detail})"),
+                reason="failed",
+            )
+            return
+        delay = min(self.options.reconnect_max_delay, 2.0**self._reconnects)
+        delay *= random.uniform(0.8, 1.0)
+        self._log("connection TIMEOUT: reconnecting", attempt=self._reconnects + 1, delay=delay)
+        self._start_timer("reconnect", max(1, int(delay * 1000)), self._reconnect)
+
+    async def _reconnect(self) -> None:
+        # Still TIMEOUT, or OPENING between two of the page's own tries: not reconnected.
+        offline = (ConnectionState.TIMEOUT, ConnectionState.OPENING)
+        if self.state not in offline or not self.running or self._driver is None:
+            return
+        self._reconnects += 1
+        try:
+            async with self._lock:
+                await self._driver.reload()
+        except DriverError as exc:
+            self._log("reload failed", logging.WARNING, error=repr(exc))
+            await self._schedule_reconnect()
+
+    async def _conflict_timed_out(self) -> None:
+        """CONFLICT outlived its deadline: the waiting messages fail; the state is reported."""
+        if self.state != ConnectionState.CONFLICT or not self.running:
+            return
+        ms = self.options.conflict_timeout_ms
+        detail = f"WhatsApp Web is open elsewhere for {ms} ms: waiting messages fail"
+        self._log("conflict outlived its deadline", logging.WARNING, conflict_ms=ms)
+        self._block(RetryableError(SESSION_CONFLICT, detail))
+        await self._listener.on_state(self.me, ConnectionState.CONFLICT, detail)
+
+    async def _refresh_qr(self) -> None:
+        """UNPAIRED_IDLE: the codes ran out with nobody scanning; ask for new ones.
+
+        Until ``autoClose`` closes the session; with ``autoClose`` 0 (never), for ever,
+        but the messages waiting fail once the pairing outlived ``qrTimeout``.
+        """
+        if self.state != ConnectionState.UNPAIRED_IDLE or self.phase != SessionPhase.PAIRING:
+            return
+        self._log("QR codes expired: refreshing", attempts=self.qr_attempts)
+        try:
+            code = await self.call("conn.refreshQR")
+        except DriverError as exc:
+            self._log("could not refresh the QR code", logging.WARNING, error=repr(exc))
+            return
+        if code is not None:
+            await self._on_auth_code(code)
+
+    async def _pairing_timed_out(self) -> None:
+        """``autoClose`` 0: nobody scanned within ``qrTimeout``; waiting messages fail."""
+        if self.phase != SessionPhase.PAIRING or self._authenticated:
+            return
+        ms = self.options.qr_timeout_ms
+        self._block(
+            RetryableError(NOT_AUTHENTICATED, f"the QR code was not scanned within {ms} ms")
+        )
+
+    async def _take_over(self) -> None:
+        if self._driver is None or not self.running:
+            return
+        try:
+            async with self._lock:
+                took = await self._driver.takeover()
+            self._log("conflict: took the session back", taken=took)
+        except DriverError as exc:
+            self._log("takeover failed", logging.WARNING, error=repr(exc))
