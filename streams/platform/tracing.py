@@ -158,6 +158,9 @@ def traced_job(
     events of that notification (:func:`status_headers`).
     """
 
+    if not _recording():
+        return job  # tracing off: the job itself, nothing added
+
     async def run() -> None:
         with consume_span(topic, headers, **attributes) as span:
             remember(attributes.get("tenant_id"), attributes.get("notification_id"), span)
@@ -219,6 +222,9 @@ def produce_span(
 ) -> Iterator[list[tuple[str, bytes]]]:
     """A PRODUCER span ``send <topic>`` under the current context; yields the record's
     headers (``headers`` plus this span's context) to send inside the ``with`` block."""
+    if not _recording():
+        yield list(headers or ())  # tracing off: the headers as they were
+        return
     with tracer().start_as_current_span(
         f"send {topic}", kind=SpanKind.PRODUCER, attributes=_messaging("send", topic, attributes)
     ):
@@ -232,6 +238,9 @@ def batch_span(name: str, records: Iterable[Headers | None], **attributes: Any) 
     A batch has many parents; OpenTelemetry's messaging conventions link them instead of
     picking one, so that each producer's trace shows the batch that carried its record.
     """
+    if not _recording():
+        yield trace.INVALID_SPAN  # tracing off: no span, no header parsing
+        return
     links = []
     for headers in records:
         ctx = trace.get_current_span(extract(headers)).get_span_context()
@@ -253,15 +262,20 @@ def instrument_http_client(client: Any) -> bool:
     ``OTEL_SEMCONV_STABILITY_OPT_IN`` says otherwise; it also sends ``traceparent`` to the
     provider. Does nothing (and returns False) while no tracer provider is installed.
     """
-    if isinstance(
-        trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider
-    ):
+    if not _recording():
         return False
     os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
     HTTPXClientInstrumentor.instrument_client(client)
     return True
+
+
+def _recording() -> bool:
+    """True once a real (SDK) tracer provider is installed; False means tracing is off."""
+    return not isinstance(
+        trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider
+    )
 
 
 # -- log correlation ----------------------------------------------------------------------

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
 
 import httpx
@@ -208,3 +212,39 @@ async def test_traced_job_spans_the_job_not_its_scheduling(spans: InMemorySpanEx
     assert ran == [TRACE_ID]
     job_span = by_name(spans, "process requests")
     assert by_name(spans, "send status").parent.span_id == job_span.context.span_id  # type: ignore[union-attr]
+
+
+def test_off_means_nothing_added() -> None:
+    """Without OTEL_* and an SDK, jobs run unwrapped and records keep their headers."""
+    script = textwrap.dedent(
+        """
+        import asyncio
+        from streams.platform.tracing import (
+            batch_span, configure_tracing, instrument_http_client, produce_span, traced_job,
+        )
+
+        async def job() -> None: ...
+
+        assert configure_tracing("herald-test") is False
+        assert traced_job("t", [("traceparent", b"00-" + b"1" * 32 + b"-" + b"2" * 16 + b"-01")], job) is job
+        with produce_span("t", [("x", b"1")]) as headers:
+            assert headers == [("x", b"1")], headers
+        with produce_span("t") as headers:
+            assert headers == [], headers
+        with batch_span("b", [[("traceparent", b"garbage")]]) as span:
+            assert not span.is_recording()
+        assert instrument_http_client(object()) is False
+        print("ok")
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
