@@ -193,12 +193,6 @@ def remember(tenant_id: str | None, notification_id: str | None, span: Span | Co
         _remembered.popitem(last=False)
 
 
-def _recording() -> bool:
-    return not isinstance(
-        trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider
-    )
-
-
 def status_headers(
     topic: str, tenant_id: str, notification_id: str
 ) -> list[tuple[str, bytes]] | None:
