@@ -5,6 +5,8 @@
 #   2. .venv with Python >= 3.11 (python3 -m venv, else virtualenv fetched from PyPI).
 #   3. pip install -e '.[dev]' and -e ./sandbox when a pyproject.toml changed since the last install.
 #   4. vendor/wa-js: the pinned @wppconnect/wa-js npm package (npm pack), never committed.
+#   5. npm ci in clients/asyncapi and clients/typescript (their package-lock.json) when the
+#      lock file changed since the last install; pip install -e clients/python.
 #
 # Environment: PYTHON (interpreter to use), HERALD_EXTRAS (default "dev"),
 # HERALD_SKIP_OS_PACKAGES=1 (never touch apt).
@@ -151,8 +153,47 @@ vendor_wajs() {
   rm -rf "$tmp"
 }
 
+ensure_npm() {
+  command -v npm > /dev/null && return
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get > /dev/null && [[ ${HERALD_SKIP_OS_PACKAGES:-0} != 1 ]]; then
+    apt_install nodejs npm || die "could not install node and npm"
+  else
+    die "node and npm are needed (the clients' tests and the AsyncAPI check run on node)"
+  fi
+}
+
+# The Node packages of the TypeScript client and of the AsyncAPI check, exactly as locked.
+npm_projects() {
+  local dir stamp want
+  for dir in clients/asyncapi clients/typescript; do
+    [[ -f $dir/package-lock.json ]] || continue
+    ensure_npm
+    stamp=$dir/node_modules/.herald-npm-stamp
+    want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+    if [[ -f $stamp && $(< "$stamp") == "$want" ]]; then
+      log "npm: $dir up to date"
+      continue
+    fi
+    log "npm: npm ci in $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed in $dir"
+    printf '%s\n' "$want" > "$stamp"
+  done
+}
+
+# The Python client, a distribution of its own, installed editable into the dev venv.
+install_python_client() {
+  if "$VENV/bin/python" -c 'import herald_client' 2> /dev/null; then
+    log "herald_client: installed"
+    return
+  fi
+  log "herald_client: pip install -e clients/python"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -e clients/python
+}
+
 os_packages
 create_venv
 install_project
 vendor_wajs
+npm_projects
+install_python_client
 log "ready: $VENV ($("$VENV/bin/python" --version))"

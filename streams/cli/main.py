@@ -36,6 +36,7 @@ from streams.cli.errors import (
     validation_lines,
 )
 from streams.platform.logging import configure_logging
+from streams.platform.tracing import configure_tracing
 
 __all__ = ["COMMANDS", "EXIT_CODES_HELP", "build_parser", "main"]
 
@@ -49,6 +50,7 @@ COMMANDS = (
     "integrations",
     "providers",
     "schemas",
+    "asyncapi",
     "keygen",
     "keys",
     "apikeys",
@@ -210,6 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     debug = debug or settings.log_level == "debug"
     _configure_logging(settings, args.command, debug)
+    configure_tracing(f"herald-{args.command}")  # OTEL_* variables; a no-op without
     try:
         return _run(args.func, args, settings)
     except KeyboardInterrupt:

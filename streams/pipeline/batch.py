@@ -43,6 +43,7 @@ from streams.pipeline.processor import RequestProcessor, source_of
 from streams.pipeline.resolve import Rejection, Resolved, resolve_provider
 from streams.pipeline.state import NotificationRecord
 from streams.platform.infra import INFRA_ERRORS, durable
+from streams.platform.tracing import batch_span, extract, remember, traced_job
 
 __all__ = ["BatchRouter"]
 
@@ -75,6 +76,12 @@ class BatchRouter:
 
     async def route(self, batch: Sequence[tuple[RawRecord, Done]]) -> None:
         """Schedule every record of ``batch``; returns once all are scheduled (not done)."""
+        topic = batch[0][0].topic if batch else ""
+        # One span for the batch, linking each record's context (docs/tracing.md).
+        with batch_span(f"schedule {topic}", [record.headers for record, _ in batch]):
+            await self._route(batch)
+
+    async def _route(self, batch: Sequence[tuple[RawRecord, Done]]) -> None:
         chunk: list[_Entry] = []
         for record, done in batch:
             outcome = decode_record(record, self.settings)
@@ -91,6 +98,8 @@ class BatchRouter:
                 chunk = []
             await self.inflight.acquire()
             request = outcome.request
+            # `accepted` leaves before the job starts: it descends from the producer's span.
+            remember(request.tenant_id, request.id, extract(record.headers))
             chunk.append(_Entry(record, done, request, ordering_key(request)))
         await self._flush(chunk)
 
@@ -128,7 +137,17 @@ class BatchRouter:
                 job = self._created(entry, before)
             else:  # not claimed here (rejected, unreadable credentials) or already exists
                 job = self._per_request(entry)
-            self.inflight.spawn(entry.key, job, entry.done)
+            record, request = entry.record, entry.request
+            traced = traced_job(
+                record.topic,
+                record.headers,
+                job,
+                partition=record.partition,
+                offset=record.offset,
+                tenant_id=request.tenant_id,
+                notification_id=request.id,
+            )
+            self.inflight.spawn(entry.key, traced, entry.done)
 
     async def _plan(self, chunk: list[_Entry]) -> None:
         """Resolve and validate each request; decide which may start its call at once."""

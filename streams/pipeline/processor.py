@@ -39,6 +39,7 @@ from streams.pipeline.ratelimit import TokenBucket
 from streams.pipeline.resolve import CredentialsUnreadable, Rejection, Resolved, resolve_provider
 from streams.pipeline.state import NotificationState
 from streams.platform.infra import INFRA_ERRORS, durable
+from streams.platform.tracing import traced_job
 from streams.tenancy.integrations import IntegrationStore
 from streams.tenancy.lookups import LookupsService
 from streams.tenancy.policy import PolicyStore
@@ -139,9 +140,16 @@ class RequestProcessor:
                 )
                 return
             src = source_of(record)
-            await self.inflight.submit(
-                ordering_key(request), lambda: self.request_job(request, src), done
+            job = traced_job(
+                record.topic,
+                record.headers,
+                lambda: self.request_job(request, src),
+                partition=record.partition,
+                offset=record.offset,
+                tenant_id=request.tenant_id,
+                notification_id=request.id,
             )
+            await self.inflight.submit(ordering_key(request), job, done)
 
     async def process(self, record: RawRecord) -> None:
         """Process one record to the end (tests and tools; the agent uses :meth:`submit`)."""
@@ -366,8 +374,21 @@ class RequestProcessor:
         await self._retry_infra(lambda: self.deliverer.resume(envelope), "retry")
 
     async def submit_retry(
-        self, envelope: RetryEnvelope, done: Callable[[], Awaitable[object]]
+        self,
+        envelope: RetryEnvelope,
+        done: Callable[[], Awaitable[object]],
+        record: RawRecord | None = None,
     ) -> None:
-        await self.inflight.submit(
-            ordering_key(envelope.request), lambda: self.retry(envelope), done
-        )
+        job: Callable[[], Awaitable[None]] = lambda: self.retry(envelope)  # noqa: E731
+        if record is not None:  # continue the trace the delay topic's record carries
+            job = traced_job(
+                record.topic,
+                record.headers,
+                job,
+                partition=record.partition,
+                offset=record.offset,
+                tenant_id=envelope.request.tenant_id,
+                notification_id=envelope.request.id,
+                **{"herald.attempt": envelope.attempt, "herald.provider": envelope.provider},
+            )
+        await self.inflight.submit(ordering_key(envelope.request), job, done)

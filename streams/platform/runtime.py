@@ -29,6 +29,7 @@ from streams.pipeline.state import NotificationState
 from streams.pipeline.updates import StatusUpdater
 from streams.platform.redis import redis_for
 from streams.platform.sink import FaustSink
+from streams.platform.tracing import instrument_http_client
 from streams.tenancy.cache import CachingIntegrationStore
 from streams.tenancy.crypto import Cipher, MissingSecretKey
 from streams.tenancy.lookups import LookupsNotLoaded, LookupsService
@@ -68,6 +69,7 @@ class Runtime:
                 follow_redirects=False,
                 mounts=provider_mounts(settings),  # e.g. HTTP/2 for APNs
             )
+            instrument_http_client(self.http)  # CLIENT spans when tracing is on
             try:
                 cipher: Cipher | None = Cipher.from_settings(settings)
             except MissingSecretKey:

@@ -12,6 +12,7 @@ from aiokafka.errors import MessageSizeTooLargeError
 from schemas import NotificationRequest, StatusEvent
 from schemas.retry import RetryEnvelope
 from streams.pipeline.decode import DeadLetter, RawRecord
+from streams.platform.tracing import produce_span, status_headers
 
 if TYPE_CHECKING:
     from streams.platform.topics import Topics
@@ -49,7 +50,9 @@ class FaustSink:
         self._max_record_bytes = max_record_bytes
 
     async def _send(self, topic: Any, key: bytes | None, value: bytes | None, headers: Any) -> None:
-        pending = await topic.send(key=key, value=value, headers=headers)
+        # A PRODUCER span under the current one; the record carries its context on.
+        with produce_span(topic.get_topic_name(), headers) as traced:
+            pending = await topic.send(key=key, value=value, headers=traced or headers)
         await pending  # resolves when the broker has acknowledged the record
 
     async def status(self, event: StatusEvent) -> None:
@@ -67,7 +70,14 @@ class FaustSink:
         # FutureMessage, callbacks and sensors per record that the router does not use.
         producer, name = topic.app.producer, topic.get_topic_name()
         pending = [
-            await producer.send(name, e.tenant_id.encode(), e.to_json(), None, None, None)
+            await producer.send(
+                name,
+                e.tenant_id.encode(),
+                e.to_json(),
+                None,
+                None,
+                status_headers(name, e.tenant_id, e.notification_id),  # None: tracing off
+            )
             for e in events
         ]
         for future in pending:

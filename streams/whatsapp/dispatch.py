@@ -37,6 +37,7 @@ from streams.pipeline.processor import INFRA_ERRORS, EventSink
 from streams.pipeline.resolve import Rejection, resolve_provider
 from streams.pipeline.state import RANKS, NotificationRecord, NotificationState
 from streams.platform.metrics import metrics
+from streams.platform.tracing import traced_job
 from streams.tenancy.integrations import IntegrationStore
 from streams.tenancy.lookups import LookupsService
 from streams.whatsapp.manager import SessionManager, options_for
@@ -143,7 +144,16 @@ class DispatchProcessor:
                         del queued[tenant]
 
             queued[tenant] += 1  # the session's queue depth, visible in the metrics
-            await self.inflight.submit(tenant, deliver, ack)
+            traced = traced_job(
+                record.topic,
+                record.headers,
+                deliver,
+                partition=record.partition,
+                offset=record.offset,
+                tenant_id=tenant,
+                notification_id=request.id,
+            )
+            await self.inflight.submit(tenant, traced, ack)
 
     async def process(self, record: RawRecord) -> None:
         """Process one record to the end (tests and tools)."""

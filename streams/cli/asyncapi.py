@@ -1,0 +1,42 @@
+"""``herald asyncapi``: the AsyncAPI 3.0 document of every topic Herald reads or writes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from schemas.asyncapi import asyncapi_document, asyncapi_yaml, default_asyncapi_yaml
+from schemas.settings import Settings
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    parser = subparsers.add_parser(
+        "asyncapi",
+        help="print the AsyncAPI 3.0 document of Herald's topics",
+        description="Print (or write to --out) the AsyncAPI 3.0 document of every topic "
+        "Herald reads or writes, with the topic names of the current configuration. "
+        "--defaults ignores the environment (docs/asyncapi.yaml is generated that way).",
+    )
+    parser.add_argument("--out", type=Path, help="file to write instead of standard output")
+    parser.add_argument("--format", choices=("yaml", "json"), default="yaml")
+    parser.add_argument(
+        "--defaults", action="store_true", help="use the default topic names, not the environment"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.format == "json":
+        chosen = Settings.model_construct() if args.defaults else settings
+        text = json.dumps(asyncapi_document(chosen), indent=2) + "\n"
+    else:
+        text = default_asyncapi_yaml() if args.defaults else asyncapi_yaml(settings)
+    if args.out is None:
+        print(text, end="")
+    else:
+        args.out.write_text(text, encoding="utf-8")
+    return 0
