@@ -93,6 +93,29 @@ async def _check_redis(settings: Settings, wait: float) -> None:
                 f"Redis at {redact_url(settings.redis_url)} did not answer within {wait:g}s",
                 "start Redis or point REDIS_URL at it (`herald doctor` checks the deployment)",
             ) from None
+        await check_secret_key(settings, redis)
+
+
+async def check_secret_key(settings: Settings, redis: Any) -> None:
+    """Refuse to start without ``HERALD_SECRET_KEY`` when credentials are stored.
+
+    Such a worker could read no integration: every request of those tenants would fail
+    (``credentials_unreadable``). Without stored credentials (a fresh deployment, a
+    worker of tenants on system integrations only) a missing key is only a warning later.
+    """
+    from streams.cli.errors import UsageError
+    from streams.tenancy.integrations import tenants_with_integrations
+
+    if settings.secret_key is not None:
+        return
+    tenants = await tenants_with_integrations(redis, limit=3)
+    if tenants:
+        raise UsageError(
+            "HERALD_SECRET_KEY is not set, but stored credentials need it "
+            f"(tenants {', '.join(tenants)}{', ...' if len(tenants) == 3 else ''})",
+            "set HERALD_SECRET_KEY to the key the credentials were stored with "
+            "(`herald doctor` names the integrations it cannot read)",
+        )
 
 
 def _logging_config(settings: Settings) -> dict[str, Any]:

@@ -59,6 +59,7 @@ __all__ = [
     "UnknownProvider",
     "credential_models",
     "reencrypt_integrations",
+    "tenants_with_integrations",
     "validate_credentials",
 ]
 
@@ -363,6 +364,18 @@ def _tenant_of_integrations_key(key: str) -> str | None:
         return None
     tenant = key[len(prefix) + 1 : -1]
     return tenant if tenant == SYSTEM_TENANT or is_tenant_id(tenant) else None
+
+
+async def tenants_with_integrations(redis: Redis, *, limit: int = 10) -> builtins.list[str]:
+    """Up to ``limit`` tenants that have stored integrations (a scan of every node)."""
+    found: builtins.list[str] = []
+    async for raw_key in redis.scan_iter(match=keys.integrations("*"), count=500):
+        tenant_id = _tenant_of_integrations_key(_text(raw_key))
+        if tenant_id is not None and await redis.hlen(_text(raw_key)):
+            found.append(tenant_id)
+            if len(found) >= limit:
+                break
+    return found
 
 
 async def reencrypt_integrations(
