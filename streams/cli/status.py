@@ -50,6 +50,13 @@ class NotificationView:
     def as_dict(self) -> dict[str, Any]:
         r, retry = self.record, self.retry
         error = retry.last_error if retry is not None else None
+        last_error = (
+            r.error
+            if r.error is not None
+            else None
+            if error is None
+            else error.model_dump(mode="json", by_alias=True)
+        )
         return {
             "tenantId": r.tenant_id,
             "notificationId": r.notification_id,
@@ -67,7 +74,8 @@ class NotificationView:
                 "dueAt": retry.due_at.isoformat(),
                 "reason": retry.reason.value,
             },
-            "lastError": None if error is None else error.model_dump(mode="json", by_alias=True),
+            "lastError": last_error,
+            "updatedAt": r.updated_at,
             "createdAt": None
             if retry is None or retry.request.created_at is None
             else retry.request.created_at.isoformat(),
@@ -105,7 +113,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="show what Herald knows of one notification (from Redis, not Kafka)",
         description="Print the state Herald keeps for one notification: phase, furthest "
         "status, channel, provider, provider message id, attempts, the next attempt and "
-        "its last error when a retry is scheduled, and when the state expires. Exit code 1 "
+        "the error it failed or was rejected with (or the last one when a retry is scheduled), "
+        "when its phase was last set, and when the state expires. Exit code 1 "
         "when there is none (never received, or expired after HERALD_IDEMPOTENCY_TTL_SECONDS).",
     )
     parser.add_argument("--tenant", required=True, type=tenant_id, help="tenant id")
@@ -137,6 +146,8 @@ def _rows(data: dict[str, Any]) -> list[list[str]]:
         rows.append(["last error", f"{err['code']}: {err['message']}"])
     if data["createdAt"]:
         rows.append(["created at", data["createdAt"]])
+    if data["updatedAt"]:
+        rows.append(["phase set at", data["updatedAt"]])
     rows.append(["state expires", data["expiresAt"] or "-"])
     if data["metadata"]:
         rows.append(["metadata", str(data["metadata"])])

@@ -491,7 +491,9 @@ class Deliverer:
         await self.sink.status(
             event_for(request, Status.FAILED, provider, attempt=attempt, error=error)
         )
-        await self.state.set_phase(request.tenant_id, request.id, "failed")
+        await self.state.set_phase(
+            request.tenant_id, request.id, "failed", error=error.model_dump_json(by_alias=True)
+        )
 
     async def reproduce(self, record: NotificationRecord) -> None:
         """Produce a scheduled record's envelope again (replay after a crash)."""

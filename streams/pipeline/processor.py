@@ -196,7 +196,14 @@ class RequestProcessor:
                     metadata=invalid.metadata,
                 )
             )
-            await self.state.set_phase(invalid.tenant_id, invalid.notification_id, "rejected")
+            await self.state.set_phase(
+                invalid.tenant_id,
+                invalid.notification_id,
+                "rejected",
+                error=ErrorInfo(
+                    code=ErrorCode.INVALID_REQUEST, message=invalid.message
+                ).model_dump_json(by_alias=True),
+            )
 
         log.info(
             "request rejected",
@@ -291,7 +298,9 @@ class RequestProcessor:
         )
         error = ErrorInfo(code=code, message=message)
         await self.sink.status(event_for(request, Status.REJECTED, request.provider, error=error))
-        await self.state.set_phase(request.tenant_id, request.id, "rejected")
+        await self.state.set_phase(
+            request.tenant_id, request.id, "rejected", error=error.model_dump_json(by_alias=True)
+        )
 
     async def _accepted(self, request: NotificationRequest, provider: str | None) -> None:
         await self.sink.status(event_for(request, Status.ACCEPTED, provider))

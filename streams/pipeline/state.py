@@ -31,7 +31,7 @@ from typing import Any, overload
 import orjson
 from redis.asyncio import Redis
 
-from schemas.status import Status
+from schemas.status import Status, utcnow
 from streams.platform.infra import durable
 from streams.tenancy import keys
 
@@ -168,6 +168,9 @@ class NotificationRecord:
     #: The Kafka record (``topic:partition:offset``) that created it: a replay of that same
     #: record (after a crash) re-emits what may be missing; another record is a duplicate.
     src: str | None = None
+    #: When the phase was last set, and the error a ``failed``/``rejected`` one ended with.
+    updated_at: str | None = None
+    error: dict[str, Any] | None = None
 
     @property
     def terminal(self) -> bool:
@@ -189,6 +192,8 @@ class NotificationRecord:
             attempt=int(data.get("attempt", "0")),
             retry=orjson.loads(data["retry"]) if data.get("retry") else None,
             src=data.get("src"),
+            updated_at=data.get("updatedAt"),
+            error=orjson.loads(data["error"]) if data.get("error") else None,
         )
 
 
@@ -270,9 +275,10 @@ class NotificationState:
     async def set_phase(
         self, tenant_id: str, notification_id: str, phase: str, **fields: str
     ) -> None:
+        """Set the phase (and ``fields``), stamped with its time (``updatedAt``)."""
         key = keys.notification(tenant_id, notification_id)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, "phase", phase)
+            pipe.hset(key, mapping={"phase": phase, "updatedAt": utcnow().isoformat()})
             for name, value in fields.items():
                 pipe.hset(key, name, value)
             pipe.expire(key, self._ttl)

@@ -129,6 +129,13 @@ async def test_send_wait_status_and_tail(
     code, out, _ = await run(capsys, "status", "--tenant", tenant, "--id", "sms-1")
     assert code == 0
     assert out.splitlines()[1].split() == ["phase", "rejected"]
+    assert any(
+        line.split()[:3] == ["last", "error", "no_integration:"] for line in out.splitlines()
+    )
+    code, out, _ = await run(capsys, "status", "--tenant", tenant, "--id", "sms-1", "--json")
+    rejected = json.loads(out)
+    assert rejected["lastError"]["code"] == "no_integration"
+    assert rejected["updatedAt"]  # when it was rejected
     code, _, err = await run(capsys, "status", "--tenant", tenant, "--id", "never-sent")
     assert code == 1
     assert "holds no state for notification 'never-sent'" in err
