@@ -319,7 +319,10 @@ async def reencrypt_archives(redis: Redis, cipher: Cipher, *, dry_run: bool = Fa
     cas = redis.register_script(CAS_HSET)
     async for raw_key in redis.scan_iter(match=token_key("*"), count=500):
         key = _text(raw_key)
-        tenant_id = key.removeprefix(token_key(""))
+        prefix, suffix = token_key("").split("{}")  # "wppconnect:token:{", "}"
+        if not (key.startswith(prefix + "{") and key.endswith("}" + suffix)):
+            continue
+        tenant_id = key[len(prefix) + 1 : len(key) - len(suffix) - 1]
         if _text(await redis.type(key)) != "hash":
             continue
         token = await redis.hget(key, "archive")

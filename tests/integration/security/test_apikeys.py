@@ -93,9 +93,10 @@ async def test_an_expired_key_is_refused(redis: Redis) -> None:
     ttl = await redis.pttl(f"herald:apikey:{_digest(key)}")
     assert 0 < ttl <= 30_000
     # And a key whose expiry passed while Redis still holds it (clock skew) is refused too.
-    raw = orjson.loads(await redis.get(f"herald:apikey:{_digest(key)}") or b"{}")
+    # The tenant's hash is authoritative (docs/redis.md): its copy of the record says so.
+    raw = orjson.loads(await redis.hget("herald:apikeys:{acme}", _digest(key)) or b"{}")
     raw["expiresAt"] = (utcnow() - timedelta(seconds=1)).isoformat()
-    await redis.set(f"herald:apikey:{_digest(key)}", orjson.dumps(raw))
+    await redis.hset("herald:apikeys:{acme}", _digest(key), orjson.dumps(raw))
     result = await keys.authorize("acme", key, Scope.SESSION)
     assert (result.status, result.reason) == (401, "expired API key")
     assert info.expires_at is not None

@@ -18,7 +18,6 @@ from schemas import Settings
 from schemas.status import Status
 from streams.cli.main import main
 from streams.pipeline.state import NotificationState
-from streams.platform.embedded import find_free_port
 from streams.platform.redis_storage import UnsafeRedis, check_redis_storage
 from streams.tenancy import keys
 from streams.whatsapp import SessionManager
@@ -105,6 +104,7 @@ async def test_a_redis_without_persistence_warns_or_is_refused(
 
 def test_the_worker_does_not_start_on_an_evicting_redis(
     redis_url: str,
+    kafka_bootstrap: str,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -114,7 +114,7 @@ def test_the_worker_does_not_start_on_an_evicting_redis(
         await client.aclose()
 
     monkeypatch.setenv("REDIS_URL", redis_url)
-    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{find_free_port()}")  # unused
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka_bootstrap)  # the broker answers
     asyncio.run(set_policy("volatile-ttl"))
     try:
         assert main(["worker"]) == 1

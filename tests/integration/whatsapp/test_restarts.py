@@ -40,7 +40,7 @@ from schemas import Settings
 from seeds import load_seeds
 from streams.tenancy.crypto import Cipher
 from streams.tenancy.integrations import IntegrationStore
-from streams.whatsapp.store import qr_key, session_key
+from streams.whatsapp.store import SessionStore, qr_key, session_key
 from tests.browser import require_chromium
 from tests.helpers import WorkerProcess, consume_until, herald_executable, produce
 
@@ -113,8 +113,13 @@ class Story:
 
     async def pair(self, tenant: str, phone: str) -> None:
         """Scan the tenant's QR code; return once its qrReadSuccess is reported."""
-        raw = await self.watch.until(lambda: self.redis.get(qr_key(tenant)), qr_key(tenant))
-        await self.sim.scan(orjson.loads(raw)["urlCode"], phone)
+        await self.watch.until(lambda: self.redis.get(qr_key(tenant)), qr_key(tenant))
+        # The Redis copy is sealed to the tenant (docs/security.md): read it as the endpoint does.
+        qr = await SessionStore(self.redis, cipher=Cipher.from_settings(self.settings)).get_qr(
+            tenant
+        )
+        assert qr is not None
+        await self.sim.scan(qr["urlCode"], phone)
         await self.watch.until(lambda: self._logged_in(tenant), session_key(tenant), timeout=30)
 
     async def _logged_in(self, tenant: str) -> bool:
