@@ -52,6 +52,9 @@ def register(app: faust.App, topics: Topics, runtime: Runtime) -> Any:
     @app.on_partitions_assigned.connect
     async def on_assigned(app: faust.App, assigned: Any, **kwargs: Any) -> None:
         runtime.assigned = True
+        # HOOK(outbox): read back the status partitions the new sources wrote to, before
+        # any of their records emits again (in the background; emissions wait for it).
+        runtime.outbox.assign(assigned, before=runtime.start)
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app: faust.App, revoked: Any, **kwargs: Any) -> None:

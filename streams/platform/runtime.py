@@ -23,7 +23,9 @@ from streams.pipeline.processor import INFRA_ERRORS, EventSink, RequestProcessor
 from streams.pipeline.ratelimit import TokenBucket
 from streams.pipeline.state import NotificationState
 from streams.pipeline.updates import StatusUpdater
+from streams.platform.outbox import StatusOutbox
 from streams.platform.sink import FaustSink
+from streams.platform.tail import KafkaTailReader, RedisCheckpoints
 from streams.tenancy.cache import CachingIntegrationStore
 from streams.tenancy.crypto import Cipher, MissingSecretKey
 from streams.tenancy.lookups import LookupsNotLoaded, LookupsService
@@ -43,6 +45,19 @@ class Runtime:
         self.topics = topics
         self._sink_override = sink
         self.assigned = False  # set once the consumer group gave this worker its partitions
+        # HOOK(outbox): de-duplicates status events; reads back on assignment (router role).
+        self._tail = KafkaTailReader(settings.kafka_bootstrap_servers)
+        self._checkpoints = RedisCheckpoints(
+            # Its own small client: the outbox exists (and is assigned) before ``start``.
+            Redis.from_url(settings.redis_url, max_connections=4)
+        )
+        self.outbox = StatusOutbox(
+            status_topic=settings.topic_status,
+            source_topics=frozenset([settings.topic_requests, *settings.retry_topics.values()]),
+            partitions=settings.topic_partitions,
+            reader=self._tail,
+            checkpoints=self._checkpoints,
+        )
         self._started = False
         self._lock = asyncio.Lock()
 
@@ -72,7 +87,7 @@ class Runtime:
             except MissingSecretKey:
                 log.warning("HERALD_SECRET_KEY is not set: stored credentials cannot be read")
                 cipher = None
-            self.sink: EventSink = self._sink_override or FaustSink(self.topics)
+            self.sink: EventSink = self._sink_override or FaustSink(self.topics, self.outbox)
             self.state = NotificationState(
                 self.redis,
                 ttl_seconds=settings.idempotency_ttl_seconds,
@@ -95,6 +110,7 @@ class Runtime:
                 policies=PolicyStore(self.redis),
                 buckets=TokenBucket(self.redis),
                 resources=self.resources,
+                outbox=self.outbox,
             )
             self.updater = StatusUpdater(self.state, self.sink)
             await self._load_lookups()
@@ -124,6 +140,9 @@ class Runtime:
         if not self._started:
             return
         await self.processor.inflight.drain(timeout=30)
+        await self.outbox.close()
+        await self._tail.close()
+        await self._checkpoints.close()
         await self.http.aclose()
         await self.inbox.close()
         await self.redis.aclose()

@@ -11,6 +11,7 @@ from schemas.retry import RetryEnvelope
 from streams.pipeline.decode import DeadLetter, RawRecord
 
 if TYPE_CHECKING:
+    from streams.platform.outbox import StatusOutbox
     from streams.platform.topics import Topics
 
 __all__ = ["FaustSink", "MemorySink"]
@@ -19,15 +20,32 @@ __all__ = ["FaustSink", "MemorySink"]
 class FaustSink:
     """Sends through Faust's producer and waits for the broker's acknowledgement."""
 
-    def __init__(self, topics: Topics) -> None:
+    def __init__(self, topics: Topics, outbox: StatusOutbox | None = None) -> None:
         self._topics = topics
+        self._outbox = outbox
 
-    async def _send(self, topic: Any, key: bytes | None, value: bytes | None, headers: Any) -> None:
-        pending = await topic.send(key=key, value=value, headers=headers)
-        await pending  # resolves when the broker has acknowledged the record
+    async def _send(
+        self,
+        topic: Any,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Any,
+        partition: int | None = None,
+    ) -> int:
+        pending = await topic.send(key=key, value=value, headers=headers, partition=partition)
+        metadata = await pending  # resolves when the broker has acknowledged the record
+        return int(metadata.offset)
 
     async def status(self, event: StatusEvent) -> None:
-        await self._send(self._topics.status, event.tenant_id.encode(), event.to_json(), None)
+        key, value = event.tenant_id.encode(), event.to_json()
+        if self._outbox is None:
+            await self._send(self._topics.status, key, value, None)
+            return
+        # HOOK(outbox): the partition is Herald's choice, and an eventId already on the
+        # topic is not produced again (streams/platform/outbox.py).
+        await self._outbox.send(
+            event, lambda partition: self._send(self._topics.status, key, value, None, partition)
+        )
 
     async def dead_letter(self, letter: DeadLetter) -> None:
         headers = [*letter.record.headers, *letter.info.headers()]

@@ -1,0 +1,412 @@
+"""Exactly one status event per transition: the de-duplicating outbox of the status topic.
+
+Every status event carries a deterministic ``eventId`` (one per transition). A worker
+that dies after producing an event but before recording in Redis that it did, replays
+the record after the restart and would produce the event again. This module stops that
+by reading back its own output:
+
+* **Partition.** A status event goes to ``status_partition(tenant)``: Kafka's default
+  partitioner (murmur2 of the tenant id, as the Java client and aiokafka compute it) over
+  the status topic's partitions, chosen by Herald whatever partitioner the *request's*
+  producer used. Every writer (router, retry agents, webhooks, the WhatsApp worker)
+  therefore puts one tenant's events on one partition, in the order they were produced.
+* **Checkpoints.** For each consumed topic-partition (a *source*: the requests topic and
+  the delay topics) Redis holds, per status partition, a *floor*: an offset of the status
+  partition below which no event of a not-yet-finished record of that source can be. It
+  is written before the source's first event on that status partition and advanced
+  every ``flush_interval`` to the lowest start offset of the jobs still running (a job's
+  start offset is the status partition's end, as known, when the job began).
+* **Read-back.** When sources are assigned, the new owner reads each status partition
+  from the lowest floor of its new sources to the partition's end, and keeps the
+  ``eventId`` s found. Emissions wait until that is done. While the records that were
+  uncommitted at assignment are replayed, an event already on the topic is skipped.
+* **In-process.** Events this process produced are remembered while the job that produced
+  them runs (an infrastructure retry may repeat a step); two concurrent sends of one
+  ``eventId`` produce once; a send whose outcome is unknown (the producer raised) is
+  checked against the partition before it is produced again.
+
+The limits (zombies, producer retries, other roles) are stated in docs/guarantees.md.
+Hook points: :meth:`StatusOutbox.send` (the sink), :meth:`StatusOutbox.tracked` (the
+processor's per-record jobs), :meth:`StatusOutbox.assign` (the agents' assignment).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aiokafka.partitioner import murmur2
+
+from schemas import StatusEvent
+from streams.platform.infra import INFRA_ERRORS
+
+__all__ = [
+    "Checkpoints",
+    "Source",
+    "StatusOutbox",
+    "TailReader",
+    "status_partition",
+]
+
+log = logging.getLogger(__name__)
+
+#: Produce the event to this status partition; return the offset the broker gave it.
+Produce = Callable[[int], Awaitable[int]]
+Job = Callable[[], Awaitable[None]]
+
+
+def status_partition(tenant_id: str, partitions: int) -> int:
+    """Kafka's default partition for key ``tenant_id`` (``toPositive(murmur2(key)) % n``)."""
+    hashed: int = murmur2(tenant_id.encode())
+    return (hashed & 0x7FFFFFFF) % partitions
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Source:
+    """A consumed topic-partition whose records produce status events."""
+
+    topic: str
+    partition: int
+
+
+class TailReader(Protocol):
+    """Reads a topic's offsets and the ``eventId`` s of a status partition's tail."""
+
+    async def end_offsets(self, topic: str, partitions: Iterable[int]) -> dict[int, int]: ...
+
+    async def event_ids(
+        self, topic: str, starts: dict[int, int], ends: dict[int, int]
+    ) -> dict[int, dict[bytes, int]]:
+        """``{partition: {event id bytes: offset}}`` of records in ``[start, end)``."""
+        ...
+
+
+class Checkpoints(Protocol):
+    """Durable floors: ``{status partition: offset}`` per source."""
+
+    async def load(self, source: Source) -> dict[int, int]: ...
+
+    async def save(self, source: Source, floors: dict[int, int]) -> None: ...
+
+
+@dataclass(eq=False, slots=True)
+class _Job:
+    source: Source | None
+    offset: int
+    partition: int | None  # the status partition its events go to (None: it emits none)
+    start: int  # the status partition's end (a lower bound of it) when the job began
+
+
+@dataclass(slots=True)
+class _Replay:
+    """A newly assigned source whose records below ``end`` may repeat a dead owner's."""
+
+    end: int
+    floors: dict[int, int]
+    started: int = -1  # highest source offset started since the assignment
+
+
+_current: ContextVar[_Job | None] = ContextVar("herald_outbox_job", default=None)
+
+
+@dataclass(eq=False)
+class StatusOutbox:
+    status_topic: str
+    source_topics: frozenset[str]
+    partitions: int
+    reader: TailReader
+    checkpoints: Checkpoints
+    flush_interval: float = 1.0
+    skipped: int = 0  # events not produced because they were already on the topic
+
+    _seen: defaultdict[int, dict[bytes, int]] = field(
+        default_factory=lambda: defaultdict(dict), init=False
+    )
+    _ends: dict[int, int] = field(default_factory=dict, init=False)
+    _owned: set[Source] = field(default_factory=set, init=False)
+    _floors: dict[Source, dict[int, int]] = field(default_factory=dict, init=False)
+    _replays: dict[Source, _Replay] = field(default_factory=dict, init=False)
+    _jobs: set[_Job] = field(default_factory=set, init=False)
+    _pending: dict[tuple[int, bytes], asyncio.Future[bool]] = field(
+        default_factory=dict, init=False
+    )
+    _uncertain: dict[tuple[int, bytes], int] = field(default_factory=dict, init=False)
+    _open: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _loading: asyncio.Task[None] | None = field(default=None, init=False)
+    _flusher: asyncio.Task[None] | None = field(default=None, init=False)
+    _save_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+
+    def __post_init__(self) -> None:
+        self._open.set()
+
+    def partition_of(self, tenant_id: str) -> int:
+        return status_partition(tenant_id, self.partitions)
+
+    # -- assignment (hook: the agents' on_partitions_assigned) ---------------------------
+
+    def assign(
+        self, assigned: Iterable[Any], before: Callable[[], Awaitable[None]] | None = None
+    ) -> asyncio.Task[None]:
+        """Take the full assignment (objects with ``topic``/``partition``); read back.
+
+        Synchronous up to closing the gate: no event is produced until the read-back of
+        the newly assigned sources has finished (``before`` runs first, e.g. a start).
+        """
+        sources = {
+            Source(tp.topic, tp.partition) for tp in assigned if tp.topic in self.source_topics
+        }
+        for gone in self._owned - sources:
+            self._floors.pop(gone, None)
+            self._replays.pop(gone, None)
+        new = sources - self._owned
+        self._owned = sources
+        previous = self._loading
+        self._open.clear()
+        self._loading = asyncio.create_task(self._load(new, previous, before))
+        return self._loading
+
+    async def _load(
+        self,
+        new: set[Source],
+        previous: asyncio.Task[None] | None,
+        before: Callable[[], Awaitable[None]] | None,
+    ) -> None:
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
+        try:
+            if before is not None:
+                await before()
+            if new:
+                await self._retrying(lambda: self._read_back(new), "status read-back")
+            self._ensure_flusher()
+        except Exception:  # a bug: log it; stalling every emission would be worse
+            log.exception("status read-back failed; de-duplication incomplete")
+        finally:
+            if self._loading is asyncio.current_task():
+                self._open.set()
+
+    async def _read_back(self, new: set[Source]) -> None:
+        floors = {src: await self.checkpoints.load(src) for src in new}
+        ends = await self.reader.end_offsets(self.status_topic, range(self.partitions))
+        source_ends: dict[Source, int] = {}
+        for topic in {src.topic for src in new}:
+            parts = [src.partition for src in new if src.topic == topic]
+            for p, end in (await self.reader.end_offsets(topic, parts)).items():
+                source_ends[Source(topic, p)] = end
+        starts: dict[int, int] = {}
+        for per_source in floors.values():
+            for s, offset in per_source.items():
+                starts[s] = min(starts.get(s, offset), offset)
+        todo = dict(starts)
+        found = await self.reader.event_ids(self.status_topic, todo, ends) if todo else {}
+        self._learn(found)
+        for s, end in ends.items():
+            self._ends[s] = max(self._ends.get(s, 0), end)
+        for src in new:
+            if src not in self._owned:
+                continue  # revoked again meanwhile
+            self._floors[src] = dict(floors[src])
+            if floors[src] and source_ends.get(src, 0) > 0:
+                self._replays[src] = _Replay(end=source_ends.get(src, 0), floors=floors[src])
+        log.info(
+            "status partitions read back",
+            extra={
+                "sources": len(new),
+                "partitions": sorted(todo),
+                "events": sum(len(ids) for ids in found.values()),
+            },
+        )
+
+    async def _retrying(self, step: Callable[[], Awaitable[None]], what: str) -> None:
+        delay = 0.2
+        while True:
+            try:
+                await step()
+                return
+            except INFRA_ERRORS as exc:
+                log.warning(
+                    "infrastructure error; retrying", extra={"what": what, "error": repr(exc)}
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    # -- jobs (hook: the processor, one per consumed record) -----------------------------
+
+    def tracked(self, topic: str, partition: int, offset: int, tenant: str | None, job: Job) -> Job:
+        """``job`` as one record's work: its events are attributed to that record."""
+
+        async def run() -> None:
+            await self._open.wait()
+            source = Source(topic, partition) if topic in self.source_topics else None
+            s = self.partition_of(tenant) if tenant is not None else None
+            start = self._ends.get(s, 0) if s is not None else 0
+            entry = _Job(source, offset, s, start)
+            replay = self._replays.get(source) if source is not None else None
+            if replay is not None:
+                replay.started = max(replay.started, offset)
+            self._jobs.add(entry)
+            token = _current.set(entry)
+            try:
+                await job()
+            finally:
+                _current.reset(token)
+                self._jobs.discard(entry)
+                if replay is not None:
+                    self._check_replay(entry.source)
+
+        return run
+
+    def _check_replay(self, source: Source | None) -> None:
+        if source is None or (replay := self._replays.get(source)) is None:
+            return
+        if replay.started < replay.end - 1:
+            return
+        if any(j.source == source and j.offset < replay.end for j in self._jobs):
+            return
+        del self._replays[source]  # every record the last owner may have left is done
+
+    # -- emission (hook: the sink) -------------------------------------------------------
+
+    async def send(self, event: StatusEvent, produce: Produce) -> bool:
+        """Produce ``event`` unless its ``eventId`` is on the topic already; ``True`` if sent."""
+        await self._open.wait()
+        self._ensure_flusher()
+        s = self.partition_of(event.tenant_id)
+        eid = bytes.fromhex(event.event_id)
+        key = (s, eid)
+        while (other := self._pending.get(key)) is not None:
+            if await asyncio.shield(other):
+                return self._skip(event)
+        if eid in self._seen[s]:
+            return self._skip(event)
+        if key in self._uncertain:
+            await self._resolve_uncertain(s, self._uncertain[key])
+            self._uncertain.pop(key, None)
+            if eid in self._seen[s]:
+                return self._skip(event)
+        job = _current.get()
+        source = job.source if job is not None and job.partition == s else None
+        if source is not None and source in self._owned:
+            await self._ensure_floor(source, s)
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending[key] = future
+        start = self._ends.get(s, 0)
+        try:
+            offset = await produce(s)
+        except BaseException:
+            self._uncertain[key] = start  # it may be on the broker all the same
+            future.set_result(False)
+            raise
+        finally:
+            del self._pending[key]
+        self._seen[s][eid] = offset
+        self._ends[s] = max(self._ends.get(s, 0), offset + 1)
+        future.set_result(True)
+        return True
+
+    def _skip(self, event: StatusEvent) -> bool:
+        self.skipped += 1
+        log.info(
+            "status event already on the topic; not produced again",
+            extra={
+                "tenant_id": event.tenant_id,
+                "notification_id": event.notification_id,
+                "status": event.status.value,
+            },
+        )
+        return False
+
+    async def _resolve_uncertain(self, s: int, start: int) -> None:
+        ends = await self.reader.end_offsets(self.status_topic, [s])
+        self._learn(await self.reader.event_ids(self.status_topic, {s: start}, ends))
+
+    def _learn(self, found: dict[int, dict[bytes, int]]) -> None:
+        for s, ids in found.items():
+            self._seen[s].update(ids)
+            if ids:
+                self._ends[s] = max(self._ends.get(s, 0), max(ids.values()) + 1)
+
+    async def _ensure_floor(self, source: Source, s: int) -> None:
+        """A floor for (source, s) is in Redis before the source's first event on ``s``."""
+        if s in self._floors.get(source, {}):
+            return
+        async with self._save_lock:
+            floors = self._floors.setdefault(source, {})
+            if s in floors:
+                return
+            value = self._floor(source, s, self._ends.get(s, 0))
+            await self.checkpoints.save(source, {s: value})
+            floors[s] = value
+
+    # -- floors and pruning --------------------------------------------------------------
+
+    def _floor(self, source: Source, s: int, default: int) -> int:
+        candidates = [j.start for j in self._jobs if j.source == source and j.partition == s]
+        replay = self._replays.get(source)
+        if replay is not None and s in replay.floors:
+            candidates.append(replay.floors[s])
+        return min(candidates, default=default)
+
+    async def flush(self) -> None:
+        """Advance the floors in Redis; forget events no running job can repeat."""
+        async with self._save_lock:
+            for source in sorted(self._owned):
+                floors = self._floors.get(source)
+                if not floors:
+                    continue
+                update = {}
+                for s, old in floors.items():
+                    value = self._floor(source, s, self._ends.get(s, old))
+                    if value > old:
+                        update[s] = value
+                if update:
+                    await self.checkpoints.save(source, update)
+                    floors.update(update)
+        self._prune()
+
+    def _prune(self) -> None:
+        lowest: dict[int, int] = {}
+        for j in self._jobs:
+            if j.partition is not None:
+                lowest[j.partition] = min(lowest.get(j.partition, j.start), j.start)
+        for replay in self._replays.values():
+            for s, offset in replay.floors.items():
+                lowest[s] = min(lowest.get(s, offset), offset)
+        for s in list(self._seen):
+            floor = lowest.get(s)
+            if floor is None:
+                del self._seen[s]
+            else:
+                seen = self._seen[s]
+                for eid in [e for e, offset in seen.items() if offset < floor]:
+                    del seen[eid]
+
+    def remembered(self) -> int:
+        """How many eventIds are held for de-duplication (a gauge; bounded by the floors)."""
+        return sum(len(seen) for seen in self._seen.values())
+
+    def _ensure_flusher(self) -> None:
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush_forever())
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_interval)
+            try:
+                await self.flush()
+            except INFRA_ERRORS as exc:
+                log.warning("outbox checkpoint not saved; retrying", extra={"error": repr(exc)})
+
+    async def close(self) -> None:
+        for task in (self._flusher, self._loading):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._flusher = self._loading = None

@@ -1,0 +1,289 @@
+"""The status outbox: one event per eventId across crashes, floors, read-back, races.
+
+The broker is an in-memory partitioned log (``Log``) implementing the outbox's
+``TailReader``; a "crash" is dropping an outbox without letting it finish or flush, and
+the next owner is a new outbox over the same log and checkpoints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Iterable
+
+import orjson
+import pytest
+
+from schemas import Status, StatusEvent
+from streams.platform.outbox import Source, StatusOutbox, status_partition
+
+TOPIC = "status"
+REQUESTS = "requests"
+PARTITIONS = 8
+
+
+class Log:
+    """A partitioned log: ``append`` is a produce, reads see what was appended."""
+
+    def __init__(self) -> None:
+        self.partitions: dict[int, list[bytes]] = {p: [] for p in range(PARTITIONS)}
+        self.sources: dict[int, int] = {p: 0 for p in range(PARTITIONS)}  # requests ends
+        self.gate: asyncio.Event | None = None  # set: reads wait for it
+        self.reads = 0
+
+    def append(self, partition: int, event: StatusEvent) -> int:
+        self.partitions[partition].append(event.to_json())
+        return len(self.partitions[partition]) - 1
+
+    async def end_offsets(self, topic: str, partitions: Iterable[int]) -> dict[int, int]:
+        if self.gate is not None:
+            await self.gate.wait()
+        if topic == TOPIC:
+            return {p: len(self.partitions[p]) for p in partitions}
+        return {p: self.sources[p] for p in partitions}
+
+    async def event_ids(
+        self, topic: str, starts: dict[int, int], ends: dict[int, int]
+    ) -> dict[int, dict[bytes, int]]:
+        self.reads += 1
+        found: dict[int, dict[bytes, int]] = {}
+        for p, start in starts.items():
+            records = self.partitions[p][start : ends[p]]
+            found[p] = {
+                bytes.fromhex(orjson.loads(v)["eventId"]): start + i for i, v in enumerate(records)
+            }
+        return found
+
+    def ids(self) -> Counter[str]:
+        return Counter(
+            orjson.loads(v)["eventId"] for records in self.partitions.values() for v in records
+        )
+
+
+class Memory:
+    def __init__(self) -> None:
+        self.floors: dict[Source, dict[int, int]] = {}
+
+    async def load(self, source: Source) -> dict[int, int]:
+        return dict(self.floors.get(source, {}))
+
+    async def save(self, source: Source, floors: dict[int, int]) -> None:
+        self.floors.setdefault(source, {}).update(floors)
+
+
+class TP:
+    def __init__(self, topic: str, partition: int) -> None:
+        self.topic, self.partition = topic, partition
+
+
+def outbox(log: Log, memory: Memory) -> StatusOutbox:
+    return StatusOutbox(
+        status_topic=TOPIC,
+        source_topics=frozenset({REQUESTS}),
+        partitions=PARTITIONS,
+        reader=log,
+        checkpoints=memory,
+        flush_interval=3600,  # flushes are explicit here
+    )
+
+
+def event(nid: str, status: Status, tenant: str = "acme", attempt: int = 0) -> StatusEvent:
+    return StatusEvent(notification_id=nid, tenant_id=tenant, status=status, attempt=attempt)
+
+
+async def emit(box: StatusOutbox, log: Log, ev: StatusEvent) -> bool:
+    async def produce(partition: int) -> int:
+        return log.append(partition, ev)
+
+    return await box.send(ev, produce)
+
+
+async def run_record(
+    box: StatusOutbox, log: Log, offset: int, events: list[StatusEvent], partition: int = 0
+) -> list[bool]:
+    """One consumed record's job emitting ``events`` in order; returns what was produced."""
+    sent: list[bool] = []
+
+    async def job() -> None:
+        for ev in events:
+            sent.append(await emit(box, log, ev))
+
+    await box.tracked(REQUESTS, partition, offset, events[0].tenant_id, job)()
+    return sent
+
+
+def test_the_status_partition_is_kafkas_default_partition_of_the_tenant() -> None:
+    # murmur2 values published with Kafka's Java client (org.apache.kafka.common.utils.Utils),
+    # as quoted by Akka's Murmur2Spec; Kafka's partition is toPositive(hash) % partitions.
+    published = {"1": -1993445489, "12": 126087238, "123": -267702483, "12345": -1188365604}
+    for key, signed in published.items():
+        for n in (1, 3, 8, 12):
+            assert status_partition(key, n) == (signed & 0x7FFFFFFF) % n
+
+
+async def test_a_replay_after_a_crash_produces_no_event_twice() -> None:
+    log, memory = Log(), Memory()
+    first = outbox(log, memory)
+    await first.assign([TP(REQUESTS, 0)])
+    # Record 0 finished; record 1 emitted two events, then the worker died (no flush).
+    await run_record(first, log, 0, [event("n0", Status.ACCEPTED), event("n0", Status.SENT)])
+    await run_record(first, log, 1, [event("n1", Status.ACCEPTED), event("n1", Status.SENT)])
+    log.sources[0] = 2
+    del first
+
+    second = outbox(log, memory)
+    await second.assign([TP(REQUESTS, 0)])
+    replayed = await run_record(
+        second, log, 1, [event("n1", Status.ACCEPTED), event("n1", Status.SENT)]
+    )
+    assert replayed == [False, False]
+    assert second.skipped == 2
+    # New transitions still go out, once.
+    assert await emit(second, log, event("n1", Status.DELIVERED)) is True
+    assert max(log.ids().values()) == 1
+    assert len(log.ids()) == 5
+
+
+async def test_the_floor_is_saved_before_the_first_event_and_never_passes_a_running_job() -> None:
+    log, memory = Log(), Memory()
+    box = outbox(log, memory)
+    await box.assign([TP(REQUESTS, 0)])
+    s = status_partition("acme", PARTITIONS)
+    for i in range(3):  # someone else's events: the partition does not start empty
+        log.append(s, event(f"other{i}", Status.READ))
+    source = Source(REQUESTS, 0)
+    slow_started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow() -> None:
+        slow_started.set()
+        await release.wait()
+        await emit(box, log, event("slow", Status.SENT))
+
+    await box.flush()
+    task = asyncio.create_task(box.tracked(REQUESTS, 0, 0, "acme", slow)())
+    await slow_started.wait()
+    await run_record(box, log, 1, [event("fast", Status.SENT)])
+    assert memory.floors[source][s] <= 0  # saved at the first event, below the slow job
+    for i in range(5):
+        await run_record(box, log, 2 + i, [event(f"n{i}", Status.SENT)])
+    await box.flush()
+    assert memory.floors[source][s] == 0  # the slow job started when the end was 0
+    release.set()
+    await task
+    await box.flush()
+    assert memory.floors[source][s] == len(log.partitions[s])  # nothing running: the end
+
+
+async def test_a_second_crash_during_the_replay_still_finds_the_first_ones_events() -> None:
+    log, memory = Log(), Memory()
+    first = outbox(log, memory)
+    await first.assign([TP(REQUESTS, 0)])
+    await run_record(first, log, 0, [event("n0", Status.ACCEPTED)])
+    log.sources[0] = 1
+    for i in range(4):  # others write to the partition meanwhile
+        log.append(status_partition("acme", PARTITIONS), event(f"x{i}", Status.READ))
+
+    second = outbox(log, memory)  # record 0 not replayed yet when this one dies, flushed
+    await second.assign([TP(REQUESTS, 0)])
+    await second.flush()
+    third = outbox(log, memory)
+    await third.assign([TP(REQUESTS, 0)])
+    assert await run_record(third, log, 0, [event("n0", Status.ACCEPTED)]) == [False]
+    # Once the records left by the dead owners are done, the floor moves on.
+    await run_record(third, log, 1, [event("n1", Status.ACCEPTED)])
+    await third.flush()
+    s = status_partition("acme", PARTITIONS)
+    assert memory.floors[Source(REQUESTS, 0)][s] == len(log.partitions[s])
+    assert third.remembered() == 0
+    assert max(log.ids().values()) == 1
+
+
+async def test_sources_follow_the_tenant_not_the_request_partition_number() -> None:
+    # A producer with another partitioner put tenant "globex" on request partition 5.
+    tenant = "globex"
+    s = status_partition(tenant, PARTITIONS)
+    p = (s + 3) % PARTITIONS
+    log, memory = Log(), Memory()
+    first = outbox(log, memory)
+    await first.assign([TP(REQUESTS, p)])
+    await run_record(first, log, 0, [event("g", Status.ACCEPTED, tenant)], partition=p)
+    assert memory.floors == {Source(REQUESTS, p): {s: 0}}
+    assert len(log.partitions[s]) == 1
+    assert not log.partitions[p]
+    log.sources[p] = 1
+    second = outbox(log, memory)
+    await second.assign([TP(REQUESTS, p)])
+    assert await run_record(second, log, 0, [event("g", Status.ACCEPTED, tenant)], p) == [False]
+
+
+async def test_concurrent_sends_of_one_event_produce_it_once() -> None:
+    log, memory = Log(), Memory()
+    box = outbox(log, memory)
+    ev = event("n", Status.SENT)
+    release = asyncio.Event()
+
+    async def produce(partition: int) -> int:
+        await release.wait()
+        return log.append(partition, ev)
+
+    tasks = [asyncio.create_task(box.send(ev, produce)) for _ in range(3)]
+    await asyncio.sleep(0)
+    release.set()
+    assert sorted(await asyncio.gather(*tasks)) == [False, False, True]
+    assert log.ids() == Counter({ev.event_id: 1})
+
+
+async def test_a_send_whose_acknowledgement_was_lost_is_checked_before_it_is_repeated() -> None:
+    log, memory = Log(), Memory()
+    box = outbox(log, memory)
+    ev = event("n", Status.SENT)
+
+    async def written_then_lost(partition: int) -> int:
+        log.append(partition, ev)
+        raise TimeoutError("no acknowledgement")
+
+    with pytest.raises(TimeoutError):
+        await box.send(ev, written_then_lost)
+    assert await emit(box, log, ev) is False
+    other = event("m", Status.SENT)
+
+    async def not_written(partition: int) -> int:
+        raise TimeoutError("no acknowledgement")
+
+    with pytest.raises(TimeoutError):
+        await box.send(other, not_written)
+    assert await emit(box, log, other) is True
+    assert log.ids() == Counter({ev.event_id: 1, other.event_id: 1})
+
+
+async def test_events_wait_for_the_read_back() -> None:
+    log, memory = Log(), Memory()
+    first = outbox(log, memory)
+    await first.assign([TP(REQUESTS, 0)])
+    await run_record(first, log, 0, [event("n0", Status.ACCEPTED)])
+    log.sources[0] = 1
+    log.gate = asyncio.Event()
+    second = outbox(log, memory)
+    loading = second.assign([TP(REQUESTS, 0)])
+    replay = asyncio.create_task(run_record(second, log, 0, [event("n0", Status.ACCEPTED)]))
+    webhook = asyncio.create_task(emit(second, log, event("n0", Status.DELIVERED)))
+    for _ in range(50):  # let every ready task run: both are parked on the read-back
+        await asyncio.sleep(0)
+    assert not replay.done()
+    assert not webhook.done()
+    log.gate.set()
+    await loading
+    assert await replay == [False]
+    assert await webhook is True
+    assert max(log.ids().values()) == 1
+
+
+async def test_eventids_are_one_per_transition() -> None:
+    sent = [event("n", Status.SENT, attempt=a).event_id for a in (0, 1, 3)]
+    failed = [event("n", Status.FAILED, attempt=a).event_id for a in (0, 2)]
+    retrying = [event("n", Status.RETRYING, attempt=a).event_id for a in (1, 2)]
+    assert len(set(sent)) == 1
+    assert len(set(failed)) == 1
+    assert len(set(retrying)) == 2  # one per failed attempt
+    assert event("n", Status.SENT, tenant="other").event_id != sent[0]
+    assert len({sent[0], failed[0], *retrying, event("n", Status.ACCEPTED).event_id}) == 5
