@@ -56,4 +56,5 @@ def register(app: faust.App, topics: Topics, runtime: WhatsAppRuntime) -> None:
     async def on_assigned(app: faust.App, assigned: Any, **kwargs: Any) -> None:
         # The full assignment: sessions of partitions not in it belong to another worker now.
         runtime.assigned = True
+        runtime.outbox.assign(assigned, before=runtime.start)  # HOOK(outbox): read back
         await runtime.assign(_partitions(assigned, dispatch_topic))

@@ -53,7 +53,7 @@ class Runtime:
         )
         self.outbox = StatusOutbox(
             status_topic=settings.topic_status,
-            source_topics=frozenset([settings.topic_requests, *settings.retry_topics.values()]),
+            source_topics=self.outbox_sources(),
             partitions=settings.topic_partitions,
             reader=self._tail,
             checkpoints=self._checkpoints,
@@ -131,6 +131,10 @@ class Runtime:
                 log.warning("redis unavailable at start; retrying", extra={"error": repr(exc)})
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+    def outbox_sources(self) -> frozenset[str]:
+        """The consumed topics whose records produce status events (this role's)."""
+        return frozenset([self.settings.topic_requests, *self.settings.retry_topics.values()])
 
     @property
     def started(self) -> bool:
