@@ -58,6 +58,7 @@ def register(app: faust.App, topics: Topics, runtime: Runtime) -> Any:
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app: faust.App, revoked: Any, **kwargs: Any) -> None:
+        runtime.outbox.revoke(revoked)  # HOOK(outbox): their floors belong to the next owner
         # Finish what is in flight before another worker takes these partitions over, so
         # that it does not redo sends that are about to complete here.
         if runtime.started:

@@ -171,6 +171,18 @@ class StatusOutbox:
         self._loading = asyncio.create_task(self._load(new, previous, before))
         return self._loading
 
+    def revoke(self, revoked: Iterable[Any]) -> None:
+        """Partitions taken away (hook: on_partitions_revoked): stop writing their floors.
+
+        Their new owner writes them from now on; a late flush from here could raise a
+        floor above one of its running jobs.
+        """
+        for tp in revoked:
+            gone = Source(tp.topic, tp.partition)
+            self._owned.discard(gone)
+            self._floors.pop(gone, None)
+            self._replays.pop(gone, None)
+
     async def _load(
         self,
         new: set[Source],

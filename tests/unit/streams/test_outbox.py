@@ -287,3 +287,28 @@ async def test_eventids_are_one_per_transition() -> None:
     assert len(set(retrying)) == 2  # one per failed attempt
     assert event("n", Status.SENT, tenant="other").event_id != sent[0]
     assert len({sent[0], failed[0], *retrying, event("n", Status.ACCEPTED).event_id}) == 5
+
+
+async def test_a_revoked_source_floor_is_left_to_its_new_owner() -> None:
+    log, memory = Log(), Memory()
+    old, new = outbox(log, memory), outbox(log, memory)
+    await old.assign([TP(REQUESTS, 0)])
+    s = status_partition("acme", PARTITIONS)
+    release, emitted = asyncio.Event(), asyncio.Event()
+
+    async def slow() -> None:
+        await emit(new, log, event("n", Status.ACCEPTED))
+        emitted.set()
+        await release.wait()
+
+    await run_record(old, log, 0, [event("m", Status.ACCEPTED)])
+    old.revoke([TP(REQUESTS, 0)])
+    await new.assign([TP(REQUESTS, 0)])
+    job = asyncio.create_task(new.tracked(REQUESTS, 0, 1, "acme", slow)())
+    await emitted.wait()
+    for i in range(3):
+        await run_record(old, log, 5 + i, [event(f"z{i}", Status.ACCEPTED)])  # draining
+    await old.flush()  # must not raise the floor above the new owner's running job
+    assert memory.floors[Source(REQUESTS, 0)][s] <= 1
+    release.set()
+    await job
