@@ -36,15 +36,14 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-from aiokafka.partitioner import murmur2
+from typing import Any
 
 from schemas import StatusEvent
 from streams.platform.infra import INFRA_ERRORS
+from streams.platform.tail import Checkpoints, Source, TailReader, status_partition
 
 __all__ = [
     "Checkpoints",
@@ -58,41 +57,9 @@ log = logging.getLogger(__name__)
 
 #: Produce the event to this status partition; return the offset the broker gave it.
 Produce = Callable[[int], Awaitable[int]]
+#: Hand the event to the producer for this partition; return its acknowledgement (the offset).
+Enqueue = Callable[[StatusEvent, int], Awaitable[Awaitable[int]]]
 Job = Callable[[], Awaitable[None]]
-
-
-def status_partition(tenant_id: str, partitions: int) -> int:
-    """Kafka's default partition for key ``tenant_id`` (``toPositive(murmur2(key)) % n``)."""
-    hashed: int = murmur2(tenant_id.encode())
-    return (hashed & 0x7FFFFFFF) % partitions
-
-
-@dataclass(frozen=True, order=True, slots=True)
-class Source:
-    """A consumed topic-partition whose records produce status events."""
-
-    topic: str
-    partition: int
-
-
-class TailReader(Protocol):
-    """Reads a topic's offsets and the ``eventId`` s of a status partition's tail."""
-
-    async def end_offsets(self, topic: str, partitions: Iterable[int]) -> dict[int, int]: ...
-
-    async def event_ids(
-        self, topic: str, starts: dict[int, int], ends: dict[int, int]
-    ) -> dict[int, dict[bytes, int]]:
-        """``{partition: {event id bytes: offset}}`` of records in ``[start, end)``."""
-        ...
-
-
-class Checkpoints(Protocol):
-    """Durable floors: ``{status partition: offset}`` per source."""
-
-    async def load(self, source: Source) -> dict[int, int]: ...
-
-    async def save(self, source: Source, floors: dict[int, int]) -> None: ...
 
 
 @dataclass(eq=False, slots=True)
@@ -287,40 +254,72 @@ class StatusOutbox:
 
     async def send(self, event: StatusEvent, produce: Produce) -> bool:
         """Produce ``event`` unless its ``eventId`` is on the topic already; ``True`` if sent."""
+
+        async def enqueue(_: StatusEvent, partition: int) -> Awaitable[int]:
+            return asyncio.ensure_future(produce(partition))
+
+        (sent,) = await self.send_many([event], enqueue)
+        return sent
+
+    async def send_many(self, events: Sequence[StatusEvent], enqueue: Enqueue) -> list[bool]:
+        """Batch form of :meth:`send`: decide each event in order, hand the ones to produce
+        to ``enqueue(event, partition)`` in order (it returns the acknowledgement's
+        awaitable, resolving to the offset), then await the acknowledgements together."""
         await self._open.wait()
         self._ensure_flusher()
-        s = self.partition_of(event.tenant_id)
-        eid = bytes.fromhex(event.event_id)
-        key = (s, eid)
+        job = _current.get()
+        chosen: list[tuple[int, tuple[int, bytes]]] = []
+        for i, event in enumerate(events):
+            s = self.partition_of(event.tenant_id)
+            key = (s, bytes.fromhex(event.event_id))
+            if any(key == k for _, k in chosen) or not await self._fresh(key):
+                self._skip(event)
+                continue
+            source = job.source if job is not None and job.partition == s else None
+            if source is not None and source in self._owned:
+                await self._ensure_floor(source, s)
+            chosen.append((i, key))
+        loop = asyncio.get_running_loop()
+        claims: dict[tuple[int, bytes], tuple[asyncio.Future[bool], int]] = {}
+        for _, key in chosen:
+            claims[key] = (loop.create_future(), self._ends.get(key[0], 0))
+            self._pending[key] = claims[key][0]
+        sent = [False] * len(events)
+        try:
+            acks = [(i, key, await enqueue(events[i], key[0])) for i, key in chosen]
+            for i, key, ack in acks:
+                offset = await ack
+                self._settle(key, claims.pop(key)[0], offset)
+                sent[i] = True
+        finally:
+            for key, (future, start) in claims.items():  # not acknowledged: maybe on the broker
+                self._uncertain[key] = start
+                self._pending.pop(key, None)
+                future.set_result(False)
+        return sent
+
+    async def _fresh(self, key: tuple[int, bytes]) -> bool:
+        """Whether ``key`` is neither on the topic nor being produced by someone else."""
+        s, eid = key
         while (other := self._pending.get(key)) is not None:
             if await asyncio.shield(other):
-                return self._skip(event)
+                return False
         if eid in self._seen[s]:
-            return self._skip(event)
+            return False
         if key in self._uncertain:
             await self._resolve_uncertain(s, self._uncertain[key])
             self._uncertain.pop(key, None)
             if eid in self._seen[s]:
-                return self._skip(event)
-        job = _current.get()
-        source = job.source if job is not None and job.partition == s else None
-        if source is not None and source in self._owned:
-            await self._ensure_floor(source, s)
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending[key] = future
-        start = self._ends.get(s, 0)
-        try:
-            offset = await produce(s)
-        except BaseException:
-            self._uncertain[key] = start  # it may be on the broker all the same
-            future.set_result(False)
-            raise
-        finally:
-            del self._pending[key]
+                return False
+        return True
+
+    def _settle(self, key: tuple[int, bytes], future: asyncio.Future[bool], offset: int) -> None:
+        s, eid = key
         self._seen[s][eid] = offset
         self._ends[s] = max(self._ends.get(s, 0), offset + 1)
+        self._pending.pop(key, None)
+        self._uncertain.pop(key, None)
         future.set_result(True)
-        return True
 
     def _skip(self, event: StatusEvent) -> bool:
         self.skipped += 1

@@ -1,4 +1,4 @@
-"""The outbox's I/O: reading a status partition's tail (Kafka) and its floors (Redis).
+"""The outbox's partition rule and I/O: a status partition's tail (Kafka), floors (Redis).
 
 :class:`KafkaTailReader` uses a plain aiokafka consumer outside any consumer group
 (manual assignment, no commits): the end of a partition is the high watermark of a fetch
@@ -11,15 +11,57 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.partitioner import murmur2
 from redis.asyncio import Redis
 
-from streams.platform.outbox import Source
+__all__ = [
+    "Checkpoints",
+    "KafkaTailReader",
+    "RedisCheckpoints",
+    "Source",
+    "TailReader",
+    "checkpoint_key",
+    "status_partition",
+]
 
-__all__ = ["KafkaTailReader", "RedisCheckpoints", "checkpoint_key"]
+
+def status_partition(tenant_id: str, partitions: int) -> int:
+    """Kafka's default partition for key ``tenant_id`` (``toPositive(murmur2(key)) % n``)."""
+    hashed: int = murmur2(tenant_id.encode())
+    return (hashed & 0x7FFFFFFF) % partitions
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Source:
+    """A consumed topic-partition whose records produce status events."""
+
+    topic: str
+    partition: int
+
+
+class TailReader(Protocol):
+    """Reads a topic's offsets and the ``eventId`` s of a status partition's tail."""
+
+    async def end_offsets(self, topic: str, partitions: Iterable[int]) -> dict[int, int]: ...
+
+    async def event_ids(
+        self, topic: str, starts: dict[int, int], ends: dict[int, int]
+    ) -> dict[int, dict[bytes, int]]:
+        """``{partition: {event id bytes: offset}}`` of records in ``[start, end)``."""
+        ...
+
+
+class Checkpoints(Protocol):
+    """Durable floors: ``{status partition: offset}`` per source."""
+
+    async def load(self, source: Source) -> dict[int, int]: ...
+
+    async def save(self, source: Source, floors: dict[int, int]) -> None: ...
 
 
 class KafkaTailReader:

@@ -312,3 +312,34 @@ async def test_a_revoked_source_floor_is_left_to_its_new_owner() -> None:
     assert memory.floors[Source(REQUESTS, 0)][s] <= 1
     release.set()
     await job
+
+
+async def test_a_batch_is_produced_in_order_without_what_is_already_there() -> None:
+    log, memory = Log(), Memory()
+    box = outbox(log, memory)
+    first, second = event("a", Status.ACCEPTED), event("b", Status.ACCEPTED)
+    await emit(box, log, first)
+    order: list[str] = []
+
+    async def enqueue(ev: StatusEvent, partition: int) -> asyncio.Future[int]:
+        order.append(ev.notification_id)
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        done.set_result(log.append(partition, ev))
+        return done
+
+    batch = [first, second, event("b", Status.SENT), second]
+    assert await box.send_many(batch, enqueue) == [False, True, True, False]
+    assert order == ["b", "b"]
+    assert max(log.ids().values()) == 1
+
+    async def broken(ev: StatusEvent, partition: int) -> asyncio.Future[int]:
+        log.append(partition, ev)  # appended, but the acknowledgement is an error
+        failed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        failed.set_exception(TimeoutError("no acknowledgement"))
+        return failed
+
+    with pytest.raises(TimeoutError):
+        await box.send_many([event("c", Status.ACCEPTED), event("d", Status.ACCEPTED)], broken)
+    again = [event("c", Status.ACCEPTED), event("d", Status.ACCEPTED), event("e", Status.SENT)]
+    assert await box.send_many(again, enqueue) == [False, False, True]
+    assert max(log.ids().values()) == 1
