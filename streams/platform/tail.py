@@ -19,6 +19,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.partitioner import murmur2
 from redis.asyncio import Redis
 
+from streams.tenancy import keys
+
 __all__ = [
     "Checkpoints",
     "KafkaTailReader",
@@ -172,7 +174,7 @@ def _event_id(value: bytes | None) -> bytes | None:
 
 
 def checkpoint_key(source: Source) -> str:
-    return f"herald:outbox:{{{source.topic}}}:{source.partition}"
+    return keys.outbox_floors(source.topic, source.partition)
 
 
 class RedisCheckpoints:
