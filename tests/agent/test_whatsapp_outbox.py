@@ -1,8 +1,8 @@
 """The WhatsApp worker's dispatch records are outbox sources: a worker that dies after
 producing ``sent`` and before recording it does not produce ``sent`` again on replay.
 
-Agent context (no broker, no browser): the status topic is the in-memory ``Log`` of the
-outbox's unit tests, a real redis-server holds the notification state.
+Agent context (no broker, no browser): the status topic is an in-memory ``Log``
+(tests/outbox_log.py), a real redis-server holds the notification state.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from streams.tenancy.crypto import Cipher
 from streams.tenancy.integrations import IntegrationStore
 from streams.whatsapp import MemoryWhatsAppSink
 from tests.helpers import make_settings
-from tests.unit.streams.test_outbox import PARTITIONS, TOPIC, TP, Log, Memory
+from tests.outbox_log import PARTITIONS, TOPIC, TP, Log, Memory
 from tests.unit.whatsapp.fakes import FakeWhatsApp
 
 
