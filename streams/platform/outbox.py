@@ -11,7 +11,7 @@ by reading back its own output:
   producer used. Every writer (router, retry agents, webhooks, the WhatsApp worker)
   therefore puts one tenant's events on one partition, in the order they were produced.
 * **Checkpoints.** For each consumed topic-partition (a *source*: the requests topic and
-  the delay topics) Redis holds, per status partition, a *floor*: an offset of the status
+  the delay topics; ``whatsapp.dispatch`` in the WhatsApp worker) Redis holds, per status partition, a *floor*: an offset of the status
   partition below which no event of a not-yet-finished record of that source can be. It
   is written before the source's first event on that status partition and advanced
   every ``flush_interval`` to the lowest start offset of the jobs still running (a job's
@@ -26,8 +26,10 @@ by reading back its own output:
   checked against the partition before it is produced again.
 
 The limits (zombies, producer retries, other roles) are stated in docs/guarantees.md.
-Hook points: :meth:`StatusOutbox.send` (the sink), :meth:`StatusOutbox.tracked` (the
-processor's per-record jobs), :meth:`StatusOutbox.assign` (the agents' assignment).
+Hook points (marked ``HOOK(outbox)`` where they are used): :meth:`StatusOutbox.send` or
+:meth:`StatusOutbox.send_many` (the sink), :meth:`StatusOutbox.tracked` (each consumed
+record's job), :meth:`StatusOutbox.assign` and :meth:`StatusOutbox.revoke` (the agents'
+rebalance signals).
 """
 
 from __future__ import annotations
