@@ -45,6 +45,7 @@ from typing import Any
 
 from schemas import StatusEvent
 from streams.platform.infra import INFRA_ERRORS
+from streams.platform.metrics import metrics
 from streams.platform.tail import Checkpoints, Source, TailReader, status_partition
 
 __all__ = [
@@ -325,6 +326,7 @@ class StatusOutbox:
 
     def _skip(self, event: StatusEvent) -> bool:
         self.skipped += 1
+        metrics().deduplicated(event.status.value)
         log.info(
             "status event already on the topic; not produced again",
             extra={

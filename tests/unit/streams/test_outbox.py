@@ -13,6 +13,7 @@ from collections import Counter
 import pytest
 
 from schemas import Status, StatusEvent
+from streams.platform.metrics import prometheus_text
 from streams.platform.outbox import Source, StatusOutbox, status_partition
 from tests.outbox_log import PARTITIONS, REQUESTS, TOPIC, TP, Log, Memory
 
@@ -53,6 +54,14 @@ async def run_record(
     return sent
 
 
+def _deduplicated(status: str) -> float:
+    """The ``herald_status_deduplicated_total`` sample for ``status`` on the scrape."""
+    for line in prometheus_text().decode().splitlines():
+        if line.startswith("herald_status_deduplicated_total{") and f'status="{status}"' in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 def test_the_status_partition_is_kafkas_default_partition_of_the_tenant() -> None:
     # murmur2 values published with Kafka's Java client (org.apache.kafka.common.utils.Utils),
     # as quoted by Akka's Murmur2Spec; Kafka's partition is toPositive(hash) % partitions.
@@ -74,11 +83,13 @@ async def test_a_replay_after_a_crash_produces_no_event_twice() -> None:
 
     second = outbox(log, memory)
     await second.assign([TP(REQUESTS, 0)])
+    sent_before = _deduplicated("sent")
     replayed = await run_record(
         second, log, 1, [event("n1", Status.ACCEPTED), event("n1", Status.SENT)]
     )
     assert replayed == [False, False]
     assert second.skipped == 2
+    assert _deduplicated("sent") == sent_before + 1
     # New transitions still go out, once.
     assert await emit(second, log, event("n1", Status.DELIVERED)) is True
     assert max(log.ids().values()) == 1
