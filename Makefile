@@ -32,7 +32,7 @@ test: bootstrap
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	@status=0; $(BIN)/pytest -q $(ARGS) || status=$$?; \
-	if [ $$status -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; \
+	if [ $$status -eq 5 ]; then echo "pytest: no tests collected: that is a failure" >&2; fi; \
 	exit $$status
 
 lint: bootstrap

@@ -36,7 +36,12 @@ class Settings(BaseSettings):
     redis_url: str = Field(
         "redis://localhost:6379/0",
         validation_alias=_env("REDIS_URL"),
-        description="Redis URL (state, idempotency, integrations, lookups). A single primary: Herald's Lua scripts touch several keys.",
+        description="Redis URL (state, idempotency, integrations, lookups): one server, redis://host:6379/0, or the seed nodes of a Redis Cluster, comma-separated: redis://[:password@]h1:6379,h2:6379,h3:6379 (database 0 only). Every script and transaction touches one hash slot.",
+    )
+    redis_cluster: bool | None = Field(
+        None,
+        validation_alias=_env("HERALD_REDIS_CLUSTER"),
+        description="Use the Redis Cluster client. Unset: when REDIS_URL lists several nodes; true: also for one seed node (a managed cluster's configuration endpoint).",
     )
     database_url: str = Field(
         "sqlite+aiosqlite:///./herald-inbox.db",
@@ -59,7 +64,7 @@ class Settings(BaseSettings):
         64,
         ge=1,
         validation_alias=_env("HERALD_REDIS_MAX_CONNECTIONS"),
-        description="Redis connections per worker; more concurrent commands wait for a free one.",
+        description="Redis connections per worker (per node on a cluster); more concurrent commands wait for a free one.",
     )
 
     # --- Worker ---------------------------------------------------------------------------

@@ -5,7 +5,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from schemas.docs import GENERATED
+from schemas.docs import GENERATED as MODEL_PAGES
+from streams.cli.reference import render_cli_reference
+
+#: Every generated page: the model pages, and the CLI reference from the argparse parsers.
+GENERATED = {**MODEL_PAGES, "docs/cli.md": render_cli_reference}
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -105,7 +105,9 @@ async def load_seeds(redis: Redis) -> SeedReport:
         ("providers", keys.provider_rows(), [(p.name, p) for p in PROVIDERS]),
     ]
     collections: dict[str, SeedCounts] = {}
-    async with redis.pipeline(transaction=True) as pipe:
+    # Three keys in three cluster slots: one pipeline, not a transaction (every write is
+    # idempotent; a reader that meets a half-loaded seed sees the last load's rows).
+    async with redis.pipeline(transaction=False) as pipe:
         for name, key, rows in plan:
             counts, writes = await _load_hash(redis, key, rows)
             collections[name] = counts

@@ -2,8 +2,11 @@
 
 * ``KAFKA_BOOTSTRAP_SERVERS`` set: tests use that broker; else an in-memory tansu broker.
 * ``REDIS_URL`` set: tests use that Redis (never flushed); else a diskless redis-server.
+* Tests marked ``redis_cluster`` run twice: ``[single]`` as above and ``[cluster]`` against
+  a Redis Cluster -- ``REDIS_CLUSTER_URLS`` if set (never flushed; the multi-node form of
+  ``REDIS_URL``), else three primaries started here (``tests/cluster.py``).
 
-Both embedded services start lazily, once per session, on free loopback ports.
+The embedded services start lazily, once per session, on free loopback ports.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import redis.asyncio as aioredis
 from schemas.settings import Settings
 from streams.platform.admin import wait_for_broker
 from streams.platform.embedded import embedded_kafka, embedded_redis, wait_for_redis
+from streams.platform.redis import redis_client
+from tests.cluster import redis_cluster
 from tests.helpers import make_settings, new_secret_key
 
 
@@ -41,31 +46,64 @@ async def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> AsyncIter
         yield bootstrap
 
 
-@pytest.fixture(scope="session")
-def redis_is_embedded() -> bool:
-    """True when the tests own the Redis server (and may flush it)."""
-    return not os.environ.get("REDIS_URL")
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``redis_cluster`` tests run on one node and on a Redis Cluster (docs/redis.md)."""
+    if (
+        metafunc.definition.get_closest_marker("redis_cluster") is not None
+        and "redis_url" in metafunc.fixturenames
+    ):
+        metafunc.parametrize("redis_url", ["single", "cluster"], indirect=True, scope="session")
 
 
 @pytest_asyncio.fixture(scope="session")
-async def redis_url(
-    tmp_path_factory: pytest.TempPathFactory, redis_is_embedded: bool
-) -> AsyncIterator[str]:
-    """URL of the session's Redis server."""
-    if not redis_is_embedded:
-        url = os.environ["REDIS_URL"]
-        await wait_for_redis(url, 30.0)
-        yield url
+async def single_redis_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """``REDIS_URL``, else a diskless redis-server started for the session."""
+    external = os.environ.get("REDIS_URL")
+    if external:
+        await wait_for_redis(external, 30.0)
+        yield external
         return
     log_path = tmp_path_factory.mktemp("redis") / "redis.log"
     async with embedded_redis(log_path=log_path) as url:
         yield url
 
 
+@pytest_asyncio.fixture(scope="session")
+async def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """``REDIS_CLUSTER_URLS``, else a Redis Cluster of three primaries started here."""
+    external = os.environ.get("REDIS_CLUSTER_URLS")
+    if external:
+        await wait_for_redis(external, 30.0)
+        yield external
+        return
+    async with redis_cluster(tmp_path_factory.mktemp("redis-cluster")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """URL of the Redis the test uses: one node, or the cluster for ``[cluster]`` runs.
+
+    Requested lazily, so the cluster starts only when a ``[cluster]`` test runs.
+    """
+    mode = getattr(request, "param", "single")
+    name = "redis_cluster_url" if mode == "cluster" else "single_redis_url"
+    url: str = request.getfixturevalue(name)
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_is_embedded(redis_url: str) -> bool:
+    """True when the tests own the Redis server(s) at ``redis_url`` (and may flush them)."""
+    external = os.environ.get("REDIS_CLUSTER_URLS") if "," in redis_url else None
+    return redis_url not in {os.environ.get("REDIS_URL"), external}
+
+
 @pytest_asyncio.fixture
 async def redis(redis_url: str, redis_is_embedded: bool) -> AsyncIterator[aioredis.Redis]:
-    """A ``redis.asyncio`` client (bytes replies); embedded Redis is flushed around each test."""
-    client = aioredis.Redis.from_url(redis_url, decode_responses=False)
+    """A client of ``redis_url`` (bytes replies; the cluster client for a cluster, via
+    ``streams.platform.redis``); embedded Redis is flushed around each test."""
+    client = redis_client(redis_url, decode_responses=False)
     if redis_is_embedded:
         await client.flushdb()
     try:

@@ -9,8 +9,9 @@ The server, once per session, in this order:
    ``pg_ctl``) in a temporary directory on a free port, run as the ``postgres`` user when
    the tests run as root; stopped and removed at the end.
 
-If none can be had, :func:`postgres_server` yields ``None`` and the PostgreSQL variants of
-the tests skip, saying why. Each test gets its own database (``herald_t_<random>``),
+If none can be had, :func:`postgres_server` yields a string saying why, and the tests that
+need PostgreSQL (:func:`require_postgres`) fail under CI (``CI`` set, as ``.ci/run`` does:
+CI machines have PostgreSQL) and skip, saying why, elsewhere. Each test gets its own database (``herald_t_<random>``),
 dropped afterwards; where the server refuses ``CREATE DATABASE``, the URL's own database
 is used and the inbox tables are dropped before and after each test.
 """
@@ -37,7 +38,14 @@ from sqlalchemy.engine import URL, make_url
 
 from streams.platform.embedded import find_free_port
 
-__all__ = ["PostgresServer", "inbox_database_url", "postgres_server", "throwaway_postgres"]
+__all__ = [
+    "PostgresServer",
+    "in_ci",
+    "inbox_database_url",
+    "postgres_server",
+    "require_postgres",
+    "throwaway_postgres",
+]
 
 _LOCAL = ("127.0.0.1", 5432)
 _CONNECT_TIMEOUT = 3.0
@@ -105,6 +113,20 @@ class PostgresServer:
             await conn.execute("DROP TABLE IF EXISTS user_notifications, herald_inbox_version")
         finally:
             await conn.close()
+
+
+def in_ci() -> bool:
+    """``CI`` is set to something other than an empty, ``0``, ``false`` or ``no`` value."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def require_postgres(server: PostgresServer | str) -> PostgresServer:
+    """``server``, or (when there is none) a failure under CI and a skip elsewhere."""
+    if isinstance(server, PostgresServer):
+        return server
+    if in_ci():
+        pytest.fail(f"PostgreSQL is required under CI: {server}", pytrace=False)
+    pytest.skip(server)
 
 
 async def _probe(server: PostgresServer) -> bool:
@@ -235,7 +257,5 @@ async def inbox_database_url(
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'inbox.db'}"
         return
-    if isinstance(postgres_server, str):
-        pytest.skip(postgres_server)
-    async with postgres_server.fresh_database() as url:
+    async with require_postgres(postgres_server).fresh_database() as url:
         yield url

@@ -2,40 +2,50 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
 
-from providers._exceptions import HeraldError
+from schemas._base import TENANT_ID_PATTERN
 from schemas.settings import Settings
+from streams.cli.errors import CommandError, redact_url
+from streams.platform.redis import redis_for
 
-__all__ = ["CommandError", "format_table", "print_json", "redact_url", "redis_client"]
+__all__ = [
+    "CommandError",
+    "format_table",
+    "print_json",
+    "redact_url",
+    "redis_client",
+    "tenant_id",
+]
+
+_TENANT = re.compile(TENANT_ID_PATTERN)
 
 
-class CommandError(HeraldError):
-    """A command's input is unusable; the message says why."""
+def tenant_id(text: str) -> str:
+    """An argparse ``type``: a well-formed tenant id (else a usage error naming the rule)."""
+    if not _TENANT.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"invalid tenant id {text!r}: letters, digits and . _ : - (up to 128), "
+            "starting with a letter or digit"
+        )
+    return text
 
 
-def redact_url(url: str) -> str:
-    """``url`` without its password (for error messages)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    return urlunsplit(parts._replace(netloc=user + host))
+#: Seconds a command waits for a TCP connection to Redis (an unreachable host fails fast).
+REDIS_CONNECT_TIMEOUT = 5.0
 
 
 @asynccontextmanager
 async def redis_client(settings: Settings) -> AsyncIterator[Redis]:
-    client = Redis.from_url(settings.redis_url)
+    client = redis_for(settings, socket_connect_timeout=REDIS_CONNECT_TIMEOUT)
     try:
         yield client
     finally:

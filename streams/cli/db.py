@@ -15,7 +15,7 @@ from providers.database import TABLE_NAME, InboxStore, create_inbox_engine
 from schemas.settings import Settings
 from schemas.status import utcnow
 from seeds.data import PROVIDERS
-from streams.cli._support import CommandError, redact_url
+from streams.cli.errors import CommandError, ServiceUnavailable, redact_url
 from streams.inbox import current_revision, downgrade, head_revision, upgrade
 
 __all__ = ["register"]
@@ -56,9 +56,11 @@ async def _engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     try:
         yield engine
     except (sa_exc.SQLAlchemyError, OSError) as exc:
-        raise CommandError(
+        unreachable = isinstance(exc, OSError | sa_exc.OperationalError | sa_exc.InterfaceError)
+        raise (ServiceUnavailable if unreachable else CommandError)(
             f"inbox database {redact_url(settings.database_url)}: {type(exc).__name__}: "
-            f"{str(exc).splitlines()[0][:300]}"
+            f"{(str(exc).splitlines() or [''])[0][:300]}",
+            "check DATABASE_URL and that the database is running" if unreachable else None,
         ) from exc
     finally:
         await engine.dispose()

@@ -23,7 +23,6 @@ import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pydantic import SecretStr
-from redis.asyncio import Redis
 
 from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
 from schemas import DeadLetterInfo, Settings
@@ -38,6 +37,7 @@ from streams.platform.embedded import (
     spawn,
     terminate_process,
 )
+from streams.platform.redis import redis_for
 from streams.tenancy.crypto import Cipher, generate_key
 from streams.tenancy.integrations import IntegrationStore
 
@@ -51,11 +51,15 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="run Herald end to end on embedded defaults and print the status events",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(__doc__ or "").split("\n\n", 1)[1].replace("``", "`"),
     )
     parser.add_argument("--timeout", type=float, default=90.0, help="give up after N seconds")
-    parser.add_argument("--workdir", type=Path, default=Path(".herald-demo"))
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path(".herald-demo"),
+        help="where the logs (broker, worker) and the inbox database go",
+    )
     parser.add_argument(
         "--no-whatsapp-web",
         action="store_true",
@@ -216,7 +220,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         )
         _line("sandbox", f"{base_url}/{GRAPH_VERSION}", "(WhatsApp Business Cloud API fake)")
 
-        redis = Redis.from_url(redis_url)
+        redis = redis_for(cfg)
         stack.push_async_callback(redis.aclose)
         await load_seeds(redis)
         await IntegrationStore(redis, Cipher.from_settings(cfg)).set(

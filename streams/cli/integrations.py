@@ -154,7 +154,9 @@ async def run_remove(args: argparse.Namespace, settings: Settings) -> int:
     async with redis_client(settings) as redis:
         removed = await IntegrationStore(redis, None).remove(tenant, args.provider)
     if not removed:
-        print(f"herald: no {args.provider} integration for tenant {tenant}", file=sys.stderr)
-        return 1
+        raise CommandError(
+            f"no {args.provider} integration for tenant {tenant}",
+            f"`herald integrations list --tenant {tenant}` shows the stored ones",
+        )
     print(f"removed {args.provider} for tenant {tenant}")
     return 0

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from schemas.settings import Settings
-from streams.cli._support import redis_client
+from streams.cli._support import redis_client, tenant_id
 from streams.tenancy.policy import PolicyStore, TenantPolicy
 
 __all__ = ["register"]
@@ -21,11 +21,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     set_ = actions.add_parser("set", help="set the policy")
-    set_.add_argument("--tenant", required=True)
+    set_.add_argument("--tenant", required=True, type=tenant_id)
     set_.add_argument("--failover", choices=["on", "off"], required=True)
     set_.set_defaults(func=_set)
     show = actions.add_parser("show", help="show the policy")
-    show.add_argument("--tenant", required=True)
+    show.add_argument("--tenant", required=True, type=tenant_id)
     show.set_defaults(func=_show)
 
 

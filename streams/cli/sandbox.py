@@ -16,13 +16,26 @@ from streams.cli.sandbox_push import register_push_sandboxes
 from streams.cli.sandbox_sms import register_sms_sandboxes
 from streams.cli.sandbox_whatsapp_web import register_whatsapp_web_sandbox
 
-__all__ = ["register"]
+__all__ = ["SANDBOXES", "register"]
+
+#: Every sandbox, in the order of ``herald sandbox --help`` (a test keeps it complete).
+SANDBOXES = (
+    "whatsapp-business",
+    "twilio",
+    "sns",
+    "sendgrid",
+    "ses",
+    "mailgun",
+    "firebase",
+    "apn",
+    "whatsapp-web",
+)
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "sandbox",
-        help="serve a local fake of an outside service (whatsapp-business, twilio, sns)",
+        help="serve a local fake of an outside service: " + ", ".join(SANDBOXES),
         description="Serve a local fake of an outside service until interrupted.",
     )
     services = parser.add_subparsers(dest="service", required=True, metavar="SERVICE")

@@ -8,7 +8,8 @@ import logging
 from typing import Any
 
 from schemas import Settings
-from streams.cli._support import CommandError
+from streams.cli.errors import UsageError
+from streams.cli.kafka import add_broker_wait, wait_for_kafka
 from streams.inbox import migrate_on_start
 from streams.platform.admin import ensure_topics
 from streams.platform.app import ROLES, create_app
@@ -21,13 +22,21 @@ log = logging.getLogger(__name__)
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "worker",
-        help="run a worker: the router (default) or whatsapp (WhatsApp Web sessions)",
+        help="run a worker of one role: " + ", ".join(ROLES) + " (default router)",
         description=(
             "Run a Herald worker. Creates Herald's topics if missing, joins the role's "
             "consumer group and serves /health and the webhooks on HERALD_WEB_PORT."
         ),
     )
-    parser.add_argument("role", nargs="?", default="router", choices=ROLES)
+    parser.add_argument(
+        "role",
+        nargs="?",
+        default="router",
+        choices=ROLES,
+        help="router: requests to providers, webhooks; whatsapp: WhatsApp Web sessions "
+        "(needs WHATSAPP_WPPCONNECT_ENABLED=true). Default: router",
+    )
+    add_broker_wait(parser)
     parser.set_defaults(func=run)
 
 
@@ -35,8 +44,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     import faust
 
     if args.role == "whatsapp" and not settings.wppconnect_enabled:
-        raise CommandError("the whatsapp worker needs WHATSAPP_WPPCONNECT_ENABLED=true")
-    asyncio.run(ensure_topics(settings))
+        raise UsageError(
+            "the whatsapp worker needs WhatsApp Web enabled",
+            "set WHATSAPP_WPPCONNECT_ENABLED=true (and see `herald doctor` for Chromium, wa-js)",
+        )
+
+    async def prepare() -> None:
+        await wait_for_kafka(settings, args.broker_wait)
+        await ensure_topics(settings, timeout=max(args.broker_wait, 10.0))
+
+    asyncio.run(prepare())
     asyncio.run(migrate_on_start(settings))  # if HERALD_DB_AUTO_MIGRATE (default: SQLite only)
     herald = create_app(settings, args.role)
 

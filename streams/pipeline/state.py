@@ -13,12 +13,13 @@ One hash per notification (``streams.tenancy.keys.notification``) holds:
 ``channel``, ``provider``, ``pmid``, ``metadata``
     What a later status event needs to be complete.
 
-Correlation: ``provider message id -> (tenant, notification)`` is written atomically
-with the ``sent`` rank, before the router emits ``sent``. A webhook that arrives
-earlier is *parked* (atomically with the check), and handed back by that same write,
-so an early delivery report is never lost. Every multi-key operation is one Lua
-script, so the Redis server serializes them; Herald therefore needs a single Redis
-primary (or Sentinel), not Redis Cluster.
+Correlation: ``provider message id -> (tenant, notification)`` is written just before
+the ``sent`` rank (``record_sent``), before the router emits ``sent``. A webhook that
+arrives earlier is *parked* (atomically with the check), and handed back by the
+correlation's write, so an early delivery report is never lost. Every multi-key operation is one Lua
+script whose keys share one hash slot (the notification's keys: its tenant; the
+correlation and parked list: the correlation key's), so the same scripts run on one
+Redis primary and on Redis Cluster (``streams.platform.redis``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import orjson
 from redis.asyncio import Redis
 
 from schemas.status import Status
+from streams.platform.infra import durable
 from streams.tenancy import keys
 
 __all__ = [
@@ -97,19 +99,24 @@ return redis.call('HGETALL', KEYS[1])
 """
 )
 
-# KEYS: notification hash, correlation key, parked list.
-# ARGV: sent rank, pmid, correlation value, ttl.
-# Writes the correlation, advances to sent, returns the parked statuses (and deletes them).
+# KEYS: correlation key, parked list (one slot). ARGV: correlation value, ttl.
+# Writes the correlation, returns the parked statuses (and deletes them): atomic with
+# _RESOLVE_OR_PARK, so a report is either parked before it or resolved after it.
+_CORRELATE = """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+local parked = redis.call('LRANGE', KEYS[2], 0, -1)
+redis.call('DEL', KEYS[2])
+return parked
+"""
+
+# KEYS[1] notification hash; ARGV: sent rank, pmid. Records the pmid, advances to sent.
 _RECORD_SENT = (
     _ADVANCE_RULE
     + """
-redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
 redis.call('HSET', KEYS[1], 'pmid', ARGV[2])
 local cur = tonumber(redis.call('HGET', KEYS[1], 'rank') or '-1')
 if allowed(cur, tonumber(ARGV[1])) then redis.call('HSET', KEYS[1], 'rank', ARGV[1]) end
-local parked = redis.call('LRANGE', KEYS[3], 0, -1)
-redis.call('DEL', KEYS[3])
-return parked
+return 1
 """
 )
 
@@ -201,6 +208,7 @@ class NotificationState:
         self._claim = redis.register_script(_CLAIM)
         self._advance = redis.register_script(_ADVANCE)
         self._begin_attempt = redis.register_script(_BEGIN_ATTEMPT)
+        self._correlate = redis.register_script(_CORRELATE)
         self._record_sent = redis.register_script(_RECORD_SENT)
         self._resolve_or_park = redis.register_script(_RESOLVE_OR_PARK)
 
@@ -280,15 +288,29 @@ class NotificationState:
     async def record_sent(
         self, tenant_id: str, notification_id: str, provider: str, provider_message_id: str
     ) -> list[ParkedStatus]:
-        """Correlate the provider message id, advance to ``sent``; return parked statuses."""
+        """Correlate the provider message id, advance to ``sent``; return parked statuses.
+
+        Two scripts, one per slot: the correlation first (a crash before the second leaves
+        the attempt ``sending``, resolved as any crash during the provider call), then the
+        notification. A report arriving between them finds the correlation and advances the
+        record past ``sent`` (each status still once, never backwards).
+        """
         corr = orjson.dumps({"t": tenant_id, "n": notification_id})
-        parked = await self._record_sent(
+        parked = await self._correlate(
             keys=[
-                keys.notification(tenant_id, notification_id),
                 keys.correlation(provider, provider_message_id),
                 keys.parked(provider, provider_message_id),
             ],
-            args=[RANKS[Status.SENT], provider_message_id, corr, self._corr_ttl],
+            args=[corr, self._corr_ttl],
+        )
+        # Repeated until done: a failed call must not rerun the first script, whose parked
+        # statuses are taken (and deleted) once.
+        await durable(
+            lambda: self._record_sent(
+                keys=[keys.notification(tenant_id, notification_id)],
+                args=[RANKS[Status.SENT], provider_message_id],
+            ),
+            "record sent",
         )
         return [ParkedStatus.from_json(p) for p in parked]
 

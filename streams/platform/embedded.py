@@ -29,12 +29,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import IO
 
-import redis.asyncio as aioredis
 from pydantic import AliasChoices, SecretStr
 from redis.exceptions import RedisError
 
 from schemas.settings import Settings
 from streams.platform.admin import wait_for_broker
+from streams.platform.redis import redis_client
 
 __all__ = [
     "EmbeddedServiceError",
@@ -309,7 +309,7 @@ async def wait_for_redis(url: str, timeout: float = 30.0) -> None:  # noqa: ASYN
     delay = 0.01
     last: Exception | None = None
     while True:
-        client = aioredis.Redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=1.0)
+        client = redis_client(url, socket_connect_timeout=1.0, socket_timeout=1.0)
         try:
             await client.ping()
             return

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
-from redis.asyncio import BlockingConnectionPool, Redis
 
 from providers.base import Resources
 from providers.database import InboxStore
@@ -24,6 +23,7 @@ from streams.pipeline.ratelimit import TokenBucket
 from streams.pipeline.state import NotificationState
 from streams.pipeline.updates import StatusUpdater
 from streams.platform.outbox import StatusOutbox
+from streams.platform.redis import redis_for
 from streams.platform.sink import FaustSink
 from streams.platform.tail import KafkaTailReader, RedisCheckpoints
 from streams.tenancy.cache import CachingIntegrationStore
@@ -49,7 +49,7 @@ class Runtime:
         self._tail = KafkaTailReader(settings.kafka_bootstrap_servers)
         self._checkpoints = RedisCheckpoints(
             # Its own small client: the outbox exists (and is assigned) before ``start``.
-            Redis.from_url(settings.redis_url, max_connections=4)
+            redis_for(settings, max_connections=4)
         )
         self.outbox = StatusOutbox(
             status_topic=settings.topic_status,
@@ -66,13 +66,7 @@ class Runtime:
             if self._started:
                 return
             settings = self.settings
-            pool = BlockingConnectionPool.from_url(
-                settings.redis_url,
-                max_connections=settings.redis_max_connections,
-                timeout=None,  # wait for a free connection rather than fail
-                health_check_interval=15,
-            )
-            self.redis = Redis(connection_pool=pool)
+            self.redis = redis_for(settings, pooled=True)  # one node or a Redis Cluster
             limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
             self.http = httpx.AsyncClient(
                 timeout=httpx.Timeout(settings.provider_timeout_seconds),

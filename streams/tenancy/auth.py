@@ -4,6 +4,12 @@ A key is shown once, when created (``herald apikeys create --tenant T``); Redis 
 only its SHA-256 (keys are 256-bit random, so a plain hash is the right tool, as for
 GitHub tokens). A request proves it may act for tenant T with ``Authorization: Bearer
 <key>`` (or ``X-Api-Key``): no or unknown key -> 401, a key of another tenant -> 403.
+
+The tenant's hash ``herald:apikeys:{tenantId}`` is authoritative (a key is valid for T
+when its hash is a field there); ``herald:apikey:<hash>`` only tells a key of another
+tenant (403) from an unknown one (401). The two live in different cluster slots, so they
+are written one after the other, in the order that fails safe: created in the tenant's
+hash first, revoked from it first.
 """
 
 from __future__ import annotations
@@ -73,10 +79,8 @@ class TenantKeys:
         record = orjson.dumps(
             {"tenantId": tenant_id, "name": name, "createdAt": info.created_at.isoformat()}
         )
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(_by_hash(digest), record)
-            pipe.hset(_of_tenant(tenant_id), digest, record)
-            await pipe.execute()
+        await self._redis.hset(_of_tenant(tenant_id), digest, record)
+        await self._redis.set(_by_hash(digest), record)
         return key, info
 
     async def list(self, tenant_id: str) -> list[ApiKeyInfo]:
@@ -100,20 +104,21 @@ class TenantKeys:
         for digest in rows:
             d = digest.decode() if isinstance(digest, bytes) else str(digest)
             if d.startswith(key_id):
-                async with self._redis.pipeline(transaction=True) as pipe:
-                    pipe.delete(_by_hash(d))
-                    pipe.hdel(_of_tenant(tenant_id), d)
-                    await pipe.execute()
+                await self._redis.hdel(_of_tenant(tenant_id), d)  # invalid from here on
+                await self._redis.delete(_by_hash(d))
                 return True
         return False
 
     async def authorize(self, tenant_id: str, key: str | None) -> AuthResult:
         if not key:
             return AuthResult(401, "missing API key")
-        raw = await self._redis.get(_by_hash(_hash(key)))
+        digest = _hash(key)
+        if await self._redis.hexists(_of_tenant(tenant_id), digest):
+            return AuthResult(200)
+        raw = await self._redis.get(_by_hash(digest))
         if raw is None:
             return AuthResult(401, "unknown API key")
         owner = str(orjson.loads(raw)["tenantId"])
         if not hmac.compare_digest(owner.encode(), tenant_id.encode()):
             return AuthResult(403, "this key belongs to another tenant")
-        return AuthResult(200)
+        return AuthResult(401, "revoked API key")

@@ -6,6 +6,14 @@ value = a JSON record: the :class:`IntegrationSummary` fields plus ``credentials
 ``indexKeys`` (the index sets the record is in, so that they can be cleaned up without
 decrypting). Integrations of :data:`SYSTEM_TENANT` are the system-wide defaults.
 
+The tenant's hash is changed in a WATCH/MULTI transaction on its one key (one cluster
+slot). The index sets (webhook -> candidate tenants, each then verified with its own
+credentials) live in other slots: a record's new index entries are added before the
+transaction and its stale ones (named by no current record) removed after it, so the
+index is a superset of what the records say: a stale entry costs one failed verification.
+(Two changes of one integration racing each other can still drop an entry; setting the
+integration again restores it.)
+
 Nothing here logs or returns secret values: summaries carry credential field names only.
 """
 
@@ -209,6 +217,9 @@ class IntegrationStore:
             "indexKeys": index_keys,
         }
         key = keys.integrations(tenant_id)
+        for index_key in index_keys:
+            await self._redis.sadd(index_key, tenant_id)
+        stale: builtins.set[str] = builtins.set()
         async with self._redis.pipeline(transaction=True) as pipe:
             for _ in range(_MAX_WATCH_RETRIES):
                 try:
@@ -227,16 +238,13 @@ class IntegrationStore:
                                 and rec.get("isDefault")
                             ):
                                 pipe.hset(key, other, orjson.dumps({**rec, "isDefault": False}))
-                    for index_key in stale:
-                        pipe.srem(index_key, tenant_id)
-                    for index_key in index_keys:
-                        pipe.sadd(index_key, tenant_id)
                     await pipe.execute()
                     break
                 except WatchError:
                     continue
             else:
                 raise IntegrationError(f"too much concurrent change to {tenant_id}'s integrations")
+        await self._drop_index_entries(tenant_id, stale)
         log.info(
             "integration stored",
             extra={
@@ -248,6 +256,16 @@ class IntegrationStore:
             },
         )
         return summary
+
+    async def _drop_index_entries(self, tenant_id: str, index_keys: builtins.set[str]) -> None:
+        """Remove ``tenant_id`` from index sets none of its current records names."""
+        if not index_keys:
+            return
+        current: builtins.set[str] = builtins.set()
+        for raw in (await self._redis.hgetall(keys.integrations(tenant_id))).values():
+            current.update(orjson.loads(raw).get("indexKeys", []))
+        for index_key in index_keys - current:
+            await self._redis.srem(index_key, tenant_id)
 
     async def _record(self, tenant_id: str, provider: str) -> dict[str, Any] | None:
         _check_tenant(tenant_id)
@@ -289,14 +307,13 @@ class IntegrationStore:
                     record = orjson.loads(raw)
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.hdel(key, provider)
-                    for index_key in record.get("indexKeys", []):
-                        pipe.srem(index_key, tenant_id)
                     await pipe.execute()
                     break
                 except WatchError:
                     continue
             else:
                 raise IntegrationError(f"too much concurrent change to {tenant_id}'s integrations")
+        await self._drop_index_entries(tenant_id, builtins.set(record.get("indexKeys", [])))
         log.info("integration removed", extra={"tenant_id": tenant_id, "provider": provider})
         return True
 

@@ -1,4 +1,11 @@
-"""Every Redis key Herald uses, in one place (``herald:`` namespace unless the seed fixes one)."""
+"""Every Redis key Herald uses, in one place (``herald:`` namespace unless the seed fixes one).
+
+Laid out for Redis Cluster: the keys one Lua script or transaction touches share a hash
+slot. A tenant's keys carry the tenant as hash tag (``{tenantId}``); a provider message
+id's correlation and parked list share the correlation key's slot (the parked list's hash
+tag is the correlation key itself, which has no tag, so both hash the same string).
+docs/guarantees.md ("Redis Cluster") lists every script and the slot it touches.
+"""
 
 from __future__ import annotations
 
@@ -38,7 +45,8 @@ def correlation(provider: str, provider_message_id: str) -> str:
 
 
 def parked(provider: str, provider_message_id: str) -> str:
-    return f"herald:parked:{provider}:{digest(provider_message_id)}"
+    """List of statuses that arrived before the correlation; same slot as the correlation."""
+    return f"herald:parked:{{{correlation(provider, provider_message_id)}}}"
 
 
 def integrations(tenant_id: str) -> str:

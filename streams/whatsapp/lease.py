@@ -33,11 +33,12 @@ __all__ = ["Lease", "LeaseManager", "LeaseUnavailable", "fence_key", "lease_key"
 
 
 def lease_key(tenant_id: str) -> str:
-    return f"wppconnect:lease:{tenant_id}"
+    """Hash-tagged by tenant: one cluster slot with the fence and the token archive."""
+    return f"wppconnect:lease:{{{tenant_id}}}"
 
 
 def fence_key(tenant_id: str) -> str:
-    return f"wppconnect:fence:{tenant_id}"
+    return f"wppconnect:fence:{{{tenant_id}}}"
 
 
 class LeaseUnavailable(RetryableError):

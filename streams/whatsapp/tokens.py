@@ -25,7 +25,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
@@ -52,6 +52,12 @@ def session_name(tenant_id: str) -> str:
 
 
 def token_key(tenant_id: str) -> str:
+    """Hash-tagged by tenant (one cluster slot with the lease that fences its writes)."""
+    return f"wppconnect:token:{{{tenant_id}}}"
+
+
+def legacy_token_key(tenant_id: str) -> str:
+    """Where releases before the cluster layout kept the archive (adopted on restore)."""
     return f"wppconnect:token:{tenant_id}"
 
 
@@ -189,6 +195,8 @@ class RedisTokenStore(FileTokenStore):
         profile left from an earlier run may have been logged out since.
         """
         stored_id = await self._redis.hget(token_key(tenant_id), "id")
+        if stored_id is None and await self._adopt_legacy(tenant_id):
+            stored_id = await self._redis.hget(token_key(tenant_id), "id")
         if stored_id is None:
             if self.exists(tenant_id):
                 await asyncio.to_thread(shutil.rmtree, self.path(tenant_id), True)
@@ -207,6 +215,22 @@ class RedisTokenStore(FileTokenStore):
             "session token restored",
             extra={"tenant_id": tenant_id, "files": files, "bytes": len(token)},
         )
+        return True
+
+    async def _adopt_legacy(self, tenant_id: str) -> bool:
+        """Move an archive from its pre-cluster key (``legacy_token_key``) to ``token_key``.
+
+        Single-key commands only (the two keys may be in different slots); the restoring
+        worker holds the session's lease, so nobody else writes the archive meanwhile.
+        """
+        legacy = legacy_token_key(tenant_id)
+        raw = await self._redis.hgetall(legacy)
+        if not raw:
+            return False
+        fields: dict[Any, Any] = dict(raw)
+        await self._redis.hset(token_key(tenant_id), mapping=fields)
+        await self._redis.delete(legacy)
+        log.info("session token moved to its cluster key", extra={"tenant_id": tenant_id})
         return True
 
     async def save(self, tenant_id: str, lease: Lease | None) -> ArchiveInfo | None:
@@ -255,4 +279,5 @@ class RedisTokenStore(FileTokenStore):
 
     async def delete(self, tenant_id: str) -> bool:
         removed = bool(await self._redis.delete(token_key(tenant_id)))
+        removed = bool(await self._redis.delete(legacy_token_key(tenant_id))) or removed
         return await super().delete(tenant_id) or removed

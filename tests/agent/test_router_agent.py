@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import pytest
 import pytest_asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -24,6 +25,8 @@ from streams.platform.sink import MemorySink
 from streams.tenancy.crypto import Cipher
 from streams.tenancy.integrations import IntegrationStore
 from tests.helpers import make_settings
+
+pytestmark = pytest.mark.redis_cluster
 
 PHONE_NUMBER_ID = "106540352242922"
 

@@ -7,7 +7,7 @@ from streams.cli.main import main
 from streams.pipeline.ratelimit import TokenBucket
 from streams.tenancy.auth import TenantKeys, bearer_key
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 
 async def test_api_keys_authorize_only_their_tenant(redis: Redis) -> None:
@@ -17,13 +17,20 @@ async def test_api_keys_authorize_only_their_tenant(redis: Redis) -> None:
     assert (await keys.authorize("globex", key)).status == 403
     assert (await keys.authorize("acme", None)).status == 401
     assert (await keys.authorize("acme", key + "x")).status == 401
-    stored = [v for k in await redis.keys("herald:apikey*") for v in [await redis.type(k)]]
-    assert stored  # something is stored...
-    dump = b"".join([await redis.get(k) or b"" for k in await redis.keys("herald:apikey:*")])
+    names = [k async for k in redis.scan_iter(match="herald:apikey*")]  # every cluster node
+    assert len(names) == 2  # something is stored (the tenant's hash, the key's record)...
+    dump = b""
+    for name in names:
+        if await redis.type(name) == b"hash":
+            dump += b"".join(f + v for f, v in (await redis.hgetall(name)).items())
+        else:
+            dump += await redis.get(name) or b""
     assert key.encode() not in dump  # ...but never the key itself
     assert [k.key_id for k in await keys.list("acme")] == [info.key_id]
     assert await keys.revoke("acme", info.key_id)
     assert (await keys.authorize("acme", key)).status == 401
+    assert (await keys.authorize("globex", key)).status == 401
+    assert [k async for k in redis.scan_iter(match="herald:apikey*")] == []
 
 
 def test_bearer_key_reads_both_headers() -> None:

@@ -34,7 +34,7 @@ from streams.tenancy.lookups import LookupsService
 from streams.tenancy.policy import PolicyStore
 from tests.helpers import make_settings
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 CREDS = WhatsAppBusinessCredentials.model_validate(
     {"phoneNumberId": "1", "accessToken": "t", "appSecret": "s", "verifyToken": "v"}

@@ -27,7 +27,7 @@ from streams.webhooks import mailgun as mailgun_hooks
 from streams.webhooks import sendgrid as sendgrid_hooks
 from tests.helpers import make_settings
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 DOMAIN = "mg.herald.example"
 MAX_AGE = 900

@@ -29,7 +29,7 @@ from streams.tenancy.integrations import (
     credential_models,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 SECRETS = ("EAAG-access-token-0001", "app-secret-0002", "verify-token-0003")
 

@@ -28,6 +28,7 @@ def event(nid: str, status: Status, tenant: str = "acme") -> StatusEvent:
     return StatusEvent(notification_id=nid, tenant_id=tenant, status=status)
 
 
+@pytest.mark.redis_cluster  # the floors, on one node and on a Redis Cluster
 async def test_a_new_owner_reads_back_and_skips_what_the_dead_one_produced(
     settings_factory: Callable[..., Settings], redis: Redis
 ) -> None:

@@ -18,16 +18,18 @@ from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
 from schemas import DeadLetterInfo, DeadLetterReason, Settings
 from seeds import load_seeds
 from streams.platform.admin import ensure_topics
+from streams.platform.redis import redis_client
 from streams.tenancy.crypto import Cipher
 from streams.tenancy.integrations import IntegrationStore
 from tests.helpers import WorkerProcess, consume_until, make_settings, produce
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 PHONE_NUMBER_ID = "106540352242922"
 TOKEN = "EAAG-test-token"
 APP_SECRET = "app-secret-acme"
 VERIFY_TOKEN = "verify-acme"
+MARKER_BODY = "settled? (marker)"
 
 
 @dataclass
@@ -63,14 +65,17 @@ class Env:
         )
         return [orjson.loads(r.value) for r in records]
 
-    async def settled(self, notification_id: str) -> list[dict[str, Any]]:
-        """All events of ``notification_id`` emitted before a new marker request's ``sent``.
+    async def settled(self, request: dict[str, Any]) -> list[dict[str, Any]]:
+        """All events of ``request`` emitted before a new marker request's ``sent``.
 
-        Everything for a tenant shares one partition, so an event caused before the marker
-        was produced is read before the marker's ``sent``: this proves an absence without
-        waiting for a fixed time.
+        Everything for a tenant shares one partition, and the marker goes to the same
+        recipient (the router keeps one recipient's requests in order, while different
+        recipients' overlap), so an event caused before the marker was produced -- by a
+        duplicate of ``request`` too -- is read before the marker's ``sent``: this proves
+        an absence without waiting for a fixed time.
         """
-        marker = self.request(recipient={"phone": "+1 202 555 0199"})
+        notification_id = request["id"]
+        marker = self.request(recipient=request["recipient"], content={"body": MARKER_BODY})
         await produce(self.settings, self.settings.topic_requests, b"acme", orjson.dumps(marker))
 
         def marker_sent(records: list[ConsumerRecord]) -> bool:
@@ -100,7 +105,7 @@ async def env(
     """One worker for the whole module (worker starts are the slow part); tests use their
     own notification ids and recipients, so they do not see each other's effects."""
     sandbox = WhatsAppBusinessSandbox()
-    redis = Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
     async with serve_app(sandbox.app, port=0) as base_url:
         settings = make_settings(
             kafka_bootstrap_servers=kafka_bootstrap,
@@ -163,7 +168,7 @@ async def test_request_is_accepted_sent_and_delivered_with_signed_webhooks(env: 
     assert await env.sandbox.post_status(wamid, "delivered", unsigned=True) == 401
     # A correctly signed one becomes a status event.
     assert await env.sandbox.post_status(wamid, "delivered") == 200
-    events = await env.settled(req["id"])
+    events = await env.settled(req)
     assert [e["status"] for e in events] == ["accepted", "sent", "delivered"]
     assert events[-1]["metadata"] == {"orderId": 1234}
 
@@ -171,7 +176,7 @@ async def test_request_is_accepted_sent_and_delivered_with_signed_webhooks(env: 
     assert await env.sandbox.post_status(wamid, "read") == 200
     assert await env.sandbox.post_status(wamid, "delivered") == 200
     assert await env.sandbox.post_status(wamid, "read") == 200
-    events = await env.settled(req["id"])
+    events = await env.settled(req)
     assert [e["status"] for e in events] == ["accepted", "sent", "delivered", "read"]
 
 
@@ -217,9 +222,10 @@ async def test_duplicate_id_causes_no_second_call(env: Env) -> None:
     await produce(env.settings, env.settings.topic_requests, b"acme", orjson.dumps(req))
     await env.statuses(req["id"], has("sent"))
     await produce(env.settings, env.settings.topic_requests, b"acme", orjson.dumps(req))
-    events = await env.settled(req["id"])
+    events = await env.settled(req)
     assert [e["status"] for e in events] == ["accepted", "sent"]
-    assert len([m for m in env.sandbox.messages if m.to == "447700900123"]) == 1
+    sent = [m for m in env.sandbox.messages if m.to == "447700900123"]
+    assert len([m for m in sent if m.body["text"]["body"] != MARKER_BODY]) == 1
 
 
 async def test_mis_keyed_request_is_rekeyed_and_processed(env: Env) -> None:

@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from schemas import Status
 from streams.pipeline.state import NotificationState, ParkedStatus
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 
 def make(redis: Redis) -> NotificationState:

@@ -23,11 +23,11 @@ from providers.wppconnect import WppCall
 from streams.tenancy.crypto import Cipher, DecryptionFailed
 from streams.whatsapp import SessionManager, SessionOptions
 from streams.whatsapp.lease import Lease, LeaseManager, LeaseUnavailable, lease_key
-from streams.whatsapp.tokens import RedisTokenStore, token_key
+from streams.whatsapp.tokens import RedisTokenStore, legacy_token_key, token_key
 from tests.helpers import make_settings
 from tests.unit.whatsapp.fakes import FakeWhatsApp, Recorder
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
 TEXT = WppCall("chat.sendTextMessage", "5511999990001@c.us", ("hello", {}), "text")
 OPTIONS = SessionOptions(auto_close_ms=0, watchdog_interval_ms=0)
@@ -184,6 +184,31 @@ async def test_only_the_lease_holder_writes_the_archive(redis: Redis, tmp_path: 
     before = await redis.hget(token_key("acme"), "id")
     assert await store.save("acme", stale) is None
     assert await redis.hget(token_key("acme"), "id") == before
+
+
+async def test_an_archive_under_its_pre_cluster_key_is_adopted(
+    redis: Redis, tmp_path: Path
+) -> None:
+    """Upgrading keeps logins: an archive at ``wppconnect:token:acme`` (no hash tag, as
+    stored by releases before the cluster layout) is moved to ``token_key`` on restore."""
+    cipher = Cipher(key())
+    old = RedisTokenStore(tmp_path / "w1", redis, cipher)
+    kept = write_profile(old.profile_dir("acme"))
+    await old.save("acme", None)
+    fields = await redis.hgetall(token_key("acme"))
+    await redis.delete(token_key("acme"))
+    await redis.hset(legacy_token_key("acme"), mapping=fields)  # where it used to be
+    assert legacy_token_key("acme") != token_key("acme")
+    upgraded = RedisTokenStore(tmp_path / "w2", redis, cipher)
+    assert await upgraded.restore("acme")
+    assert files_of(upgraded.path("acme")) == kept
+    assert await redis.hgetall(token_key("acme")) == fields
+    assert not await redis.exists(legacy_token_key("acme"))
+    # A logout removes it wherever it is.
+    await redis.hset(legacy_token_key("acme"), mapping=fields)
+    assert await upgraded.delete("acme")
+    assert not await redis.exists(token_key("acme"))
+    assert not await redis.exists(legacy_token_key("acme"))
 
 
 # --- two workers over fake pages --------------------------------------------------------------

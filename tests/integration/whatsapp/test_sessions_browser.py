@@ -31,7 +31,7 @@ from streams.platform.metrics import prometheus_text
 from streams.tenancy.crypto import Cipher
 from streams.whatsapp import SessionManager, SessionOptions, WhatsAppSession
 from streams.whatsapp.browser import BrowserLauncher, PlaywrightDriver
-from streams.whatsapp.lease import LeaseManager
+from streams.whatsapp.lease import LeaseManager, lease_key
 from streams.whatsapp.manager import options_for
 from streams.whatsapp.memory import browser_pid
 from streams.whatsapp.tokens import RedisTokenStore, token_key
@@ -228,7 +228,7 @@ async def test_idle_close_reopen_and_a_full_worker_refuses(env: Env) -> None:
     await acme.settled()  # archived and released
     assert acme.close_reason == "idle"
     assert not _alive(pid)
-    assert not await env.redis.exists("wppconnect:lease:acme")
+    assert not await env.redis.exists(lease_key("acme"))
     # Now globex fits; and acme reopens on demand, logged in (no QR).
     await env.pair(worker, "globex", GLOBEX)
     await worker.wait_status("globex", "browserClose")  # idles out too

@@ -160,8 +160,9 @@ def test_invalid_configuration_exits_2(
     monkeypatch.setenv("LOG_LEVEL", "loud")
     code, _, err = run(capsys, "providers")
     assert code == 2
-    assert err.startswith("herald: error: invalid configuration: LOG_LEVEL")
-    assert len(err.strip().splitlines()) == 1
+    first, hint = err.strip().splitlines()
+    assert first.startswith("herald: error: invalid configuration: LOG_LEVEL")
+    assert hint.startswith("  hint: ")
 
 
 def test_unreachable_redis_is_one_clear_line(
@@ -169,8 +170,9 @@ def test_unreachable_redis_is_one_clear_line(
 ) -> None:
     monkeypatch.setenv("REDIS_URL", f"redis://:hunter2@127.0.0.1:{find_free_port()}/0")
     code, _, err = run(capsys, "seed")
-    assert code == 1
+    assert code == 3
     assert err.startswith("herald: error: cannot reach Redis at redis://:***@127.0.0.1:")
+    assert "hint: start redis-server" in err
     assert "hunter2" not in err
     assert "Traceback" not in err
 
@@ -308,7 +310,7 @@ def test_set_refuses_without_a_key(
         capsys, "integrations", "set", "--tenant", "cli-acme", "--provider",
         "whatsapp-business", "--credentials", json.dumps(WA_CREDS),
     )  # fmt: skip
-    assert code == 1
+    assert code == 2
     assert "HERALD_SECRET_KEY is not set" in err
     assert "herald keygen" in err
 
@@ -322,6 +324,6 @@ def test_set_rejects_a_bad_key(
         capsys, "integrations", "set", "--tenant", "cli-acme", "--provider",
         "whatsapp-business", "--credentials", json.dumps(WA_CREDS),
     )  # fmt: skip
-    assert code == 1
+    assert code == 2
     assert "HERALD_SECRET_KEY must decode to 32 bytes" in err
     assert "c2hvcnQta2V5" not in err
