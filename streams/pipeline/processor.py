@@ -39,6 +39,7 @@ from streams.pipeline.ratelimit import TokenBucket
 from streams.pipeline.resolve import CredentialsUnreadable, Rejection, Resolved, resolve_provider
 from streams.pipeline.state import NotificationState
 from streams.platform.infra import INFRA_ERRORS, durable
+from streams.platform.outbox import StatusOutbox
 from streams.tenancy.integrations import IntegrationStore
 from streams.tenancy.lookups import LookupsService
 from streams.tenancy.policy import PolicyStore
@@ -46,6 +47,8 @@ from streams.tenancy.policy import PolicyStore
 __all__ = ["INFRA_ERRORS", "EventSink", "RequestProcessor", "backoff_delay", "source_of"]
 
 log = logging.getLogger(__name__)
+
+Job = Callable[[], Awaitable[None]]
 
 #: Phases in which the request's outcome is recorded (and its event produced or queued).
 _FINAL_PHASES = frozenset({"sent", "failed", "rejected", "dispatched", "scheduled"})
@@ -84,8 +87,10 @@ class RequestProcessor:
         buckets: TokenBucket,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         resources: Resources | None = None,
+        outbox: StatusOutbox | None = None,
     ) -> None:
         self.settings = settings
+        self.outbox = outbox  # HOOK(outbox): attributes each record's status events to it
         self.resources = resources if resources is not None else Resources()
         self.state = state
         self.lookups = lookups
@@ -108,6 +113,12 @@ class RequestProcessor:
 
     # -- entry points ----------------------------------------------------------------------
 
+    def _tracked(self, record: RawRecord | None, tenant: str | None, job: Job) -> Job:
+        """HOOK(outbox): run ``job`` as ``record``'s work (no-op without an outbox)."""
+        if self.outbox is None or record is None:
+            return job
+        return self.outbox.tracked(record.topic, record.partition, record.offset, tenant, job)
+
     async def submit(self, record: RawRecord, done: Callable[[], Awaitable[object]]) -> None:
         """Schedule one record; ``done`` runs once its outputs are on the broker."""
         outcome = decode_record(record, self.settings)
@@ -121,10 +132,15 @@ class RequestProcessor:
     ) -> None:
         if isinstance(outcome, DeadLetter):
             key = f"\x00dlq{record.offset % 16}"  # dead letters need no order among themselves
-            await self.inflight.submit(key, lambda: self._dead(outcome), done)
+            letter = outcome
+            await self.inflight.submit(
+                key, self._tracked(record, None, lambda: self._dead(letter)), done
+            )
         elif isinstance(outcome, Invalid):
             key = f"{outcome.tenant_id}\x00invalid"
-            await self.inflight.submit(key, lambda: self._invalid(outcome), done)
+            invalid = outcome
+            job = self._tracked(record, invalid.tenant_id, lambda: self._invalid(invalid))
+            await self.inflight.submit(key, job, done)
         else:
             request = outcome.request
             if record.key != request.tenant_id.encode():
@@ -132,16 +148,20 @@ class RequestProcessor:
                 # meet in one partition, and let that copy be processed instead.
                 await self.inflight.submit(
                     "\x00forward",
-                    lambda: self._retry_infra(
-                        lambda: self.sink.forward(record, request.tenant_id.encode()), "forward"
+                    self._tracked(
+                        record,
+                        None,
+                        lambda: self._retry_infra(
+                            lambda: self.sink.forward(record, request.tenant_id.encode()),
+                            "forward",
+                        ),
                     ),
                     done,
                 )
                 return
             src = source_of(record)
-            await self.inflight.submit(
-                ordering_key(request), lambda: self.request_job(request, src), done
-            )
+            job = self._tracked(record, request.tenant_id, lambda: self.request_job(request, src))
+            await self.inflight.submit(ordering_key(request), job, done)
 
     async def process(self, record: RawRecord) -> None:
         """Process one record to the end (tests and tools; the agent uses :meth:`submit`)."""
@@ -366,8 +386,10 @@ class RequestProcessor:
         await self._retry_infra(lambda: self.deliverer.resume(envelope), "retry")
 
     async def submit_retry(
-        self, envelope: RetryEnvelope, done: Callable[[], Awaitable[object]]
+        self,
+        envelope: RetryEnvelope,
+        done: Callable[[], Awaitable[object]],
+        source: RawRecord | None = None,
     ) -> None:
-        await self.inflight.submit(
-            ordering_key(envelope.request), lambda: self.retry(envelope), done
-        )
+        job = self._tracked(source, envelope.request.tenant_id, lambda: self.retry(envelope))
+        await self.inflight.submit(ordering_key(envelope.request), job, done)

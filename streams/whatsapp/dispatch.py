@@ -37,6 +37,7 @@ from streams.pipeline.processor import INFRA_ERRORS, EventSink
 from streams.pipeline.resolve import Rejection, resolve_provider
 from streams.pipeline.state import RANKS, NotificationRecord, NotificationState
 from streams.platform.metrics import metrics
+from streams.platform.outbox import StatusOutbox
 from streams.tenancy.integrations import IntegrationStore
 from streams.tenancy.lookups import LookupsService
 from streams.whatsapp.manager import SessionManager, message_key, options_for
@@ -84,7 +85,9 @@ class DispatchProcessor:
         sessions: SessionManager,
         sink: EventSink,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        outbox: StatusOutbox | None = None,
     ) -> None:
+        self.outbox = outbox  # HOOK(outbox): attributes each record's status events to it
         self.settings = settings
         self.state = state
         self.lookups = lookups
@@ -117,15 +120,24 @@ class DispatchProcessor:
             except _Abandoned:
                 log.info("dispatch left for the next owner", extra={"partition": record.partition})
 
+        def tracked(
+            tenant: str | None, work: Callable[[], Awaitable[None]]
+        ) -> Callable[[], Awaitable[None]]:
+            if self.outbox is None:  # HOOK(outbox): this record's events are attributed to it
+                return work
+            return self.outbox.tracked(record.topic, record.partition, record.offset, tenant, work)
+
         if isinstance(outcome, DeadLetter):
             letter = outcome
             await self.inflight.submit(
-                "\x00dlq", lambda: job(lambda: self.sink.dead_letter(letter)), ack
+                "\x00dlq", tracked(None, lambda: job(lambda: self.sink.dead_letter(letter))), ack
             )
         elif isinstance(outcome, Invalid):
             invalid = outcome
             await self.inflight.submit(
-                invalid.tenant_id, lambda: job(lambda: self._invalid(invalid)), ack
+                invalid.tenant_id,
+                tracked(invalid.tenant_id, lambda: job(lambda: self._invalid(invalid))),
+                ack,
             )
         else:
             request = outcome.request
@@ -141,7 +153,7 @@ class DispatchProcessor:
                         del queued[tenant]
 
             queued[tenant] += 1  # the session's queue depth, visible in the metrics
-            await self.inflight.submit(tenant, deliver, ack)
+            await self.inflight.submit(tenant, tracked(tenant, deliver), ack)
 
     async def process(self, record: RawRecord) -> None:
         """Process one record to the end (tests and tools)."""
