@@ -336,12 +336,21 @@ class StatusOutbox:
             job = default if owners is None else owners[i]
             s = self.partition_of(event.tenant_id)
             key = (s, bytes.fromhex(event.event_id))
-            if key in keys or not await self._fresh(key):
+            if key in keys:
+                self._skip(event)
+                continue
+            if key in self._pending or key in self._uncertain:  # rare: ask the slow way
+                if not await self._fresh(key):
+                    self._skip(event)
+                    continue
+            elif key[1] in self._seen[s]:
                 self._skip(event)
                 continue
             source = job.source if job is not None and job.partition == s else None
             if source is not None and source in self._owned:
-                await self._ensure_floor(source, s)
+                floors = self._floors.get(source)
+                if floors is None or s not in floors:
+                    await self._ensure_floor(source, s)
             keys.add(key)
             chosen.append((i, key))
         loop = asyncio.get_running_loop()

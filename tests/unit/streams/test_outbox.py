@@ -295,3 +295,64 @@ async def test_a_batch_is_produced_in_order_without_what_is_already_there() -> N
     again = [event("c", Status.ACCEPTED), event("d", Status.ACCEPTED), event("e", Status.SENT)]
     assert await box.send_many(again, enqueue) == [False, False, True]
     assert max(log.ids().values()) == 1
+
+
+async def test_a_finished_record_counts_until_its_offset_is_committed() -> None:
+    # The router replays a finished but uncommitted record by emitting its events again:
+    # its floor must hold until the commit, not only until the job ends.
+    log, memory = Log(), Memory()
+    committed: dict[Source, int] = {}
+    first = outbox(log, memory)
+    first.committed = lambda: committed
+    await first.assign([TP(REQUESTS, 0)])
+    s = status_partition("acme", PARTITIONS)
+    done = [event("n0", Status.ACCEPTED), event("n0", Status.SENT)]
+    await run_record(first, log, 0, done)
+    for i in range(3):  # others write to the partition after record 0 finished
+        log.append(s, event(f"x{i}", Status.READ))
+    await first.flush()
+    assert memory.floors[Source(REQUESTS, 0)][s] == 0  # record 0 not committed yet
+    log.sources[0] = 1
+    del first  # dies before the commit of offset 0
+
+    second = outbox(log, memory)
+    second.committed = lambda: committed
+    await second.assign([TP(REQUESTS, 0)])
+    assert await run_record(second, log, 0, done) == [False, False]
+    assert max(log.ids().values()) == 1
+    committed[Source(REQUESTS, 0)] = 1  # now committed: the floor may pass it
+    await second.flush()
+    assert memory.floors[Source(REQUESTS, 0)][s] == len(log.partitions[s])
+
+
+async def test_a_batch_attributes_each_event_to_its_own_record() -> None:
+    # One produce batch carries the events of records from two source partitions: each
+    # source gets its floor before its event, and a replay of either is de-duplicated.
+    log, memory = Log(), Memory()
+    committed: dict[Source, int] = {}
+    first = outbox(log, memory)
+    first.committed = lambda: committed
+    await first.assign([TP(REQUESTS, 0), TP(REQUESTS, 1)])
+    await first.opened()
+    owners = [first.begin(REQUESTS, 0, 5, "acme"), first.begin(REQUESTS, 1, 7, "globex")]
+    events = [event("a", Status.ACCEPTED, "acme"), event("g", Status.ACCEPTED, "globex")]
+
+    async def enqueue(ev: StatusEvent, partition: int) -> asyncio.Future[int]:
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        future.set_result(log.append(partition, ev))
+        return future
+
+    assert await first.send_many(events, enqueue, owners) == [True, True]
+    for owner in owners:
+        first.finish(owner)
+    assert set(memory.floors) == {Source(REQUESTS, 0), Source(REQUESTS, 1)}
+    assert memory.floors[Source(REQUESTS, 0)] == {status_partition("acme", PARTITIONS): 0}
+    assert memory.floors[Source(REQUESTS, 1)] == {status_partition("globex", PARTITIONS): 0}
+    log.sources.update({0: 6, 1: 8})
+    del first
+
+    second = outbox(log, memory)
+    await second.assign([TP(REQUESTS, 0), TP(REQUESTS, 1)])
+    assert await run_record(second, log, 5, [events[0]]) == [False]
+    assert await run_record(second, log, 7, [events[1]], partition=1) == [False]
+    assert max(log.ids().values()) == 1
