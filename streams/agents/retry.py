@@ -64,6 +64,6 @@ def _register_one(app: faust.App, name: str, topic: Any, runtime: Runtime) -> An
             wait = (envelope.due_at - utcnow()).total_seconds()
             if wait > 0:
                 await asyncio.sleep(wait)
-            await runtime.processor.submit_retry(envelope, done, record)
+            await runtime.processor.submit_retry(envelope, done, source=record)  # HOOK(outbox)
 
     return retry

@@ -69,6 +69,9 @@ def register(app: faust.App, topics: Topics, runtime: Runtime) -> Any:
     @app.on_partitions_assigned.connect
     async def on_assigned(app: faust.App, assigned: Any, **kwargs: Any) -> None:
         runtime.assigned = True
+        # HOOK(outbox): read back the status partitions the new sources wrote to, before
+        # any of their records emits again (in the background; emissions wait for it).
+        runtime.outbox.assign(assigned, before=runtime.start)
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app: faust.App, revoked: Any, **kwargs: Any) -> None:
@@ -79,5 +82,10 @@ def register(app: faust.App, topics: Topics, runtime: Runtime) -> Any:
             if collector is not None:
                 await collector.flush()
             await runtime.processor.inflight.drain(timeout=settings.broker_rebalance_timeout)
+        # HOOK(outbox): their floors belong to the next owner from now on. Last, not first:
+        # the jobs drained above may still write a floor (the next owner joins only after
+        # this handler returns), and Faust drops the revoked partitions' uncommitted acks,
+        # so the floors must keep covering every record since the last commit.
+        runtime.outbox.revoke(revoked)
 
     return route

@@ -52,8 +52,13 @@ def register(app: faust.App, topics: Topics, runtime: WhatsAppRuntime) -> None:
 
             await runtime.commands.submit(record_from_event(event), done)
 
+    @app.on_partitions_revoked.connect
+    async def on_revoked(app: faust.App, revoked: Any, **kwargs: Any) -> None:
+        runtime.outbox.revoke(revoked)  # HOOK(outbox): their floors belong to the next owner
+
     @app.on_partitions_assigned.connect
     async def on_assigned(app: faust.App, assigned: Any, **kwargs: Any) -> None:
         # The full assignment: sessions of partitions not in it belong to another worker now.
         runtime.assigned = True
+        runtime.outbox.assign(assigned, before=runtime.start)  # HOOK(outbox): read back
         await runtime.assign(_partitions(assigned, dispatch_topic))

@@ -43,6 +43,7 @@ from streams.pipeline.processor import RequestProcessor, source_of
 from streams.pipeline.resolve import Rejection, Resolved, resolve_provider
 from streams.pipeline.state import NotificationRecord
 from streams.platform.infra import INFRA_ERRORS, durable
+from streams.platform.outbox import OutboxJob
 from streams.platform.tracing import batch_span, extract, remember, traced_job
 
 __all__ = ["BatchRouter"]
@@ -50,6 +51,7 @@ __all__ = ["BatchRouter"]
 log = logging.getLogger(__name__)
 
 Done = Callable[[], Awaitable[object]]
+Job = Callable[[], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -108,27 +110,32 @@ class BatchRouter:
     async def _flush(self, chunk: list[_Entry]) -> None:
         if not chunk:
             return
+        owners = await self._begin(chunk)
         try:
             await self._plan(chunk)
             planned = [e for e in chunk if e.claim is not None]
             results = await self._claim([e.claim for e in planned if e.claim is not None])
         except Exception:  # a bug, or Redis refusing the script: the per-request way
             log.exception("batch claim failed; its requests go the per-request way")
-            for entry in chunk:
-                self.inflight.spawn(entry.key, self._per_request(entry), entry.done)
+            for entry, owner in zip(chunk, owners, strict=True):
+                fallback = self._as(owner, self._per_request(entry))
+                self.inflight.spawn(entry.key, fallback, entry.done)
             return
         outcome: dict[int, NotificationRecord | str] = {
             id(e): r for e, r in zip(planned, results, strict=True)
         }
         accepted: list[StatusEvent] = []
-        for entry in planned:
-            if outcome[id(entry)] in (BEGAN, CREATED):
+        accepted_owners: list[OutboxJob | None] = []
+        for entry, owner in zip(chunk, owners, strict=True):
+            if outcome.get(id(entry)) in (BEGAN, CREATED):
                 assert entry.resolved is not None
                 accepted.append(event_for(entry.request, Status.ACCEPTED, entry.resolved.name))
+                accepted_owners.append(owner)
+        sink = self.processor.sink
         before = asyncio.ensure_future(
-            durable(lambda: emit_statuses(self.processor.sink, accepted), "accepted")
+            durable(lambda: emit_statuses(sink, accepted, accepted_owners), "accepted")
         )
-        for entry in chunk:
+        for entry, owner in zip(chunk, owners, strict=True):
             result = outcome.get(id(entry))
             job: Callable[[], Awaitable[None]]
             if result == BEGAN:
@@ -147,7 +154,30 @@ class BatchRouter:
                 tenant_id=request.tenant_id,
                 notification_id=request.id,
             )
-            self.inflight.spawn(entry.key, traced, entry.done)
+            self.inflight.spawn(entry.key, self._as(owner, traced), entry.done)
+
+    async def _begin(self, chunk: list[_Entry]) -> list[OutboxJob | None]:
+        """HOOK(outbox): one handle per record, before any of the chunk's events exists.
+
+        Each record's events (the chunk's ``accepted``, its ``sent`` in a completion wave,
+        anything its job emits) are attributed to it: its floor holds until its offset is
+        committed. No I/O: the gate is open except during a read-back after assignment.
+        """
+        outbox = self.processor.outbox
+        if outbox is None:
+            return [None] * len(chunk)
+        await outbox.opened()
+        return [
+            outbox.begin(e.record.topic, e.record.partition, e.record.offset, e.request.tenant_id)
+            for e in chunk
+        ]
+
+    def _as(self, owner: OutboxJob | None, job: Callable[[], Awaitable[None]]) -> Job:
+        """``job`` run as ``owner``'s record (in its own task: the owner is a context var)."""
+        outbox = self.processor.outbox
+        if owner is None or outbox is None:
+            return job
+        return lambda: outbox.run_as(owner, job)
 
     async def _plan(self, chunk: list[_Entry]) -> None:
         """Resolve and validate each request; decide which may start its call at once."""

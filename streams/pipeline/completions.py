@@ -27,6 +27,7 @@ from streams.pipeline.delivery import event_for
 from streams.pipeline.state import NotificationState, ParkedStatus
 from streams.platform.infra import durable
 from streams.platform.metrics import metrics
+from streams.platform.outbox import OutboxJob, current_job
 
 __all__ = ["Completions", "StatusEmitter", "emit_statuses"]
 
@@ -37,13 +38,21 @@ class StatusEmitter(Protocol):
     async def status(self, event: StatusEvent) -> None: ...
 
 
-async def emit_statuses(sink: StatusEmitter, events: Sequence[StatusEvent]) -> None:
-    """Hand ``events`` to the sink together (``emit_statuses`` when it batches), in order."""
+async def emit_statuses(
+    sink: StatusEmitter,
+    events: Sequence[StatusEvent],
+    owners: Sequence[OutboxJob | None] | None = None,
+) -> None:
+    """Hand ``events`` to the sink together (``emit_statuses`` when it batches), in order.
+
+    ``owners[i]``: the consumed record ``events[i]`` belongs to (HOOK(outbox)); by
+    default the record whose job runs in this task.
+    """
     if not events:
         return
     batch = getattr(sink, "emit_statuses", None)
     if batch is not None:
-        await batch(events)
+        await batch(events, owners)
         return
     for event in events:
         await sink.status(event)
@@ -55,6 +64,7 @@ class _Done:
     request: NotificationRequest
     before: Awaitable[object]  # the request's `accepted` event, produced first
     future: asyncio.Future[bool]
+    owner: OutboxJob | None  # the record it belongs to (HOOK(outbox))
     current: bool | None = None  # set once recorded (a retried wave does not record twice)
     parked: list[ParkedStatus] = field(default_factory=list)
 
@@ -72,7 +82,7 @@ class Completions:
     ) -> bool:
         """Record and emit a successful send; ``False`` if the attempt was not current."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Done(item, request, before, future))
+        self._queue.append(_Done(item, request, before, future, current_job()))
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._drain())
         return await future
@@ -99,6 +109,7 @@ class Completions:
             for done, (current, parked) in zip(todo, results, strict=True):
                 done.current, done.parked = current, parked
         events: list[StatusEvent] = []
+        owners: list[OutboxJob | None] = []
         for done in wave:
             item = done.item
             if not done.current:
@@ -122,10 +133,11 @@ class Completions:
                     provider_message_id=item.provider_message_id,
                 )
             )
+            owners.append(done.owner)
         befores = {id(d.before): d.before for d in wave}
         for before in befores.values():
             await before
-        await emit_statuses(self._sink, events)
+        await emit_statuses(self._sink, events, owners)
         for done in wave:
             if done.current and done.parked:
                 await self._replay_parked(done)
@@ -148,5 +160,5 @@ class Completions:
                     provider_message_id=item.provider_message_id,
                     error=ErrorInfo.model_validate(error) if error else None,
                 )
-                await emit_statuses(self._sink, [event])
+                await emit_statuses(self._sink, [event], [done.owner])
             done.parked.pop(0)

@@ -39,6 +39,7 @@ from streams.pipeline.ratelimit import TokenBucket
 from streams.pipeline.resolve import CredentialsUnreadable, Rejection, Resolved, resolve_provider
 from streams.pipeline.state import NotificationState
 from streams.platform.infra import INFRA_ERRORS, durable
+from streams.platform.outbox import StatusOutbox
 from streams.platform.tracing import traced_job
 from streams.tenancy.integrations import IntegrationStore
 from streams.tenancy.lookups import LookupsService
@@ -47,6 +48,8 @@ from streams.tenancy.policy import PolicyStore
 __all__ = ["INFRA_ERRORS", "EventSink", "RequestProcessor", "backoff_delay", "source_of"]
 
 log = logging.getLogger(__name__)
+
+Job = Callable[[], Awaitable[None]]
 
 #: Phases in which the request's outcome is recorded (and its event produced or queued).
 _FINAL_PHASES = frozenset({"sent", "failed", "rejected", "dispatched", "scheduled"})
@@ -85,8 +88,10 @@ class RequestProcessor:
         buckets: TokenBucket,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         resources: Resources | None = None,
+        outbox: StatusOutbox | None = None,
     ) -> None:
         self.settings = settings
+        self.outbox = outbox  # HOOK(outbox): attributes each record's status events to it
         self.resources = resources if resources is not None else Resources()
         self.state = state
         self.lookups = lookups
@@ -109,6 +114,12 @@ class RequestProcessor:
 
     # -- entry points ----------------------------------------------------------------------
 
+    def _tracked(self, record: RawRecord | None, tenant: str | None, job: Job) -> Job:
+        """HOOK(outbox): run ``job`` as ``record``'s work (no-op without an outbox)."""
+        if self.outbox is None or record is None:
+            return job
+        return self.outbox.tracked(record.topic, record.partition, record.offset, tenant, job)
+
     async def submit(self, record: RawRecord, done: Callable[[], Awaitable[object]]) -> None:
         """Schedule one record; ``done`` runs once its outputs are on the broker."""
         outcome = decode_record(record, self.settings)
@@ -122,10 +133,15 @@ class RequestProcessor:
     ) -> None:
         if isinstance(outcome, DeadLetter):
             key = f"\x00dlq{record.offset % 16}"  # dead letters need no order among themselves
-            await self.inflight.submit(key, lambda: self._dead(outcome), done)
+            letter = outcome
+            await self.inflight.submit(
+                key, self._tracked(record, None, lambda: self._dead(letter)), done
+            )
         elif isinstance(outcome, Invalid):
             key = f"{outcome.tenant_id}\x00invalid"
-            await self.inflight.submit(key, lambda: self._invalid(outcome), done)
+            invalid = outcome
+            job = self._tracked(record, invalid.tenant_id, lambda: self._invalid(invalid))
+            await self.inflight.submit(key, job, done)
         else:
             request = outcome.request
             if record.key != request.tenant_id.encode():
@@ -133,14 +149,19 @@ class RequestProcessor:
                 # meet in one partition, and let that copy be processed instead.
                 await self.inflight.submit(
                     "\x00forward",
-                    lambda: self._retry_infra(
-                        lambda: self.sink.forward(record, request.tenant_id.encode()), "forward"
+                    self._tracked(
+                        record,
+                        None,
+                        lambda: self._retry_infra(
+                            lambda: self.sink.forward(record, request.tenant_id.encode()),
+                            "forward",
+                        ),
                     ),
                     done,
                 )
                 return
             src = source_of(record)
-            job = traced_job(
+            traced = traced_job(
                 record.topic,
                 record.headers,
                 lambda: self.request_job(request, src),
@@ -149,6 +170,7 @@ class RequestProcessor:
                 tenant_id=request.tenant_id,
                 notification_id=request.id,
             )
+            job = self._tracked(record, request.tenant_id, traced)
             await self.inflight.submit(ordering_key(request), job, done)
 
     async def process(self, record: RawRecord) -> None:
@@ -386,18 +408,19 @@ class RequestProcessor:
         self,
         envelope: RetryEnvelope,
         done: Callable[[], Awaitable[object]],
-        record: RawRecord | None = None,
+        source: RawRecord | None = None,
     ) -> None:
         job: Callable[[], Awaitable[None]] = lambda: self.retry(envelope)  # noqa: E731
-        if record is not None:  # continue the trace the delay topic's record carries
+        if source is not None:  # continue the trace the delay topic's record carries
             job = traced_job(
-                record.topic,
-                record.headers,
+                source.topic,
+                source.headers,
                 job,
-                partition=record.partition,
-                offset=record.offset,
+                partition=source.partition,
+                offset=source.offset,
                 tenant_id=envelope.request.tenant_id,
                 notification_id=envelope.request.id,
                 **{"herald.attempt": envelope.attempt, "herald.provider": envelope.provider},
             )
+        job = self._tracked(source, envelope.request.tenant_id, job)
         await self.inflight.submit(ordering_key(envelope.request), job, done)

@@ -12,6 +12,9 @@ Instruments (Prometheus names in brackets; docs/whatsapp-sessions.md has example
 
 * ``herald.notifications.sent`` / ``.failed`` per ``provider`` (``failed`` also per error
   ``code``) [``herald_notifications_sent_total``, ``herald_notifications_failed_total``];
+* ``herald.status.deduplicated`` per ``status``: status events not produced because their
+  ``eventId`` was already on the topic (replays after a crash, ``streams/platform/outbox.py``)
+  [``herald_status_deduplicated_total``];
 * WhatsApp sessions: ``herald.whatsapp.qr_codes``, ``.reconnections`` (per ``reason``),
   ``.handovers`` (per ``how``: released, expired), ``.snapshots``, ``.restores``,
   ``.session.refused``, the ``.session.lifetime`` histogram (seconds), and the gauges
@@ -89,6 +92,11 @@ class HeraldMetrics:
             unit="1",
             description="notifications failed, per provider and error code",
         )
+        self.deduplicated_counter = meter.create_counter(
+            "herald.status.deduplicated",
+            unit="1",
+            description="status events not produced again: their eventId was on the topic",
+        )
         self.qr_codes = meter.create_counter(
             "herald.whatsapp.qr_codes", unit="1", description="QR codes generated"
         )
@@ -134,6 +142,9 @@ class HeraldMetrics:
 
     def failed(self, provider: str | None, code: str) -> None:
         self.failed_counter.add(1, {"provider": provider or "none", "code": code})
+
+    def deduplicated(self, status: str) -> None:
+        self.deduplicated_counter.add(1, {"status": status})
 
     # --- gauges -------------------------------------------------------------------------
 

@@ -27,8 +27,10 @@ from streams.pipeline.processor import INFRA_ERRORS, EventSink, RequestProcessor
 from streams.pipeline.ratelimit import TokenBucket
 from streams.pipeline.state import NotificationState
 from streams.pipeline.updates import StatusUpdater
+from streams.platform.outbox import StatusOutbox
 from streams.platform.redis import redis_for
 from streams.platform.sink import FaustSink
+from streams.platform.tail import KafkaTailReader, RedisCheckpoints, Source
 from streams.platform.tracing import instrument_http_client
 from streams.tenancy.cache import CachingIntegrationStore
 from streams.tenancy.crypto import Cipher, MissingSecretKey
@@ -51,6 +53,20 @@ class Runtime:
         self.topics = topics
         self._sink_override = sink
         self.assigned = False  # set once the consumer group gave this worker its partitions
+        # HOOK(outbox): de-duplicates status events; reads back on assignment (router role).
+        self._tail = KafkaTailReader(settings.kafka_bootstrap_servers)
+        self._checkpoints = RedisCheckpoints(
+            # Its own small client: the outbox exists (and is assigned) before ``start``.
+            redis_for(settings, max_connections=4)
+        )
+        self.outbox = StatusOutbox(
+            status_topic=settings.topic_status,
+            source_topics=self.outbox_sources(),
+            partitions=settings.topic_partitions,
+            reader=self._tail,
+            checkpoints=self._checkpoints,
+            committed=self._committed_offsets,
+        )
         self._started = False
         self._lock = asyncio.Lock()
 
@@ -77,7 +93,7 @@ class Runtime:
                 cipher = None
             self.cipher = cipher  # also seals the QR copy in Redis (streams.whatsapp.store)
             self.sink: EventSink = self._sink_override or FaustSink(
-                self.topics, max_record_bytes=settings.kafka_max_record_bytes
+                self.topics, self.outbox, max_record_bytes=settings.kafka_max_record_bytes
             )
             self.state = NotificationState(
                 self.redis,
@@ -101,6 +117,7 @@ class Runtime:
                 policies=PolicyStore(self.redis),
                 buckets=TokenBucket(self.redis),
                 resources=self.resources,
+                outbox=self.outbox,
             )
             self.batch_router = BatchRouter(
                 self.processor,
@@ -143,6 +160,25 @@ class Runtime:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
+    def _committed_offsets(self) -> dict[Source, int]:
+        """The offsets this worker's consumer committed (next to read), per owned partition.
+
+        Read from Faust's consumer in-process (no I/O): the outbox keeps a finished
+        record's floor until its offset is below these.
+        """
+        app = self.topics.status.app
+        consumer = getattr(app, "_consumer", None)  # never create one here
+        offsets = getattr(consumer, "_committed_offset", None) or {}
+        return {
+            Source(tp.topic, tp.partition): int(offset)
+            for tp, offset in list(offsets.items())
+            if offset is not None
+        }
+
+    def outbox_sources(self) -> frozenset[str]:
+        """The consumed topics whose records produce status events (this role's)."""
+        return frozenset([self.settings.topic_requests, *self.settings.retry_topics.values()])
+
     @property
     def started(self) -> bool:
         return self._started
@@ -153,6 +189,9 @@ class Runtime:
         await self.processor.inflight.drain(timeout=30)
         self._cache_feed.cancel()
         await asyncio.gather(self._cache_feed, return_exceptions=True)
+        await self.outbox.close()
+        await self._tail.close()
+        await self._checkpoints.close()
         await self.http.aclose()
         await self.inbox.close()
         await self.redis.aclose()

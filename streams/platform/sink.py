@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -15,6 +15,7 @@ from streams.pipeline.decode import DeadLetter, RawRecord
 from streams.platform.tracing import produce_span, status_headers
 
 if TYPE_CHECKING:
+    from streams.platform.outbox import OutboxJob, StatusOutbox
     from streams.platform.topics import Topics
 
 __all__ = ["TRUNCATED_HEADER", "FaustSink", "MemorySink", "fit_dead_letter"]
@@ -45,8 +46,15 @@ def fit_dead_letter(letter: DeadLetter, max_record_bytes: int) -> tuple[bytes | 
 class FaustSink:
     """Sends through Faust's producer and waits for the broker's acknowledgement."""
 
-    def __init__(self, topics: Topics, *, max_record_bytes: int = 1_048_576) -> None:
+    def __init__(
+        self,
+        topics: Topics,
+        outbox: StatusOutbox | None = None,
+        *,
+        max_record_bytes: int = 1_048_576,
+    ) -> None:
         self._topics = topics
+        self._outbox = outbox
         self._max_record_bytes = max_record_bytes
 
     async def _send(self, topic: Any, key: bytes | None, value: bytes | None, headers: Any) -> None:
@@ -58,30 +66,50 @@ class FaustSink:
     async def status(self, event: StatusEvent) -> None:
         await self.emit_statuses([event])
 
-    async def emit_statuses(self, events: Sequence[StatusEvent]) -> None:
+    async def emit_statuses(
+        self, events: Sequence[StatusEvent], owners: Sequence[OutboxJob | None] | None = None
+    ) -> None:
         """Produce status events in order, then await their acknowledgements together.
 
         The one place status events leave the router: every path (one event or a batch)
         goes through here. All of them are handed to the producer before any
         acknowledgement is awaited, so the producer batches them per partition.
+        With the outbox (HOOK(outbox)), the partition is Herald's choice (murmur2 of the
+        tenant) and an ``eventId`` already on the topic is not produced again;
+        ``owners[i]`` is the consumed record ``events[i]`` belongs to.
         """
         topic = self._topics.status
         # Straight to Faust's producer (the aiokafka one): the topic's send adds a
         # FutureMessage, callbacks and sensors per record that the router does not use.
         producer, name = topic.app.producer, topic.get_topic_name()
-        pending = [
-            await producer.send(
+        if self._outbox is None:
+            pending = [
+                await producer.send(
+                    name,
+                    e.tenant_id.encode(),
+                    e.to_json(),
+                    None,
+                    None,
+                    status_headers(name, e.tenant_id, e.notification_id),  # None: tracing off
+                )
+                for e in events
+            ]
+            for future in pending:
+                await future  # resolves when the broker has acknowledged the record
+            return
+
+        async def enqueue(event: StatusEvent, partition: int) -> Awaitable[int]:
+            future = await producer.send(
                 name,
-                e.tenant_id.encode(),
-                e.to_json(),
+                event.tenant_id.encode(),
+                event.to_json(),
+                partition,
                 None,
-                None,
-                status_headers(name, e.tenant_id, e.notification_id),  # None: tracing off
+                status_headers(name, event.tenant_id, event.notification_id),
             )
-            for e in events
-        ]
-        for future in pending:
-            await future  # resolves when the broker has acknowledged the record
+            return _offset(future)
+
+        await self._outbox.send_many(events, enqueue, owners)
 
     async def dead_letter(self, letter: DeadLetter) -> None:
         value, headers = fit_dead_letter(letter, self._max_record_bytes)
@@ -97,6 +125,11 @@ class FaustSink:
     async def retry(self, topic: str, envelope: RetryEnvelope) -> None:
         key = envelope.request.tenant_id.encode()
         await self._send(self._topics.retry[topic], key, envelope.to_json(), None)
+
+
+async def _offset(future: Awaitable[Any]) -> int:
+    metadata = await future  # resolves when the broker has acknowledged the record
+    return int(metadata.offset)
 
 
 _T = TypeVar("_T")
@@ -131,7 +164,9 @@ class MemorySink:
         if self.max_record_bytes is not None and sum(sizes) > self.max_record_bytes:
             raise MessageSizeTooLargeError(f"{sum(sizes)} bytes > {self.max_record_bytes}")
 
-    async def emit_statuses(self, events: Sequence[StatusEvent]) -> None:
+    async def emit_statuses(
+        self, events: Sequence[StatusEvent], owners: Sequence[OutboxJob | None] | None = None
+    ) -> None:
         for event in events:
             self._check(len(event.to_json()), len(event.tenant_id))
         self.statuses.extend(events)

@@ -20,6 +20,7 @@ __all__ = [
     "lookup_types",
     "lookups",
     "notification",
+    "outbox_floors",
     "parked",
     "provider_rows",
 ]
@@ -72,3 +73,11 @@ def lookups() -> str:
 
 def provider_rows() -> str:
     return "herald:providers"
+
+
+def outbox_floors(topic: str, partition: int) -> str:
+    """Hash: status partition -> floor offset of a consumed topic-partition's events.
+
+    See ``streams/platform/outbox.py``; a few fields per consumed partition, never expires.
+    """
+    return f"herald:outbox:{{{topic}}}:{partition}"

@@ -37,6 +37,7 @@ from streams.pipeline.processor import INFRA_ERRORS, EventSink
 from streams.pipeline.resolve import Rejection, resolve_provider
 from streams.pipeline.state import RANKS, NotificationRecord, NotificationState
 from streams.platform.metrics import metrics
+from streams.platform.outbox import StatusOutbox
 from streams.platform.tracing import traced_job
 from streams.tenancy.integrations import IntegrationStore
 from streams.tenancy.lookups import LookupsService
@@ -86,7 +87,9 @@ class DispatchProcessor:
         sessions: SessionManager,
         sink: EventSink,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        outbox: StatusOutbox | None = None,
     ) -> None:
+        self.outbox = outbox  # HOOK(outbox): attributes each record's status events to it
         self.settings = settings
         self.state = state
         self.lookups = lookups
@@ -120,15 +123,24 @@ class DispatchProcessor:
             except _Abandoned:
                 log.info("dispatch left for the next owner", extra={"partition": record.partition})
 
+        def tracked(
+            tenant: str | None, work: Callable[[], Awaitable[None]]
+        ) -> Callable[[], Awaitable[None]]:
+            if self.outbox is None:  # HOOK(outbox): this record's events are attributed to it
+                return work
+            return self.outbox.tracked(record.topic, record.partition, record.offset, tenant, work)
+
         if isinstance(outcome, DeadLetter):
             letter = outcome
             await self.inflight.submit(
-                "\x00dlq", lambda: job(lambda: self.sink.dead_letter(letter)), ack
+                "\x00dlq", tracked(None, lambda: job(lambda: self.sink.dead_letter(letter))), ack
             )
         elif isinstance(outcome, Invalid):
             invalid = outcome
             await self.inflight.submit(
-                invalid.tenant_id, lambda: job(lambda: self._invalid(invalid)), ack
+                invalid.tenant_id,
+                tracked(invalid.tenant_id, lambda: job(lambda: self._invalid(invalid))),
+                ack,
             )
         else:
             request = outcome.request
@@ -153,7 +165,7 @@ class DispatchProcessor:
                 tenant_id=tenant,
                 notification_id=request.id,
             )
-            await self.inflight.submit(tenant, traced, ack)
+            await self.inflight.submit(tenant, tracked(tenant, traced), ack)
 
     async def process(self, record: RawRecord) -> None:
         """Process one record to the end (tests and tools)."""

@@ -53,6 +53,9 @@ class WhatsAppRuntime(Runtime):
         self._wa_started = False
         self.owned: set[int] | None = None
 
+    def outbox_sources(self) -> frozenset[str]:
+        return frozenset({self.settings.topic_whatsapp_dispatch})  # HOOK(outbox)
+
     async def start(self) -> None:
         await super().start()
         async with self._wa_lock:
@@ -90,6 +93,7 @@ class WhatsAppRuntime(Runtime):
                 integrations=self.integrations,
                 sessions=self.sessions,
                 sink=self.sink,
+                outbox=self.outbox,  # HOOK(outbox)
             )
             self.dispatcher.owned = self.owned
             self.commands = CommandProcessor(

@@ -74,12 +74,15 @@ class StatusEvent(WireModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def event_id(self) -> str:
-        """Deterministic id of this transition: the same for a repeated event.
+        """Deterministic id of this transition: (tenant, notification, status), plus the
+        attempt for ``retrying`` (one per failed attempt).
 
-        After a worker crash a status may be produced twice (at-least-once); consumers
-        that need exactly-once handling de-duplicate on ``eventId``.
+        Every other status happens at most once per notification (``sent`` and ``failed``
+        whatever attempt reached them), so a replay after a crash, on any path, yields the
+        same id for the same transition. Herald produces each id once
+        (docs/guarantees.md); consumers may also de-duplicate on it.
         """
         parts = [self.tenant_id, self.notification_id, self.status.value]
-        if self.status in (Status.RETRYING, Status.SENT, Status.FAILED):
+        if self.status is Status.RETRYING:
             parts.append(str(self.attempt))
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
