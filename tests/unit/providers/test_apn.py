@@ -3,7 +3,6 @@ Apple's error reasons, the provider-token rules (injected clock) and request val
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -29,24 +28,11 @@ from sandbox.apn import APNsSandbox, new_device_token
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
 from tests.unit.providers.contract import ContractHarness, ProviderContract
+from tests.unit.providers.harness import T0, Clock, push_request, unreachable_url
 
 TEAM_ID = "TEAM123456"
 KEY_ID = "KEY1234567"
 BUNDLE_ID = "com.example.herald"
-T0 = 1_800_000_000.0
-
-
-class Clock:
-    """An injectable clock (Unix seconds) that only moves when told."""
-
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def new_key() -> ec.EllipticCurvePrivateKey:
@@ -81,24 +67,7 @@ def make_request(
     token: str | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> NotificationRequest:
-    recipient = {"deviceToken": token} if token is not None else {"userId": "u-1"}
-    return NotificationRequest.model_validate(
-        {
-            "id": "n-1",
-            "tenantId": "acme",
-            "channel": "fcm",
-            "provider": "apn",
-            "recipient": recipient,
-            "content": content if content is not None else {},
-            "metadata": metadata or {},
-        }
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return push_request(content, token=token, metadata=metadata, provider="apn")
 
 
 class Harness(ContractHarness):
@@ -125,9 +94,7 @@ class Harness(ContractHarness):
         return APNProvider(creds, http=self.http, settings=settings, tokens=self.tokens)
 
     def unreachable_provider(self) -> Provider[Any]:
-        settings = make_settings(
-            apns_api_url=f"http://127.0.0.1:{free_port()}", provider_timeout_seconds=2.0
-        )
+        settings = make_settings(apns_api_url=unreachable_url(), provider_timeout_seconds=2.0)
         return APNProvider(credentials(), http=self.http, settings=settings, tokens=self.tokens)
 
     def request(self, content_type: str, **kwargs: Any) -> NotificationRequest:

@@ -4,7 +4,6 @@ the contract, FCM's error codes, access-token caching and refresh, validation.""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -37,45 +36,10 @@ from sandbox.firebase import FcmFault, FirebaseSandbox, new_registration_token
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
 from tests.unit.providers.contract import ContractHarness, ProviderContract
+from tests.unit.providers.harness import Clock, push_request, unreachable_url
 
 PROJECT = "herald-demo"
-T0 = 1_800_000_000.0
-
-
-class Clock:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def make_request(
-    content: dict[str, Any] | None = None,
-    *,
-    token: str | None = None,
-    metadata: dict[str, Any] | None = None,
-) -> NotificationRequest:
-    recipient = {"deviceToken": token} if token is not None else {"userId": "u-1"}
-    return NotificationRequest.model_validate(
-        {
-            "id": "n-1",
-            "tenantId": "acme",
-            "channel": "fcm",
-            "recipient": recipient,
-            "content": content if content is not None else {},
-            "metadata": metadata or {},
-        }
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+make_request = push_request
 
 
 class Harness(ContractHarness):
@@ -116,7 +80,7 @@ class Harness(ContractHarness):
         )
 
     def unreachable_provider(self) -> Provider[Any]:
-        dead = f"http://127.0.0.1:{free_port()}"
+        dead = unreachable_url()
         settings = make_settings(fcm_api_url=dead, provider_timeout_seconds=2.0)
         creds = FirebaseCredentials.model_validate(
             {"projectId": PROJECT, "serviceAccount": self.account.info(token_uri=f"{dead}/token")}

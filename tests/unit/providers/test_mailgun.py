@@ -35,14 +35,15 @@ from tests.unit.providers.email_common import (
     VALIDATION_CASES,
     form_fields,
     make_request,
-    unreachable_url,
 )
 from tests.unit.providers.harness import (
-    TRANSPORT_CASES,
     answering,
-    assert_translated,
+    assert_declared,
+    fallback_test,
     offline,
     refusal,
+    transport_test,
+    unreachable_url,
 )
 
 DOMAIN = "mg.herald.example"
@@ -269,14 +270,13 @@ async def test_every_documented_error_maps_as_the_table_says(
     body = orjson.dumps({"message": message}) if message else b"Forbidden"
     error = await send_against(httpx.Response(status, content=body))
     assert error.code == code
-    assert isinstance(error, RetryableError if spec.retryable else PermanentError)
-    assert isinstance(error, InvalidCredentials) == spec.credentials
+    assert_declared(error, spec)
     if message:
         assert message in error.message
 
 
-@pytest.mark.parametrize(
-    ("status", "body", "expected", "code"),
+test_unreadable_bodies_fall_back_on_the_status = fallback_test(
+    send_against,
     [
         (599, b"", RetryableError, "http_599"),
         (418, b"<html>", PermanentError, "http_418"),
@@ -284,12 +284,6 @@ async def test_every_documented_error_maps_as_the_table_says(
         (200, b'{"message": "Queued. Thank you."}', RetryableError, "provider_unavailable"),
     ],
 )
-async def test_unreadable_bodies_fall_back_on_the_status(
-    status: int, body: bytes, expected: type[Exception], code: str
-) -> None:
-    error = await send_against(httpx.Response(status, content=body))
-    assert type(error) is expected
-    assert error.code == code
 
 
 async def test_success_returns_the_id_without_angle_brackets() -> None:
@@ -300,8 +294,4 @@ async def test_success_returns_the_id_without_angle_brackets() -> None:
     assert result.provider_message_id == f"20240203123456.1A2B@{DOMAIN}"
 
 
-@pytest.mark.parametrize(("exc", "expected", "code"), TRANSPORT_CASES)
-async def test_transport_errors_are_translated(
-    exc: Exception, expected: type[Exception], code: str
-) -> None:
-    assert_translated(await send_against(exc), exc, expected, code)
+test_transport_errors_are_translated = transport_test(send_against)

@@ -34,14 +34,15 @@ from tests.unit.providers.email_common import (
     RECIPIENT,
     VALIDATION_CASES,
     make_request,
-    unreachable_url,
 )
 from tests.unit.providers.harness import (
-    TRANSPORT_CASES,
     answering,
-    assert_translated,
+    assert_declared,
+    fallback_test,
     offline,
     refusal,
+    transport_test,
+    unreachable_url,
 )
 
 API_KEY = "SG.sandbox-key.abcdef"
@@ -312,13 +313,12 @@ async def test_every_documented_error_maps_as_the_table_says(
     spec = SENDGRID_ERRORS[code]
     error = await send_against(sendgrid_error(status, message))
     assert error.code == code
-    assert isinstance(error, RetryableError if spec.retryable else PermanentError)
-    assert isinstance(error, InvalidCredentials) == spec.credentials
+    assert_declared(error, spec)
     assert message in error.message
 
 
-@pytest.mark.parametrize(
-    ("status", "body", "expected", "code"),
+test_unreadable_bodies_fall_back_on_the_status = fallback_test(
+    send_against,
     [
         (500, b"<html>", RetryableError, "server_error"),
         (599, b"", RetryableError, "http_599"),
@@ -327,12 +327,6 @@ async def test_every_documented_error_maps_as_the_table_says(
         (202, b"", RetryableError, "provider_unavailable"),
     ],
 )
-async def test_unreadable_bodies_fall_back_on_the_status(
-    status: int, body: bytes, expected: type[Exception], code: str
-) -> None:
-    error = await send_against(httpx.Response(status, content=body))
-    assert type(error) is expected
-    assert error.code == code
 
 
 async def test_success_returns_x_message_id() -> None:
@@ -341,11 +335,7 @@ async def test_success_returns_x_message_id() -> None:
     assert result.provider_message_id == "W3YyP0_5Qk2Zs3Yw6fS1ZA"
 
 
-@pytest.mark.parametrize(("exc", "expected", "code"), TRANSPORT_CASES)
-async def test_transport_errors_are_translated(
-    exc: Exception, expected: type[Exception], code: str
-) -> None:
-    assert_translated(await send_against(exc), exc, expected, code)
+test_transport_errors_are_translated = transport_test(send_against)
 
 
 async def test_control_endpoints_list_mails_inject_faults_and_post_events() -> None:

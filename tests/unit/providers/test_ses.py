@@ -40,14 +40,15 @@ from tests.unit.providers.email_common import (
     RECIPIENT,
     VALIDATION_CASES,
     make_request,
-    unreachable_url,
 )
 from tests.unit.providers.harness import (
-    TRANSPORT_CASES,
     answering,
-    assert_translated,
+    assert_declared,
+    fallback_test,
     offline,
     refusal,
+    transport_test,
+    unreachable_url,
 )
 
 REGION = "eu-west-1"
@@ -376,13 +377,12 @@ async def test_every_table_type_maps_as_declared(error_type: str) -> None:
     for header in (True, False):
         error = await send_against(aws_error(400, error_type, header=header))
         assert error.code == error_type
-        assert isinstance(error, RetryableError if spec.retryable else PermanentError)
-        assert isinstance(error, InvalidCredentials) == spec.credentials
+        assert_declared(error, spec)
         assert error.message == f"{error_type} happened"
 
 
-@pytest.mark.parametrize(
-    ("status", "body", "expected", "code"),
+test_unknown_errors_fall_back_on_the_status = fallback_test(
+    send_against,
     [
         (500, b"<html>", RetryableError, "http_500"),
         (429, b"", RetryableError, "http_429"),
@@ -394,12 +394,6 @@ async def test_every_table_type_maps_as_declared(error_type: str) -> None:
         (200, b'{"MessageId": 5}', RetryableError, "provider_unavailable"),
     ],
 )
-async def test_unknown_errors_fall_back_on_the_status(
-    status: int, body: bytes, expected: type[Exception], code: str
-) -> None:
-    error = await send_against(httpx.Response(status, content=body))
-    assert type(error) is expected
-    assert error.code == code
 
 
 async def test_success_returns_the_message_id() -> None:
@@ -408,8 +402,4 @@ async def test_success_returns_the_message_id() -> None:
     assert result.provider_message_id == "0100018f-abc-000000"
 
 
-@pytest.mark.parametrize(("exc", "expected", "code"), TRANSPORT_CASES)
-async def test_transport_errors_are_translated(
-    exc: Exception, expected: type[Exception], code: str
-) -> None:
-    assert_translated(await send_against(exc), exc, expected, code)
+test_transport_errors_are_translated = transport_test(send_against)

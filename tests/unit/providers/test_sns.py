@@ -3,7 +3,6 @@ fake with botocore), the Publish form, credentials, XML answers and the error ta
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -42,11 +41,14 @@ from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
 from tests.unit.providers.contract import ContractHarness, ProviderContract
 from tests.unit.providers.harness import (
-    TRANSPORT_CASES,
     answering,
-    assert_translated,
+    assert_declared,
+    fallback_test,
+    notification,
     offline,
     refusal,
+    transport_test,
+    unreachable_url,
 )
 
 ACCESS_KEY = "AKIAHERALDTEST000001"
@@ -68,21 +70,7 @@ def credentials(**overrides: Any) -> SNSCredentials:
 
 
 def make_request(content: dict[str, Any], phone: str | None = RECIPIENT) -> NotificationRequest:
-    return NotificationRequest.model_validate(
-        {
-            "id": "n-1",
-            "tenantId": "acme",
-            "channel": "sms",
-            "recipient": {"phone": phone} if phone else {"email": "a@example.com"},
-            "content": content,
-        }
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return notification("sms", {"phone": phone} if phone else {"email": "a@example.com"}, content)
 
 
 class SNSHarness(ContractHarness):
@@ -102,9 +90,7 @@ class SNSHarness(ContractHarness):
         return SNSProvider(credentials(**creds), http=self.http, settings=settings)
 
     def unreachable_provider(self) -> Provider[Any]:
-        settings = make_settings(
-            sns_endpoint_url=f"http://127.0.0.1:{free_port()}", provider_timeout_seconds=2.0
-        )
+        settings = make_settings(sns_endpoint_url=unreachable_url(), provider_timeout_seconds=2.0)
         return SNSProvider(credentials(), http=self.http, settings=settings)
 
     def request(self, content_type: str) -> NotificationRequest:
@@ -407,14 +393,13 @@ async def send_against(response: httpx.Response | Exception) -> ProviderError:
 async def test_every_table_code_maps_as_declared(code: str) -> None:
     spec = SNS_ERRORS[code]
     error = await send_against(httpx.Response(400, content=aws_error(code)))
-    assert isinstance(error, RetryableError if spec.retryable else PermanentError)
-    assert isinstance(error, InvalidCredentials) == spec.credentials
+    assert_declared(error, spec)
     assert error.code == code
     assert error.message == "Details."
 
 
-@pytest.mark.parametrize(
-    ("status", "body", "expected", "code"),
+test_unlisted_codes_and_unreadable_bodies = fallback_test(
+    send_against,
     [
         (400, aws_error("SomethingNew"), PermanentError, "SomethingNew"),
         (400, aws_error("SomethingNew", kind="Receiver"), RetryableError, "SomethingNew"),
@@ -427,12 +412,6 @@ async def test_every_table_code_maps_as_declared(code: str) -> None:
         (200, aws_error("X"), RetryableError, "provider_unavailable"),
     ],
 )
-async def test_unlisted_codes_and_unreadable_bodies(
-    status: int, body: bytes, expected: type[Exception], code: str
-) -> None:
-    error = await send_against(httpx.Response(status, content=body))
-    assert type(error) is expected
-    assert error.code == code
 
 
 async def test_success_returns_the_message_id() -> None:
@@ -447,8 +426,4 @@ async def test_success_returns_the_message_id() -> None:
     assert result.metadata == {"request_id": "r-1"}
 
 
-@pytest.mark.parametrize(("exc", "expected", "code"), TRANSPORT_CASES)
-async def test_transport_errors_are_translated(
-    exc: Exception, expected: type[Exception], code: str
-) -> None:
-    assert_translated(await send_against(exc), exc, expected, code)
+test_transport_errors_are_translated = transport_test(send_against)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -33,11 +32,14 @@ from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
 from tests.unit.providers.contract import ContractHarness, ProviderContract
 from tests.unit.providers.harness import (
-    TRANSPORT_CASES,
     answering,
-    assert_translated,
+    assert_declared,
+    fallback_test,
+    notification,
     offline,
     refusal,
+    transport_test,
+    unreachable_url,
 )
 
 ACCOUNT_SID = "AC" + "3f0a" * 8
@@ -63,24 +65,10 @@ def credentials(**overrides: Any) -> TwilioCredentials:
 
 
 def make_request(content: dict[str, Any], phone: str | None = RECIPIENT) -> NotificationRequest:
-    return NotificationRequest.model_validate(
-        {
-            "id": "n-1",
-            "tenantId": "acme",
-            "channel": "sms",
-            "recipient": {"phone": phone} if phone else {"email": "a@example.com"},
-            "content": content,
-        }
-    )
+    return notification("sms", {"phone": phone} if phone else {"email": "a@example.com"}, content)
 
 
 TEXT = {"body": "Your code is 123456"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class TwilioHarness(ContractHarness):
@@ -107,9 +95,7 @@ class TwilioHarness(ContractHarness):
         return TwilioProvider(credentials(**creds), http=self.http, settings=settings)
 
     def unreachable_provider(self) -> Provider[Any]:
-        settings = make_settings(
-            twilio_api_url=f"http://127.0.0.1:{free_port()}", provider_timeout_seconds=2.0
-        )
+        settings = make_settings(twilio_api_url=unreachable_url(), provider_timeout_seconds=2.0)
         return TwilioProvider(credentials(), http=self.http, settings=settings)
 
     def request(self, content_type: str) -> NotificationRequest:
@@ -381,8 +367,7 @@ async def send_against(response: httpx.Response | Exception) -> ProviderError:
 async def test_every_table_code_maps_as_declared(code: int) -> None:
     spec = TWILIO_ERRORS[code]
     error = await send_against(twilio_error(code))
-    assert isinstance(error, RetryableError if spec.retryable else PermanentError)
-    assert isinstance(error, InvalidCredentials) == spec.credentials
+    assert_declared(error, spec)
     assert error.code == str(code)
     assert error.message == f"Message of {code}"
 
@@ -405,8 +390,8 @@ async def test_documented_examples(code: int, status: int, expected: type[Except
     assert error.code == str(code)
 
 
-@pytest.mark.parametrize(
-    ("status", "body", "expected", "code"),
+test_unreadable_bodies_fall_back_on_the_status = fallback_test(
+    send_against,
     [
         (500, b"<html>", RetryableError, "provider_unavailable"),
         (429, b"slow down", RetryableError, "rate_limited"),
@@ -418,16 +403,6 @@ async def test_documented_examples(code: int, status: int, expected: type[Except
         (201, b'{"sid": 5}', RetryableError, "provider_unavailable"),
     ],
 )
-async def test_unreadable_bodies_fall_back_on_the_status(
-    status: int, body: bytes, expected: type[Exception], code: str
-) -> None:
-    error = await send_against(httpx.Response(status, content=body))
-    assert type(error) is expected
-    assert error.code == code
 
 
-@pytest.mark.parametrize(("exc", "expected", "code"), TRANSPORT_CASES)
-async def test_transport_errors_are_translated(
-    exc: Exception, expected: type[Exception], code: str
-) -> None:
-    assert_translated(await send_against(exc), exc, expected, code)
+test_transport_errors_are_translated = transport_test(send_against)
