@@ -112,15 +112,7 @@ async def handle_event(
             )
         return WebhookResponse(200, "ignored")
     try:
-        await updater.apply(
-            DeliveryReport(
-                provider=PROVIDER,
-                provider_message_id=event.provider_message_id,
-                status=event.status,
-                error=event.error,
-                tenants=frozenset(tenants),
-            )
-        )
+        await updater.apply(DeliveryReport.of(PROVIDER, event, frozenset(tenants)))
     except BaseException:
         # Not applied: forget the token so that Mailgun's retry of this webhook counts.
         await redis.delete(key)

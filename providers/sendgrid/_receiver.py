@@ -124,15 +124,7 @@ async def handle_events(
             replayed += 1
             continue
         try:
-            await updater.apply(
-                DeliveryReport(
-                    provider=PROVIDER,
-                    provider_message_id=item.provider_message_id,
-                    status=item.status,
-                    error=item.error,
-                    tenants=tenants,
-                )
-            )
+            await updater.apply(DeliveryReport.of(PROVIDER, item, tenants))
         except BaseException:
             if key is not None and redis is not None:  # not applied: SendGrid's retry counts
                 await redis.delete(key)

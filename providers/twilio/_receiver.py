@@ -102,15 +102,7 @@ async def handle_status_callback(
     # A callback signed with the system integration's token may concern any tenant that
     # sent through the system default: only the message sid then scopes it.
     scope = None if SYSTEM_TENANT in tenants else frozenset(tenants)
-    await updater.apply(
-        DeliveryReport(
-            provider=PROVIDER,
-            provider_message_id=status.message_sid,
-            status=status.status,
-            error=status.error,
-            tenants=scope,
-        )
-    )
+    await updater.apply(DeliveryReport.of(PROVIDER, status, scope))
     return WebhookResponse(200, "ok")
 
 

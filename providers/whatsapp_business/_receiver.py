@@ -123,15 +123,8 @@ async def handle_notification(
         log.warning("malformed webhook", extra={"provider": PROVIDER, "error": str(exc)[:200]})
         return WebhookResponse(400, "malformed payload")
     for item in statuses:
-        await updater.apply(
-            DeliveryReport(
-                provider=PROVIDER,
-                provider_message_id=item.provider_message_id,
-                status=item.status,
-                error=item.error,
-                tenants=frozenset(owners.get(item.phone_number_id, ())),
-            )
-        )
+        tenants = frozenset(owners.get(item.phone_number_id, ()))
+        await updater.apply(DeliveryReport.of(PROVIDER, item, tenants))
     return WebhookResponse(200, "ok")
 
 
