@@ -12,7 +12,6 @@ from typing import Any
 import orjson
 import pytest
 import pytest_asyncio
-from aiokafka.structs import ConsumerRecord
 from redis.asyncio import Redis
 
 from sandbox import serve_app
@@ -22,7 +21,13 @@ from schemas import Settings
 from seeds import load_seeds
 from streams.tenancy.crypto import Cipher
 from streams.tenancy.integrations import IntegrationStore
-from tests.helpers import WorkerProcess, consume_until, produce
+from tests.helpers import (
+    WorkerProcess,
+    events_until_sent,
+    has,
+    notification_events,
+    produce,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -58,16 +63,7 @@ class Env:
     async def events(
         self, notification_id: str, until: Callable[[list[dict[str, Any]]], bool]
     ) -> list[dict[str, Any]]:
-        def mine(record: ConsumerRecord) -> bool:
-            return bool(orjson.loads(record.value)["notificationId"] == notification_id)
-
-        def done(records: list[ConsumerRecord]) -> bool:
-            return until([orjson.loads(r.value) for r in records])
-
-        records = await consume_until(
-            self.settings, self.settings.topic_status, done, timeout=30, where=mine
-        )
-        return [orjson.loads(r.value) for r in records]
+        return await notification_events(self.settings, notification_id, until)
 
     async def settled(self, *notification_ids: str) -> dict[str, list[str]]:
         """The statuses of each notification emitted before a new marker request's ``sent``.
@@ -78,24 +74,11 @@ class Env:
         """
         marker = self.request("+1 202 555 0199")
         await self.send(marker)
-
-        def marker_sent(records: list[ConsumerRecord]) -> bool:
-            return any(
-                (e := orjson.loads(r.value))["notificationId"] == marker["id"]
-                and e["status"] == "sent"
-                for r in records
-            )
-
-        records = await consume_until(self.settings, self.settings.topic_status, marker_sent)
-        events = [orjson.loads(r.value) for r in records]
+        events = await events_until_sent(self.settings, marker["id"])
         return {
             nid: [e["status"] for e in events if e["notificationId"] == nid]
             for nid in notification_ids
         }
-
-
-def has(*statuses: str) -> Callable[[list[dict[str, Any]]], bool]:
-    return lambda events: set(statuses) <= {e["status"] for e in events}
 
 
 @pytest_asyncio.fixture
