@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from typing import Any, ClassVar
 
+import httpx
 import pytest
 
 from providers import (
@@ -82,6 +83,29 @@ class ContractHarness(abc.ABC):
     @abc.abstractmethod
     def inject_garbage(self, request: NotificationRequest, http_status: int) -> None:
         """Make the fake answer ``http_status`` with a body that is not the service's."""
+
+
+class FakeServiceHarness(ContractHarness):
+    """A harness over one of ``sandbox/``'s fakes, served at ``url`` and reached with ``http``.
+
+    Hangs and garbage are injected for :meth:`fault_target`, the request's recipient as
+    the fake keys its faults.
+    """
+
+    def __init__(self, sandbox: Any, http: httpx.AsyncClient, url: str) -> None:
+        self.sandbox = sandbox
+        self.http = http
+        self.url = url
+
+    @abc.abstractmethod
+    def fault_target(self, request: NotificationRequest) -> str:
+        """The key (address, number, device token) the fake's faults for ``request`` use."""
+
+    def inject_hang(self, request: NotificationRequest) -> None:
+        self.sandbox.hang(self.fault_target(request))
+
+    def inject_garbage(self, request: NotificationRequest, http_status: int) -> None:
+        self.sandbox.garble(self.fault_target(request), http_status=http_status)
 
 
 class ProviderContract(abc.ABC):

@@ -27,7 +27,7 @@ from sandbox._h2 import serve_h2
 from sandbox.apn import APNsSandbox, new_device_token
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
-from tests.unit.providers.contract import ContractHarness, ProviderContract
+from tests.unit.providers.contract import FakeServiceHarness, ProviderContract
 from tests.unit.providers.harness import T0, Clock, push_request, unreachable_url
 
 TEAM_ID = "TEAM123456"
@@ -70,11 +70,11 @@ def make_request(
     return push_request(content, token=token, metadata=metadata, provider="apn")
 
 
-class Harness(ContractHarness):
+class Harness(FakeServiceHarness):
+    sandbox: APNsSandbox
+
     def __init__(self, sandbox: APNsSandbox, http: httpx.AsyncClient, url: str, clock: Clock):
-        self.sandbox = sandbox
-        self.http = http
-        self.url = url
+        super().__init__(sandbox, http, url)
         self.clock = clock
         self.tokens = ProviderTokenCache(clock=clock)
         self.device = new_device_token()
@@ -132,8 +132,8 @@ class Harness(ContractHarness):
     def inject_permanent_fault(self, request: NotificationRequest) -> None:
         self.sandbox.fail(self.device, 400, "BadDeviceToken")
 
-    def inject_hang(self, request: NotificationRequest) -> None:
-        self.sandbox.hang(self.device)
+    def fault_target(self, request: NotificationRequest) -> str:
+        return self.device
 
     def inject_garbage(self, request: NotificationRequest, http_status: int) -> None:
         self.sandbox.garble(self.device, http_status)

@@ -35,18 +35,18 @@ from sandbox._fcm import google_error
 from sandbox.firebase import FcmFault, FirebaseSandbox, new_registration_token
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
-from tests.unit.providers.contract import ContractHarness, ProviderContract
+from tests.unit.providers.contract import FakeServiceHarness, ProviderContract
 from tests.unit.providers.harness import Clock, push_request, unreachable_url
 
 PROJECT = "herald-demo"
 make_request = push_request
 
 
-class Harness(ContractHarness):
+class Harness(FakeServiceHarness):
+    sandbox: FirebaseSandbox
+
     def __init__(self, sandbox: FirebaseSandbox, http: httpx.AsyncClient, url: str, clock: Clock):
-        self.sandbox = sandbox
-        self.http = http
-        self.url = url
+        super().__init__(sandbox, http, url)
         self.clock = clock
         self.tokens = AccessTokenCache(clock=clock)
         self.account = sandbox.add_service_account(PROJECT)
@@ -117,11 +117,8 @@ class Harness(ContractHarness):
     def inject_permanent_fault(self, request: NotificationRequest) -> None:
         self.sandbox.fail(self.device, "SENDER_ID_MISMATCH")
 
-    def inject_hang(self, request: NotificationRequest) -> None:
-        self.sandbox.hang(self.device)
-
-    def inject_garbage(self, request: NotificationRequest, http_status: int) -> None:
-        self.sandbox.garble(self.device, http_status)
+    def fault_target(self, request: NotificationRequest) -> str:
+        return self.device
 
 
 @asynccontextmanager

@@ -27,7 +27,7 @@ from sandbox import serve_app
 from sandbox.mailgun import MailgunSandbox
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
-from tests.unit.providers.contract import ContractHarness, ProviderContract
+from tests.unit.providers.contract import FakeServiceHarness, ProviderContract
 from tests.unit.providers.email_common import (
     CONTENTS,
     PDF_BYTES,
@@ -66,11 +66,8 @@ def credentials(api_key: str = API_KEY, **extra: Any) -> MailgunCredentials:
     )
 
 
-class SandboxHarness(ContractHarness):
-    def __init__(self, sandbox: MailgunSandbox, http: httpx.AsyncClient, url: str) -> None:
-        self.sandbox = sandbox
-        self.http = http
-        self.url = url
+class SandboxHarness(FakeServiceHarness):
+    sandbox: MailgunSandbox
 
     def settings(self, timeout_seconds: float = 5.0, **overrides: Any) -> Any:
         values = {
@@ -135,11 +132,8 @@ class SandboxHarness(ContractHarness):
             "to parameter is not a valid address. please check documentation",
         )
 
-    def inject_hang(self, request: NotificationRequest) -> None:
-        self.sandbox.hang(request.recipient.email or "")
-
-    def inject_garbage(self, request: NotificationRequest, http_status: int) -> None:
-        self.sandbox.garble(request.recipient.email or "", http_status=http_status)
+    def fault_target(self, request: NotificationRequest) -> str:
+        return request.recipient.email or ""
 
 
 @asynccontextmanager

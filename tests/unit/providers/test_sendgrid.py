@@ -27,7 +27,7 @@ from sandbox import serve_app
 from sandbox.sendgrid import SendGridSandbox
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
-from tests.unit.providers.contract import ContractHarness, ProviderContract
+from tests.unit.providers.contract import FakeServiceHarness, ProviderContract
 from tests.unit.providers.email_common import (
     CONTENTS,
     PDF_BYTES,
@@ -61,11 +61,8 @@ def credentials(api_key: str = API_KEY, **extra: Any) -> SendGridCredentials:
     )
 
 
-class SandboxHarness(ContractHarness):
-    def __init__(self, sandbox: SendGridSandbox, http: httpx.AsyncClient, url: str) -> None:
-        self.sandbox = sandbox
-        self.http = http
-        self.url = url
+class SandboxHarness(FakeServiceHarness):
+    sandbox: SendGridSandbox
 
     def provider(
         self, *, bad_credentials: bool = False, timeout_seconds: float | None = None
@@ -122,11 +119,8 @@ class SandboxHarness(ContractHarness):
             field="personalizations.0.to.0.email",
         )
 
-    def inject_hang(self, request: NotificationRequest) -> None:
-        self.sandbox.hang(request.recipient.email or "")
-
-    def inject_garbage(self, request: NotificationRequest, http_status: int) -> None:
-        self.sandbox.garble(request.recipient.email or "", http_status=http_status)
+    def fault_target(self, request: NotificationRequest) -> str:
+        return request.recipient.email or ""
 
 
 @asynccontextmanager

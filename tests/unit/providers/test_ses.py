@@ -33,7 +33,7 @@ from sandbox import serve_app
 from sandbox.ses import SESSandbox
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
-from tests.unit.providers.contract import ContractHarness, ProviderContract
+from tests.unit.providers.contract import FakeServiceHarness, ProviderContract
 from tests.unit.providers.email_common import (
     CONTENTS,
     PDF_BYTES,
@@ -72,11 +72,8 @@ def credentials(secret: str = SECRET, **extra: Any) -> SESCredentials:
     )
 
 
-class SandboxHarness(ContractHarness):
-    def __init__(self, sandbox: SESSandbox, http: httpx.AsyncClient, url: str) -> None:
-        self.sandbox = sandbox
-        self.http = http
-        self.url = url
+class SandboxHarness(FakeServiceHarness):
+    sandbox: SESSandbox
 
     def provider(
         self,
@@ -138,11 +135,8 @@ class SandboxHarness(ContractHarness):
             request.recipient.email or "", 400, "MessageRejected", "Message rejected by policy."
         )
 
-    def inject_hang(self, request: NotificationRequest) -> None:
-        self.sandbox.hang(request.recipient.email or "")
-
-    def inject_garbage(self, request: NotificationRequest, http_status: int) -> None:
-        self.sandbox.garble(request.recipient.email or "", http_status=http_status)
+    def fault_target(self, request: NotificationRequest) -> str:
+        return request.recipient.email or ""
 
 
 @asynccontextmanager

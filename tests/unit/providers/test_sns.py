@@ -39,7 +39,7 @@ from sandbox import serve_app
 from sandbox.sns import SNSSandbox
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
-from tests.unit.providers.contract import ContractHarness, ProviderContract
+from tests.unit.providers.contract import FakeServiceHarness, ProviderContract
 from tests.unit.providers.harness import (
     answering,
     assert_declared,
@@ -73,11 +73,8 @@ def make_request(content: dict[str, Any], phone: str | None = RECIPIENT) -> Noti
     return notification("sms", {"phone": phone} if phone else {"email": "a@example.com"}, content)
 
 
-class SNSHarness(ContractHarness):
-    def __init__(self, sandbox: SNSSandbox, http: httpx.AsyncClient, url: str) -> None:
-        self.sandbox = sandbox
-        self.http = http
-        self.url = url
+class SNSHarness(FakeServiceHarness):
+    sandbox: SNSSandbox
 
     def provider(
         self, *, bad_credentials: bool = False, timeout_seconds: float | None = None, **creds: Any
@@ -118,11 +115,8 @@ class SNSHarness(ContractHarness):
     def inject_permanent_fault(self, request: NotificationRequest) -> None:
         self.sandbox.fail(RECIPIENT, "OptedOut", message="Phone number is opted out")
 
-    def inject_hang(self, request: NotificationRequest) -> None:
-        self.sandbox.hang(RECIPIENT)
-
-    def inject_garbage(self, request: NotificationRequest, http_status: int) -> None:
-        self.sandbox.garble(RECIPIENT, http_status=http_status)
+    def fault_target(self, request: NotificationRequest) -> str:
+        return RECIPIENT
 
 
 @asynccontextmanager

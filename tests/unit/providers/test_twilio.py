@@ -30,7 +30,7 @@ from sandbox import serve_app
 from sandbox.twilio import TwilioSandbox
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
-from tests.unit.providers.contract import ContractHarness, ProviderContract
+from tests.unit.providers.contract import FakeServiceHarness, ProviderContract
 from tests.unit.providers.harness import (
     answering,
     assert_declared,
@@ -71,11 +71,8 @@ def make_request(content: dict[str, Any], phone: str | None = RECIPIENT) -> Noti
 TEXT = {"body": "Your code is 123456"}
 
 
-class TwilioHarness(ContractHarness):
-    def __init__(self, sandbox: TwilioSandbox, http: httpx.AsyncClient, url: str) -> None:
-        self.sandbox = sandbox
-        self.http = http
-        self.url = url
+class TwilioHarness(FakeServiceHarness):
+    sandbox: TwilioSandbox
 
     def provider(
         self,
@@ -126,11 +123,8 @@ class TwilioHarness(ContractHarness):
     def inject_permanent_fault(self, request: NotificationRequest) -> None:
         self.sandbox.fail(RECIPIENT, 21610, message="Attempt to send to unsubscribed recipient")
 
-    def inject_hang(self, request: NotificationRequest) -> None:
-        self.sandbox.hang(RECIPIENT)
-
-    def inject_garbage(self, request: NotificationRequest, http_status: int) -> None:
-        self.sandbox.garble(RECIPIENT, http_status=http_status)
+    def fault_target(self, request: NotificationRequest) -> str:
+        return RECIPIENT
 
 
 @asynccontextmanager

@@ -30,7 +30,7 @@ from providers.whatsapp_business import (
 from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
-from tests.unit.providers.contract import ContractHarness, ProviderContract
+from tests.unit.providers.contract import FakeServiceHarness, ProviderContract
 from tests.unit.providers.harness import (
     answering,
     assert_declared,
@@ -120,10 +120,11 @@ def expected_body(content_type: str) -> dict[str, Any]:
     }
 
 
-class SandboxHarness(ContractHarness):
+class SandboxHarness(FakeServiceHarness):
+    sandbox: WhatsAppBusinessSandbox
+
     def __init__(self, sandbox: WhatsAppBusinessSandbox, http: httpx.AsyncClient, url: str):
-        self.sandbox = sandbox
-        self.http = http
+        super().__init__(sandbox, http, url)
         self.api_url = f"{url}/{GRAPH_VERSION}"
 
     def provider(
@@ -170,11 +171,8 @@ class SandboxHarness(ContractHarness):
     def inject_permanent_fault(self, request: NotificationRequest) -> None:
         self.sandbox.fail(request.recipient.phone or "", 131026, message="Message Undeliverable.")
 
-    def inject_hang(self, request: NotificationRequest) -> None:
-        self.sandbox.hang(request.recipient.phone or "")
-
-    def inject_garbage(self, request: NotificationRequest, http_status: int) -> None:
-        self.sandbox.garble(request.recipient.phone or "", http_status=http_status)
+    def fault_target(self, request: NotificationRequest) -> str:
+        return request.recipient.phone or ""
 
 
 @asynccontextmanager
