@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import abc
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager
-from typing import Any, ClassVar
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, ClassVar, Self
 
 import httpx
 import pytest
@@ -35,6 +35,7 @@ from providers import (
     SendResult,
 )
 from providers.registry import REGISTRY
+from sandbox import serve_app
 from schemas.notification import NotificationRequest
 
 __all__ = ["CONTRACT_TIMEOUT_SECONDS", "ContractHarness", "ProviderContract"]
@@ -96,6 +97,13 @@ class FakeServiceHarness(ContractHarness):
         self.sandbox = sandbox
         self.http = http
         self.url = url
+
+    @classmethod
+    @asynccontextmanager
+    async def serving(cls, sandbox: Any, *args: Any) -> AsyncIterator[Self]:
+        """``sandbox`` served on a loopback port, and a harness of this class over it."""
+        async with serve_app(sandbox.app) as url, httpx.AsyncClient() as http:
+            yield cls(sandbox, http, url, *args)
 
     @abc.abstractmethod
     def fault_target(self, request: NotificationRequest) -> str:

@@ -154,9 +154,7 @@ async def running_sandbox() -> AsyncIterator[Harness]:
 
 class TestAPNContract(ProviderContract):
     provider_class = APNProvider
-
-    def open_harness(self) -> Any:
-        return running_sandbox()
+    open_harness = staticmethod(running_sandbox)
 
 
 @pytest.fixture

@@ -30,7 +30,6 @@ from providers.firebase import (
     error_from_response,
 )
 from providers.firebase._credentials import FirebaseCredentials
-from sandbox import serve_app
 from sandbox._fcm import google_error
 from sandbox.firebase import FcmFault, FirebaseSandbox, new_registration_token
 from schemas.notification import NotificationRequest
@@ -125,15 +124,13 @@ class Harness(FakeServiceHarness):
 async def running_sandbox() -> AsyncIterator[Harness]:
     clock = Clock()
     sandbox = FirebaseSandbox(clock=clock)
-    async with serve_app(sandbox.app) as url, httpx.AsyncClient() as http:
-        yield Harness(sandbox, http, url, clock)
+    async with Harness.serving(sandbox, clock) as harness:
+        yield harness
 
 
 class TestFirebaseContract(ProviderContract):
     provider_class = FirebaseProvider
-
-    def open_harness(self) -> Any:
-        return running_sandbox()
+    open_harness = staticmethod(running_sandbox)
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ from providers import (
 )
 from providers.mailgun import MAILGUN_ERRORS, MailgunProvider
 from providers.mailgun._credentials import MailgunCredentials
-from sandbox import serve_app
 from sandbox.mailgun import MailgunSandbox
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
@@ -140,15 +139,13 @@ class SandboxHarness(FakeServiceHarness):
 async def running_sandbox(region: str = "us") -> AsyncIterator[SandboxHarness]:
     sandbox = MailgunSandbox(region=region)
     sandbox.add_domain(DOMAIN, api_key=API_KEY, webhook_signing_key=SIGNING_KEY)
-    async with serve_app(sandbox.app) as url, httpx.AsyncClient() as http:
-        yield SandboxHarness(sandbox, http, url)
+    async with SandboxHarness.serving(sandbox) as harness:
+        yield harness
 
 
 class TestMailgunContract(ProviderContract):
     provider_class = MailgunProvider
-
-    def open_harness(self) -> Any:
-        return running_sandbox()
+    open_harness = staticmethod(running_sandbox)
 
 
 # --- against the fake: regions, domains, auth ------------------------------------------

@@ -23,7 +23,6 @@ from providers import (
 )
 from providers.sendgrid import SENDGRID_ERRORS, SendGridProvider
 from providers.sendgrid._credentials import SendGridCredentials
-from sandbox import serve_app
 from sandbox.sendgrid import SendGridSandbox
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
@@ -127,15 +126,13 @@ class SandboxHarness(FakeServiceHarness):
 async def running_sandbox(**account: Any) -> AsyncIterator[SandboxHarness]:
     sandbox = SendGridSandbox()
     sandbox.add_account(API_KEY, **{"verified_senders": ["@herald.example"], **account})
-    async with serve_app(sandbox.app) as url, httpx.AsyncClient() as http:
-        yield SandboxHarness(sandbox, http, url)
+    async with SandboxHarness.serving(sandbox) as harness:
+        yield harness
 
 
 class TestSendGridContract(ProviderContract):
     provider_class = SendGridProvider
-
-    def open_harness(self) -> Any:
-        return running_sandbox()
+    open_harness = staticmethod(running_sandbox)
 
 
 # --- against the fake: what the contract does not cover ---------------------------------

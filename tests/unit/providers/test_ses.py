@@ -29,7 +29,6 @@ from providers import (
 )
 from providers.ses import SEND_EMAIL_PATH, SES_ERRORS, SESProvider, endpoint_url, sign_request
 from providers.ses._credentials import SESCredentials
-from sandbox import serve_app
 from sandbox.ses import SESSandbox
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
@@ -148,15 +147,13 @@ async def running_sandbox(**account: Any) -> AsyncIterator[SandboxHarness]:
         **account,
     }
     sandbox.add_account(ACCESS_KEY, SECRET, **options)
-    async with serve_app(sandbox.app) as url, httpx.AsyncClient() as http:
-        yield SandboxHarness(sandbox, http, url)
+    async with SandboxHarness.serving(sandbox) as harness:
+        yield harness
 
 
 class TestSESContract(ProviderContract):
     provider_class = SESProvider
-
-    def open_harness(self) -> Any:
-        return running_sandbox()
+    open_harness = staticmethod(running_sandbox)
 
 
 # --- against the fake: identities, SigV4 ---------------------------------------------------

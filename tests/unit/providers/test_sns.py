@@ -35,7 +35,6 @@ from providers.sns import (
     sign,
 )
 from providers.sns._credentials import SNSCredentials
-from sandbox import serve_app
 from sandbox.sns import SNSSandbox
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
@@ -123,15 +122,13 @@ class SNSHarness(FakeServiceHarness):
 async def running_sandbox(**sandbox_args: Any) -> AsyncIterator[SNSHarness]:
     sandbox = SNSSandbox(region=REGION, **sandbox_args)
     sandbox.add_key(ACCESS_KEY, SECRET)
-    async with serve_app(sandbox.app) as url, httpx.AsyncClient() as http:
-        yield SNSHarness(sandbox, http, url)
+    async with SNSHarness.serving(sandbox) as harness:
+        yield harness
 
 
 class TestSNSContract(ProviderContract):
     provider_class = SNSProvider
-
-    def open_harness(self) -> Any:
-        return running_sandbox()
+    open_harness = staticmethod(running_sandbox)
 
 
 # --- against the fake: authentication and attributes ------------------------------------

@@ -26,7 +26,6 @@ from providers import (
 )
 from providers.twilio import TWILIO_ERRORS, TwilioProvider
 from providers.twilio._credentials import TwilioCredentials
-from sandbox import serve_app
 from sandbox.twilio import TwilioSandbox
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
@@ -133,15 +132,13 @@ async def running_sandbox() -> AsyncIterator[TwilioHarness]:
     sandbox.add_account(
         ACCOUNT_SID, AUTH_TOKEN, api_keys={API_KEY_SID: API_KEY_SECRET}, senders={SENDER}
     )
-    async with serve_app(sandbox.app) as url, httpx.AsyncClient() as http:
-        yield TwilioHarness(sandbox, http, url)
+    async with TwilioHarness.serving(sandbox) as harness:
+        yield harness
 
 
 class TestTwilioContract(ProviderContract):
     provider_class = TwilioProvider
-
-    def open_harness(self) -> Any:
-        return running_sandbox()
+    open_harness = staticmethod(running_sandbox)
 
 
 # --- against the fake: what the contract does not cover ---------------------------------

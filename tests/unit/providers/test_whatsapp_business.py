@@ -27,7 +27,7 @@ from providers.whatsapp_business import (
     WhatsAppBusinessCredentials,
     WhatsAppBusinessProvider,
 )
-from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
+from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
 from tests.unit.providers.contract import FakeServiceHarness, ProviderContract
@@ -179,15 +179,13 @@ class SandboxHarness(FakeServiceHarness):
 async def running_sandbox() -> AsyncIterator[SandboxHarness]:
     sandbox = WhatsAppBusinessSandbox()
     sandbox.add_account(PHONE_NUMBER_ID, access_token=TOKEN, app_secret="app-secret")
-    async with serve_app(sandbox.app) as url, httpx.AsyncClient() as http:
-        yield SandboxHarness(sandbox, http, url)
+    async with SandboxHarness.serving(sandbox) as harness:
+        yield harness
 
 
 class TestWhatsAppBusinessContract(ProviderContract):
     provider_class = WhatsAppBusinessProvider
-
-    def open_harness(self) -> Any:
-        return running_sandbox()
+    open_harness = staticmethod(running_sandbox)
 
 
 # --- against the fake: what the contract does not cover ---------------------------------
