@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 
@@ -27,16 +28,10 @@ from providers.mailgun._webhook import (
     sending_domain,
     verify_signature,
 )
-from providers.webhooks import (
-    DeliveryReport,
-    IntegrationsReader,
-    ReportSink,
-    WebhookContext,
-    WebhookRequest,
-    WebhookResponse,
-    signed_at,
-    signed_by,
-)
+from providers.webhooks import DeliveryReport, WebhookResponse, signed_at, signed_by
+
+if TYPE_CHECKING:
+    from providers.webhooks import IntegrationsReader, ReportSink, WebhookContext, WebhookRequest
 
 __all__ = ["PROVIDER", "handle_event", "mailgun_webhook", "token_key"]
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 
@@ -29,17 +30,11 @@ from providers.sendgrid._webhook import (
     parse_events,
     verify_signature,
 )
-from providers.webhooks import (
-    MAX_FUTURE_SKEW,
-    DeliveryReport,
-    IntegrationsReader,
-    ReportSink,
-    WebhookContext,
-    WebhookRequest,
-    WebhookResponse,
-    signed_at,
-)
+from providers.webhooks import MAX_FUTURE_SKEW, DeliveryReport, WebhookResponse, signed_at
 from schemas.errors import InvalidTenantId
+
+if TYPE_CHECKING:
+    from providers.webhooks import IntegrationsReader, ReportSink, WebhookContext, WebhookRequest
 
 __all__ = ["PROVIDER", "handle_events", "sendgrid_webhook"]
 

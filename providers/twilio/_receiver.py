@@ -19,6 +19,7 @@ router: dropped as duplicates), ``delivered`` and ``read`` to themselves,
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from providers.twilio._credentials import TwilioCredentials
 from providers.twilio._webhook import (
@@ -30,16 +31,11 @@ from providers.twilio._webhook import (
     parse_status_callback,
     verify_signature,
 )
-from providers.webhooks import (
-    DeliveryReport,
-    IntegrationsReader,
-    ReportSink,
-    WebhookContext,
-    WebhookRequest,
-    WebhookResponse,
-    signed_by,
-)
+from providers.webhooks import DeliveryReport, WebhookResponse, signed_by
 from schemas.integration import SYSTEM_TENANT
+
+if TYPE_CHECKING:
+    from providers.webhooks import IntegrationsReader, ReportSink, WebhookContext, WebhookRequest
 
 __all__ = ["handle_status_callback", "twilio_webhook"]
 
