@@ -1,5 +1,7 @@
-"""The per-provider tests' shared harness: factories for a provider over a mocked HTTP
-transport, the answer it gets, the error it raises, and the transport-failure cases.
+"""The per-provider tests' shared harness: request factories, a clock, factories for a
+provider over a mocked HTTP transport, the answer it gets, the error it raises, and the
+tests every HTTP provider runs on its error handling (the fallback on the HTTP status, the
+transport failures, the error table's declared classes).
 
 Each provider's test module keeps only what is its own: its credentials, the request
 its service must see (``check``) and its error table's expectations.
