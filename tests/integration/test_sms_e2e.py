@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,20 @@ SENDER = "+15005550006"
 ACCESS_KEY = "AKIAHERALDE2E0000001"
 SECRET = "e2e-secret-access-key"
 REGION = "sa-east-1"
+TWILIO_CREDS = {"accountSid": ACCOUNT_SID, "authToken": AUTH_TOKEN, "fromPhone": SENDER}
+SNS_CREDS = {"region": REGION, "accessKeyId": ACCESS_KEY, "secretAccessKey": SECRET}
+
+
+@asynccontextmanager
+async def sms_fakes() -> AsyncIterator[tuple[TwilioSandbox, SNSSandbox, str, str]]:
+    """The Twilio and SNS fakes (accepting ``TWILIO_CREDS``, ``SNS_CREDS``), served; with
+    their URLs."""
+    twilio = TwilioSandbox()
+    twilio.add_account(ACCOUNT_SID, AUTH_TOKEN, senders={SENDER})
+    sns = SNSSandbox(region=REGION)
+    sns.add_key(ACCESS_KEY, SECRET)
+    async with serve_app(twilio.app) as twilio_url, serve_app(sns.app) as sns_url:
+        yield twilio, sns, twilio_url, sns_url
 
 
 @dataclass
@@ -87,11 +102,7 @@ async def env(
     worker_factory: Callable[..., Any],
     redis: Redis,
 ) -> AsyncIterator[Env]:
-    twilio = TwilioSandbox()
-    twilio.add_account(ACCOUNT_SID, AUTH_TOKEN, senders={SENDER})
-    sns = SNSSandbox(region=REGION)
-    sns.add_key(ACCESS_KEY, SECRET)
-    async with serve_app(twilio.app) as twilio_url, serve_app(sns.app) as sns_url:
+    async with sms_fakes() as (twilio, sns, twilio_url, sns_url):
         settings = settings_factory(
             twilio_api_url=twilio_url,
             sns_endpoint_url=sns_url,
@@ -103,17 +114,8 @@ async def env(
         )
         await load_seeds(redis)
         store = IntegrationStore(redis, Cipher.from_settings(settings))
-        await store.set(
-            "acme",
-            "twilio",
-            {"accountSid": ACCOUNT_SID, "authToken": AUTH_TOKEN, "fromPhone": SENDER},
-            is_default=True,
-        )
-        await store.set(
-            "acme",
-            "sns",
-            {"region": REGION, "accessKeyId": ACCESS_KEY, "secretAccessKey": SECRET},
-        )
+        await store.set("acme", "twilio", TWILIO_CREDS, is_default=True)
+        await store.set("acme", "sns", SNS_CREDS)
         worker = await worker_factory(settings)
         try:
             yield Env(settings=settings, twilio=twilio, sns=sns, worker=worker)
