@@ -20,7 +20,7 @@ from providers.errors import from_transport
 from schemas.errors import ProviderError, ProviderTimeout, RetryableError
 from schemas.status import ErrorCode
 
-__all__ = ["post", "unreadable"]
+__all__ = ["log_refusal", "post", "unreadable"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,17 +50,24 @@ async def post(
         raise from_transport(exc, service) from exc
     if errors is not None and not response.is_success:
         error = errors(response)
-        logger.warning(
-            f"{service} refused the request",
-            extra={
-                **log_extra,
-                "http_status": response.status_code,
-                "error_code": error.code,
-                "retryable": error.retryable,
-            },
-        )
+        log_refusal(f"{service} refused the request", log_extra, response, error)
         raise error
     return response
+
+
+def log_refusal(
+    message: str, log_extra: Mapping[str, Any], response: httpx.Response, error: ProviderError
+) -> None:
+    """Log a service's refusal: its HTTP status and the error Herald made of it."""
+    logger.warning(
+        message,
+        extra={
+            **log_extra,
+            "http_status": response.status_code,
+            "error_code": error.code,
+            "retryable": error.retryable,
+        },
+    )
 
 
 def unreadable(service: str, response: httpx.Response, what: str) -> RetryableError:

@@ -131,6 +131,15 @@ class Provider(ABC, Generic[C]):
             if f.is_required()
         ]
 
+    def log_extra(self, request: NotificationRequest, **more: Any) -> dict[str, Any]:
+        """A send's structured-log fields: tenant, notification and provider, and ``more``."""
+        return {
+            "tenant_id": request.tenant_id,
+            "notification_id": request.id,
+            "provider": self.name,
+            **more,
+        }
+
     @abstractmethod
     def validate(self, request: NotificationRequest) -> None:
         """Raise :class:`InvalidRequest` if this provider cannot send ``request``."""

@@ -32,6 +32,7 @@ __all__ = [
     "DeliveryReport",
     "IntegrationsReader",
     "ReportSink",
+    "ReportedStatus",
     "Webhook",
     "WebhookContext",
     "WebhookHandler",
@@ -51,6 +52,19 @@ class WebhookResponse:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+class ReportedStatus(Protocol):
+    """What a provider's webhook parser makes of one status it reports."""
+
+    @property
+    def provider_message_id(self) -> str: ...
+
+    @property
+    def status(self) -> Status: ...
+
+    @property
+    def error(self) -> ErrorInfo | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class DeliveryReport:
     """A status a provider reported for one of its message ids (webhook, ack)."""
@@ -63,6 +77,19 @@ class DeliveryReport:
     #: If set, the report may only touch notifications of these tenants (the ones whose
     #: credentials authenticated it).
     tenants: frozenset[str] | None = None
+
+    @classmethod
+    def of(
+        cls, provider: str, reported: ReportedStatus, tenants: frozenset[str] | None
+    ) -> DeliveryReport:
+        """The report of a status ``provider``'s webhook carried, for ``tenants`` only."""
+        return cls(
+            provider=provider,
+            provider_message_id=reported.provider_message_id,
+            status=reported.status,
+            error=reported.error,
+            tenants=tenants,
+        )
 
 
 class ReportSink(Protocol):

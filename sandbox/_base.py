@@ -19,8 +19,9 @@ stays an oracle of the service it stands for.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 import aiohttp
@@ -40,6 +41,8 @@ __all__ = [
     "parse_body",
     "problem",
 ]
+
+logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 _M = TypeVar("_M", bound=BaseModel)
@@ -211,6 +214,25 @@ class SandboxBase(Generic[F]):
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def schedule(
+        self, steps: Sequence[Callable[[], Awaitable[Any]]], *, delay: float, what: str
+    ) -> None:
+        """Run ``steps`` one after another in the background, ``delay`` seconds apart; the
+        first that cannot deliver its webhook ends the run (logged)."""
+
+        async def run() -> None:
+            for step in steps:
+                await asyncio.sleep(delay)
+                try:
+                    await step()
+                except (aiohttp.ClientError, TimeoutError, LookupError) as exc:
+                    logger.warning(
+                        "sandbox webhook not delivered", extra={"what": what, "error": repr(exc)}
+                    )
+                    return
+
+        self.spawn(run())
 
     def reopen(self) -> None:
         self._closing = asyncio.Event()

@@ -13,15 +13,12 @@ A subclass registers the service's routes on :attr:`EmailSandbox.app` and calls
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import aiohttp
 import orjson
 from aiohttp import web
 
@@ -183,24 +180,6 @@ class EmailSandbox(SandboxBase[EmailFault]):
         self.webhooks.append(PostedWebhook(url, body, headers, status))
         self.notify()
         return status
-
-    def schedule(
-        self, steps: Sequence[Callable[[], Awaitable[Any]]], *, delay: float, what: str
-    ) -> None:
-        """Run ``steps`` one after another in the background, ``delay`` seconds apart."""
-
-        async def run() -> None:
-            for step in steps:
-                await asyncio.sleep(delay)
-                try:
-                    await step()
-                except (aiohttp.ClientError, TimeoutError, LookupError) as exc:
-                    logger.warning(
-                        "sandbox webhook not delivered", extra={"what": what, "error": repr(exc)}
-                    )
-                    return
-
-        self.spawn(run())
 
     # --- control endpoints --------------------------------------------------------------
 

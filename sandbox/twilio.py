@@ -12,16 +12,15 @@ message's ``StatusCallback``: automatically (``auto_statuses``) or on demand
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from urllib.parse import parse_qsl, urlencode
 
-import aiohttp
 from aiohttp import web
 
 from sandbox._signatures import TWILIO_SIGNATURE_HEADER as SIGNATURE_HEADER
@@ -187,18 +186,6 @@ class TwilioSandbox(SmsSandboxBase):
         self.notify()
         return http_status
 
-    async def _auto_statuses(self, account: TwilioAccount, sid: str) -> None:
-        for status in account.auto_statuses:
-            await asyncio.sleep(self.auto_status_delay)
-            try:
-                await self.post_status(sid, status)
-            except (aiohttp.ClientError, TimeoutError, LookupError) as exc:
-                logger.warning(
-                    "sandbox status callback not delivered",
-                    extra={"sid": sid, "status": status, "error": repr(exc)},
-                )
-                return
-
     # --- the REST API -----------------------------------------------------------------
 
     def _build_app(self) -> web.Application:
@@ -286,7 +273,11 @@ class TwilioSandbox(SmsSandboxBase):
         )
         self.notify()
         if account.auto_statuses and checked.status_callback:
-            self.spawn(self._auto_statuses(account, sid))
+            self.schedule(
+                [partial(self.post_status, sid, status) for status in account.auto_statuses],
+                delay=self.auto_status_delay,
+                what=f"status callback of {sid}",
+            )
         resource = message_resource(
             sid=sid,
             account_sid=account.account_sid,

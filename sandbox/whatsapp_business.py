@@ -18,15 +18,14 @@ Control endpoints under ``/_sandbox/`` mirror the Python API for people and othe
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import secrets
 import time
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
 
-import aiohttp
 import orjson
 from aiohttp import web
 
@@ -221,18 +220,6 @@ class WhatsAppBusinessSandbox(SandboxBase[Fault]):
         self.notify()
         return http_status
 
-    async def _auto_statuses(self, account: SandboxAccount, wamid: str) -> None:
-        for status in account.auto_statuses:
-            await asyncio.sleep(self.auto_status_delay)
-            try:
-                await self.post_status(wamid, status)
-            except (aiohttp.ClientError, TimeoutError, LookupError) as exc:
-                logger.warning(
-                    "sandbox webhook not delivered",
-                    extra={"wamid": wamid, "status": status, "error": repr(exc)},
-                )
-                return
-
     # --- the Graph API ----------------------------------------------------------------
 
     def _build_app(self) -> web.Application:
@@ -324,9 +311,11 @@ class WhatsAppBusinessSandbox(SandboxBase[Fault]):
         )
         self.notify()
         if account.auto_statuses and account.webhook_url:
-            task = asyncio.get_running_loop().create_task(self._auto_statuses(account, wamid))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self.schedule(
+                [partial(self.post_status, wamid, status) for status in account.auto_statuses],
+                delay=self.auto_status_delay,
+                what=f"status webhook of {wamid}",
+            )
         return graph_json(
             {
                 "messaging_product": "whatsapp",

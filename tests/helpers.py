@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord, RecordMetadata
 from pydantic import BaseModel
@@ -36,9 +37,12 @@ __all__ = [
     "KafkaValue",
     "WorkerProcess",
     "consume_until",
+    "events_until_sent",
+    "has",
     "herald_executable",
     "make_settings",
     "new_secret_key",
+    "notification_events",
     "produce",
     "produce_many",
     "settings_env",
@@ -190,6 +194,49 @@ async def consume_until(
         return records
     finally:
         await consumer.stop()
+
+
+def has(*statuses: str) -> Callable[[list[dict[str, Any]]], bool]:
+    """A condition on status events: every one of ``statuses`` was seen."""
+    return lambda events: set(statuses) <= {e["status"] for e in events}
+
+
+async def notification_events(
+    settings: Settings,
+    notification_id: str,
+    until: Callable[[list[dict[str, Any]]], bool],
+    timeout: float = 30.0,  # noqa: ASYNC109 - the error names what was received
+) -> list[dict[str, Any]]:
+    """The status events of ``notification_id``, read until ``until`` holds over them."""
+
+    def mine(record: ConsumerRecord) -> bool:
+        return bool(orjson.loads(record.value)["notificationId"] == notification_id)
+
+    def done(records: list[ConsumerRecord]) -> bool:
+        return until([orjson.loads(r.value) for r in records])
+
+    records = await consume_until(
+        settings, settings.topic_status, done, timeout=timeout, where=mine
+    )
+    return [orjson.loads(r.value) for r in records]
+
+
+async def events_until_sent(settings: Settings, marker_id: str) -> list[dict[str, Any]]:
+    """Every status event up to the ``sent`` of the (marker) notification ``marker_id``.
+
+    A tenant's events share one partition, so an event caused before the marker was
+    produced is read before the marker's ``sent``: a test proves an absence with this
+    without waiting for a fixed time.
+    """
+
+    def marker_sent(records: list[ConsumerRecord]) -> bool:
+        return any(
+            (e := orjson.loads(r.value))["notificationId"] == marker_id and e["status"] == "sent"
+            for r in records
+        )
+
+    records = await consume_until(settings, settings.topic_status, marker_sent)
+    return [orjson.loads(r.value) for r in records]
 
 
 def herald_executable() -> str:

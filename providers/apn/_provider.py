@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import httpx
 import orjson
 
+from providers._http import log_refusal
 from providers.apn._credentials import APNCredentials
 from providers.apn._errors import error_from_response, error_from_transport
 from providers.apn._payload import (
@@ -22,7 +23,7 @@ from providers.apn._token import DEFAULT_PROVIDER_TOKENS, ProviderTokenCache
 from providers.base import Provider, ProviderInfo, SendResult
 from providers.errors import json_field
 from schemas.credentials_base import BaseCredentials
-from schemas.errors import ProviderError, RetryableError
+from schemas.errors import RetryableError
 from schemas.notification import Channel, NotificationRequest
 from schemas.settings import Settings
 from schemas.status import ErrorCode
@@ -102,13 +103,13 @@ class APNProvider(Provider[APNCredentials]):
         if response.status_code == 403 and _reason(response) == "ExpiredProviderToken":
             logger.info(
                 "APNs provider token expired: re-signing once",
-                extra=self._log_extra(request),
+                extra=self.log_extra(request),
             )
             provider_token = self.tokens.renew(self.credentials, provider_token)
             response = await self._post(url, body, headers, provider_token, request)
         if response.status_code != 200:
             error = error_from_response(response)
-            self._log_error(request, response, error)
+            log_refusal("APNs error", self.log_extra(request), response, error)
             raise error
         if response.content.strip():
             raise RetryableError(
@@ -119,7 +120,7 @@ class APNProvider(Provider[APNCredentials]):
         message_id = response.headers.get("apns-id") or apns_id
         logger.info(
             "apn notification accepted",
-            extra={**self._log_extra(request), "provider_message_id": message_id},
+            extra={**self.log_extra(request), "provider_message_id": message_id},
         )
         return SendResult(
             provider_message_id=message_id,
@@ -133,26 +134,6 @@ class APNProvider(Provider[APNCredentials]):
         if self.settings.apns_api_url:
             return self.settings.apns_api_url.rstrip("/")
         return APNS_PRODUCTION_URL if self.credentials.production else APNS_SANDBOX_URL
-
-    def _log_extra(self, request: NotificationRequest) -> dict[str, Any]:
-        return {
-            "tenant_id": request.tenant_id,
-            "notification_id": request.id,
-            "provider": self.name,
-        }
-
-    def _log_error(
-        self, request: NotificationRequest, response: httpx.Response, error: ProviderError
-    ) -> None:
-        logger.warning(
-            "APNs error",
-            extra={
-                **self._log_extra(request),
-                "http_status": response.status_code,
-                "error_code": error.code,
-                "retryable": error.retryable,
-            },
-        )
 
     async def _post(
         self,
@@ -172,12 +153,12 @@ class APNProvider(Provider[APNCredentials]):
             async with asyncio.timeout(timeout):
                 return await self.http.post(url, content=body, headers=all_headers, timeout=timeout)
         except TimeoutError as exc:
-            logger.warning("APNs call timed out", extra=self._log_extra(request))
+            logger.warning("APNs call timed out", extra=self.log_extra(request))
             raise error_from_transport(httpx.ReadTimeout("deadline exceeded")) from exc
         except httpx.HTTPError as exc:
             logger.warning(
                 "APNs call failed",
-                extra={**self._log_extra(request), "error": type(exc).__name__},
+                extra={**self.log_extra(request), "error": type(exc).__name__},
             )
             raise error_from_transport(exc) from exc
 

@@ -78,12 +78,7 @@ class DatabaseProvider(Provider[DatabaseCredentials]):
         row, created = await store.store(request, provider=self.name)
         log.info(
             "notification stored in the inbox" if created else "inbox notification already stored",
-            extra={
-                "tenant_id": request.tenant_id,
-                "notification_id": request.id,
-                "provider": self.name,
-                "provider_message_id": str(row.id),
-            },
+            extra=self.log_extra(request, provider_message_id=str(row.id)),
         )
         return SendResult(
             provider_message_id=str(row.id), metadata={"rowId": row.id, "stored": created}

@@ -10,6 +10,7 @@ from urllib.parse import quote
 import httpx
 import orjson
 
+from providers._http import log_refusal
 from providers.base import Provider, ProviderInfo, RateLimit, SendResult
 from providers.firebase._auth import DEFAULT_ACCESS_TOKENS, AccessTokenCache
 from providers.firebase._credentials import FirebaseCredentials
@@ -20,7 +21,7 @@ from providers.firebase._errors import (
 )
 from providers.firebase._payload import build_message, options, registration_token
 from schemas.credentials_base import BaseCredentials
-from schemas.errors import ProviderError, RetryableError
+from schemas.errors import RetryableError
 from schemas.notification import Channel, NotificationRequest
 from schemas.status import ErrorCode
 
@@ -84,18 +85,18 @@ class FirebaseProvider(Provider[FirebaseCredentials]):
         response = await self._post(payload, token, request)
         if response.status_code == 401 and _refreshable(response):
             logger.info(
-                "FCM refused the access token: refreshing once", extra=self._log_extra(request)
+                "FCM refused the access token: refreshing once", extra=self.log_extra(request)
             )
             token = await self.tokens.refresh(info, token, http=self.http, time_limit=timeout)
             response = await self._post(payload, token, request)
         if not response.is_success:
             error = error_from_response(response)
-            self._log_error(request, response, error)
+            log_refusal("FCM error", self.log_extra(request), response, error)
             raise error
         message_id = _message_name(response)
         logger.info(
             "firebase message accepted",
-            extra={**self._log_extra(request), "provider_message_id": message_id},
+            extra={**self.log_extra(request), "provider_message_id": message_id},
         )
         return SendResult(provider_message_id=message_id)
 
@@ -105,26 +106,6 @@ class FirebaseProvider(Provider[FirebaseCredentials]):
     def url(self) -> str:
         base = self.settings.fcm_api_url.rstrip("/")
         return f"{base}/v1/projects/{quote(self.credentials.project_id, safe='')}/messages:send"
-
-    def _log_extra(self, request: NotificationRequest) -> dict[str, Any]:
-        return {
-            "tenant_id": request.tenant_id,
-            "notification_id": request.id,
-            "provider": self.name,
-        }
-
-    def _log_error(
-        self, request: NotificationRequest, response: httpx.Response, error: ProviderError
-    ) -> None:
-        logger.warning(
-            "FCM error",
-            extra={
-                **self._log_extra(request),
-                "http_status": response.status_code,
-                "error_code": error.code,
-                "retryable": error.retryable,
-            },
-        )
 
     async def _post(
         self, payload: bytes, token: str, request: NotificationRequest
@@ -137,11 +118,11 @@ class FirebaseProvider(Provider[FirebaseCredentials]):
                     self.url, content=payload, headers=headers, timeout=timeout
                 )
         except TimeoutError as exc:
-            logger.warning("FCM call timed out", extra=self._log_extra(request))
+            logger.warning("FCM call timed out", extra=self.log_extra(request))
             raise error_from_transport(httpx.ReadTimeout("deadline exceeded")) from exc
         except httpx.HTTPError as exc:
             logger.warning(
-                "FCM call failed", extra={**self._log_extra(request), "error": type(exc).__name__}
+                "FCM call failed", extra={**self.log_extra(request), "error": type(exc).__name__}
             )
             raise error_from_transport(exc) from exc
 

@@ -90,13 +90,7 @@ class MailgunProvider(Provider[MailgunCredentials]):
         payload = self.format_payload(request)
         creds = self.credentials
         url = f"{self.base_url()}/v3/{quote(creds.domain, safe='')}/messages"
-        log_extra = {
-            "tenant_id": request.tenant_id,
-            "notification_id": request.id,
-            "provider": self.name,
-            "domain": creds.domain,
-            "region": creds.region,
-        }
+        log_extra = self.log_extra(request, domain=creds.domain, region=creds.region)
         response = await post(
             self.http,
             url,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 
@@ -27,16 +28,10 @@ from providers.mailgun._webhook import (
     sending_domain,
     verify_signature,
 )
-from providers.webhooks import (
-    DeliveryReport,
-    IntegrationsReader,
-    ReportSink,
-    WebhookContext,
-    WebhookRequest,
-    WebhookResponse,
-    signed_at,
-    signed_by,
-)
+from providers.webhooks import DeliveryReport, WebhookResponse, signed_at, signed_by
+
+if TYPE_CHECKING:
+    from providers.webhooks import IntegrationsReader, ReportSink, WebhookContext, WebhookRequest
 
 __all__ = ["PROVIDER", "handle_event", "mailgun_webhook", "token_key"]
 
@@ -112,15 +107,7 @@ async def handle_event(
             )
         return WebhookResponse(200, "ignored")
     try:
-        await updater.apply(
-            DeliveryReport(
-                provider=PROVIDER,
-                provider_message_id=event.provider_message_id,
-                status=event.status,
-                error=event.error,
-                tenants=frozenset(tenants),
-            )
-        )
+        await updater.apply(DeliveryReport.of(PROVIDER, event, frozenset(tenants)))
     except BaseException:
         # Not applied: forget the token so that Mailgun's retry of this webhook counts.
         await redis.delete(key)

@@ -94,11 +94,7 @@ class SendGridProvider(Provider[SendGridCredentials]):
 
     async def send(self, request: NotificationRequest) -> SendResult:
         payload = self.format_payload(request)
-        log_extra = {
-            "tenant_id": request.tenant_id,
-            "notification_id": request.id,
-            "provider": self.name,
-        }
+        log_extra = self.log_extra(request)
         url = f"{self.settings.sendgrid_api_url.rstrip('/')}/v3/mail/send"
         response = await post(
             self.http,

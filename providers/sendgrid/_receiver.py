@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 
@@ -29,17 +30,11 @@ from providers.sendgrid._webhook import (
     parse_events,
     verify_signature,
 )
-from providers.webhooks import (
-    MAX_FUTURE_SKEW,
-    DeliveryReport,
-    IntegrationsReader,
-    ReportSink,
-    WebhookContext,
-    WebhookRequest,
-    WebhookResponse,
-    signed_at,
-)
+from providers.webhooks import MAX_FUTURE_SKEW, DeliveryReport, WebhookResponse, signed_at
 from schemas.errors import InvalidTenantId
+
+if TYPE_CHECKING:
+    from providers.webhooks import IntegrationsReader, ReportSink, WebhookContext, WebhookRequest
 
 __all__ = ["PROVIDER", "handle_events", "sendgrid_webhook"]
 
@@ -124,15 +119,7 @@ async def handle_events(
             replayed += 1
             continue
         try:
-            await updater.apply(
-                DeliveryReport(
-                    provider=PROVIDER,
-                    provider_message_id=item.provider_message_id,
-                    status=item.status,
-                    error=item.error,
-                    tenants=tenants,
-                )
-            )
+            await updater.apply(DeliveryReport.of(PROVIDER, item, tenants))
         except BaseException:
             if key is not None and redis is not None:  # not applied: SendGrid's retry counts
                 await redis.delete(key)

@@ -132,12 +132,7 @@ class SESProvider(Provider[SESCredentials]):
             ),
             region=creds.region,
         )
-        log_extra = {
-            "tenant_id": request.tenant_id,
-            "notification_id": request.id,
-            "provider": self.name,
-            "region": creds.region,
-        }
+        log_extra = self.log_extra(request, region=creds.region)
         response = await post(
             self.http,
             url,

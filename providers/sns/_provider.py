@@ -70,12 +70,7 @@ class SNSProvider(Provider[SNSCredentials]):
             region=creds.region,
         )
         timeout = self.settings.provider_timeout_seconds
-        log_extra = {
-            "tenant_id": request.tenant_id,
-            "notification_id": request.id,
-            "provider": self.name,
-            "region": creds.region,
-        }
+        log_extra = self.log_extra(request, region=creds.region)
         response = await post(
             self.http,
             url,

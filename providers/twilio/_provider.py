@@ -103,11 +103,7 @@ class TwilioProvider(Provider[TwilioCredentials]):
     async def send(self, request: NotificationRequest) -> SendResult:
         form = self.format_payload(request)
         timeout = self.settings.provider_timeout_seconds
-        log_extra = {
-            "tenant_id": request.tenant_id,
-            "notification_id": request.id,
-            "provider": self.name,
-        }
+        log_extra = self.log_extra(request)
         response = await post(
             self.http,
             self.messages_url(),

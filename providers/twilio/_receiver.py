@@ -19,6 +19,7 @@ router: dropped as duplicates), ``delivered`` and ``read`` to themselves,
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from providers.twilio._credentials import TwilioCredentials
 from providers.twilio._webhook import (
@@ -30,16 +31,11 @@ from providers.twilio._webhook import (
     parse_status_callback,
     verify_signature,
 )
-from providers.webhooks import (
-    DeliveryReport,
-    IntegrationsReader,
-    ReportSink,
-    WebhookContext,
-    WebhookRequest,
-    WebhookResponse,
-    signed_by,
-)
+from providers.webhooks import DeliveryReport, WebhookResponse, signed_by
 from schemas.integration import SYSTEM_TENANT
+
+if TYPE_CHECKING:
+    from providers.webhooks import IntegrationsReader, ReportSink, WebhookContext, WebhookRequest
 
 __all__ = ["handle_status_callback", "twilio_webhook"]
 
@@ -102,15 +98,7 @@ async def handle_status_callback(
     # A callback signed with the system integration's token may concern any tenant that
     # sent through the system default: only the message sid then scopes it.
     scope = None if SYSTEM_TENANT in tenants else frozenset(tenants)
-    await updater.apply(
-        DeliveryReport(
-            provider=PROVIDER,
-            provider_message_id=status.message_sid,
-            status=status.status,
-            error=status.error,
-            tenants=scope,
-        )
-    )
+    await updater.apply(DeliveryReport.of(PROVIDER, status, scope))
     return WebhookResponse(200, "ok")
 
 

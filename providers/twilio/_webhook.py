@@ -170,7 +170,7 @@ class StatusCallback:
     """One message status from a callback."""
 
     account_sid: str
-    message_sid: str
+    provider_message_id: str  # the MessageSid
     status: Status
     raw_status: str
     error: ErrorInfo | None = None
@@ -224,7 +224,7 @@ def parse_status_callback(params: Params) -> StatusCallback | None:
         return None
     return StatusCallback(
         account_sid=account_sid(params),
-        message_sid=sid,
+        provider_message_id=sid,
         status=status,
         raw_status=raw_status,
         error=_error(params) if status is Status.FAILED else None,

@@ -11,18 +11,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import orjson
 
-from providers.webhooks import (
-    DeliveryReport,
-    IntegrationsReader,
-    ReportSink,
-    WebhookContext,
-    WebhookRequest,
-    WebhookResponse,
-    signed_by,
-)
+from providers.webhooks import DeliveryReport, WebhookResponse, signed_by
 from providers.whatsapp_business._credentials import WhatsAppBusinessCredentials
 from providers.whatsapp_business._webhook import (
     SIGNATURE_HEADER,
@@ -31,6 +24,9 @@ from providers.whatsapp_business._webhook import (
     phone_number_ids,
     verify_signature,
 )
+
+if TYPE_CHECKING:
+    from providers.webhooks import IntegrationsReader, ReportSink, WebhookContext, WebhookRequest
 
 __all__ = ["handle_notification", "handle_verification", "whatsapp_business_webhook"]
 
@@ -123,15 +119,8 @@ async def handle_notification(
         log.warning("malformed webhook", extra={"provider": PROVIDER, "error": str(exc)[:200]})
         return WebhookResponse(400, "malformed payload")
     for item in statuses:
-        await updater.apply(
-            DeliveryReport(
-                provider=PROVIDER,
-                provider_message_id=item.provider_message_id,
-                status=item.status,
-                error=item.error,
-                tenants=frozenset(owners.get(item.phone_number_id, ())),
-            )
-        )
+        tenants = frozenset(owners.get(item.phone_number_id, ()))
+        await updater.apply(DeliveryReport.of(PROVIDER, item, tenants))
     return WebhookResponse(200, "ok")
 
 

@@ -124,6 +124,14 @@ class Rig:
     def statuses(self, req: NotificationRequest) -> list[Status]:
         return [e.status for e in self.sink.of(req.id)]
 
+    async def deliver(self, *script: Any, attempt: int = 1) -> NotificationRequest:
+        """A new request, accepted, then delivered (as ``attempt``) against ``script``."""
+        req = request()
+        await self.accept(req)
+        Scripted.script = list(script)
+        await self.deliverer.deliver(req, RESOLVED, attempt)
+        return req
+
 
 @pytest.fixture
 def rig(redis: Redis) -> Callable[..., Rig]:
@@ -142,10 +150,7 @@ RESOLVED = Resolved(Scripted, CREDS, "tenant")
 
 async def test_retryable_error_schedules_a_retry_with_backoff(rig: Callable[..., Rig]) -> None:
     r = rig(retry_base_delay_seconds=2.0, retry_factor=4.0, retry_tiers="5,30,300")
-    req = request()
-    await r.accept(req)
-    Scripted.script = [retryable()]
-    await r.deliverer.deliver(req, RESOLVED, 1)
+    req = await r.deliver(retryable())
     [retrying] = r.sink.of(req.id)
     assert retrying.status is Status.RETRYING
     assert retrying.attempt == 1
@@ -165,10 +170,7 @@ async def test_retryable_error_schedules_a_retry_with_backoff(rig: Callable[...,
 
 async def test_retry_after_is_honored_and_capped(rig: Callable[..., Rig]) -> None:
     r = rig(retry_max_delay_seconds=60.0)
-    req = request()
-    await r.accept(req)
-    Scripted.script = [retryable(retry_after=42.0)]
-    await r.deliverer.deliver(req, RESOLVED, 1)
+    await r.deliver(retryable(retry_after=42.0))
     [(topic, envelope)] = r.sink.retries
     assert topic.endswith(".300s")
     assert timedelta(seconds=40) < envelope.due_at - utcnow() <= timedelta(seconds=42)
@@ -177,10 +179,7 @@ async def test_retry_after_is_honored_and_capped(rig: Callable[..., Rig]) -> Non
 
 async def test_resume_is_fenced_against_duplicate_envelopes(rig: Callable[..., Rig]) -> None:
     r = rig()
-    req = request()
-    await r.accept(req)
-    Scripted.script = [retryable()]
-    await r.deliverer.deliver(req, RESOLVED, 1)
+    req = await r.deliver(retryable())
     [(_, envelope)] = r.sink.retries
     # The envelope comes due twice (e.g. produced again after a crash): one attempt only.
     assert await r.state.begin_attempt(req.tenant_id, req.id, envelope.attempt, "scripted")
@@ -189,10 +188,7 @@ async def test_resume_is_fenced_against_duplicate_envelopes(rig: Callable[..., R
 
 async def test_last_attempt_fails_with_the_last_error(rig: Callable[..., Rig]) -> None:
     r = rig(send_max_attempts=2)
-    req = request()
-    await r.accept(req)
-    Scripted.script = [retryable()]
-    await r.deliverer.deliver(req, RESOLVED, 2)
+    req = await r.deliver(retryable(), attempt=2)
     [failed] = r.sink.of(req.id)
     assert failed.status is Status.FAILED
     assert failed.attempt == 2
@@ -203,10 +199,7 @@ async def test_last_attempt_fails_with_the_last_error(rig: Callable[..., Rig]) -
 
 async def test_permanent_error_fails_at_once(rig: Callable[..., Rig]) -> None:
     r = rig()
-    req = request()
-    await r.accept(req)
-    Scripted.script = [permanent]
-    await r.deliverer.deliver(req, RESOLVED, 1)
+    req = await r.deliver(permanent)
     assert r.statuses(req) == [Status.FAILED]
     assert r.sink.of(req.id)[0].error.code == "131026"  # type: ignore[union-attr]
 
@@ -290,10 +283,7 @@ def test_tiers_pick_the_smallest_long_enough() -> None:
 
 async def test_per_provider_retry_policy_overrides_the_defaults(rig: Callable[..., Rig]) -> None:
     r = rig(send_max_attempts=5, retry_policies={"scripted": {"maxAttempts": 1}})
-    req = request()
-    await r.accept(req)
-    Scripted.script = [retryable()]
-    await r.deliverer.deliver(req, RESOLVED, 1)
+    req = await r.deliver(retryable())
     assert r.statuses(req) == [Status.FAILED]  # one attempt allowed for this provider
     r2 = rig(retry_policies={"scripted": {"baseDelay": 100.0, "factor": 1.0, "maxDelay": 200.0}})
     req2 = request()

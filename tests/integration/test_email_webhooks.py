@@ -51,13 +51,20 @@ class Env:
     def statuses(self) -> list[tuple[str, str, Status]]:
         return [(e.tenant_id, e.notification_id, e.status) for e in self.sink.statuses]
 
+    @classmethod
+    def over(
+        cls, redis: Redis, secret_key: str, store: type[IntegrationStore] = IntegrationStore
+    ) -> Env:
+        """The receivers' world over ``redis``: integrations in a ``store``, statuses kept."""
+        cipher = Cipher.from_settings(make_settings(secret_key=secret_key))
+        state = NotificationState(redis, ttl_seconds=3600, correlation_ttl_seconds=3600)
+        sink = MemorySink()
+        return cls(redis, store(redis, cipher), state, sink, StatusUpdater(state, sink))
+
 
 @pytest_asyncio.fixture
 async def env(redis: Redis, test_secret_key: str) -> AsyncIterator[Env]:
-    cipher = Cipher.from_settings(make_settings(secret_key=test_secret_key))
-    state = NotificationState(redis, ttl_seconds=3600, correlation_ttl_seconds=3600)
-    sink = MemorySink()
-    yield Env(redis, IntegrationStore(redis, cipher), state, sink, StatusUpdater(state, sink))
+    yield Env.over(redis, test_secret_key)
 
 
 def sendgrid_mail(message_id: str, tenant: str | None = "acme") -> SentEmail:

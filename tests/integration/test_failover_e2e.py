@@ -11,24 +11,15 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 from redis.asyncio import Redis
 
-from sandbox import serve_app
-from sandbox.sns import SNSSandbox
-from sandbox.twilio import TwilioSandbox
 from schemas import Settings
 from seeds import load_seeds
 from streams.tenancy.crypto import Cipher
 from streams.tenancy.integrations import IntegrationStore
 from streams.tenancy.policy import PolicyStore, TenantPolicy
 from tests.helpers import consume_until, produce
+from tests.integration.test_sms_e2e import SNS_CREDS, TWILIO_CREDS, sms_fakes
 
 pytestmark = pytest.mark.integration
-
-ACCOUNT_SID = "AC" + "7c" * 16
-AUTH_TOKEN = "failover-auth-token"
-SENDER = "+15005550006"
-ACCESS_KEY = "AKIAHERALDFAILOVER01"
-SECRET = "failover-secret"
-REGION = "us-east-1"
 
 
 def sms(tenant: str, phone: str) -> dict[str, Any]:
@@ -46,30 +37,15 @@ async def test_failover_to_the_next_integration_names_the_provider_that_sent(
     worker_factory: Callable[..., Any],
     redis: Redis,
 ) -> None:
-    twilio = TwilioSandbox()
-    twilio.add_account(ACCOUNT_SID, AUTH_TOKEN, senders={SENDER})
-    sns = SNSSandbox(region=REGION)
-    sns.add_key(ACCESS_KEY, SECRET)
-    async with serve_app(twilio.app) as twilio_url, serve_app(sns.app) as sns_url:
+    async with sms_fakes() as (twilio, sns, twilio_url, sns_url):
         settings = settings_factory(
             twilio_api_url=twilio_url, sns_endpoint_url=sns_url, send_max_attempts=3
         )
         await load_seeds(redis)
         store = IntegrationStore(redis, Cipher.from_settings(settings))
         for tenant in ("acme", "globex"):
-            await store.set(
-                tenant,
-                "twilio",
-                {"accountSid": ACCOUNT_SID, "authToken": AUTH_TOKEN, "fromPhone": SENDER},
-                is_default=True,
-                priority=1,
-            )
-            await store.set(
-                tenant,
-                "sns",
-                {"region": REGION, "accessKeyId": ACCESS_KEY, "secretAccessKey": SECRET},
-                priority=2,
-            )
+            await store.set(tenant, "twilio", TWILIO_CREDS, is_default=True, priority=1)
+            await store.set(tenant, "sns", SNS_CREDS, priority=2)
         await PolicyStore(redis).set("acme", TenantPolicy(failover=True))  # globex: default, off
         # Twilio is down for these two numbers (every call answers 503).
         twilio.fail("+5511999990011", 20500, http_status=503, message="Internal Server Error")

@@ -15,11 +15,10 @@ from redis.asyncio import Redis
 from providers.database import InboxStore
 from schemas.notification import NotificationRequest
 from schemas.status import Status, StatusEvent
-from streams.inbox import InboxApi, upgrade
-from streams.pipeline.state import NotificationState
-from streams.pipeline.updates import StatusUpdater
+from streams.inbox import InboxApi
 from streams.platform.sink import MemorySink
 from streams.tenancy.auth import TenantKeys
+from tests.inbox import make_api, migrated_store
 
 pytestmark = pytest.mark.integration
 
@@ -33,23 +32,8 @@ class BrokenSink(MemorySink):
 
 @pytest_asyncio.fixture
 async def store(tmp_path: Path) -> AsyncIterator[InboxStore]:
-    inbox = InboxStore.from_url(f"sqlite+aiosqlite:///{tmp_path / 'inbox.db'}")
-    await upgrade(inbox.engine)
-    try:
+    async with migrated_store(f"sqlite+aiosqlite:///{tmp_path / 'inbox.db'}") as inbox:
         yield inbox
-    finally:
-        await inbox.close()
-
-
-def make_api(store: InboxStore, redis: Redis, sink: MemorySink) -> InboxApi:
-    state = NotificationState(redis, ttl_seconds=3600, correlation_ttl_seconds=3600)
-    return InboxApi(
-        store=store,
-        keys=TenantKeys(redis),
-        state=state,
-        updater=StatusUpdater(state, sink),
-        sink=sink,
-    )
 
 
 async def accepted_and_stored(api: InboxApi, nid: str) -> str:

@@ -45,6 +45,7 @@ from streams.inbox import (
 )
 from streams.platform.embedded import find_free_port
 from tests.helpers import make_settings
+from tests.inbox import migrated_store
 from tests.postgres import PostgresServer, require_postgres, throwaway_postgres
 
 pytestmark = pytest.mark.integration
@@ -70,12 +71,8 @@ def request(
 @pytest_asyncio.fixture
 async def store(inbox_database_url: str) -> AsyncIterator[InboxStore]:
     """A migrated, empty inbox."""
-    inbox = InboxStore.from_url(inbox_database_url)
-    await upgrade(inbox.engine)
-    try:
+    async with migrated_store(inbox_database_url) as inbox:
         yield inbox
-    finally:
-        await inbox.close()
 
 
 async def _tables(store: InboxStore) -> set[str]:

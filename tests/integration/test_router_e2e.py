@@ -11,7 +11,6 @@ from typing import Any
 import orjson
 import pytest
 import pytest_asyncio
-from aiokafka.structs import ConsumerRecord
 from redis.asyncio import Redis
 
 from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
@@ -21,7 +20,15 @@ from streams.platform.admin import ensure_topics
 from streams.platform.redis import redis_client
 from streams.tenancy.crypto import Cipher
 from streams.tenancy.integrations import IntegrationStore
-from tests.helpers import WorkerProcess, consume_until, make_settings, produce
+from tests.helpers import (
+    WorkerProcess,
+    consume_until,
+    events_until_sent,
+    has,
+    make_settings,
+    notification_events,
+    produce,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
@@ -54,16 +61,7 @@ class Env:
     async def statuses(
         self, notification_id: str, until: Callable[[list[dict[str, Any]]], bool]
     ) -> list[dict[str, Any]]:
-        def mine(record: ConsumerRecord) -> bool:
-            return bool(orjson.loads(record.value)["notificationId"] == notification_id)
-
-        def done(records: list[ConsumerRecord]) -> bool:
-            return until([orjson.loads(r.value) for r in records])
-
-        records = await consume_until(
-            self.settings, self.settings.topic_status, done, timeout=30, where=mine
-        )
-        return [orjson.loads(r.value) for r in records]
+        return await notification_events(self.settings, notification_id, until)
 
     async def settled(self, request: dict[str, Any]) -> list[dict[str, Any]]:
         """All events of ``request`` emitted before a new marker request's ``sent``.
@@ -77,21 +75,8 @@ class Env:
         notification_id = request["id"]
         marker = self.request(recipient=request["recipient"], content={"body": MARKER_BODY})
         await produce(self.settings, self.settings.topic_requests, b"acme", orjson.dumps(marker))
-
-        def marker_sent(records: list[ConsumerRecord]) -> bool:
-            return any(
-                (e := orjson.loads(r.value))["notificationId"] == marker["id"]
-                and e["status"] == "sent"
-                for r in records
-            )
-
-        records = await consume_until(self.settings, self.settings.topic_status, marker_sent)
-        events = [orjson.loads(r.value) for r in records]
+        events = await events_until_sent(self.settings, marker["id"])
         return [e for e in events if e["notificationId"] == notification_id]
-
-
-def has(*statuses: str) -> Callable[[list[dict[str, Any]]], bool]:
-    return lambda events: set(statuses) <= {e["status"] for e in events}
 
 
 @pytest_asyncio.fixture(scope="module")

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import pytest
 import pytest_asyncio
-from aiokafka.structs import ConsumerRecord
 from redis.asyncio import Redis
 
 from sandbox import serve_app
@@ -22,7 +22,13 @@ from schemas import Settings
 from seeds import load_seeds
 from streams.tenancy.crypto import Cipher
 from streams.tenancy.integrations import IntegrationStore
-from tests.helpers import WorkerProcess, consume_until, produce
+from tests.helpers import (
+    WorkerProcess,
+    events_until_sent,
+    has,
+    notification_events,
+    produce,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -32,6 +38,20 @@ SENDER = "+15005550006"
 ACCESS_KEY = "AKIAHERALDE2E0000001"
 SECRET = "e2e-secret-access-key"
 REGION = "sa-east-1"
+TWILIO_CREDS = {"accountSid": ACCOUNT_SID, "authToken": AUTH_TOKEN, "fromPhone": SENDER}
+SNS_CREDS = {"region": REGION, "accessKeyId": ACCESS_KEY, "secretAccessKey": SECRET}
+
+
+@asynccontextmanager
+async def sms_fakes() -> AsyncIterator[tuple[TwilioSandbox, SNSSandbox, str, str]]:
+    """The Twilio and SNS fakes (accepting ``TWILIO_CREDS``, ``SNS_CREDS``), served; with
+    their URLs."""
+    twilio = TwilioSandbox()
+    twilio.add_account(ACCOUNT_SID, AUTH_TOKEN, senders={SENDER})
+    sns = SNSSandbox(region=REGION)
+    sns.add_key(ACCESS_KEY, SECRET)
+    async with serve_app(twilio.app) as twilio_url, serve_app(sns.app) as sns_url:
+        yield twilio, sns, twilio_url, sns_url
 
 
 @dataclass
@@ -58,16 +78,7 @@ class Env:
     async def events(
         self, notification_id: str, until: Callable[[list[dict[str, Any]]], bool]
     ) -> list[dict[str, Any]]:
-        def mine(record: ConsumerRecord) -> bool:
-            return bool(orjson.loads(record.value)["notificationId"] == notification_id)
-
-        def done(records: list[ConsumerRecord]) -> bool:
-            return until([orjson.loads(r.value) for r in records])
-
-        records = await consume_until(
-            self.settings, self.settings.topic_status, done, timeout=30, where=mine
-        )
-        return [orjson.loads(r.value) for r in records]
+        return await notification_events(self.settings, notification_id, until)
 
     async def settled(self, *notification_ids: str) -> dict[str, list[str]]:
         """The statuses of each notification emitted before a new marker request's ``sent``.
@@ -78,24 +89,11 @@ class Env:
         """
         marker = self.request("+1 202 555 0199")
         await self.send(marker)
-
-        def marker_sent(records: list[ConsumerRecord]) -> bool:
-            return any(
-                (e := orjson.loads(r.value))["notificationId"] == marker["id"]
-                and e["status"] == "sent"
-                for r in records
-            )
-
-        records = await consume_until(self.settings, self.settings.topic_status, marker_sent)
-        events = [orjson.loads(r.value) for r in records]
+        events = await events_until_sent(self.settings, marker["id"])
         return {
             nid: [e["status"] for e in events if e["notificationId"] == nid]
             for nid in notification_ids
         }
-
-
-def has(*statuses: str) -> Callable[[list[dict[str, Any]]], bool]:
-    return lambda events: set(statuses) <= {e["status"] for e in events}
 
 
 @pytest_asyncio.fixture
@@ -104,11 +102,7 @@ async def env(
     worker_factory: Callable[..., Any],
     redis: Redis,
 ) -> AsyncIterator[Env]:
-    twilio = TwilioSandbox()
-    twilio.add_account(ACCOUNT_SID, AUTH_TOKEN, senders={SENDER})
-    sns = SNSSandbox(region=REGION)
-    sns.add_key(ACCESS_KEY, SECRET)
-    async with serve_app(twilio.app) as twilio_url, serve_app(sns.app) as sns_url:
+    async with sms_fakes() as (twilio, sns, twilio_url, sns_url):
         settings = settings_factory(
             twilio_api_url=twilio_url,
             sns_endpoint_url=sns_url,
@@ -120,17 +114,8 @@ async def env(
         )
         await load_seeds(redis)
         store = IntegrationStore(redis, Cipher.from_settings(settings))
-        await store.set(
-            "acme",
-            "twilio",
-            {"accountSid": ACCOUNT_SID, "authToken": AUTH_TOKEN, "fromPhone": SENDER},
-            is_default=True,
-        )
-        await store.set(
-            "acme",
-            "sns",
-            {"region": REGION, "accessKeyId": ACCESS_KEY, "secretAccessKey": SECRET},
-        )
+        await store.set("acme", "twilio", TWILIO_CREDS, is_default=True)
+        await store.set("acme", "sns", SNS_CREDS)
         worker = await worker_factory(settings)
         try:
             yield Env(settings=settings, twilio=twilio, sns=sns, worker=worker)

@@ -13,17 +13,13 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
-from providers.database import InboxStore
 from schemas.status import utcnow
 from schemas.whatsapp import CommandName, SessionCommand
 from streams.cli.main import main
-from streams.inbox import InboxApi, upgrade
 from streams.pipeline.ratelimit import TokenBucket
-from streams.pipeline.state import NotificationState
-from streams.pipeline.updates import StatusUpdater
-from streams.platform.sink import MemorySink
 from streams.tenancy.auth import InvalidApiKeyRequest, Scope, TenantKeys
 from streams.whatsapp import SessionEndpoints, SessionStore
+from tests.inbox import make_api, migrated_store
 
 pytestmark = pytest.mark.integration
 
@@ -63,26 +59,14 @@ async def test_an_inbox_key_cannot_disconnect_the_whatsapp_session(redis: Redis)
 
 
 async def test_a_session_key_cannot_read_the_inbox(redis: Redis, tmp_path: Path) -> None:
-    store = InboxStore.from_url(f"sqlite+aiosqlite:///{tmp_path / 'inbox.db'}")
-    await upgrade(store.engine)
-    try:
-        sink = MemorySink()
-        state = NotificationState(redis, ttl_seconds=3600, correlation_ttl_seconds=3600)
-        api = InboxApi(
-            store=store,
-            keys=TenantKeys(redis),
-            state=state,
-            updater=StatusUpdater(state, sink),
-            sink=sink,
-        )
+    async with migrated_store(f"sqlite+aiosqlite:///{tmp_path / 'inbox.db'}") as store:
+        api = make_api(store, redis)
         session_key, _ = await api.keys.create("acme", scopes=[Scope.SESSION])
         inbox_key, _ = await api.keys.create("acme", scopes=[Scope.INBOX])
         denied = await api.list("acme", "u-1", bearer(session_key), {})
         assert denied.status == 403
         assert orjson.loads(denied.body)["error"] == "forbidden"
         assert (await api.list("acme", "u-1", bearer(inbox_key), {})).status == 200
-    finally:
-        await store.close()
 
 
 async def test_an_expired_key_is_refused(redis: Redis) -> None:

@@ -8,12 +8,8 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
-from providers.database import InboxStore
-from streams.inbox import InboxApi, upgrade
-from streams.pipeline.state import NotificationState
-from streams.pipeline.updates import StatusUpdater
-from streams.platform.sink import MemorySink
-from streams.tenancy.auth import Scope, TenantKeys
+from streams.tenancy.auth import Scope
+from tests.inbox import make_api, migrated_store
 
 pytestmark = pytest.mark.integration
 
@@ -24,18 +20,8 @@ def _cursor(row_id: int) -> str:
 
 
 async def test_forged_cursor_and_limit_are_refused(redis: Redis, inbox_database_url: str) -> None:
-    store = InboxStore.from_url(inbox_database_url)
-    await upgrade(store.engine)
-    try:
-        sink = MemorySink()
-        state = NotificationState(redis, ttl_seconds=3600, correlation_ttl_seconds=3600)
-        api = InboxApi(
-            store=store,
-            keys=TenantKeys(redis),
-            state=state,
-            updater=StatusUpdater(state, sink),
-            sink=sink,
-        )
+    async with migrated_store(inbox_database_url) as store:
+        api = make_api(store, redis)
         key, _ = await api.keys.create("acme", scopes=[Scope.INBOX])
         auth = {"Authorization": f"Bearer {key}"}
         largest = await api.list("acme", "u-1", auth, {"cursor": _cursor(2**63 - 1)})
@@ -48,5 +34,3 @@ async def test_forged_cursor_and_limit_are_refused(redis: Redis, inbox_database_
         ):
             answer = await api.list("acme", "u-1", auth, query)
             assert answer.status == 400, (query, answer.body)
-    finally:
-        await store.close()

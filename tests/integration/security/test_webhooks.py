@@ -22,9 +22,7 @@ from providers.whatsapp_business._receiver import handle_notification, handle_ve
 from sandbox.mailgun import MailgunSandbox
 from sandbox.sendgrid import SendGridSandbox
 from schemas.status import Status
-from streams.pipeline.state import NotificationState
-from streams.pipeline.updates import Outcome, StatusUpdater
-from streams.platform.sink import MemorySink
+from streams.pipeline.updates import Outcome
 from streams.tenancy.crypto import Cipher, DecryptionFailed
 from streams.tenancy.integrations import IntegrationStore
 from streams.web.guard import WebhookGuard, client_address
@@ -68,10 +66,7 @@ class CountingStore(IntegrationStore):
 
 @pytest_asyncio.fixture
 async def env(redis: Redis, test_secret_key: str) -> AsyncIterator[EmailEnv]:
-    cipher = Cipher.from_settings(make_settings(secret_key=test_secret_key))
-    state = NotificationState(redis, ttl_seconds=3600, correlation_ttl_seconds=3600)
-    sink = MemorySink()
-    yield EmailEnv(redis, CountingStore(redis, cipher), state, sink, StatusUpdater(state, sink))
+    yield EmailEnv.over(redis, test_secret_key, CountingStore)
 
 
 def wab_payload(phone_ids: list[str]) -> bytes:

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import abc
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager
-from typing import Any, ClassVar
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, ClassVar, Self
 
+import httpx
 import pytest
 
 from providers import (
@@ -34,6 +35,7 @@ from providers import (
     SendResult,
 )
 from providers.registry import REGISTRY
+from sandbox import serve_app
 from schemas.notification import NotificationRequest
 
 __all__ = ["CONTRACT_TIMEOUT_SECONDS", "ContractHarness", "ProviderContract"]
@@ -82,6 +84,36 @@ class ContractHarness(abc.ABC):
     @abc.abstractmethod
     def inject_garbage(self, request: NotificationRequest, http_status: int) -> None:
         """Make the fake answer ``http_status`` with a body that is not the service's."""
+
+
+class FakeServiceHarness(ContractHarness):
+    """A harness over one of ``sandbox/``'s fakes, served at ``url`` and reached with ``http``.
+
+    Hangs and garbage are injected for :meth:`fault_target`, the request's recipient as
+    the fake keys its faults.
+    """
+
+    def __init__(self, sandbox: Any, http: httpx.AsyncClient, url: str) -> None:
+        self.sandbox = sandbox
+        self.http = http
+        self.url = url
+
+    @classmethod
+    @asynccontextmanager
+    async def serving(cls, sandbox: Any, *args: Any) -> AsyncIterator[Self]:
+        """``sandbox`` served on a loopback port, and a harness of this class over it."""
+        async with serve_app(sandbox.app) as url, httpx.AsyncClient() as http:
+            yield cls(sandbox, http, url, *args)
+
+    @abc.abstractmethod
+    def fault_target(self, request: NotificationRequest) -> str:
+        """The key (address, number, device token) the fake's faults for ``request`` use."""
+
+    def inject_hang(self, request: NotificationRequest) -> None:
+        self.sandbox.hang(self.fault_target(request))
+
+    def inject_garbage(self, request: NotificationRequest, http_status: int) -> None:
+        self.sandbox.garble(self.fault_target(request), http_status=http_status)
 
 
 class ProviderContract(abc.ABC):

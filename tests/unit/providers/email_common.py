@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from schemas.notification import NotificationRequest
-from streams.platform.embedded import find_free_port
+from tests.unit.providers.harness import notification
 
 __all__ = [
     "CONTENTS",
@@ -19,7 +19,6 @@ __all__ = [
     "VALIDATION_CASES",
     "form_fields",
     "make_request",
-    "unreachable_url",
 ]
 
 RECIPIENT = "ana@customer.example"
@@ -42,15 +41,9 @@ CONTENTS: dict[str, dict[str, Any]] = {
 def make_request(
     content: dict[str, Any], email: str | None = RECIPIENT, **fields: Any
 ) -> NotificationRequest:
-    return NotificationRequest.model_validate(
-        {
-            "id": f"n-{uuid.uuid4().hex[:12]}",
-            "tenantId": "acme",
-            "channel": "email",
-            "recipient": {"email": email} if email else {"phone": "+5511999990000"},
-            "content": content,
-            **fields,
-        }
+    recipient = {"email": email} if email else {"phone": "+5511999990000"}
+    return notification(
+        "email", recipient, content, **{"id": f"n-{uuid.uuid4().hex[:12]}", **fields}
     )
 
 
@@ -77,11 +70,6 @@ VALIDATION_CASES: list[tuple[str | None, dict[str, Any], str]] = [
         "invalid_request",
     ),
 ]
-
-
-def unreachable_url() -> str:
-    """A loopback URL where nothing listens."""
-    return f"http://127.0.0.1:{find_free_port()}"
 
 
 def form_fields(request: httpx.Request) -> dict[str, str]:

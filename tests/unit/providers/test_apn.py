@@ -3,7 +3,6 @@ Apple's error reasons, the provider-token rules (injected clock) and request val
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,25 +27,12 @@ from sandbox._h2 import serve_h2
 from sandbox.apn import APNsSandbox, new_device_token
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
-from tests.unit.providers.contract import ContractHarness, ProviderContract
+from tests.unit.providers.contract import FakeServiceHarness, ProviderContract
+from tests.unit.providers.harness import T0, Clock, push_request, unreachable_url
 
 TEAM_ID = "TEAM123456"
 KEY_ID = "KEY1234567"
 BUNDLE_ID = "com.example.herald"
-T0 = 1_800_000_000.0
-
-
-class Clock:
-    """An injectable clock (Unix seconds) that only moves when told."""
-
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def new_key() -> ec.EllipticCurvePrivateKey:
@@ -81,31 +67,14 @@ def make_request(
     token: str | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> NotificationRequest:
-    recipient = {"deviceToken": token} if token is not None else {"userId": "u-1"}
-    return NotificationRequest.model_validate(
-        {
-            "id": "n-1",
-            "tenantId": "acme",
-            "channel": "fcm",
-            "provider": "apn",
-            "recipient": recipient,
-            "content": content if content is not None else {},
-            "metadata": metadata or {},
-        }
-    )
+    return push_request(content, token=token, metadata=metadata, provider="apn")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+class Harness(FakeServiceHarness):
+    sandbox: APNsSandbox
 
-
-class Harness(ContractHarness):
     def __init__(self, sandbox: APNsSandbox, http: httpx.AsyncClient, url: str, clock: Clock):
-        self.sandbox = sandbox
-        self.http = http
-        self.url = url
+        super().__init__(sandbox, http, url)
         self.clock = clock
         self.tokens = ProviderTokenCache(clock=clock)
         self.device = new_device_token()
@@ -125,9 +94,7 @@ class Harness(ContractHarness):
         return APNProvider(creds, http=self.http, settings=settings, tokens=self.tokens)
 
     def unreachable_provider(self) -> Provider[Any]:
-        settings = make_settings(
-            apns_api_url=f"http://127.0.0.1:{free_port()}", provider_timeout_seconds=2.0
-        )
+        settings = make_settings(apns_api_url=unreachable_url(), provider_timeout_seconds=2.0)
         return APNProvider(credentials(), http=self.http, settings=settings, tokens=self.tokens)
 
     def request(self, content_type: str, **kwargs: Any) -> NotificationRequest:
@@ -165,8 +132,8 @@ class Harness(ContractHarness):
     def inject_permanent_fault(self, request: NotificationRequest) -> None:
         self.sandbox.fail(self.device, 400, "BadDeviceToken")
 
-    def inject_hang(self, request: NotificationRequest) -> None:
-        self.sandbox.hang(self.device)
+    def fault_target(self, request: NotificationRequest) -> str:
+        return self.device
 
     def inject_garbage(self, request: NotificationRequest, http_status: int) -> None:
         self.sandbox.garble(self.device, http_status)
@@ -187,9 +154,7 @@ async def running_sandbox() -> AsyncIterator[Harness]:
 
 class TestAPNContract(ProviderContract):
     provider_class = APNProvider
-
-    def open_harness(self) -> Any:
-        return running_sandbox()
+    open_harness = staticmethod(running_sandbox)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ the contract, FCM's error codes, access-token caching and refresh, validation.""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -31,58 +30,22 @@ from providers.firebase import (
     error_from_response,
 )
 from providers.firebase._credentials import FirebaseCredentials
-from sandbox import serve_app
 from sandbox._fcm import google_error
 from sandbox.firebase import FcmFault, FirebaseSandbox, new_registration_token
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
-from tests.unit.providers.contract import ContractHarness, ProviderContract
+from tests.unit.providers.contract import FakeServiceHarness, ProviderContract
+from tests.unit.providers.harness import Clock, push_request, unreachable_url
 
 PROJECT = "herald-demo"
-T0 = 1_800_000_000.0
+make_request = push_request
 
 
-class Clock:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
+class Harness(FakeServiceHarness):
+    sandbox: FirebaseSandbox
 
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def make_request(
-    content: dict[str, Any] | None = None,
-    *,
-    token: str | None = None,
-    metadata: dict[str, Any] | None = None,
-) -> NotificationRequest:
-    recipient = {"deviceToken": token} if token is not None else {"userId": "u-1"}
-    return NotificationRequest.model_validate(
-        {
-            "id": "n-1",
-            "tenantId": "acme",
-            "channel": "fcm",
-            "recipient": recipient,
-            "content": content if content is not None else {},
-            "metadata": metadata or {},
-        }
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Harness(ContractHarness):
     def __init__(self, sandbox: FirebaseSandbox, http: httpx.AsyncClient, url: str, clock: Clock):
-        self.sandbox = sandbox
-        self.http = http
-        self.url = url
+        super().__init__(sandbox, http, url)
         self.clock = clock
         self.tokens = AccessTokenCache(clock=clock)
         self.account = sandbox.add_service_account(PROJECT)
@@ -116,7 +79,7 @@ class Harness(ContractHarness):
         )
 
     def unreachable_provider(self) -> Provider[Any]:
-        dead = f"http://127.0.0.1:{free_port()}"
+        dead = unreachable_url()
         settings = make_settings(fcm_api_url=dead, provider_timeout_seconds=2.0)
         creds = FirebaseCredentials.model_validate(
             {"projectId": PROJECT, "serviceAccount": self.account.info(token_uri=f"{dead}/token")}
@@ -153,26 +116,21 @@ class Harness(ContractHarness):
     def inject_permanent_fault(self, request: NotificationRequest) -> None:
         self.sandbox.fail(self.device, "SENDER_ID_MISMATCH")
 
-    def inject_hang(self, request: NotificationRequest) -> None:
-        self.sandbox.hang(self.device)
-
-    def inject_garbage(self, request: NotificationRequest, http_status: int) -> None:
-        self.sandbox.garble(self.device, http_status)
+    def fault_target(self, request: NotificationRequest) -> str:
+        return self.device
 
 
 @asynccontextmanager
 async def running_sandbox() -> AsyncIterator[Harness]:
     clock = Clock()
     sandbox = FirebaseSandbox(clock=clock)
-    async with serve_app(sandbox.app) as url, httpx.AsyncClient() as http:
-        yield Harness(sandbox, http, url, clock)
+    async with Harness.serving(sandbox, clock) as harness:
+        yield harness
 
 
 class TestFirebaseContract(ProviderContract):
     provider_class = FirebaseProvider
-
-    def open_harness(self) -> Any:
-        return running_sandbox()
+    open_harness = staticmethod(running_sandbox)
 
 
 @pytest.fixture

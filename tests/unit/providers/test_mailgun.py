@@ -23,11 +23,10 @@ from providers import (
 )
 from providers.mailgun import MAILGUN_ERRORS, MailgunProvider
 from providers.mailgun._credentials import MailgunCredentials
-from sandbox import serve_app
 from sandbox.mailgun import MailgunSandbox
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
-from tests.unit.providers.contract import ContractHarness, ProviderContract
+from tests.unit.providers.contract import FakeServiceHarness, ProviderContract
 from tests.unit.providers.email_common import (
     CONTENTS,
     PDF_BYTES,
@@ -35,14 +34,15 @@ from tests.unit.providers.email_common import (
     VALIDATION_CASES,
     form_fields,
     make_request,
-    unreachable_url,
 )
 from tests.unit.providers.harness import (
-    TRANSPORT_CASES,
     answering,
-    assert_translated,
+    assert_declared,
+    fallback_test,
     offline,
     refusal,
+    transport_test,
+    unreachable_url,
 )
 
 DOMAIN = "mg.herald.example"
@@ -65,11 +65,8 @@ def credentials(api_key: str = API_KEY, **extra: Any) -> MailgunCredentials:
     )
 
 
-class SandboxHarness(ContractHarness):
-    def __init__(self, sandbox: MailgunSandbox, http: httpx.AsyncClient, url: str) -> None:
-        self.sandbox = sandbox
-        self.http = http
-        self.url = url
+class SandboxHarness(FakeServiceHarness):
+    sandbox: MailgunSandbox
 
     def settings(self, timeout_seconds: float = 5.0, **overrides: Any) -> Any:
         values = {
@@ -134,26 +131,21 @@ class SandboxHarness(ContractHarness):
             "to parameter is not a valid address. please check documentation",
         )
 
-    def inject_hang(self, request: NotificationRequest) -> None:
-        self.sandbox.hang(request.recipient.email or "")
-
-    def inject_garbage(self, request: NotificationRequest, http_status: int) -> None:
-        self.sandbox.garble(request.recipient.email or "", http_status=http_status)
+    def fault_target(self, request: NotificationRequest) -> str:
+        return request.recipient.email or ""
 
 
 @asynccontextmanager
 async def running_sandbox(region: str = "us") -> AsyncIterator[SandboxHarness]:
     sandbox = MailgunSandbox(region=region)
     sandbox.add_domain(DOMAIN, api_key=API_KEY, webhook_signing_key=SIGNING_KEY)
-    async with serve_app(sandbox.app) as url, httpx.AsyncClient() as http:
-        yield SandboxHarness(sandbox, http, url)
+    async with SandboxHarness.serving(sandbox) as harness:
+        yield harness
 
 
 class TestMailgunContract(ProviderContract):
     provider_class = MailgunProvider
-
-    def open_harness(self) -> Any:
-        return running_sandbox()
+    open_harness = staticmethod(running_sandbox)
 
 
 # --- against the fake: regions, domains, auth ------------------------------------------
@@ -269,14 +261,13 @@ async def test_every_documented_error_maps_as_the_table_says(
     body = orjson.dumps({"message": message}) if message else b"Forbidden"
     error = await send_against(httpx.Response(status, content=body))
     assert error.code == code
-    assert isinstance(error, RetryableError if spec.retryable else PermanentError)
-    assert isinstance(error, InvalidCredentials) == spec.credentials
+    assert_declared(error, spec)
     if message:
         assert message in error.message
 
 
-@pytest.mark.parametrize(
-    ("status", "body", "expected", "code"),
+test_unreadable_bodies_fall_back_on_the_status = fallback_test(
+    send_against,
     [
         (599, b"", RetryableError, "http_599"),
         (418, b"<html>", PermanentError, "http_418"),
@@ -284,12 +275,6 @@ async def test_every_documented_error_maps_as_the_table_says(
         (200, b'{"message": "Queued. Thank you."}', RetryableError, "provider_unavailable"),
     ],
 )
-async def test_unreadable_bodies_fall_back_on_the_status(
-    status: int, body: bytes, expected: type[Exception], code: str
-) -> None:
-    error = await send_against(httpx.Response(status, content=body))
-    assert type(error) is expected
-    assert error.code == code
 
 
 async def test_success_returns_the_id_without_angle_brackets() -> None:
@@ -300,8 +285,4 @@ async def test_success_returns_the_id_without_angle_brackets() -> None:
     assert result.provider_message_id == f"20240203123456.1A2B@{DOMAIN}"
 
 
-@pytest.mark.parametrize(("exc", "expected", "code"), TRANSPORT_CASES)
-async def test_transport_errors_are_translated(
-    exc: Exception, expected: type[Exception], code: str
-) -> None:
-    assert_translated(await send_against(exc), exc, expected, code)
+test_transport_errors_are_translated = transport_test(send_against)

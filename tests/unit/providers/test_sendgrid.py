@@ -23,25 +23,25 @@ from providers import (
 )
 from providers.sendgrid import SENDGRID_ERRORS, SendGridProvider
 from providers.sendgrid._credentials import SendGridCredentials
-from sandbox import serve_app
 from sandbox.sendgrid import SendGridSandbox
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
-from tests.unit.providers.contract import ContractHarness, ProviderContract
+from tests.unit.providers.contract import FakeServiceHarness, ProviderContract
 from tests.unit.providers.email_common import (
     CONTENTS,
     PDF_BYTES,
     RECIPIENT,
     VALIDATION_CASES,
     make_request,
-    unreachable_url,
 )
 from tests.unit.providers.harness import (
-    TRANSPORT_CASES,
     answering,
-    assert_translated,
+    assert_declared,
+    fallback_test,
     offline,
     refusal,
+    transport_test,
+    unreachable_url,
 )
 
 API_KEY = "SG.sandbox-key.abcdef"
@@ -60,11 +60,8 @@ def credentials(api_key: str = API_KEY, **extra: Any) -> SendGridCredentials:
     )
 
 
-class SandboxHarness(ContractHarness):
-    def __init__(self, sandbox: SendGridSandbox, http: httpx.AsyncClient, url: str) -> None:
-        self.sandbox = sandbox
-        self.http = http
-        self.url = url
+class SandboxHarness(FakeServiceHarness):
+    sandbox: SendGridSandbox
 
     def provider(
         self, *, bad_credentials: bool = False, timeout_seconds: float | None = None
@@ -121,26 +118,21 @@ class SandboxHarness(ContractHarness):
             field="personalizations.0.to.0.email",
         )
 
-    def inject_hang(self, request: NotificationRequest) -> None:
-        self.sandbox.hang(request.recipient.email or "")
-
-    def inject_garbage(self, request: NotificationRequest, http_status: int) -> None:
-        self.sandbox.garble(request.recipient.email or "", http_status=http_status)
+    def fault_target(self, request: NotificationRequest) -> str:
+        return request.recipient.email or ""
 
 
 @asynccontextmanager
 async def running_sandbox(**account: Any) -> AsyncIterator[SandboxHarness]:
     sandbox = SendGridSandbox()
     sandbox.add_account(API_KEY, **{"verified_senders": ["@herald.example"], **account})
-    async with serve_app(sandbox.app) as url, httpx.AsyncClient() as http:
-        yield SandboxHarness(sandbox, http, url)
+    async with SandboxHarness.serving(sandbox) as harness:
+        yield harness
 
 
 class TestSendGridContract(ProviderContract):
     provider_class = SendGridProvider
-
-    def open_harness(self) -> Any:
-        return running_sandbox()
+    open_harness = staticmethod(running_sandbox)
 
 
 # --- against the fake: what the contract does not cover ---------------------------------
@@ -312,13 +304,12 @@ async def test_every_documented_error_maps_as_the_table_says(
     spec = SENDGRID_ERRORS[code]
     error = await send_against(sendgrid_error(status, message))
     assert error.code == code
-    assert isinstance(error, RetryableError if spec.retryable else PermanentError)
-    assert isinstance(error, InvalidCredentials) == spec.credentials
+    assert_declared(error, spec)
     assert message in error.message
 
 
-@pytest.mark.parametrize(
-    ("status", "body", "expected", "code"),
+test_unreadable_bodies_fall_back_on_the_status = fallback_test(
+    send_against,
     [
         (500, b"<html>", RetryableError, "server_error"),
         (599, b"", RetryableError, "http_599"),
@@ -327,12 +318,6 @@ async def test_every_documented_error_maps_as_the_table_says(
         (202, b"", RetryableError, "provider_unavailable"),
     ],
 )
-async def test_unreadable_bodies_fall_back_on_the_status(
-    status: int, body: bytes, expected: type[Exception], code: str
-) -> None:
-    error = await send_against(httpx.Response(status, content=body))
-    assert type(error) is expected
-    assert error.code == code
 
 
 async def test_success_returns_x_message_id() -> None:
@@ -341,11 +326,7 @@ async def test_success_returns_x_message_id() -> None:
     assert result.provider_message_id == "W3YyP0_5Qk2Zs3Yw6fS1ZA"
 
 
-@pytest.mark.parametrize(("exc", "expected", "code"), TRANSPORT_CASES)
-async def test_transport_errors_are_translated(
-    exc: Exception, expected: type[Exception], code: str
-) -> None:
-    assert_translated(await send_against(exc), exc, expected, code)
+test_transport_errors_are_translated = transport_test(send_against)
 
 
 async def test_control_endpoints_list_mails_inject_faults_and_post_events() -> None:

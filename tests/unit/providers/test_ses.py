@@ -29,25 +29,25 @@ from providers import (
 )
 from providers.ses import SEND_EMAIL_PATH, SES_ERRORS, SESProvider, endpoint_url, sign_request
 from providers.ses._credentials import SESCredentials
-from sandbox import serve_app
 from sandbox.ses import SESSandbox
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
-from tests.unit.providers.contract import ContractHarness, ProviderContract
+from tests.unit.providers.contract import FakeServiceHarness, ProviderContract
 from tests.unit.providers.email_common import (
     CONTENTS,
     PDF_BYTES,
     RECIPIENT,
     VALIDATION_CASES,
     make_request,
-    unreachable_url,
 )
 from tests.unit.providers.harness import (
-    TRANSPORT_CASES,
     answering,
-    assert_translated,
+    assert_declared,
+    fallback_test,
     offline,
     refusal,
+    transport_test,
+    unreachable_url,
 )
 
 REGION = "eu-west-1"
@@ -71,11 +71,8 @@ def credentials(secret: str = SECRET, **extra: Any) -> SESCredentials:
     )
 
 
-class SandboxHarness(ContractHarness):
-    def __init__(self, sandbox: SESSandbox, http: httpx.AsyncClient, url: str) -> None:
-        self.sandbox = sandbox
-        self.http = http
-        self.url = url
+class SandboxHarness(FakeServiceHarness):
+    sandbox: SESSandbox
 
     def provider(
         self,
@@ -137,11 +134,8 @@ class SandboxHarness(ContractHarness):
             request.recipient.email or "", 400, "MessageRejected", "Message rejected by policy."
         )
 
-    def inject_hang(self, request: NotificationRequest) -> None:
-        self.sandbox.hang(request.recipient.email or "")
-
-    def inject_garbage(self, request: NotificationRequest, http_status: int) -> None:
-        self.sandbox.garble(request.recipient.email or "", http_status=http_status)
+    def fault_target(self, request: NotificationRequest) -> str:
+        return request.recipient.email or ""
 
 
 @asynccontextmanager
@@ -153,15 +147,13 @@ async def running_sandbox(**account: Any) -> AsyncIterator[SandboxHarness]:
         **account,
     }
     sandbox.add_account(ACCESS_KEY, SECRET, **options)
-    async with serve_app(sandbox.app) as url, httpx.AsyncClient() as http:
-        yield SandboxHarness(sandbox, http, url)
+    async with SandboxHarness.serving(sandbox) as harness:
+        yield harness
 
 
 class TestSESContract(ProviderContract):
     provider_class = SESProvider
-
-    def open_harness(self) -> Any:
-        return running_sandbox()
+    open_harness = staticmethod(running_sandbox)
 
 
 # --- against the fake: identities, SigV4 ---------------------------------------------------
@@ -376,13 +368,12 @@ async def test_every_table_type_maps_as_declared(error_type: str) -> None:
     for header in (True, False):
         error = await send_against(aws_error(400, error_type, header=header))
         assert error.code == error_type
-        assert isinstance(error, RetryableError if spec.retryable else PermanentError)
-        assert isinstance(error, InvalidCredentials) == spec.credentials
+        assert_declared(error, spec)
         assert error.message == f"{error_type} happened"
 
 
-@pytest.mark.parametrize(
-    ("status", "body", "expected", "code"),
+test_unknown_errors_fall_back_on_the_status = fallback_test(
+    send_against,
     [
         (500, b"<html>", RetryableError, "http_500"),
         (429, b"", RetryableError, "http_429"),
@@ -394,12 +385,6 @@ async def test_every_table_type_maps_as_declared(error_type: str) -> None:
         (200, b'{"MessageId": 5}', RetryableError, "provider_unavailable"),
     ],
 )
-async def test_unknown_errors_fall_back_on_the_status(
-    status: int, body: bytes, expected: type[Exception], code: str
-) -> None:
-    error = await send_against(httpx.Response(status, content=body))
-    assert type(error) is expected
-    assert error.code == code
 
 
 async def test_success_returns_the_message_id() -> None:
@@ -408,8 +393,4 @@ async def test_success_returns_the_message_id() -> None:
     assert result.provider_message_id == "0100018f-abc-000000"
 
 
-@pytest.mark.parametrize(("exc", "expected", "code"), TRANSPORT_CASES)
-async def test_transport_errors_are_translated(
-    exc: Exception, expected: type[Exception], code: str
-) -> None:
-    assert_translated(await send_against(exc), exc, expected, code)
+test_transport_errors_are_translated = transport_test(send_against)

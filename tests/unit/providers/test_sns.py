@@ -3,7 +3,6 @@ fake with botocore), the Publish form, credentials, XML answers and the error ta
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,17 +35,19 @@ from providers.sns import (
     sign,
 )
 from providers.sns._credentials import SNSCredentials
-from sandbox import serve_app
 from sandbox.sns import SNSSandbox
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
-from tests.unit.providers.contract import ContractHarness, ProviderContract
+from tests.unit.providers.contract import FakeServiceHarness, ProviderContract
 from tests.unit.providers.harness import (
-    TRANSPORT_CASES,
     answering,
-    assert_translated,
+    assert_declared,
+    fallback_test,
+    notification,
     offline,
     refusal,
+    transport_test,
+    unreachable_url,
 )
 
 ACCESS_KEY = "AKIAHERALDTEST000001"
@@ -68,28 +69,11 @@ def credentials(**overrides: Any) -> SNSCredentials:
 
 
 def make_request(content: dict[str, Any], phone: str | None = RECIPIENT) -> NotificationRequest:
-    return NotificationRequest.model_validate(
-        {
-            "id": "n-1",
-            "tenantId": "acme",
-            "channel": "sms",
-            "recipient": {"phone": phone} if phone else {"email": "a@example.com"},
-            "content": content,
-        }
-    )
+    return notification("sms", {"phone": phone} if phone else {"email": "a@example.com"}, content)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class SNSHarness(ContractHarness):
-    def __init__(self, sandbox: SNSSandbox, http: httpx.AsyncClient, url: str) -> None:
-        self.sandbox = sandbox
-        self.http = http
-        self.url = url
+class SNSHarness(FakeServiceHarness):
+    sandbox: SNSSandbox
 
     def provider(
         self, *, bad_credentials: bool = False, timeout_seconds: float | None = None, **creds: Any
@@ -102,9 +86,7 @@ class SNSHarness(ContractHarness):
         return SNSProvider(credentials(**creds), http=self.http, settings=settings)
 
     def unreachable_provider(self) -> Provider[Any]:
-        settings = make_settings(
-            sns_endpoint_url=f"http://127.0.0.1:{free_port()}", provider_timeout_seconds=2.0
-        )
+        settings = make_settings(sns_endpoint_url=unreachable_url(), provider_timeout_seconds=2.0)
         return SNSProvider(credentials(), http=self.http, settings=settings)
 
     def request(self, content_type: str) -> NotificationRequest:
@@ -132,26 +114,21 @@ class SNSHarness(ContractHarness):
     def inject_permanent_fault(self, request: NotificationRequest) -> None:
         self.sandbox.fail(RECIPIENT, "OptedOut", message="Phone number is opted out")
 
-    def inject_hang(self, request: NotificationRequest) -> None:
-        self.sandbox.hang(RECIPIENT)
-
-    def inject_garbage(self, request: NotificationRequest, http_status: int) -> None:
-        self.sandbox.garble(RECIPIENT, http_status=http_status)
+    def fault_target(self, request: NotificationRequest) -> str:
+        return RECIPIENT
 
 
 @asynccontextmanager
 async def running_sandbox(**sandbox_args: Any) -> AsyncIterator[SNSHarness]:
     sandbox = SNSSandbox(region=REGION, **sandbox_args)
     sandbox.add_key(ACCESS_KEY, SECRET)
-    async with serve_app(sandbox.app) as url, httpx.AsyncClient() as http:
-        yield SNSHarness(sandbox, http, url)
+    async with SNSHarness.serving(sandbox) as harness:
+        yield harness
 
 
 class TestSNSContract(ProviderContract):
     provider_class = SNSProvider
-
-    def open_harness(self) -> Any:
-        return running_sandbox()
+    open_harness = staticmethod(running_sandbox)
 
 
 # --- against the fake: authentication and attributes ------------------------------------
@@ -407,14 +384,13 @@ async def send_against(response: httpx.Response | Exception) -> ProviderError:
 async def test_every_table_code_maps_as_declared(code: str) -> None:
     spec = SNS_ERRORS[code]
     error = await send_against(httpx.Response(400, content=aws_error(code)))
-    assert isinstance(error, RetryableError if spec.retryable else PermanentError)
-    assert isinstance(error, InvalidCredentials) == spec.credentials
+    assert_declared(error, spec)
     assert error.code == code
     assert error.message == "Details."
 
 
-@pytest.mark.parametrize(
-    ("status", "body", "expected", "code"),
+test_unlisted_codes_and_unreadable_bodies = fallback_test(
+    send_against,
     [
         (400, aws_error("SomethingNew"), PermanentError, "SomethingNew"),
         (400, aws_error("SomethingNew", kind="Receiver"), RetryableError, "SomethingNew"),
@@ -427,12 +403,6 @@ async def test_every_table_code_maps_as_declared(code: str) -> None:
         (200, aws_error("X"), RetryableError, "provider_unavailable"),
     ],
 )
-async def test_unlisted_codes_and_unreadable_bodies(
-    status: int, body: bytes, expected: type[Exception], code: str
-) -> None:
-    error = await send_against(httpx.Response(status, content=body))
-    assert type(error) is expected
-    assert error.code == code
 
 
 async def test_success_returns_the_message_id() -> None:
@@ -447,8 +417,4 @@ async def test_success_returns_the_message_id() -> None:
     assert result.metadata == {"request_id": "r-1"}
 
 
-@pytest.mark.parametrize(("exc", "expected", "code"), TRANSPORT_CASES)
-async def test_transport_errors_are_translated(
-    exc: Exception, expected: type[Exception], code: str
-) -> None:
-    assert_translated(await send_against(exc), exc, expected, code)
+test_transport_errors_are_translated = transport_test(send_against)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -27,17 +26,19 @@ from providers import (
 )
 from providers.twilio import TWILIO_ERRORS, TwilioProvider
 from providers.twilio._credentials import TwilioCredentials
-from sandbox import serve_app
 from sandbox.twilio import TwilioSandbox
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
-from tests.unit.providers.contract import ContractHarness, ProviderContract
+from tests.unit.providers.contract import FakeServiceHarness, ProviderContract
 from tests.unit.providers.harness import (
-    TRANSPORT_CASES,
     answering,
-    assert_translated,
+    assert_declared,
+    fallback_test,
+    notification,
     offline,
     refusal,
+    transport_test,
+    unreachable_url,
 )
 
 ACCOUNT_SID = "AC" + "3f0a" * 8
@@ -63,31 +64,14 @@ def credentials(**overrides: Any) -> TwilioCredentials:
 
 
 def make_request(content: dict[str, Any], phone: str | None = RECIPIENT) -> NotificationRequest:
-    return NotificationRequest.model_validate(
-        {
-            "id": "n-1",
-            "tenantId": "acme",
-            "channel": "sms",
-            "recipient": {"phone": phone} if phone else {"email": "a@example.com"},
-            "content": content,
-        }
-    )
+    return notification("sms", {"phone": phone} if phone else {"email": "a@example.com"}, content)
 
 
 TEXT = {"body": "Your code is 123456"}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class TwilioHarness(ContractHarness):
-    def __init__(self, sandbox: TwilioSandbox, http: httpx.AsyncClient, url: str) -> None:
-        self.sandbox = sandbox
-        self.http = http
-        self.url = url
+class TwilioHarness(FakeServiceHarness):
+    sandbox: TwilioSandbox
 
     def provider(
         self,
@@ -107,9 +91,7 @@ class TwilioHarness(ContractHarness):
         return TwilioProvider(credentials(**creds), http=self.http, settings=settings)
 
     def unreachable_provider(self) -> Provider[Any]:
-        settings = make_settings(
-            twilio_api_url=f"http://127.0.0.1:{free_port()}", provider_timeout_seconds=2.0
-        )
+        settings = make_settings(twilio_api_url=unreachable_url(), provider_timeout_seconds=2.0)
         return TwilioProvider(credentials(), http=self.http, settings=settings)
 
     def request(self, content_type: str) -> NotificationRequest:
@@ -140,11 +122,8 @@ class TwilioHarness(ContractHarness):
     def inject_permanent_fault(self, request: NotificationRequest) -> None:
         self.sandbox.fail(RECIPIENT, 21610, message="Attempt to send to unsubscribed recipient")
 
-    def inject_hang(self, request: NotificationRequest) -> None:
-        self.sandbox.hang(RECIPIENT)
-
-    def inject_garbage(self, request: NotificationRequest, http_status: int) -> None:
-        self.sandbox.garble(RECIPIENT, http_status=http_status)
+    def fault_target(self, request: NotificationRequest) -> str:
+        return RECIPIENT
 
 
 @asynccontextmanager
@@ -153,15 +132,13 @@ async def running_sandbox() -> AsyncIterator[TwilioHarness]:
     sandbox.add_account(
         ACCOUNT_SID, AUTH_TOKEN, api_keys={API_KEY_SID: API_KEY_SECRET}, senders={SENDER}
     )
-    async with serve_app(sandbox.app) as url, httpx.AsyncClient() as http:
-        yield TwilioHarness(sandbox, http, url)
+    async with TwilioHarness.serving(sandbox) as harness:
+        yield harness
 
 
 class TestTwilioContract(ProviderContract):
     provider_class = TwilioProvider
-
-    def open_harness(self) -> Any:
-        return running_sandbox()
+    open_harness = staticmethod(running_sandbox)
 
 
 # --- against the fake: what the contract does not cover ---------------------------------
@@ -381,8 +358,7 @@ async def send_against(response: httpx.Response | Exception) -> ProviderError:
 async def test_every_table_code_maps_as_declared(code: int) -> None:
     spec = TWILIO_ERRORS[code]
     error = await send_against(twilio_error(code))
-    assert isinstance(error, RetryableError if spec.retryable else PermanentError)
-    assert isinstance(error, InvalidCredentials) == spec.credentials
+    assert_declared(error, spec)
     assert error.code == str(code)
     assert error.message == f"Message of {code}"
 
@@ -405,8 +381,8 @@ async def test_documented_examples(code: int, status: int, expected: type[Except
     assert error.code == str(code)
 
 
-@pytest.mark.parametrize(
-    ("status", "body", "expected", "code"),
+test_unreadable_bodies_fall_back_on_the_status = fallback_test(
+    send_against,
     [
         (500, b"<html>", RetryableError, "provider_unavailable"),
         (429, b"slow down", RetryableError, "rate_limited"),
@@ -418,16 +394,6 @@ async def test_documented_examples(code: int, status: int, expected: type[Except
         (201, b'{"sid": 5}', RetryableError, "provider_unavailable"),
     ],
 )
-async def test_unreadable_bodies_fall_back_on_the_status(
-    status: int, body: bytes, expected: type[Exception], code: str
-) -> None:
-    error = await send_against(httpx.Response(status, content=body))
-    assert type(error) is expected
-    assert error.code == code
 
 
-@pytest.mark.parametrize(("exc", "expected", "code"), TRANSPORT_CASES)
-async def test_transport_errors_are_translated(
-    exc: Exception, expected: type[Exception], code: str
-) -> None:
-    assert_translated(await send_against(exc), exc, expected, code)
+test_transport_errors_are_translated = transport_test(send_against)

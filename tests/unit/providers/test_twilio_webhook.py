@@ -137,7 +137,7 @@ def test_the_public_url_replaces_what_a_proxy_changed() -> None:
 def test_statuses_map(raw: str, status: Status) -> None:
     parsed = parse_status_callback(callback(raw, ErrorCode="30007"))
     assert parsed is not None
-    assert (parsed.status, parsed.message_sid, parsed.account_sid) == (
+    assert (parsed.status, parsed.provider_message_id, parsed.account_sid) == (
         status,
         MESSAGE_SID,
         ACCOUNT_SID,

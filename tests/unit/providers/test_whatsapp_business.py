@@ -4,7 +4,6 @@ payload formatting and validation, and the Graph error table (httpx.MockTranspor
 from __future__ import annotations
 
 import base64
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,16 +27,19 @@ from providers.whatsapp_business import (
     WhatsAppBusinessCredentials,
     WhatsAppBusinessProvider,
 )
-from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
+from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
-from tests.unit.providers.contract import ContractHarness, ProviderContract
+from tests.unit.providers.contract import FakeServiceHarness, ProviderContract
 from tests.unit.providers.harness import (
-    TRANSPORT_CASES,
     answering,
-    assert_translated,
+    assert_declared,
+    fallback_test,
+    notification,
     offline,
     refusal,
+    transport_test,
+    unreachable_url,
 )
 
 PHONE_NUMBER_ID = "106540352242922"
@@ -57,15 +59,7 @@ def credentials(token: str = TOKEN) -> WhatsAppBusinessCredentials:
 
 
 def make_request(content: dict[str, Any], phone: str | None = RECIPIENT) -> NotificationRequest:
-    return NotificationRequest.model_validate(
-        {
-            "id": "n-1",
-            "tenantId": "acme",
-            "channel": "whatsapp",
-            "recipient": {"phone": phone} if phone else {"userId": "u-1"},
-            "content": content,
-        }
-    )
+    return notification("whatsapp", {"phone": phone} if phone else {"userId": "u-1"}, content)
 
 
 CONTENTS: dict[str, dict[str, Any]] = {
@@ -126,16 +120,11 @@ def expected_body(content_type: str) -> dict[str, Any]:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+class SandboxHarness(FakeServiceHarness):
+    sandbox: WhatsAppBusinessSandbox
 
-
-class SandboxHarness(ContractHarness):
     def __init__(self, sandbox: WhatsAppBusinessSandbox, http: httpx.AsyncClient, url: str):
-        self.sandbox = sandbox
-        self.http = http
+        super().__init__(sandbox, http, url)
         self.api_url = f"{url}/{GRAPH_VERSION}"
 
     def provider(
@@ -150,7 +139,7 @@ class SandboxHarness(ContractHarness):
 
     def unreachable_provider(self) -> Provider[Any]:
         settings = make_settings(
-            whatsapp_business_api_url=f"http://127.0.0.1:{free_port()}/{GRAPH_VERSION}",
+            whatsapp_business_api_url=f"{unreachable_url()}/{GRAPH_VERSION}",
             provider_timeout_seconds=2.0,
         )
         return WhatsAppBusinessProvider(credentials(), http=self.http, settings=settings)
@@ -182,26 +171,21 @@ class SandboxHarness(ContractHarness):
     def inject_permanent_fault(self, request: NotificationRequest) -> None:
         self.sandbox.fail(request.recipient.phone or "", 131026, message="Message Undeliverable.")
 
-    def inject_hang(self, request: NotificationRequest) -> None:
-        self.sandbox.hang(request.recipient.phone or "")
-
-    def inject_garbage(self, request: NotificationRequest, http_status: int) -> None:
-        self.sandbox.garble(request.recipient.phone or "", http_status=http_status)
+    def fault_target(self, request: NotificationRequest) -> str:
+        return request.recipient.phone or ""
 
 
 @asynccontextmanager
 async def running_sandbox() -> AsyncIterator[SandboxHarness]:
     sandbox = WhatsAppBusinessSandbox()
     sandbox.add_account(PHONE_NUMBER_ID, access_token=TOKEN, app_secret="app-secret")
-    async with serve_app(sandbox.app) as url, httpx.AsyncClient() as http:
-        yield SandboxHarness(sandbox, http, url)
+    async with SandboxHarness.serving(sandbox) as harness:
+        yield harness
 
 
 class TestWhatsAppBusinessContract(ProviderContract):
     provider_class = WhatsAppBusinessProvider
-
-    def open_harness(self) -> Any:
-        return running_sandbox()
+    open_harness = staticmethod(running_sandbox)
 
 
 # --- against the fake: what the contract does not cover ---------------------------------
@@ -379,8 +363,7 @@ async def send_against(response: httpx.Response | Exception) -> ProviderError:
 async def test_every_table_code_maps_as_declared(code: int) -> None:
     spec = GRAPH_ERRORS[code]
     error = await send_against(graph_error(code))
-    assert isinstance(error, RetryableError if spec.retryable else PermanentError)
-    assert isinstance(error, InvalidCredentials) == spec.credentials
+    assert_declared(error, spec)
     assert error.code == str(code)
     assert "Details." in error.message
 
@@ -412,8 +395,8 @@ async def test_invalid_token_is_invalid_credentials() -> None:
     assert error.code == "190"
 
 
-@pytest.mark.parametrize(
-    ("status", "body", "expected", "code"),
+test_unreadable_bodies_fall_back_on_the_status = fallback_test(
+    send_against,
     [
         (500, b"<html>", RetryableError, "provider_unavailable"),
         (502, b"", RetryableError, "provider_unavailable"),
@@ -428,12 +411,6 @@ async def test_invalid_token_is_invalid_credentials() -> None:
         (200, b'{"messages": [{"id": 5}]}', RetryableError, "provider_unavailable"),
     ],
 )
-async def test_unreadable_bodies_fall_back_on_the_status(
-    status: int, body: bytes, expected: type[Exception], code: str
-) -> None:
-    error = await send_against(httpx.Response(status, content=body))
-    assert type(error) is expected
-    assert error.code == code
 
 
 async def test_retry_after_is_read_from_the_header() -> None:
@@ -445,11 +422,7 @@ async def test_retry_after_is_read_from_the_header() -> None:
     assert error.retry_after is None
 
 
-@pytest.mark.parametrize(("exc", "expected", "code"), TRANSPORT_CASES)
-async def test_transport_errors_are_translated(
-    exc: Exception, expected: type[Exception], code: str
-) -> None:
-    assert_translated(await send_against(exc), exc, expected, code)
+test_transport_errors_are_translated = transport_test(send_against)
 
 
 async def test_success_returns_the_wamid() -> None:

@@ -3,15 +3,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from urllib.parse import parse_qsl
 
 import httpx
 import pytest
-from aiohttp import web
 
 from providers.sns import encode_form, parse_message_id, publish_params, sign
 from providers.twilio import SIGNATURE_HEADER, parse_status_callback, verify_signature
@@ -20,40 +16,13 @@ from sandbox.sns import SNSSandbox
 from sandbox.twilio import TwilioSandbox
 from schemas.status import Status
 from streams.cli.main import build_parser
+from tests.unit.sandbox.receiver import Receiver
 
 ACCOUNT_SID = "AC" + "7e" * 16
 TOKEN = "auth-token"
 SENDER = "+15005550006"
 TO = "+447700900123"
-
-
-@dataclass
-class Received:
-    url: str
-    signature: str | None
-    params: list[tuple[str, str]]
-
-
-class Receiver:
-    """A tiny status-callback endpoint recording what it is sent."""
-
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[Received] = asyncio.Queue()
-        self.app = web.Application()
-        self.app.router.add_post("/webhooks/twilio", self._hook)
-        self.url = ""
-
-    async def _hook(self, request: web.Request) -> web.Response:
-        assert request.content_type == "application/x-www-form-urlencoded"
-        params = parse_qsl((await request.read()).decode(), keep_blank_values=True)
-        await self.queue.put(
-            Received(str(request.url), request.headers.get(SIGNATURE_HEADER), params)
-        )
-        return web.Response(status=204)
-
-    async def next(self) -> Received:
-        async with asyncio.timeout(5):
-            return await self.queue.get()
+FORM = "application/x-www-form-urlencoded"
 
 
 @asynccontextmanager
@@ -62,7 +31,7 @@ async def twilio(
 ) -> AsyncIterator[tuple[TwilioSandbox, httpx.AsyncClient, str, Receiver]]:
     sandbox = TwilioSandbox(auto_status_delay=0)
     sandbox.add_account(ACCOUNT_SID, TOKEN, senders={SENDER}, auto_statuses=auto_statuses)
-    receiver = Receiver()
+    receiver = Receiver("/webhooks/twilio", status=204, content_type=FORM)
     async with (
         serve_app(sandbox.app) as url,
         serve_app(receiver.app) as hook_url,
@@ -89,12 +58,16 @@ async def test_auto_statuses_are_posted_signed_to_the_status_callback() -> None:
         sid = await create(http, receiver.url)
         for expected in (Status.SENT, Status.DELIVERED):
             got = await receiver.next()
-            assert got.signature is not None
-            assert verify_signature(receiver.url, got.params, got.signature, TOKEN)
-            assert not verify_signature(receiver.url, got.params, got.signature, "other")
+            assert got.headers.get(SIGNATURE_HEADER) is not None
+            assert verify_signature(
+                receiver.url, got.params, got.headers.get(SIGNATURE_HEADER), TOKEN
+            )
+            assert not verify_signature(
+                receiver.url, got.params, got.headers.get(SIGNATURE_HEADER), "other"
+            )
             parsed = parse_status_callback(got.params)
             assert parsed is not None
-            assert (parsed.message_sid, parsed.account_sid, parsed.status) == (
+            assert (parsed.provider_message_id, parsed.account_sid, parsed.status) == (
                 sid,
                 ACCOUNT_SID,
                 expected,

@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from aiohttp import web
 
 from providers.whatsapp_business import (
     SIGNATURE_HEADER,
@@ -19,36 +18,13 @@ from providers.whatsapp_business import (
 )
 from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
 from schemas.status import Status
+from tests.unit.sandbox.receiver import Receiver
 
 NUMBER_ID = "106540352242922"
 TOKEN = "EAAG-token"
 SECRET = "app-secret"
 TO = "+1 650-555-1234"
 WA_ID = "16505551234"
-
-
-@dataclass
-class Received:
-    headers: dict[str, str]
-    body: bytes
-
-
-class Receiver:
-    """A tiny webhook endpoint recording what it is sent."""
-
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[Received] = asyncio.Queue()
-        self.app = web.Application()
-        self.app.router.add_post("/hook", self._hook)
-        self.url = ""
-
-    async def _hook(self, request: web.Request) -> web.Response:
-        await self.queue.put(Received(dict(request.headers), await request.read()))
-        return web.Response(status=200)
-
-    async def next(self) -> Received:
-        async with asyncio.timeout(5):
-            return await self.queue.get()
 
 
 @dataclass
@@ -69,7 +45,7 @@ class Env:
 
 @pytest.fixture
 async def env() -> AsyncIterator[Env]:
-    receiver = Receiver()
+    receiver = Receiver("/hook")
     sandbox = WhatsAppBusinessSandbox(auto_status_delay=0.01)
     async with serve_app(receiver.app) as hook_url, serve_app(sandbox.app) as url:
         receiver.url = f"{hook_url}/hook"

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from schemas.whatsapp import QrCode, SessionStatus
 from streams.whatsapp.driver import DriverClosed, DriverError, DriverSpec, EventCallback
@@ -251,6 +253,23 @@ class Recorder:
     async def on_message(self, session: WhatsAppSession, message: dict[str, Any]) -> None:
         self.messages.append((session.tenant_id, message))
         self._notify()
+
+
+class _HasManager(Protocol):
+    @property
+    def manager(self) -> SessionManager: ...
+
+
+W = TypeVar("W", bound=_HasManager)
+
+
+@asynccontextmanager
+async def closing_sessions(world: W) -> AsyncIterator[W]:
+    """``world``, whose session manager closes every session on the way out."""
+    try:
+        yield world
+    finally:
+        await world.manager.close_all()
 
 
 class FakeWorld:

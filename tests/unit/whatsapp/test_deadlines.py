@@ -20,7 +20,7 @@ from streams.whatsapp import SessionOptions, WppError
 from streams.whatsapp.dispatch import _delay
 from streams.whatsapp.sending import translate
 from streams.whatsapp.session import WhatsAppSession
-from tests.unit.whatsapp.fakes import FakeWorld
+from tests.unit.whatsapp.fakes import FakeWorld, closing_sessions
 
 FAST: dict[str, Any] = {
     "auto_close_ms": 0,
@@ -43,9 +43,8 @@ class World(FakeWorld):
 
 @pytest_asyncio.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    w = World(tmp_path)
-    yield w
-    await w.manager.close_all()
+    async with closing_sessions(World(tmp_path)) as w:
+        yield w
 
 
 async def ended(session: WhatsAppSession) -> RetryableError:

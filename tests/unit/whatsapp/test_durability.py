@@ -16,7 +16,7 @@ import pytest_asyncio
 from streams.whatsapp import FileTokenStore, SessionOptions
 from streams.whatsapp.lease import Lease
 from streams.whatsapp.tokens import ArchiveInfo
-from tests.unit.whatsapp.fakes import FakeWorld
+from tests.unit.whatsapp.fakes import FakeWorld, closing_sessions
 
 OPTIONS = SessionOptions(auto_close_ms=0, watchdog_interval_ms=0, restart_base_delay=0.01)
 
@@ -49,9 +49,8 @@ class World(FakeWorld):
 
 @pytest_asyncio.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    w = World(tmp_path)
-    yield w
-    await w.manager.close_all()
+    async with closing_sessions(World(tmp_path)) as w:
+        yield w
 
 
 async def test_the_login_is_kept_before_qr_read_success_and_archived_at_once(

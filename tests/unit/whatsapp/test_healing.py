@@ -27,7 +27,7 @@ from streams.whatsapp.manager import message_key, with_message_id
 from streams.whatsapp.pacing import Pacer
 from streams.whatsapp.upkeep import Upkeep
 from tests.helpers import make_settings
-from tests.unit.whatsapp.fakes import FakeWhatsApp, Recorder
+from tests.unit.whatsapp.fakes import FakeWhatsApp, Recorder, closing_sessions
 
 TEXT = WppCall("chat.sendTextMessage", "5511999990001@c.us", ("hello", {}), "text")
 FAST = {"auto_close_ms": 0, "restart_base_delay": 0.01, "reconnect_max_delay": 0.05}
@@ -59,9 +59,8 @@ class World:
 
 @pytest_asyncio.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    w = World(tmp_path)
-    yield w
-    await w.manager.close_all()
+    async with closing_sessions(World(tmp_path)) as w:
+        yield w
 
 
 def statuses(world: World, tenant: str = "acme") -> list[str]:

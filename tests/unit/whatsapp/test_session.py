@@ -22,7 +22,7 @@ from streams.whatsapp import (
     WppError,
 )
 from tests.helpers import make_settings
-from tests.unit.whatsapp.fakes import FakeWhatsApp, Recorder
+from tests.unit.whatsapp.fakes import FakeWhatsApp, Recorder, closing_sessions
 
 TEXT = WppCall("chat.sendTextMessage", "5511999990001@c.us", ("hello", {}), "text")
 
@@ -46,9 +46,8 @@ class World:
 
 @pytest_asyncio.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
-    w = World(tmp_path)
-    yield w
-    await w.manager.close_all()
+    async with closing_sessions(World(tmp_path)) as w:
+        yield w
 
 
 def has_status(name: str, tenant: str = "acme", count: int = 1):  # type: ignore[no-untyped-def]

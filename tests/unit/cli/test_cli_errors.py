@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import io
 import json
-import logging
 import os
 import signal
 import socket
@@ -44,29 +43,17 @@ from streams.platform.admin import BrokerUnavailable
 from streams.platform.app import ROLES
 from streams.platform.embedded import find_free_port
 from streams.tenancy.crypto import MissingSecretKey
+from tests.unit.cli.harness import run as herald
 
 NOW = datetime(2026, 12, 2, 9, 30, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
-def nothing_running(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """Kafka and Redis pointed at closed ports; no ``.env``; logging restored afterwards."""
-    monkeypatch.chdir(tmp_path)
-    for name in ("HERALD_SECRET_KEY", "LOG_LEVEL", "LOG_FORMAT", "DATABASE_URL"):
-        monkeypatch.delenv(name, raising=False)
+def nothing_running(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kafka and Redis pointed at closed ports; no ``DATABASE_URL`` (``.env``, logging: conftest)."""
+    monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{find_free_port()}")
     monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{find_free_port()}/0")
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
-
-def herald(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_report_is_one_line_and_a_hint() -> None:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import logging
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ import redis.asyncio as aioredis
 from streams.cli.main import main
 from streams.platform.embedded import find_free_port
 from streams.tenancy.crypto import decode_key
+from tests.unit.cli.harness import run
 
 SECRETS = ("EAAG-cli-access-token-77", "cli-app-secret-78", "cli-verify-token-79")
 WA_CREDS = {
@@ -22,25 +21,6 @@ WA_CREDS = {
     "appSecret": SECRETS[1],
     "verifyToken": SECRETS[2],
 }
-
-
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """No ``.env`` from the repository; Herald's log handler removed after each test."""
-    monkeypatch.chdir(tmp_path)
-    for name in ("HERALD_SECRET_KEY", "HERALD_PREVIOUS_SECRET_KEYS", "LOG_LEVEL", "LOG_FORMAT"):
-        monkeypatch.delenv(name, raising=False)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

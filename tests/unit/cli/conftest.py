@@ -1,0 +1,22 @@
+"""What every CLI test shares: no ``.env`` or key/log settings from the environment."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No ``.env`` from the repository; Herald's log handler removed after each test."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("HERALD_SECRET_KEY", "HERALD_PREVIOUS_SECRET_KEYS", "LOG_LEVEL", "LOG_FORMAT"):
+        monkeypatch.delenv(name, raising=False)
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
