@@ -50,13 +50,10 @@ class NotificationView:
     def as_dict(self) -> dict[str, Any]:
         r, retry = self.record, self.retry
         error = retry.last_error if retry is not None else None
-        last_error = (
-            r.error
-            if r.error is not None
-            else None
-            if error is None
-            else error.model_dump(mode="json", by_alias=True)
-        )
+        # A final failed/rejected keeps its error in the state; else a scheduled retry's.
+        last_error = r.error
+        if last_error is None and error is not None:
+            last_error = error.model_dump(mode="json", by_alias=True)
         return {
             "tenantId": r.tenant_id,
             "notificationId": r.notification_id,

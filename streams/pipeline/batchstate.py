@@ -22,7 +22,6 @@ only while the correlation is missing (:data:`streams.pipeline.state._RESOLVE_OR
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -32,11 +31,9 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from streams.pipeline.state import NotificationRecord, ParkedStatus
+from streams.pipeline.state import NotificationRecord, ParkedStatus, parked_for
 from streams.platform.redis import queue_script
 from streams.tenancy import keys
-
-log = logging.getLogger(__name__)
 
 __all__ = [
     "BEGAN",
@@ -290,19 +287,10 @@ class BatchState:
         tail = replies[len(groups) + len(items) :]
         if not self._cluster:
             tail = await self._pop_parked(parked) if tail[0] else [None] * len(items)
-        out: list[tuple[bool, list[ParkedStatus]]] = []
-        for n, item in enumerate(items):
-            found = [ParkedStatus.from_json(p) for p in tail[n] or []]
-            # A report parked for a message id is applied only to a tenant that
-            # authenticated it (docs/security.md): another tenant's is dropped.
-            allowed = [p for p in found if p.allows(item.tenant_id)]
-            if len(allowed) < len(found):
-                log.warning(
-                    "parked delivery report of another tenant dropped",
-                    extra={"tenant_id": item.tenant_id, "provider": item.provider},
-                )
-            out.append((current[n], allowed))
-        return out
+        return [
+            (current[n], parked_for(item.tenant_id, item.provider, tail[n] or []))
+            for n, item in enumerate(items)
+        ]
 
     async def _pop_parked(self, parked: list[str]) -> list[Any]:
         # After the correlations are written nothing new is parked: popping now is complete.

@@ -25,6 +25,7 @@ Redis primary and on Redis Cluster (``streams.platform.redis``).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, overload
 
@@ -43,6 +44,7 @@ __all__ = [
     "NotificationRecord",
     "NotificationState",
     "ParkedStatus",
+    "parked_for",
 ]
 
 #: Delivery status ranks. ``failed`` is special-cased: allowed from any rank below
@@ -230,6 +232,26 @@ class ParkedStatus:
         return self.tenants is None or tenant_id in self.tenants
 
 
+def parked_for(tenant_id: str, provider: str, raw: Sequence[bytes | str]) -> list[ParkedStatus]:
+    """The parked reports (as stored) that ``tenant_id`` may apply.
+
+    A report parked for a message id is applied only to a tenant that authenticated it
+    (docs/security.md): another tenant's is dropped, and logged.
+    """
+    found = [ParkedStatus.from_json(p) for p in raw]
+    allowed = [p for p in found if p.allows(tenant_id)]
+    if len(allowed) < len(found):
+        log.warning(
+            "parked delivery report of another tenant dropped",
+            extra={
+                "tenant_id": tenant_id,
+                "provider": provider,
+                "dropped": len(found) - len(allowed),
+            },
+        )
+    return allowed
+
+
 def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -404,18 +426,7 @@ class NotificationState:
         )
         if recorded is None:  # lost the attempt between the check and the write (a race)
             return None
-        found = [ParkedStatus.from_json(p) for p in parked]
-        allowed = [p for p in found if p.allows(tenant_id)]
-        if len(allowed) < len(found):
-            log.warning(
-                "parked delivery report of another tenant dropped",
-                extra={
-                    "tenant_id": tenant_id,
-                    "provider": provider,
-                    "dropped": len(found) - len(allowed),
-                },
-            )
-        return allowed
+        return parked_for(tenant_id, provider, parked)
 
     async def resolve_or_park(
         self, provider: str, provider_message_id: str, parked: ParkedStatus
