@@ -44,7 +44,14 @@ from streams.pipeline.resolve import Rejection, Resolved, resolve_provider
 from streams.pipeline.state import NotificationRecord
 from streams.platform.infra import INFRA_ERRORS, durable
 from streams.platform.outbox import OutboxJob
-from streams.platform.tracing import batch_span, extract, remember, traced_job
+from streams.platform.tracing import (
+    batch_span,
+    extract,
+    remember,
+    traced_job,
+    tracing_on,
+    work_span,
+)
 
 __all__ = ["BatchRouter"]
 
@@ -185,18 +192,25 @@ class BatchRouter:
         providers: dict[int, Provider[Any]] = {}
         calls: Counter[str] = Counter(self.deliverer.in_flight_calls)
         seen: set[str] = set()
+        traced = tracing_on()  # checked once per chunk: off, no span is set up
         for entry in chunk:
             request = entry.request
             rkey = (request.tenant_id, request.channel.value, request.provider)
-            if rkey not in resolutions:
-                try:
-                    resolutions[rkey] = await resolve_provider(
-                        request, self.processor.lookups, self.processor.integrations
-                    )
-                except Rejection:
-                    resolutions[rkey] = None
-                except Exception:  # the per-request path turns it into a status
-                    resolutions[rkey] = None
+            if traced:
+                # Resolution runs here, before the record's job: its span is a child of
+                # the record's own context (docs/tracing.md), shared results included.
+                attributes = {
+                    "tenant_id": request.tenant_id,
+                    "notification_id": request.id,
+                    "herald.cached": rkey in resolutions,
+                }
+                with work_span("resolve", entry.record.headers, attributes=attributes) as span:
+                    await self._resolve(request, rkey, resolutions)
+                    found = resolutions[rkey]
+                    if found is not None:
+                        span.set_attribute("herald.provider", found.name)
+            elif rkey not in resolutions:
+                await self._resolve(request, rkey, resolutions)
             resolved = resolutions[rkey]
             if resolved is None:
                 continue
@@ -231,6 +245,24 @@ class BatchRouter:
                 src=source_of(entry.record),
                 bucket=bucket,
             )
+
+    async def _resolve(
+        self,
+        request: NotificationRequest,
+        rkey: tuple[str, str, str | None],
+        resolutions: dict[tuple[str, str, str | None], Resolved | None],
+    ) -> None:
+        """One resolution per tenant, channel and provider per chunk (None: per-request)."""
+        if rkey in resolutions:
+            return
+        try:
+            resolutions[rkey] = await resolve_provider(
+                request, self.processor.lookups, self.processor.integrations
+            )
+        except Rejection:
+            resolutions[rkey] = None
+        except Exception:  # the per-request path turns it into a status
+            resolutions[rkey] = None
 
     async def _claim(self, items: list[ClaimItem]) -> list[NotificationRecord | str]:
         """Claim, riding out Redis errors: a retry finds our own first try by its source."""

@@ -40,7 +40,7 @@ from streams.pipeline.resolve import CredentialsUnreadable, Rejection, Resolved,
 from streams.pipeline.state import NotificationState
 from streams.platform.infra import INFRA_ERRORS, durable
 from streams.platform.outbox import StatusOutbox
-from streams.platform.tracing import traced_job
+from streams.platform.tracing import traced_job, work_span
 from streams.tenancy.integrations import IntegrationStore
 from streams.tenancy.lookups import LookupsService
 from streams.tenancy.policy import PolicyStore
@@ -357,9 +357,13 @@ class RequestProcessor:
                 await self.deliverer.unknown_outcome(request, record)
                 return
         try:
-            resolved = await resolve_provider(request, self.lookups, self.integrations)
-            provider = self.deliverer.build(resolved)
-            provider.validate(request)
+            with work_span(
+                "resolve", attributes={"tenant_id": tenant, "notification_id": nid}
+            ) as span:
+                resolved = await resolve_provider(request, self.lookups, self.integrations)
+                span.set_attribute("herald.provider", resolved.name)
+                provider = self.deliverer.build(resolved)
+                provider.validate(request)
         except Rejection as exc:
             await self._reject(request, exc.code, exc.message)
             return

@@ -20,6 +20,8 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+from opentelemetry.trace import SpanKind
+
 from providers._exceptions import (
     HeraldError,
     InvalidRequest,
@@ -38,7 +40,7 @@ from streams.pipeline.resolve import Rejection, resolve_provider
 from streams.pipeline.state import RANKS, NotificationRecord, NotificationState
 from streams.platform.metrics import metrics
 from streams.platform.outbox import StatusOutbox
-from streams.platform.tracing import traced_job
+from streams.platform.tracing import traced_job, work_span
 from streams.tenancy.integrations import IntegrationStore
 from streams.tenancy.lookups import LookupsService
 from streams.whatsapp.manager import SessionManager, options_for
@@ -228,7 +230,8 @@ class DispatchProcessor:
             await self._replayed(request, record)
             return
         try:
-            credentials = await credentials_for(request, self.lookups, self.integrations)
+            with work_span("resolve", attributes=self._span_attributes(request)):
+                credentials = await credentials_for(request, self.lookups, self.integrations)
             call = build_call(request)
         except Rejection as exc:
             await self._fail(request, PermanentError(exc.code, exc.message), 1)
@@ -254,7 +257,14 @@ class DispatchProcessor:
                     if record is not None and record.rank >= RANKS[Status.SENT]:
                         await self._replayed(request, record)
                         return
-                    message_id = await self.sessions.send(session, call, key=key)
+                    # A CLIENT span for the call into the session's page (wa-js).
+                    with work_span(
+                        f"send {PROVIDER}",
+                        kind=SpanKind.CLIENT,
+                        attributes=self._span_attributes(request, attempt),
+                    ) as span:
+                        message_id = await self.sessions.send(session, call, key=key)
+                        span.set_attribute("herald.provider_message_id", message_id)
                     await self._sent(request, message_id, attempt)
                 return
             except RetryableError as exc:
@@ -281,6 +291,17 @@ class DispatchProcessor:
             except PermanentError as exc:
                 await self._fail(request, exc, attempt)
                 return
+
+    @staticmethod
+    def _span_attributes(
+        request: NotificationRequest, attempt: int | None = None
+    ) -> dict[str, Any]:
+        return {
+            "tenant_id": request.tenant_id,
+            "notification_id": request.id,
+            "herald.provider": PROVIDER,
+            "herald.attempt": attempt,
+        }
 
     def _abandon_if_leaving(self, partition: int, exc: BaseException | None) -> None:
         if self.stopping or (self.owned is not None and partition not in self.owned):
