@@ -87,11 +87,12 @@ class BatchRouter:
         """Schedule every record of ``batch``; returns once all are scheduled (not done)."""
         topic = batch[0][0].topic if batch else ""
         # One span for the batch, linking each record's context (docs/tracing.md).
-        with batch_span(f"schedule {topic}", [record.headers for record, _ in batch]):
+        with batch_span(f"schedule {topic}", (record.headers for record, _ in batch)):
             await self._route(batch)
 
     async def _route(self, batch: Sequence[tuple[RawRecord, Done]]) -> None:
         chunk: list[_Entry] = []
+        traced = tracing_on()  # once per batch: off, no header of a record is parsed
         for record, done in batch:
             outcome = decode_record(record, self.settings)
             if not isinstance(outcome, Decoded) or record.key != outcome.request.tenant_id.encode():
@@ -108,7 +109,8 @@ class BatchRouter:
             await self.inflight.acquire()
             request = outcome.request
             # `accepted` leaves before the job starts: it descends from the producer's span.
-            remember(request.tenant_id, request.id, extract(record.headers))
+            if traced:
+                remember(request.tenant_id, request.id, extract(record.headers))
             chunk.append(_Entry(record, done, request, ordering_key(request)))
         await self._flush(chunk)
 

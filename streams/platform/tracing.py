@@ -295,11 +295,28 @@ def instrument_http_client(client: Any) -> bool:
     return True
 
 
+_on = False  # an SDK provider was seen: it cannot be replaced, so this stays true
+_UNKNOWN = object()
+_ENV_PROVIDER = "OTEL_PYTHON_TRACER_PROVIDER" in os.environ  # the API may load one lazily
+
+
 def _recording() -> bool:
-    """True once a real (SDK) tracer provider is installed; False means tracing is off."""
-    return not isinstance(
+    """True once a real (SDK) tracer provider is installed; False means tracing is off.
+
+    On every request's path, so cheap when off: while no provider is set the API's
+    ``get_tracer_provider()`` looks at ``os.environ`` on each call (docs/performance.md
+    measured it), so its global is read first (falling back on the public call if the API
+    ever renames it).
+    """
+    global _on
+    if _on:
+        return True
+    if getattr(trace, "_TRACER_PROVIDER", _UNKNOWN) is None and not _ENV_PROVIDER:
+        return False
+    _on = not isinstance(
         trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider
     )
+    return _on
 
 
 #: Public name of the check, for hot paths that skip a span's set-up once per batch.
