@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 
@@ -120,6 +120,18 @@ class RequestProcessor:
             return job
         return self.outbox.tracked(record.topic, record.partition, record.offset, tenant, job)
 
+    @staticmethod
+    def _traced(record: RawRecord, job: Job, **attributes: Any) -> Job:
+        """``job`` in its record's CONSUMER span (as it is, while tracing is off)."""
+        return traced_job(
+            record.topic,
+            record.headers,
+            job,
+            partition=record.partition,
+            offset=record.offset,
+            **attributes,
+        )
+
     async def submit(self, record: RawRecord, done: Callable[[], Awaitable[object]]) -> None:
         """Schedule one record; ``done`` runs once its outputs are on the broker."""
         outcome = decode_record(record, self.settings)
@@ -131,42 +143,43 @@ class RequestProcessor:
         outcome: DeadLetter | Invalid | Decoded,
         done: Callable[[], Awaitable[object]],
     ) -> None:
+        # Every job runs in its record's span (docs/tracing.md): what it produces (a dead
+        # letter, a rejection, a re-keyed copy) continues the producer's trace.
         if isinstance(outcome, DeadLetter):
             key = f"\x00dlq{record.offset % 16}"  # dead letters need no order among themselves
             letter = outcome
-            await self.inflight.submit(
-                key, self._tracked(record, None, lambda: self._dead(letter)), done
-            )
+            dead = self._traced(record, lambda: self._dead(letter))
+            await self.inflight.submit(key, self._tracked(record, None, dead), done)
         elif isinstance(outcome, Invalid):
             key = f"{outcome.tenant_id}\x00invalid"
             invalid = outcome
-            job = self._tracked(record, invalid.tenant_id, lambda: self._invalid(invalid))
+            rejected = self._traced(
+                record,
+                lambda: self._invalid(invalid),
+                tenant_id=invalid.tenant_id,
+                notification_id=invalid.notification_id,
+            )
+            job = self._tracked(record, invalid.tenant_id, rejected)
             await self.inflight.submit(key, job, done)
         else:
             request = outcome.request
             if record.key != request.tenant_id.encode():
                 # Mis-keyed by its producer: re-key by tenant so that the tenant's requests
                 # meet in one partition, and let that copy be processed instead.
-                await self.inflight.submit(
-                    "\x00forward",
-                    self._tracked(
-                        record,
-                        None,
-                        lambda: self._retry_infra(
-                            lambda: self.sink.forward(record, request.tenant_id.encode()),
-                            "forward",
-                        ),
+                forward = self._traced(
+                    record,
+                    lambda: self._retry_infra(
+                        lambda: self.sink.forward(record, request.tenant_id.encode()), "forward"
                     ),
-                    done,
+                )
+                await self.inflight.submit(
+                    "\x00forward", self._tracked(record, None, forward), done
                 )
                 return
             src = source_of(record)
-            traced = traced_job(
-                record.topic,
-                record.headers,
+            traced = self._traced(
+                record,
                 lambda: self.request_job(request, src),
-                partition=record.partition,
-                offset=record.offset,
                 tenant_id=request.tenant_id,
                 notification_id=request.id,
             )

@@ -126,8 +126,18 @@ class DispatchProcessor:
                 log.info("dispatch left for the next owner", extra={"partition": record.partition})
 
         def tracked(
-            tenant: str | None, work: Callable[[], Awaitable[None]]
+            tenant: str | None, work: Callable[[], Awaitable[None]], nid: str | None = None
         ) -> Callable[[], Awaitable[None]]:
+            # In the record's span (it continues the hand-off's trace; docs/tracing.md).
+            work = traced_job(
+                record.topic,
+                record.headers,
+                work,
+                partition=record.partition,
+                offset=record.offset,
+                tenant_id=tenant,
+                notification_id=nid,
+            )
             if self.outbox is None:  # HOOK(outbox): this record's events are attributed to it
                 return work
             return self.outbox.tracked(record.topic, record.partition, record.offset, tenant, work)
@@ -141,7 +151,11 @@ class DispatchProcessor:
             invalid = outcome
             await self.inflight.submit(
                 invalid.tenant_id,
-                tracked(invalid.tenant_id, lambda: job(lambda: self._invalid(invalid))),
+                tracked(
+                    invalid.tenant_id,
+                    lambda: job(lambda: self._invalid(invalid)),
+                    invalid.notification_id,
+                ),
                 ack,
             )
         else:
@@ -158,16 +172,7 @@ class DispatchProcessor:
                         del queued[tenant]
 
             queued[tenant] += 1  # the session's queue depth, visible in the metrics
-            traced = traced_job(
-                record.topic,
-                record.headers,
-                deliver,
-                partition=record.partition,
-                offset=record.offset,
-                tenant_id=tenant,
-                notification_id=request.id,
-            )
-            await self.inflight.submit(tenant, tracked(tenant, traced), ack)
+            await self.inflight.submit(tenant, tracked(tenant, deliver, request.id), ack)
 
     async def process(self, record: RawRecord) -> None:
         """Process one record to the end (tests and tools)."""

@@ -277,3 +277,49 @@ async def test_a_retry_stays_in_the_requests_trace(
     [sent_span] = [s for s in status_spans if carries(sent, s)]
     assert child_of(retrying_span, first_job)
     assert child_of(sent_span, retry_job_span)
+
+
+async def test_dead_letters_rejections_and_rekeyed_copies_continue_the_trace(
+    world: World, spans: InMemorySpanExporter
+) -> None:
+    """What the router produces for a record it cannot route carries the producer's trace."""
+    cfg, wire = world.settings, world.wire
+    undecodable = b"\xff not json"
+    invalid = {"id": f"n-{uuid.uuid4()}", "tenantId": "acme", "channel": "pigeon"}
+    mis_keyed = request()
+    roots = {}
+    herald = create_app(cfg, sink=FaustSink(wire.topics()))
+    async with herald.app.agents["router"].test_context() as router:
+        for name, key, value in (
+            ("dlq", b"acme", undecodable),
+            ("invalid", b"acme", orjson.dumps(invalid)),
+            ("mis-keyed", b"other", orjson.dumps(mis_keyed)),
+        ):
+            headers, roots[name] = producer_send(cfg.topic_requests)
+            await router.put(key=key, value=value, headers=headers)
+        async with asyncio.timeout(15):
+            letter = await wire.wait_for(cfg.topic_dlq, lambda r: r.value == undecodable)
+            rejected = await world.until_status(invalid["id"], "rejected")
+            copy = await wire.wait_for(cfg.topic_requests, lambda r: r.key == b"acme")
+            finished = await wait_spans(
+                spans, lambda s: sum(x.name == f"process {cfg.topic_requests}" for x in s) == 3
+            )
+    await herald.runtime.stop()
+
+    for name, record, topic in (
+        ("dlq", letter, cfg.topic_dlq),
+        ("invalid", rejected, cfg.topic_status),
+        ("mis-keyed", copy, cfg.topic_requests),
+    ):
+        mine = in_trace(finished, roots[name].context.trace_id)
+        [producer] = [s for s in mine if child_of(s, roots[name])]
+        job = by_name(mine, f"process {cfg.topic_requests}")
+        [produced] = [s for s in mine if s.name == f"send {topic}" and s is not producer]
+        assert producer.name == f"send {cfg.topic_requests}"
+        assert child_of(job, producer), name
+        assert child_of(produced, job), name
+        assert carries(record, produced), name
+        # One traceparent: the producer's header was replaced, not repeated.
+        assert [k for k, _ in record.headers].count("traceparent") == 1, name
+    # The dead letter keeps its other headers: why it is a dead letter.
+    assert any(k.startswith("herald-dlq-") for k, _ in letter.headers)
