@@ -52,21 +52,20 @@ class World:
         await store.set("acme", provider, credentials, is_default=True)
 
     def status(self, nid: str, status: str) -> Produced | None:
-        for record in self.wire.on(self.settings.topic_status):
-            event = orjson.loads(record.value or b"{}")
-            if event.get("notificationId") == nid and event.get("status") == status:
-                return record
-        return None
+        """The status record of ``nid`` with ``status``, if produced."""
+        found = [r for r in self.wire.on(self.settings.topic_status) if _is(r, nid, status)]
+        return found[0] if found else None
 
     async def until_status(self, nid: str, status: str) -> Produced:
         async with asyncio.timeout(15):
             return await self.wire.wait_for(
-                self.settings.topic_status,
-                lambda r: (
-                    StatusEvent.model_validate_json(r.value or b"").notification_id == nid
-                    and orjson.loads(r.value or b"{}")["status"] == status
-                ),
+                self.settings.topic_status, lambda r: _is(r, nid, status)
             )
+
+
+def _is(record: Produced, nid: str, status: str) -> bool:
+    event = StatusEvent.model_validate_json(record.value or b"")
+    return event.notification_id == nid and event.status == status
 
 
 @pytest_asyncio.fixture
