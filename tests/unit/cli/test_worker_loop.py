@@ -45,5 +45,5 @@ def test_the_setting_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("HERALD_EVENT_LOOP", "asyncio")
     assert Settings().event_loop == "asyncio"
     monkeypatch.setenv("HERALD_EVENT_LOOP", "tokio")
-    with pytest.raises(ValueError, match="event_loop|HERALD_EVENT_LOOP"):
+    with pytest.raises(ValueError, match="uvloop"):
         Settings()
