@@ -37,8 +37,6 @@ class OutboxJob:
     start: int  # the status partition's end (a lower bound of it) when the job began
 
 
-
-
 @dataclass(slots=True)
 class Replay:
     """A newly assigned source whose records below ``end`` may repeat a dead owner's."""
