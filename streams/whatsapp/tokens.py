@@ -38,6 +38,7 @@ from streams.tenancy.crypto import Cipher, CryptoError
 from streams.tenancy.integrations import CAS_HSET, Reencrypted
 from streams.whatsapp.archive import ARCHIVE_FORMAT, MARKER, pack, unpack
 from streams.whatsapp.lease import Lease, lease_key
+from streams.whatsapp.naming import tagged
 
 __all__ = [
     "ArchiveInfo",
@@ -59,8 +60,11 @@ def session_name(tenant_id: str) -> str:
 
 
 def token_key(tenant_id: str) -> str:
-    """Hash-tagged by tenant (one cluster slot with the lease that fences its writes)."""
-    return f"wppconnect:token:{{{tenant_id}}}"
+    """Hash-tagged by tenant (one cluster slot with the lease that fences its writes).
+
+    ``tenant_id`` is a session id (``naming.py``): ``acme``, or ``acme@sales``.
+    """
+    return f"wppconnect:token:{tagged(tenant_id)}"
 
 
 def legacy_token_key(tenant_id: str) -> str:
@@ -70,7 +74,7 @@ def legacy_token_key(tenant_id: str) -> str:
 
 def tombstone_key(tenant_id: str) -> str:
     """Written at logout: the login is gone, so a local profile must not outlive it."""
-    return f"wppconnect:tombstone:{{{tenant_id}}}"  # same slot as token_key
+    return f"wppconnect:tombstone:{tagged(tenant_id)}"  # same slot as token_key
 
 
 @dataclass(frozen=True, slots=True)
