@@ -132,7 +132,7 @@ async def env(
             await sim.close()
 
 
-async def test_two_numbers_of_one_tenant(env: Env) -> None:
+async def test_two_numbers_of_one_tenant_and_a_wrong_number(env: Env) -> None:
     # --- sender "sales": the sales session starts, pairs, and sends -----------------------
     to_sales = await env.send("acme", sender="sales")
     sales_qr = await env.qr("acme", "sales")
@@ -209,8 +209,11 @@ async def test_two_numbers_of_one_tenant(env: Env) -> None:
     assert await env.redis.exists("wppconnect:lease:{acme}@sales")
     assert await env.redis.exists("wppconnect:session:acme@sales")
 
+    # One setup (two workers, Chromium) for both stories: they take a minute each.
+    await a_login_by_another_number_is_reported_and_logged_out(env)
 
-async def test_a_login_by_another_number_is_reported_and_logged_out(env: Env) -> None:
+
+async def a_login_by_another_number_is_reported_and_logged_out(env: Env) -> None:
     waiting = await env.send("globex")
     qr = await env.qr("globex", "main")
     await env.sim.scan(qr["urlCode"], STRANGER_PHONE)  # not the phoneNumberId
