@@ -28,14 +28,16 @@ PROVIDER = WPPConnectProvider.name
 
 async def _resolve(
     request: NotificationRequest, lookups: LookupsService, integrations: IntegrationStore
-) -> tuple[WPPConnectCredentials, str]:
+) -> tuple[WPPConnectCredentials, str, bool]:
+    """Credentials, session id, and whether the tenant's own integration was used."""
     resolved = await resolve_provider(
         request.model_copy(update={"provider": PROVIDER}), lookups, integrations
     )
     if not isinstance(resolved.credentials, WPPConnectCredentials):
         raise Rejection(ErrorCode.INVALID_CREDENTIALS, "the integration is not a wppconnect one")
-    integration = resolved.integration if resolved.source in ("request", "tenant") else None
-    return resolved.credentials, session_id(request.tenant_id, integration)
+    own = resolved.source in ("request", "tenant")
+    integration = resolved.integration if own else None
+    return resolved.credentials, session_id(request.tenant_id, integration), own
 
 
 async def session_for(
@@ -45,12 +47,11 @@ async def session_for(
 
     Raises :class:`Rejection` (``unknown_sender``, ``no_integration`` ...).
     """
-    credentials, sid = await _resolve(request, lookups, integrations)
+    credentials, sid, own = await _resolve(request, lookups, integrations)
     is_default = True
     if request.sender is not None:
         default = request.model_copy(update={"sender": None})
         is_default = (await _resolve(default, lookups, integrations))[1] == sid
-    own = sid != request.tenant_id or await integrations.instances(request.tenant_id, PROVIDER)
     ref = SessionRef(
         tenant_id=request.tenant_id,
         session_name=credentials.session_name if own else None,
