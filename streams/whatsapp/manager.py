@@ -156,6 +156,7 @@ class SessionManager:
                 and session.closed_at >= waiting_since
             ):
                 raise error
+            session.options = options  # a refusal already names the session's sessionName
             await self._admit(session)
             try:
                 await self._open(session, options)
