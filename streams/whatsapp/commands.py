@@ -77,6 +77,10 @@ def decode_command(record: RawRecord) -> SessionCommand | DeadLetter:
             return _dead(
                 record, DeadLetterReason.INVALID_TENANT, f"tenantId must match {TENANT_ID_PATTERN}"
             )
+        if "sessionName" in fields or "session_name" in fields:
+            return _dead(
+                record, DeadLetterReason.INVALID_COMMAND, "sessionName must be 1 to 64 characters"
+            )
         names = ", ".join(c.value for c in CommandName)
         return _dead(record, DeadLetterReason.INVALID_COMMAND, f"command must be one of {names}")
 
