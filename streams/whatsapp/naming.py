@@ -17,7 +17,15 @@ from dataclasses import dataclass
 
 from schemas.integration import INSTANCE_SEPARATOR
 
-__all__ = ["SEPARATOR", "SessionRef", "session_id", "split_sid", "tagged", "tenant_of"]
+__all__ = [
+    "SEPARATOR",
+    "SessionRef",
+    "session_id",
+    "split_sid",
+    "tagged",
+    "tenant_of",
+    "untagged",
+]
 
 SEPARATOR = INSTANCE_SEPARATOR
 
@@ -43,6 +51,20 @@ def tagged(sid: str) -> str:
     """The sid with its tenant as Redis Cluster hash tag: ``{acme}``, ``{acme}@sales``."""
     tenant, suffix = split_sid(sid)
     return f"{{{tenant}}}" if suffix is None else f"{{{tenant}}}{SEPARATOR}{suffix}"
+
+
+def untagged(text: str) -> str | None:
+    """The sid of :func:`tagged`'s output (``{acme}@sales`` -> ``acme@sales``), else None."""
+    if not text.startswith("{"):
+        return None
+    tenant, close, rest = text[1:].partition("}")
+    if not close or not tenant:
+        return None
+    if not rest:
+        return tenant
+    if not rest.startswith(SEPARATOR) or len(rest) == 1:
+        return None
+    return f"{tenant}{rest}"
 
 
 @dataclass(frozen=True, slots=True)

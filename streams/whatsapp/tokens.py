@@ -38,7 +38,7 @@ from streams.tenancy.crypto import Cipher, CryptoError
 from streams.tenancy.integrations import CAS_HSET, Reencrypted
 from streams.whatsapp.archive import ARCHIVE_FORMAT, MARKER, pack, unpack
 from streams.whatsapp.lease import Lease, lease_key
-from streams.whatsapp.naming import tagged
+from streams.whatsapp.naming import tagged, untagged
 
 __all__ = [
     "ArchiveInfo",
@@ -321,12 +321,13 @@ async def reencrypt_archives(redis: Redis, cipher: Cipher, *, dry_run: bool = Fa
     """
     report = Reencrypted()
     cas = redis.register_script(CAS_HSET)
-    async for raw_key in redis.scan_iter(match=token_key("*"), count=500):
+    prefix = token_key("").removesuffix("{}")  # "wppconnect:token:"
+    async for raw_key in redis.scan_iter(match=prefix + "{*", count=500):
         key = _text(raw_key)
-        prefix, suffix = token_key("").split("{}")  # "wppconnect:token:{", "}"
-        if not (key.startswith(prefix + "{") and key.endswith("}" + suffix)):
+        # A session id: the tenant, or tenant@sessionName for its further sessions.
+        tenant_id = untagged(key[len(prefix) :]) if key.startswith(prefix) else None
+        if tenant_id is None or token_key(tenant_id) != key:
             continue
-        tenant_id = key[len(prefix) + 1 : len(key) - len(suffix) - 1]
         if _text(await redis.type(key)) != "hash":
             continue
         token = await redis.hget(key, "archive")

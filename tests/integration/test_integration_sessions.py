@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 
 import orjson
 import pytest
@@ -25,7 +26,9 @@ from streams.tenancy.integrations import (
     InvalidIntegrationCredentials,
 )
 from streams.tenancy.lookups import LookupsService
+from streams.tenancy.rotation import reencrypt_integrations
 from streams.whatsapp.selection import select_session, session_for
+from streams.whatsapp.tokens import RedisTokenStore, reencrypt_archives
 
 pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
@@ -179,3 +182,34 @@ async def test_removing_needs_the_session_when_there_are_several(
     assert added.name == "wppconnect"
     assert await store.remove(tenant, "wppconnect", "sales")
     assert await store.remove(tenant, "wppconnect")  # only one left: no name needed
+
+
+async def test_key_rotation_reaches_every_session(
+    redis: aioredis.Redis, tenant: str, tmp_path: Path
+) -> None:
+    old, new = os.urandom(32), os.urandom(32)
+    before = Cipher(old)
+    store = IntegrationStore(redis, before)
+    await store.set(tenant, "wppconnect", wpp("support"))
+    await store.set(tenant, "wppconnect", wpp("sales"))
+    tokens = RedisTokenStore(tmp_path / "w1", redis, before)
+    for sid in (tenant, f"{tenant}@sales"):
+        (tokens.profile_dir(sid) / "Local Storage").mkdir()
+        (tokens.profile_dir(sid) / "Local Storage" / "login").write_text(sid)
+        assert await tokens.save(sid, None) is not None
+
+    rotating = Cipher(new, [old])
+    integrations = await reencrypt_integrations(redis, rotating)
+    assert sorted(i for i in integrations.rotated if i.startswith(tenant)) == [
+        f"{tenant}:wppconnect",
+        f"{tenant}:wppconnect@sales",
+    ]
+    archives = await reencrypt_archives(redis, rotating)
+    assert {tenant, f"{tenant}@sales"} <= set(archives.rotated)
+
+    after = Cipher(new)
+    assert await IntegrationStore(redis, after).credentials(tenant, "wppconnect@sales")
+    other = RedisTokenStore(tmp_path / "w2", redis, after)
+    assert await other.restore(f"{tenant}@sales")
+    restored = other.path(f"{tenant}@sales") / "Local Storage" / "login"
+    assert restored.read_text() == f"{tenant}@sales"
