@@ -59,6 +59,8 @@ log = logging.getLogger(__name__)
 
 Done = Callable[[], Awaitable[object]]
 Job = Callable[[], Awaitable[None]]
+#: (tenant, channel, requested provider, sender): one resolution per chunk for each.
+_ResolutionKey = tuple[str, str, str | None, str | None]
 
 
 @dataclass(slots=True)
@@ -109,7 +111,7 @@ class BatchRouter:
             await self.inflight.acquire()
             request = outcome.request
             # `accepted` leaves before the job starts: it descends from the producer's span.
-            if traced:
+            if traced and record.headers:  # without headers there is no context to continue
                 remember(request.tenant_id, request.id, extract(record.headers))
             chunk.append(_Entry(record, done, request, ordering_key(request)))
         await self._flush(chunk)
@@ -190,14 +192,14 @@ class BatchRouter:
 
     async def _plan(self, chunk: list[_Entry]) -> None:
         """Resolve and validate each request; decide which may start its call at once."""
-        resolutions: dict[tuple[str, str, str | None], Resolved | None] = {}
+        resolutions: dict[_ResolutionKey, Resolved | None] = {}
         providers: dict[int, Provider[Any]] = {}
         calls: Counter[str] = Counter(self.deliverer.in_flight_calls)
         seen: set[str] = set()
         traced = tracing_on()  # checked once per chunk: off, no span is set up
         for entry in chunk:
             request = entry.request
-            rkey = (request.tenant_id, request.channel.value, request.provider)
+            rkey = (request.tenant_id, request.channel.value, request.provider, request.sender)
             if traced:
                 # Resolution runs here, before the record's job: its span is a child of
                 # the record's own context (docs/tracing.md), shared results included.
@@ -251,8 +253,8 @@ class BatchRouter:
     async def _resolve(
         self,
         request: NotificationRequest,
-        rkey: tuple[str, str, str | None],
-        resolutions: dict[tuple[str, str, str | None], Resolved | None],
+        rkey: _ResolutionKey,
+        resolutions: dict[_ResolutionKey, Resolved | None],
     ) -> None:
         """One resolution per tenant, channel and provider per chunk (None: per-request)."""
         if rkey in resolutions:

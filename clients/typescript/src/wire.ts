@@ -36,7 +36,7 @@ export type DeadLetterReason = ("too_large" | "not_utf8" | "not_json" | "not_an_
  * Herald emits ``disconnectedMobile`` and accepts the seed's spelling as an alias
  * (:data:`STATUS_ALIASES`).
  */
-export type SessionStatus = ("isLogged" | "notLogged" | "qrReadSuccess" | "qrReadFail" | "qrReadError" | "browserClose" | "autocloseCalled" | "disconnectedMobile" | "deleteToken" | "inChat" | "phoneNotConnected" | "serverClose" | "sessionFailed" | "sessionRefused")
+export type SessionStatus = ("isLogged" | "notLogged" | "qrReadSuccess" | "qrReadFail" | "qrReadError" | "browserClose" | "autocloseCalled" | "disconnectedMobile" | "deleteToken" | "inChat" | "phoneNotConnected" | "serverClose" | "sessionFailed" | "sessionRefused" | "wrongNumber")
 /**
  * WhatsApp Web's socket states (``WPP.whatsapp.Socket.state``; wa-js ``SOCKET_STATE``).
  */
@@ -66,6 +66,10 @@ id: string
 tenantId: string
 channel: Channel
 provider?: (string | null)
+/**
+ * which of the tenant's senders sends it: a WhatsApp Web session's `sessionName` (provider `wppconnect`); absent: the tenant's default. A name the tenant has no integration for is rejected with `unknown_sender`.
+ */
+sender?: (string | null)
 recipient: Recipient
 content?: Content
 metadata?: {
@@ -148,9 +152,13 @@ timestamp?: string
 export interface QrCodeEvent {
 tenantId: string
 /**
- * tenant-{tenantId}
+ * tenant-{tenantId}; tenant-{tenantId}@{sessionName} for further sessions
  */
 session: string
+/**
+ * the session's `sessionName` (a tenant may run several sessions)
+ */
+sessionName?: (string | null)
 /**
  * PNG of the QR code as a data URL (absent: reference mode)
  */
@@ -187,6 +195,10 @@ timestamp?: string
 export interface SessionStateEvent {
 tenantId: string
 session: string
+/**
+ * the session's `sessionName` (a tenant may run several sessions)
+ */
+sessionName?: (string | null)
 status?: (SessionStatus | null)
 state?: (ConnectionState | null)
 /**
@@ -202,6 +214,10 @@ timestamp?: string
 export interface InboundMessage {
 tenantId: string
 session: string
+/**
+ * the session's `sessionName` (a tenant may run several sessions)
+ */
+sessionName?: (string | null)
 /**
  * WhatsApp's message id (serialized key)
  */
@@ -221,5 +237,9 @@ timestamp: string
 export interface SessionCommand {
 tenantId: string
 command: CommandName
+/**
+ * which of the tenant's sessions (its `sessionName`); absent: the default
+ */
+sessionName?: (string | null)
 requestedAt?: string
 }
