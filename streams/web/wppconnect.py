@@ -2,14 +2,19 @@
 
 Thin adapters over :class:`streams.whatsapp.endpoints.SessionEndpoints`: reads come
 from Redis, commands are produced to ``whatsapp.commands`` (keyed by tenant) for the
-worker that owns the session.
+worker that owns the session. ``.../events`` streams server-sent events
+(:mod:`streams.whatsapp.live`) with aiohttp's own ``StreamResponse`` (Faust's web server
+is aiohttp; its views return aiohttp responses); the worker ends every open stream when it
+stops, before aiohttp waits for its handlers.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+from typing import TYPE_CHECKING, Any
 
 import faust
+from aiohttp import web
 from faust.web import Request, Response, View
 
 from schemas.whatsapp import CommandName, SessionCommand
@@ -17,12 +22,16 @@ from streams.pipeline.ratelimit import TokenBucket
 from streams.tenancy.auth import TenantKeys
 from streams.webhooks import WebhookResponse
 from streams.whatsapp.endpoints import SessionEndpoints
+from streams.whatsapp.feed import SessionFeed
+from streams.whatsapp.live import SSE_HEADERS, LiveEvents, LiveStream, StreamSlots
 from streams.whatsapp.store import SessionStore
 
 if TYPE_CHECKING:
     from streams.platform.runtime import Runtime
 
 __all__ = ["register"]
+
+log = logging.getLogger(__name__)
 
 
 def _reply(view: View, answer: WebhookResponse) -> Response:
@@ -34,8 +43,26 @@ def _reply(view: View, answer: WebhookResponse) -> Response:
     )
 
 
+def _connected(request: Any) -> bool:
+    transport = request.transport
+    return transport is not None and not transport.is_closing()
+
+
+async def _stream(request: Any, stream: LiveStream) -> web.StreamResponse:
+    response = web.StreamResponse(status=200, headers=SSE_HEADERS)
+    async with stream:
+        await response.prepare(request)
+        try:
+            async for frame in stream.frames(lambda: _connected(request)):
+                await response.write(frame)
+        except ConnectionError:  # the client went away mid-write
+            pass
+    return response
+
+
 def register(app: faust.App, runtime: Runtime) -> None:
     endpoints: list[SessionEndpoints] = []
+    lives: list[LiveEvents] = []
 
     async def produce(command: SessionCommand) -> None:
         topic = runtime.topics.whatsapp_commands
@@ -56,6 +83,32 @@ def register(app: faust.App, runtime: Runtime) -> None:
             )
         return endpoints[0]
 
+    async def live() -> LiveEvents:
+        handlers = await current()
+        if not lives:
+            settings = runtime.settings
+            heartbeat = settings.wppconnect_events_heartbeat_seconds
+            lives.append(
+                LiveEvents(
+                    endpoints=handlers,
+                    feed=SessionFeed(runtime.redis, runtime.cipher),
+                    slots=StreamSlots(
+                        runtime.redis,
+                        limit=settings.wppconnect_events_max_streams,
+                        heartbeat=heartbeat,
+                    ),
+                    heartbeat=heartbeat,
+                )
+            )
+        return lives[0]
+
+    async def end_streams(_: web.Application) -> None:
+        # aiohttp's on_shutdown: before it waits (up to a minute) for open handlers.
+        if lives:
+            await lives[0].feed.close()
+
+    app.web.web_app.on_shutdown.append(end_streams)
+
     def headers(request: Request) -> dict[str, str]:
         return {k: v for k, v in request.headers.items()}
 
@@ -69,9 +122,22 @@ def register(app: faust.App, runtime: Runtime) -> None:
         async def get(self, request: Request, tenant_id: str) -> Response:
             return _reply(self, await (await current()).session(tenant_id, headers(request)))
 
-    @app.page("/webhooks/wppconnect/session/{tenant_id}/disconnect")
-    class WPPConnectDisconnect(View):
-        async def post(self, request: Request, tenant_id: str) -> Response:
+    @app.page("/webhooks/wppconnect/session/{tenant_id}/events")
+    class WPPConnectEvents(View):
+        async def get(self, request: Request, tenant_id: str) -> Any:
+            opened = await (await live()).open(tenant_id, headers(request))
+            if not isinstance(opened, LiveStream):
+                return _reply(self, opened)
+            return await _stream(request, opened)
+
+    def command_view(command: CommandName) -> type[View]:
+        async def post(view: View, request: Request, tenant_id: str) -> Response:
             handlers = await current()
-            answer = await handlers.command(tenant_id, CommandName.DISCONNECT, headers(request))
-            return _reply(self, answer)
+            return _reply(view, await handlers.command(tenant_id, command, headers(request)))
+
+        return type(f"WPPConnect{command.value.title()}", (View,), {"post": post})
+
+    for command in (CommandName.CONNECT, CommandName.DISCONNECT, CommandName.LOGOUT):
+        app.page(f"/webhooks/wppconnect/session/{{tenant_id}}/{command.value}")(
+            command_view(command)
+        )

@@ -3,8 +3,11 @@
 * ``GET /webhooks/wppconnect/qr/{tenantId}``: the current QR JSON (404 if none);
   rate limited per tenant (429 with Retry-After).
 * ``GET /webhooks/wppconnect/session/{tenantId}``: status, state, since when, phone.
-* ``POST /webhooks/wppconnect/session/{tenantId}/disconnect``: 202; the command goes
-  to ``whatsapp.commands`` keyed by tenant, so the worker owning the session runs it.
+* ``POST /webhooks/wppconnect/session/{tenantId}/connect``, ``.../disconnect``,
+  ``.../logout``: 202; the command goes to ``whatsapp.commands`` keyed by tenant, so the
+  worker owning the session runs it.
+* ``GET /webhooks/wppconnect/session/{tenantId}/events``: server-sent events
+  (:mod:`streams.whatsapp.live`).
 
 Any worker answers: reads come from Redis, commands go through Kafka. Every call must
 carry an API key of that tenant with the ``session`` scope (``herald apikeys create``):
@@ -27,7 +30,7 @@ from streams.tenancy.auth import Scope, TenantKeys, bearer_key
 from streams.webhooks import WebhookResponse
 from streams.whatsapp.store import SessionStore
 
-__all__ = ["QR_BURST", "SessionEndpoints"]
+__all__ = ["QR_BURST", "SessionEndpoints", "json_answer"]
 
 #: QR reads a tenant may make at once before the per-minute rate applies.
 QR_BURST = 5
@@ -35,7 +38,7 @@ QR_BURST = 5
 CommandProducer = Callable[[SessionCommand], Awaitable[None]]
 
 
-def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> WebhookResponse:
+def json_answer(status: int, body: Any, headers: dict[str, str] | None = None) -> WebhookResponse:
     return WebhookResponse(
         status, orjson.dumps(body).decode(), "application/json", headers=headers or {}
     )
@@ -49,46 +52,52 @@ class SessionEndpoints:
     commands: CommandProducer
     qr_reads_per_minute: float = 30.0
 
-    async def _authorize(
-        self, tenant_id: str, headers: Mapping[str, str]
-    ) -> WebhookResponse | None:
+    async def authorize(self, tenant_id: str, headers: Mapping[str, str]) -> WebhookResponse | None:
+        """``None`` if the request carries a ``session`` key of ``tenant_id``, else the answer."""
         if not is_tenant_id(tenant_id):
-            return _json(400, {"error": "invalid tenant id"})
+            return json_answer(400, {"error": "invalid tenant id"})
         result = await self.keys.authorize(tenant_id, bearer_key(headers), Scope.SESSION)
         if result.ok:
             return None
         extra = {"WWW-Authenticate": 'Bearer realm="herald"'} if result.status == 401 else None
-        return _json(result.status, {"error": result.reason}, extra)
+        return json_answer(result.status, {"error": result.reason}, extra)
 
     async def qr(self, tenant_id: str, headers: Mapping[str, str]) -> WebhookResponse:
-        denied = await self._authorize(tenant_id, headers)
+        denied = await self.authorize(tenant_id, headers)
         if denied is not None:
             return denied
+        limited = await self.take_qr_read(tenant_id)
+        if limited is not None:
+            return limited
+        qr = await self.store.get_qr(tenant_id)
+        if qr is None:
+            return json_answer(404, {"error": "no QR code for this tenant"})
+        return json_answer(200, qr, {"Cache-Control": "no-store"})
+
+    async def take_qr_read(self, tenant_id: str) -> WebhookResponse | None:
+        """Spend one of the tenant's QR reads: ``None``, or 429 with ``Retry-After``."""
         wait = await self.bucket.take(
             f"wppconnect-qr:{tenant_id}", rate=self.qr_reads_per_minute / 60.0, burst=QR_BURST
         )
         if wait > 0:
             retry_after = str(max(1, math.ceil(wait)))
-            return _json(429, {"error": "too many QR reads"}, {"Retry-After": retry_after})
-        qr = await self.store.get_qr(tenant_id)
-        if qr is None:
-            return _json(404, {"error": "no QR code for this tenant"})
-        return _json(200, qr, {"Cache-Control": "no-store"})
+            return json_answer(429, {"error": "too many QR reads"}, {"Retry-After": retry_after})
+        return None
 
     async def session(self, tenant_id: str, headers: Mapping[str, str]) -> WebhookResponse:
-        denied = await self._authorize(tenant_id, headers)
+        denied = await self.authorize(tenant_id, headers)
         if denied is not None:
             return denied
         view = await self.store.get_session(tenant_id)
         if view is None:
-            return _json(404, {"error": "no session for this tenant"})
-        return _json(200, view, {"Cache-Control": "no-store"})
+            return json_answer(404, {"error": "no session for this tenant"})
+        return json_answer(200, view, {"Cache-Control": "no-store"})
 
     async def command(
         self, tenant_id: str, command: CommandName, headers: Mapping[str, str]
     ) -> WebhookResponse:
-        denied = await self._authorize(tenant_id, headers)
+        denied = await self.authorize(tenant_id, headers)
         if denied is not None:
             return denied
         await self.commands(SessionCommand(tenant_id=tenant_id, command=command))
-        return _json(202, {"tenantId": tenant_id, "command": command.value, "accepted": True})
+        return json_answer(202, {"tenantId": tenant_id, "command": command.value, "accepted": True})
