@@ -86,16 +86,17 @@ class PublishingSink:
 
     async def qr(self, event: QrCodeEvent) -> None:
         await self.inner.qr(event)
-        await self._publish("qr", event.tenant_id, event.to_json())
+        await self.publish("qr", event.tenant_id, event.to_json())
 
     async def state(self, event: SessionStateEvent) -> None:
         await self.inner.state(event)
-        await self._publish("state", event.tenant_id, event.to_json())
+        await self.publish("state", event.tenant_id, event.to_json())
 
     async def inbound(self, message: InboundMessage) -> None:
         await self.inner.inbound(message)  # messages are not on the console's feed
 
-    async def _publish(self, kind: Kind, tenant_id: str, payload: bytes) -> None:
+    async def publish(self, kind: Kind, tenant_id: str, payload: bytes) -> None:
+        """Seal ``payload`` (the event's JSON, as on the topic) and publish it."""
         if self._cipher is None:
             return
         envelope = orjson.dumps({"kind": kind, "event": orjson.Fragment(payload)})
