@@ -55,9 +55,8 @@ def register(app: faust.App) -> None:
         filename, content_type = _ASSETS[name]
 
         async def get(view: View, request: Request) -> Response:
-            return view.bytes(
-                asset(filename), content_type=content_type, headers=dict(SECURITY_HEADERS)
-            )
+            headers = {**SECURITY_HEADERS, "Content-Type": content_type}
+            return view.bytes(asset(filename), headers=headers)
 
         return type(f"Console{filename.replace('-', '_').replace('.', '_')}", (View,), {"get": get})
 
