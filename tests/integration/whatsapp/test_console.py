@@ -53,6 +53,7 @@ class Env:
     sim: WhatsAppWebSimulator
     sim_url: str
     wa: WorkerProcess
+    router: WorkerProcess
     redis: Redis
     keys: dict[str, str]
 
@@ -90,9 +91,11 @@ async def env(
             )
         keys = {t: (await TenantKeys(redis).create(t))[0] for t in ("acme", "globex")}
         wa = await worker_factory(settings, role="whatsapp")
+        router = await worker_factory(settings)  # serves the session endpoints too
         try:
-            yield Env(settings, sim, url, wa, redis, keys)
+            yield Env(settings, sim, url, wa, router, redis, keys)
         finally:
+            await router.stop()
             await wa.stop()
             await sim.close()
 
@@ -107,6 +110,23 @@ def decode_qr(png: bytes) -> str:
 async def shown_code(image: Locator) -> str:
     await expect(image).to_be_visible(timeout=30_000)
     return decode_qr(await image.screenshot())
+
+
+async def read_until(worker: WorkerProcess, key: str, text: str) -> list[str]:
+    """The lines of a tenant's event stream on ``worker``, up to one containing ``text``."""
+    lines: list[str] = []
+    async with (
+        httpx.AsyncClient(base_url=worker.url, timeout=60) as http,
+        http.stream(
+            "GET", "/webhooks/wppconnect/session/acme/events", headers={"X-Api-Key": key}
+        ) as stream,
+    ):
+        assert stream.status_code == 200
+        async for line in stream.aiter_lines():
+            lines.append(line)
+            if text in line:
+                return lines
+    raise AssertionError(f"the stream ended before {text}: {lines}")
 
 
 async def sign_in(page: Page, env: Env, tenant: str, key: str) -> None:
@@ -157,6 +177,9 @@ async def test_link_the_phone_from_the_console_and_log_out(env: Env) -> None:
         if os.environ.get(SCREENSHOT_ENV):
             await page.screenshot(path=os.environ[SCREENSHOT_ENV], full_page=True)
 
+        # Another worker's web server follows the session as well (it runs on ``wa``).
+        elsewhere = asyncio.create_task(read_until(env.router, env.keys["acme"], '"inChat"'))
+
         # The phone scans what the page shows, through the simulator's phone API.
         async with httpx.AsyncClient(base_url=env.sim_url, timeout=30) as phone:
             scanned = await phone.post("/phone/scan", json={"code": second, "phone": PHONE})
@@ -170,6 +193,9 @@ async def test_link_the_phone_from_the_console_and_log_out(env: Env) -> None:
         await expect(session.locator(".phone")).to_have_text(f"+{PHONE}")
         await expect(session.locator(".qr")).to_be_hidden()
         await expect(session.locator(".announce")).to_contain_text("tenant-acme")
+        seen = await asyncio.wait_for(elsewhere, 30)
+        assert "event: qr" in seen  # the stored code first, then the events as they came
+        assert seen.index("event: state") < len(seen) - 1
 
         # A second page opened now is not blank: it starts from the stored state.
         late = await browser.new_page()
