@@ -112,8 +112,11 @@ async def shown_code(image: Locator) -> str:
     return decode_qr(await image.screenshot())
 
 
-async def read_until(worker: WorkerProcess, key: str, text: str) -> list[str]:
-    """The lines of a tenant's event stream on ``worker``, up to one containing ``text``."""
+async def read_until(
+    worker: WorkerProcess, key: str, text: str, opened: asyncio.Event
+) -> list[str]:
+    """The lines of a tenant's event stream on ``worker``, up to one containing ``text``;
+    ``opened`` is set once the stream sent the QR code it holds."""
     lines: list[str] = []
     async with (
         httpx.AsyncClient(base_url=worker.url, timeout=60) as http,
@@ -124,6 +127,8 @@ async def read_until(worker: WorkerProcess, key: str, text: str) -> list[str]:
         assert stream.status_code == 200
         async for line in stream.aiter_lines():
             lines.append(line)
+            if line == "event: qr":
+                opened.set()
             if text in line:
                 return lines
     raise AssertionError(f"the stream ended before {text}: {lines}")
@@ -178,7 +183,11 @@ async def test_link_the_phone_from_the_console_and_log_out(env: Env) -> None:
             await page.screenshot(path=os.environ[SCREENSHOT_ENV], full_page=True)
 
         # Another worker's web server follows the session as well (it runs on ``wa``).
-        elsewhere = asyncio.create_task(read_until(env.router, env.keys["acme"], '"inChat"'))
+        opened = asyncio.Event()
+        elsewhere = asyncio.create_task(
+            read_until(env.router, env.keys["acme"], '"inChat"', opened)
+        )
+        await asyncio.wait_for(opened.wait(), 30)  # the QR code on screen now, first
 
         # The phone scans what the page shows, through the simulator's phone API.
         async with httpx.AsyncClient(base_url=env.sim_url, timeout=30) as phone:
@@ -194,8 +203,7 @@ async def test_link_the_phone_from_the_console_and_log_out(env: Env) -> None:
         await expect(session.locator(".qr")).to_be_hidden()
         await expect(session.locator(".announce")).to_contain_text("tenant-acme")
         seen = await asyncio.wait_for(elsewhere, 30)
-        assert "event: qr" in seen  # the stored code first, then the events as they came
-        assert seen.index("event: state") < len(seen) - 1
+        assert any('"state":"CONNECTED"' in line for line in seen)  # live, from ``wa``
 
         # A second page opened now is not blank: it starts from the stored state.
         late = await browser.new_page()
@@ -211,6 +219,27 @@ async def test_link_the_phone_from_the_console_and_log_out(env: Env) -> None:
             await env.sim.wait_for(
                 lambda: not [d for d in env.sim.devices.values() if d.phone == PHONE]
             )
+
+        # Link again, by phone number this time (issue 15 section 1, branch wa-pair: the
+        # pairing-code endpoint and the phone's ``POST /phone/link-code``). Where the worker
+        # has no such endpoint (404), the form says so and the story ends there.
+        await session.get_by_role("button", name="Start session").click()
+        await expect(session.locator(".status")).to_contain_text("notLogged", timeout=30_000)
+        await session.get_by_label("Phone number, with country code").fill(f"+{PHONE}")
+        await session.get_by_role("button", name="Get a pairing code").click()
+        code_shown = session.locator(".pair-code")
+        unavailable = session.get_by_text("Linking by phone number is not available")
+        answered = session.locator(".pair-code:visible").or_(unavailable)
+        await expect(answered).to_be_visible(timeout=30_000)
+        if await code_shown.is_visible():
+            code = await session.locator(".pair-code-value").text_content()
+            assert code
+            async with httpx.AsyncClient(base_url=env.sim_url, timeout=30) as phone:
+                linked = await phone.post("/phone/link-code", json={"code": code, "phone": PHONE})
+                assert linked.status_code == 200, linked.text
+            await expect(session).to_have_attribute("data-status", "inChat", timeout=30_000)
+            await expect(code_shown).to_be_hidden()
+
         assert violations == []  # nothing the page does is refused by its own CSP
         await browser.close()
 
