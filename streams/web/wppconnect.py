@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import faust
 from aiohttp import web
 from faust.web import Request, Response, View
+from redis.exceptions import RedisError
 
 from schemas.whatsapp import CommandName, SessionCommand
 from streams.pipeline.ratelimit import TokenBucket
@@ -57,6 +58,11 @@ async def _stream(request: Any, stream: LiveStream) -> web.StreamResponse:
                 await response.write(frame)
         except ConnectionError:  # the client went away mid-write
             pass
+        except (TimeoutError, RedisError, OSError) as exc:  # the client reconnects (retry:)
+            log.warning(
+                "session event stream ended early",
+                extra={"tenant_id": stream.tenant_id, "error": repr(exc)},
+            )
     return response
 
 

@@ -5,8 +5,9 @@ the tenant's ``whatsapp.dispatch`` partition and holds its lease (:class:`LeaseM
 :class:`SessionManager` and :class:`WhatsAppSession` (the state machine, self-healing),
 the token stores (``file``, ``redis``: an encrypted profile archive any worker restores),
 the upkeep (lease renewal, hand-over, idle close, snapshots), the dispatch and command
-processors, the session endpoints, and the events to ``whatsapp.qr``, ``whatsapp.state``
-and ``whatsapp.inbound``. docs/whatsapp-sessions.md explains ownership and recovery.
+processors, the session endpoints, the events to ``whatsapp.qr``, ``whatsapp.state``
+and ``whatsapp.inbound``, and their live copy for any worker's event streams (``feed.py``,
+``live.py``: the session console's server-sent events). docs/whatsapp-sessions.md explains ownership and recovery.
 
 A session is split by responsibility: ``core.py`` (shared state, timers, shutdown),
 ``session.py`` (the run's lifecycle and the pump of the page's events), ``pairing.py``
@@ -39,7 +40,9 @@ from streams.whatsapp.events import (
     SessionEvents,
     WhatsAppSink,
 )
+from streams.whatsapp.feed import PublishingSink, SessionFeed
 from streams.whatsapp.lease import Lease, LeaseManager, LeaseUnavailable
+from streams.whatsapp.live import LiveEvents, LiveStream, StreamSlots
 from streams.whatsapp.manager import SessionManager, message_key, options_for
 from streams.whatsapp.pacing import Pacer
 from streams.whatsapp.session import (
@@ -75,16 +78,21 @@ __all__ = [
     "Lease",
     "LeaseManager",
     "LeaseUnavailable",
+    "LiveEvents",
+    "LiveStream",
     "MemoryWhatsAppSink",
     "Pacer",
+    "PublishingSink",
     "RedisTokenStore",
     "SessionDriver",
     "SessionEndpoints",
     "SessionEvents",
+    "SessionFeed",
     "SessionManager",
     "SessionOptions",
     "SessionPhase",
     "SessionStore",
+    "StreamSlots",
     "TokenStore",
     "Upkeep",
     "WhatsAppSession",
