@@ -161,13 +161,16 @@ class LiveStream:
         self, subscription: Subscription, alive: Callable[[], bool]
     ) -> AsyncIterator[bytes]:
         live = self._live
-        last_write = time.monotonic()
+        last_write = last_refresh = time.monotonic()
         while alive() and not live.feed.closed:
             item = await subscription.next(live.poll)
+            now = time.monotonic()
+            if now - last_refresh >= live.heartbeat:  # busy or idle, the place stays held
+                await live.slots.refresh(self.tenant_id, self._member)
+                last_refresh = now
             if item is None:
-                if time.monotonic() - last_write >= live.heartbeat:
-                    await live.slots.refresh(self.tenant_id, self._member)
-                    last_write = time.monotonic()
+                if now - last_write >= live.heartbeat:
+                    last_write = now
                     yield b": keep-alive\n\n"
                 continue
             frames = await self._snapshot() if item == RESYNC else await self._frames(item)

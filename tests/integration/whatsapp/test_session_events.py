@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -301,3 +302,19 @@ async def test_a_departed_client_frees_the_channel(redis: Redis) -> None:
         w.streams.remove(reader)
         assert w.live.feed.tenants() == []
         assert await redis.zcard(StreamSlots.key("acme")) == 0
+
+
+async def test_a_dead_workers_streams_stop_counting(redis: Redis) -> None:
+    """A worker that died holds its places for three heartbeats at most."""
+    async with world(redis, max_streams=1) as w:
+        key = StreamSlots.key("acme")
+        now_ms = int(time.time() * 1000)
+        await redis.zadd(key, {"on-another-worker": now_ms})
+        full = await w.live.open("acme", w.bearer("acme"))
+        assert isinstance(full, WebhookResponse)
+        assert full.status == 429
+        await redis.zadd(key, {"on-another-worker": now_ms - 1000})  # 3 heartbeats: 0.9 s
+        reader = await open_stream(w)
+        await reader.wait_for(lambda: reader.comments >= 2)  # refreshed, still one place
+        assert await redis.zrange(key, 0, -1) != [b"on-another-worker"]
+        assert await redis.zcard(key) == 1
