@@ -5,8 +5,12 @@ against the WhatsApp Web simulator, and a second Chromium is the tenant's browse
 The tenant opens ``/console/whatsapp``, enters its key, starts the session, and the QR code
 the page shows -- read from the screenshot of the page, as a phone's camera would -- is
 scanned by the simulated phone through its HTTP phone API; the page turns connected, and
-logs the number out. ``HERALD_CONSOLE_SCREENSHOT=docs/img/whatsapp-console.png`` saves the
-page (with its QR code) for the docs.
+logs the number out. Then it links again by phone number: where the worker has the
+pairing-code endpoint (issue 15 section 1) the code the page shows is entered on the
+simulated phone (``POST /phone/link-code``) and the page turns connected; where it has none,
+the form says linking by number is not available.
+``HERALD_CONSOLE_SCREENSHOT=docs/img/whatsapp-console.png`` saves the page (with its QR
+code) for the docs.
 """
 
 from __future__ import annotations
