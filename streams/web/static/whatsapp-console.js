@@ -80,6 +80,7 @@
       actionResult: q("action-result"),
       expiryTimer: null,
       lastStatus: null,
+      sessionName: null,
     };
     node.setAttribute("aria-labelledby", id + "-name");
     found.name.id = id + "-name";
@@ -110,8 +111,17 @@
 
   function cardOf(data) {
     const c = card(nameOf(data));
-    if (data.sessionName) say(c.name, String(data.sessionName) + " (" + nameOf(data) + ")");
+    if (data.sessionName) {
+      c.sessionName = String(data.sessionName);
+      say(c.name, c.sessionName + " (" + nameOf(data) + ")");
+    }
     return c;
+  }
+
+  // The session endpoints pick one of several sessions with ``?session=<sessionName>``;
+  // a card that knows no name acts on the tenant's default session.
+  function selector(c) {
+    return c.sessionName ? "?session=" + encodeURIComponent(c.sessionName) : "";
   }
 
   function hideQr(c) {
@@ -191,7 +201,7 @@
   async function command(c, name) {
     say(c.actionResult, "Sending " + name + "…");
     try {
-      const answer = await post("/" + name);
+      const answer = await post("/" + name + selector(c));
       say(c.actionResult, answer.status === 202 ? "Requested: " + name + "." :
         refusal(answer.status, answer.data));
     } catch (e) {
@@ -208,7 +218,7 @@
     }
     say(c.pairResult, "Asking for a code…");
     try {
-      const answer = await post("/pairing-code", { phone: phone });
+      const answer = await post("/pairing-code" + selector(c), { phone: phone });
       if (answer.status === 200 && answer.data && answer.data.pairingCode) {
         showPairingCode(c, answer.data.pairingCode, answer.data.expiresAt);
       } else if (answer.status === 404 || answer.status === 405) {

@@ -323,6 +323,20 @@ async def test_attacks_on_the_console(env: Env) -> None:
         injected = page.locator("article.session", has_text="<script>")
         await expect(injected.locator(".state")).to_have_text("OPENING")
         await expect(page.locator(".qr").first).to_be_hidden()  # not a PNG: not shown
+
+        # A tenant's further number (events name it, ``sessionName``): its card's actions
+        # select it with ``?session=`` (docs/whatsapp-web.md).
+        await sink.publish(
+            "state",
+            "acme",
+            b'{"tenantId":"acme","session":"tenant-acme-sales","sessionName":"sales <i>",'
+            b'"state":"UNPAIRED"}',
+        )
+        sales = page.locator("article.session", has_text="sales <i>")
+        await expect(sales.locator(".state")).to_have_text("UNPAIRED")
+        async with page.expect_request(lambda r: "/disconnect" in r.url) as sent:
+            await sales.get_by_role("button", name="Disconnect").click()
+        assert (await sent.value).url.endswith("/acme/disconnect?session=sales%20%3Ci%3E")
         assert await page.evaluate("() => window.__pwned") is None
         assert await page.locator("img[src=x], script:not([src]), b").count() == 0
 
