@@ -138,6 +138,25 @@ class WhatsAppWebSettings(Section):
         validation_alias=env("WHATSAPP_WPPCONNECT_QR_READS_PER_MINUTE"),
         description="GET /webhooks/wppconnect/qr/{tenantId} per tenant per minute (burst 5); beyond it 429 with Retry-After.",
     )
+    # The session console and its event stream (docs/whatsapp-web.md#the-session-console).
+    wppconnect_events_max_streams: int = Field(
+        10,
+        ge=1,
+        validation_alias=env("WHATSAPP_WPPCONNECT_EVENTS_MAX_STREAMS"),
+        description="Open GET /webhooks/wppconnect/session/{tenantId}/events streams per tenant, across all workers; one more is 429.",
+    )
+    wppconnect_events_heartbeat_seconds: float = Field(
+        15.0,
+        gt=0,
+        le=300,
+        validation_alias=env("WHATSAPP_WPPCONNECT_EVENTS_HEARTBEAT_SECONDS"),
+        description="Seconds between keep-alive comments on an idle event stream (below proxies' idle timeouts).",
+    )
+    wppconnect_console_enabled: bool = Field(
+        True,
+        validation_alias=env("WHATSAPP_WPPCONNECT_CONSOLE_ENABLED"),
+        description="Serve the session console page at /console/whatsapp on the WhatsApp worker.",
+    )
     # Sessions across workers (docs/whatsapp-sessions.md); durations in ms like the seed's.
     wppconnect_lease_ttl_ms: int = Field(
         30000,

@@ -22,6 +22,7 @@ from streams.agents import whatsapp as whatsapp_agents
 from streams.pipeline.processor import EventSink
 from streams.platform.runtime import Runtime
 from streams.platform.topics import Topics
+from streams.web import console as console_views
 from streams.web import metrics as metrics_views
 from streams.web import views
 from streams.web import wppconnect as wppconnect_views
@@ -108,6 +109,8 @@ def create_app(
 
         runtime = wa_runtime = WhatsAppRuntime(settings, topics, sink)
         whatsapp_agents.register(app, topics, wa_runtime)
+        if settings.wppconnect_console_enabled:
+            console_views.register(app)  # GET /console/whatsapp (docs/whatsapp-web.md)
     else:
         runtime = Runtime(settings, topics, sink)
         router_agents.register(app, topics, runtime)

@@ -54,7 +54,7 @@ _KEY_ID = re.compile(r"[0-9a-f]{12}|[0-9a-f]{64}")
 
 
 class Scope(StrEnum):
-    SESSION = "session"  # GET qr, GET session, POST disconnect
+    SESSION = "session"  # GET qr, session, events; POST connect, disconnect, logout
     INBOX = "inbox"  # the in-app inbox endpoints
 
 

@@ -8,8 +8,9 @@ one helper, ``selection.py``), pinned to the worker that owns the tenant's
 :class:`SessionManager` and :class:`WhatsAppSession` (the state machine, self-healing),
 the token stores (``file``, ``redis``: an encrypted profile archive any worker restores),
 the upkeep (lease renewal, hand-over, idle close, snapshots), the dispatch and command
-processors, the session endpoints, and the events to ``whatsapp.qr``, ``whatsapp.state``
-and ``whatsapp.inbound``. docs/whatsapp-sessions.md explains ownership and recovery.
+processors, the session endpoints, the events to ``whatsapp.qr``, ``whatsapp.state``
+and ``whatsapp.inbound``, and their live copy for any worker's event streams (``feed.py``,
+``live.py``: the session console's server-sent events). docs/whatsapp-sessions.md explains ownership and recovery.
 
 A session is split by responsibility: ``core.py`` (shared state, timers, shutdown),
 ``session.py`` (the run's lifecycle and the pump of the page's events), ``pairing.py``
@@ -42,11 +43,13 @@ from streams.whatsapp.events import (
     SessionEvents,
     WhatsAppSink,
 )
+from streams.whatsapp.feed import PublishingSink, SessionFeed
 from streams.whatsapp.lease import Lease, LeaseManager, LeaseUnavailable
+from streams.whatsapp.live import LiveEvents, LiveStream, StreamSlots
 from streams.whatsapp.manager import SessionManager, message_key, options_for
 from streams.whatsapp.naming import SessionRef, session_id, split_sid
 from streams.whatsapp.pacing import Pacer
-from streams.whatsapp.selection import select_session, session_for
+from streams.whatsapp.selection import select_session, session_for, tenant_sessions
 from streams.whatsapp.session import (
     NOT_AUTHENTICATED,
     SESSION_FAILED,
@@ -80,17 +83,22 @@ __all__ = [
     "Lease",
     "LeaseManager",
     "LeaseUnavailable",
+    "LiveEvents",
+    "LiveStream",
     "MemoryWhatsAppSink",
     "Pacer",
+    "PublishingSink",
     "RedisTokenStore",
     "SessionDriver",
     "SessionEndpoints",
     "SessionEvents",
+    "SessionFeed",
     "SessionManager",
     "SessionOptions",
     "SessionPhase",
     "SessionRef",
     "SessionStore",
+    "StreamSlots",
     "TokenStore",
     "Upkeep",
     "WhatsAppSession",
@@ -106,5 +114,6 @@ __all__ = [
     "session_key",
     "session_name",
     "split_sid",
+    "tenant_sessions",
     "token_key",
 ]

@@ -3,8 +3,11 @@
 * ``GET /webhooks/wppconnect/qr/{tenantId}``: the current QR JSON (404 if none);
   rate limited per tenant (429 with Retry-After).
 * ``GET /webhooks/wppconnect/session/{tenantId}``: status, state, since when, phone.
-* ``POST /webhooks/wppconnect/session/{tenantId}/disconnect``: 202; the command goes
-  to ``whatsapp.commands`` keyed by tenant, so the worker owning the session runs it.
+* ``POST /webhooks/wppconnect/session/{tenantId}/connect``, ``.../disconnect``,
+  ``.../logout``: 202; the command goes to ``whatsapp.commands`` keyed by tenant, so the
+  worker owning the session runs it.
+* ``GET /webhooks/wppconnect/session/{tenantId}/events``: server-sent events for all the
+  tenant's sessions (:mod:`streams.whatsapp.live`; :meth:`SessionEndpoints.sessions`).
 
 Which session: the optional query parameter ``session`` (a ``sessionName``) picks one of
 the tenant's sessions; without it, the tenant's default session (the one a request
@@ -35,7 +38,7 @@ from streams.webhooks import WebhookResponse
 from streams.whatsapp.naming import SessionRef
 from streams.whatsapp.store import SessionStore
 
-__all__ = ["QR_BURST", "SessionEndpoints", "SessionSelector"]
+__all__ = ["QR_BURST", "SessionEndpoints", "SessionLister", "SessionSelector", "json_answer"]
 
 #: QR reads a tenant may make at once before the per-minute rate applies.
 QR_BURST = 5
@@ -43,9 +46,11 @@ QR_BURST = 5
 CommandProducer = Callable[[SessionCommand], Awaitable[None]]
 #: ``(tenant id, sessionName or None) -> the session``; raises :class:`Rejection`.
 SessionSelector = Callable[[str, str | None], Awaitable[SessionRef]]
+#: ``tenant id -> every session of the tenant`` (``selection.tenant_sessions``).
+SessionLister = Callable[[str], Awaitable[list[SessionRef]]]
 
 
-def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> WebhookResponse:
+def json_answer(status: int, body: Any, headers: dict[str, str] | None = None) -> WebhookResponse:
     return WebhookResponse(
         status, orjson.dumps(body).decode(), "application/json", headers=headers or {}
     )
@@ -61,17 +66,20 @@ class SessionEndpoints:
     #: Finds a tenant's sessions (``selection.select_session``); ``None``: the tenant's
     #: first session only (no ``session`` parameter accepted).
     select: SessionSelector | None = None
+    #: Lists a tenant's sessions (the event stream follows them all); ``None``: the
+    #: tenant's first session only.
+    list_sessions: SessionLister | None = None
 
-    async def _authorize(
-        self, tenant_id: str, headers: Mapping[str, str]
-    ) -> WebhookResponse | None:
+    async def authorize(self, tenant_id: str, headers: Mapping[str, str]) -> WebhookResponse | None:
+        """``None`` if the request carries a ``session`` key of ``tenant_id``, else the answer
+        (400, 401, 403). It selects no session: :meth:`locate` does both."""
         if not is_tenant_id(tenant_id):
-            return _json(400, {"error": "invalid tenant id"})
+            return json_answer(400, {"error": "invalid tenant id"})
         result = await self.keys.authorize(tenant_id, bearer_key(headers), Scope.SESSION)
         if result.ok:
             return None
         extra = {"WWW-Authenticate": 'Bearer realm="herald"'} if result.status == 401 else None
-        return _json(result.status, {"error": result.reason}, extra)
+        return json_answer(result.status, {"error": result.reason}, extra)
 
     async def _select(self, tenant_id: str, session: str | None) -> SessionRef | None:
         if self.select is not None:
@@ -92,14 +100,16 @@ class SessionEndpoints:
 
         The session, or the answer to give instead (400, 401, 403, 404 ``unknown_session``).
         """
-        denied = await self._authorize(tenant_id, headers)
+        denied = await self.authorize(tenant_id, headers)
         if denied is not None:
             return denied
         if session is not None and not session.strip():
             session = None
         ref = await self._select(tenant_id, session)
         if ref is None:
-            return _json(404, {"error": f"no session named {session!r}", "code": "unknown_session"})
+            return json_answer(
+                404, {"error": f"no session named {session!r}", "code": "unknown_session"}
+            )
         return ref
 
     async def qr(
@@ -108,16 +118,32 @@ class SessionEndpoints:
         ref = await self.locate(tenant_id, headers, session)
         if isinstance(ref, WebhookResponse):
             return ref
+        limited = await self.take_qr_read(tenant_id)
+        if limited is not None:
+            return limited
+        qr = await self.store.get_qr(ref.sid)
+        if qr is None:
+            return json_answer(404, {"error": "no QR code for this tenant"})
+        return json_answer(200, qr, {"Cache-Control": "no-store"})
+
+    async def take_qr_read(self, tenant_id: str) -> WebhookResponse | None:
+        """Spend one of the tenant's QR reads (one budget for all its sessions and for the
+        event stream): ``None``, or 429 with ``Retry-After``."""
         wait = await self.bucket.take(
             f"wppconnect-qr:{tenant_id}", rate=self.qr_reads_per_minute / 60.0, burst=QR_BURST
         )
         if wait > 0:
             retry_after = str(max(1, math.ceil(wait)))
-            return _json(429, {"error": "too many QR reads"}, {"Retry-After": retry_after})
-        qr = await self.store.get_qr(ref.sid)
-        if qr is None:
-            return _json(404, {"error": "no QR code for this tenant"})
-        return _json(200, qr, {"Cache-Control": "no-store"})
+            return json_answer(429, {"error": "too many QR reads"}, {"Retry-After": retry_after})
+        return None
+
+    async def sessions(self, tenant_id: str) -> list[SessionRef]:
+        """Every session of an (authorized) tenant, its default one first."""
+        if self.list_sessions is not None:
+            found = await self.list_sessions(tenant_id)
+            if found:
+                return found
+        return [SessionRef(tenant_id=tenant_id, session_name=None, sid=tenant_id)]
 
     async def session(
         self, tenant_id: str, headers: Mapping[str, str], session: str | None = None
@@ -127,8 +153,8 @@ class SessionEndpoints:
             return ref
         view = await self.store.get_session(ref.sid)
         if view is None:
-            return _json(404, {"error": "no session for this tenant"})
-        return _json(200, view, {"Cache-Control": "no-store"})
+            return json_answer(404, {"error": "no session for this tenant"})
+        return json_answer(200, view, {"Cache-Control": "no-store"})
 
     async def command(
         self,
@@ -145,4 +171,4 @@ class SessionEndpoints:
         body = {"tenantId": tenant_id, "command": command.value, "accepted": True}
         if ref.session_name is not None:
             body["sessionName"] = ref.session_name
-        return _json(202, body)
+        return json_answer(202, body)

@@ -19,6 +19,7 @@ from streams.whatsapp.commands import CommandProcessor
 from streams.whatsapp.dispatch import DispatchProcessor
 from streams.whatsapp.driver import DriverFactory
 from streams.whatsapp.events import FaustWhatsAppSink, SessionEvents, WhatsAppSink
+from streams.whatsapp.feed import PublishingSink
 from streams.whatsapp.lease import LeaseManager
 from streams.whatsapp.manager import SessionManager
 from streams.whatsapp.store import SessionStore
@@ -64,8 +65,12 @@ class WhatsAppRuntime(Runtime):
             settings = self.settings
             configure(otlp_endpoint=settings.otel_exporter_otlp_endpoint)
             self.launcher = BrowserLauncher(settings)
-            self.whatsapp_sink: WhatsAppSink = self.whatsapp_sink_override or FaustWhatsAppSink(
-                self.topics
+            # Beside each QR and state record, a message for the live streams of any
+            # worker's web server (streams.whatsapp.feed).
+            self.whatsapp_sink: WhatsAppSink = PublishingSink(
+                self.whatsapp_sink_override or FaustWhatsAppSink(self.topics),
+                self.redis,
+                self.cipher,
             )
             owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
             self.session_store = SessionStore(self.redis, owner=owner, cipher=self.cipher)

@@ -16,12 +16,12 @@ from providers.wppconnect import WPPConnectProvider
 from schemas import ErrorCode, NotificationRequest
 from schemas.credentials import WPPConnectCredentials
 from schemas.notification import Channel, Recipient
-from streams.pipeline.resolve import Rejection, resolve_provider
+from streams.pipeline.resolve import Rejection, resolve_provider, session_of
 from streams.tenancy.integrations import IntegrationStore
 from streams.tenancy.lookups import LookupsService
 from streams.whatsapp.naming import SessionRef, session_id
 
-__all__ = ["select_session", "session_for"]
+__all__ = ["select_session", "session_for", "tenant_sessions"]
 
 PROVIDER = WPPConnectProvider.name
 
@@ -76,3 +76,32 @@ async def select_session(
         recipient=Recipient(phone="0"),
     )
     return await session_for(probe, lookups, integrations)
+
+
+async def tenant_sessions(
+    tenant_id: str, lookups: LookupsService, integrations: IntegrationStore
+) -> list[SessionRef]:
+    """Every session of the tenant, its default session first: one per active
+    ``wppconnect`` integration of its own, else the one it runs on the system integration
+    (an empty list when it may run none)."""
+    try:
+        _, default = await select_session(tenant_id, None, lookups, integrations)
+    except Rejection:
+        default = None
+    refs: list[SessionRef] = []
+    for summary in await integrations.instances(tenant_id, PROVIDER):
+        if not summary.is_active:
+            continue
+        sid = session_id(tenant_id, summary.name)
+        refs.append(
+            SessionRef(
+                tenant_id=tenant_id,
+                session_name=await session_of(integrations, tenant_id, summary),
+                sid=sid,
+                is_default=default is not None and default.sid == sid,
+            )
+        )
+    if not refs and default is not None:
+        refs.append(default)
+    refs.sort(key=lambda ref: not ref.is_default)
+    return refs

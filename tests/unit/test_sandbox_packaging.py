@@ -48,6 +48,8 @@ def test_herald_wheel_has_no_fakes_and_the_sandbox_wheel_has_them(tmp_path: Path
     herald = _wheel(tmp_path / "herald", ["pyproject.toml", "README.md", *packages])
     assert any(name.startswith("providers/mailgun/") for name in herald)
     assert not [name for name in herald if name.startswith("sandbox/")]
+    for asset in ("whatsapp-console.html", "whatsapp-console.js", "whatsapp-console.css"):
+        assert f"streams/web/static/{asset}" in herald  # the session console, no build step
     fakes = _wheel(tmp_path / "fakes", ["sandbox"], "sandbox")
     assert "sandbox/twilio.py" in fakes
     assert "sandbox/whatsapp_web/static/wa-sim.js" in fakes
