@@ -16,7 +16,7 @@ from schemas.whatsapp import CommandName, SessionCommand
 from streams.pipeline.ratelimit import TokenBucket
 from streams.tenancy.auth import TenantKeys
 from streams.webhooks import WebhookResponse
-from streams.whatsapp.endpoints import SessionEndpoints
+from streams.whatsapp.endpoints import MAX_PAIRING_BODY, SessionEndpoints
 from streams.whatsapp.store import SessionStore
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ def register(app: faust.App, runtime: Runtime) -> None:
                     store=SessionStore(runtime.redis, cipher=runtime.cipher),
                     commands=produce,
                     qr_reads_per_minute=runtime.settings.wppconnect_qr_reads_per_minute,
+                    pairing_timeout=runtime.settings.wppconnect_call_timeout_seconds * 2 + 15,
                 )
             )
         return endpoints[0]
@@ -74,4 +75,14 @@ def register(app: faust.App, runtime: Runtime) -> None:
         async def post(self, request: Request, tenant_id: str) -> Response:
             handlers = await current()
             answer = await handlers.command(tenant_id, CommandName.DISCONNECT, headers(request))
+            return _reply(self, answer)
+
+    @app.page("/webhooks/wppconnect/session/{tenant_id}/pairing-code")
+    class WPPConnectPairingCode(View):
+        async def post(self, request: Request, tenant_id: str) -> Response:
+            handlers = await current()
+            declared = request.headers.get("Content-Length", "")
+            too_large = declared.isdigit() and int(declared) > MAX_PAIRING_BODY
+            body = None if too_large else await request.read()
+            answer = await handlers.pairing_code(tenant_id, headers(request), body)
             return _reply(self, answer)

@@ -32,6 +32,7 @@ from providers._exceptions import RetryableError
 from schemas.whatsapp import SessionStatus
 from streams.whatsapp.driver import DriverError
 from streams.whatsapp.healing import HealingMixin
+from streams.whatsapp.linkcode import LinkCodeMixin
 from streams.whatsapp.options import (
     DISCONNECTED,
     FINAL_CLOSE_CODES,
@@ -42,7 +43,6 @@ from streams.whatsapp.options import (
     SessionOptions,
     SessionPhase,
 )
-from streams.whatsapp.pairing import PairingMixin
 
 __all__ = [
     "DISCONNECTED",
@@ -59,7 +59,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class WhatsAppSession(PairingMixin, HealingMixin):
+class WhatsAppSession(LinkCodeMixin, HealingMixin):
     """One tenant's session: its runs, and the event pump that drives the parts."""
 
     async def start(self, options: SessionOptions) -> None:
@@ -78,7 +78,10 @@ class WhatsAppSession(PairingMixin, HealingMixin):
         self.login_kept = False
         self.authenticated_at = None
         self.closed_cleanly = None
-        self._last_code = None
+        self._last_code = self._link_phone = self.current_link = None
+        self.link_codes = 0
+        self._scan_started = False
+        self._loaded = asyncio.Event()
         self._authenticated = False
         self._unblock()
         self._logging_out = False
@@ -195,6 +198,8 @@ class WhatsAppSession(PairingMixin, HealingMixin):
             await self._on_ready(payload if isinstance(payload, dict) else {})
         elif name == "conn.auth_code_change":
             await self._on_auth_code(payload)
+        elif name == "conn.link_code_change":
+            await self._on_link_code_change(payload)
         elif name == "conn.authenticated":
             await self._on_authenticated()
         elif name == "conn.main_ready":

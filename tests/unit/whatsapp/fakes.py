@@ -17,8 +17,15 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from schemas.whatsapp import QrCode, SessionStatus
-from streams.whatsapp.driver import DriverClosed, DriverError, DriverSpec, EventCallback
+from streams.whatsapp.driver import (
+    DriverClosed,
+    DriverError,
+    DriverSpec,
+    EventCallback,
+    WppError,
+)
 from streams.whatsapp.manager import SessionManager
+from streams.whatsapp.options import LinkCode
 from streams.whatsapp.session import WhatsAppSession
 from streams.whatsapp.tokens import FileTokenStore
 from tests.helpers import make_settings
@@ -82,6 +89,7 @@ class FakeDriver:
         self.refreshes = 0
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self.code_number = 1
+        self.link_phone: str | None = None  # the number a pairing code was asked for
 
     @property
     def pairing(self) -> Any:
@@ -132,6 +140,14 @@ class FakeDriver:
             return {"fullCode": self.code, "ref": "r", "type": "md"}
         if function == "conn.getAuthCode":
             return None if self.paired else {"fullCode": self.code, "ref": "r", "type": "md"}
+        if function == "conn.genLinkDeviceCodeForPhoneNumber":
+            if self.paired:
+                raise WppError(
+                    "Can't get code for already authenticated user",
+                    code="cannot_get_code_for_already_authenticated",
+                )
+            self.link_phone = str(args[0])
+            return f"LINK{self.code_number:04d}"
         if function == "conn.getMyUserId":
             return f"{self.pairing.read_text()}@c.us" if self.paired else None
         if function == "conn.logout":
@@ -192,6 +208,12 @@ class FakeDriver:
         self.code_number += 1
         self.emit("conn.auth_code_change", {"fullCode": self.code, "ref": "r", "type": "md"})
 
+    def fail_scan(self) -> None:
+        """A phone scanned, but the link failed: PAIRING, then a new code (UNPAIRED)."""
+        self.emit("socket.state", "PAIRING")
+        self.emit("socket.state", "UNPAIRED")
+        self.rotate_code()
+
     def scan(self, phone: str = "5511988887777") -> None:
         self.pairing.write_text(phone)
         self.emit("conn.auth_code_change", None)
@@ -208,6 +230,7 @@ class Recorder:
     states: list[tuple[str, str]] = field(default_factory=list)
     state_details: list[tuple[str, str, str | None]] = field(default_factory=list)
     qrs: list[tuple[str, QrCode]] = field(default_factory=list)
+    link_codes: list[tuple[str, LinkCode]] = field(default_factory=list)
     cleared: int = 0
     acks: list[tuple[str, int, list[str]]] = field(default_factory=list)
     messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -244,6 +267,10 @@ class Recorder:
 
     async def on_qr_cleared(self, session: WhatsAppSession) -> None:
         self.cleared += 1
+        self._notify()
+
+    async def on_link_code(self, session: WhatsAppSession, code: LinkCode) -> None:
+        self.link_codes.append((session.tenant_id, code))
         self._notify()
 
     async def on_ack(self, session: WhatsAppSession, ack: int, ids: list[str]) -> None:
