@@ -1,5 +1,5 @@
 /*
- * WhatsApp Web simulator, part 1 of 3: the building blocks (events, Backbone-style models,
+ * WhatsApp Web simulator, part 1 of 4: the building blocks (events, Backbone-style models,
  * Wid, MsgKey, WPPError, IndexedDB/localStorage, WebCrypto, file decoding).
  *
  * Shapes follow the pinned @wppconnect/wa-js declarations (dist/**.d.ts): a Wid has

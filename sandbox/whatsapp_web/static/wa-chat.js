@@ -1,5 +1,5 @@
 /*
- * WhatsApp Web simulator, part 3 of 3: WPP.chat and WPP.contact, then window.WPP itself
+ * WhatsApp Web simulator, part 4 of 4: WPP.chat and WPP.contact, then window.WPP itself
  * (replacing any WPP an init script defined: the real wa-js bundle cannot work on this
  * page) and the start of the link.
  *

@@ -61,6 +61,8 @@ class FakeWhatsApp:
         self.paired_state = "CONNECTED"
         #: Pages cannot keep their login (Herald's copy, ``login.py``) while set.
         self.keep_login_fails = False
+        #: Pages load but never report in (WhatsApp Web stuck on its loading screen).
+        self.silent = False
         self._ids = itertools.count(1)
 
     def factory(self, spec: DriverSpec, callback: EventCallback) -> FakeDriver:
@@ -125,7 +127,8 @@ class FakeDriver:
             self.world.failing_opens -= 1
             raise DriverClosed("chromium crashed at start")
         self.opened = True
-        asyncio.get_running_loop().call_soon(self._ready)
+        if not self.world.silent:
+            asyncio.get_running_loop().call_soon(self._ready)
 
     async def call(self, function: str, *args: Any) -> Any:
         if self.closed:
