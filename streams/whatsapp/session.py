@@ -3,7 +3,8 @@
 Phases of a run (a run = from ``start()`` to its close, possibly over several browsers)::
 
     STARTING --isLogged--> SYNCING --main ready (inChat)--> READY
-        \\--notLogged--> PAIRING --QR scanned (qrReadSuccess)--> SYNCING
+        \\--notLogged--> PAIRING --QR scanned or code entered (qrReadSuccess)--> SYNCING
+                             \\--a failed link (qrReadFail)--> PAIRING
     any --page crashed / browser lost / watchdog--> RECOVERING --backoff--> STARTING
     any --autoClose / logout / UNPAIRED / too many restarts / close()--> CLOSED
 
@@ -12,7 +13,7 @@ WPPConnect's ``statusFind`` statuses and WhatsApp Web's socket states go to the
 messages. Events from the page are handled one at a time, in order, by a pump task;
 calls into the page are serialized by a lock. The parts live in their own modules:
 the shared state and shutdown (``core.py``), pairing and connection states
-(``pairing.py``), the watchdog and reopening (``healing.py``). A watchdog task checks the page every
+(``pairing.py``), linking by phone number (``linkcode.py``), the watchdog and reopening (``healing.py``). A watchdog task checks the page every
 ``watchdog_interval_ms`` (``healing.py``); a dead page is reopened from the token store
 with bounded exponential backoff while waiting messages keep waiting, and after
 ``max_restarts`` failures in a row the session is given up (``sessionFailed``). A
