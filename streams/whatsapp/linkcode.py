@@ -39,10 +39,12 @@ LINK_CODE_TTL_SECONDS = 180
 ALREADY_LINKED = "already_linked"
 #: The page did not load, or WhatsApp gave no code (retryable).
 LINK_CODE_UNAVAILABLE = "link_code_unavailable"
-#: wa-js's codes for the refusals that are the caller's doing.
+#: wa-js's codes for the refusals that are the caller's doing (permanent); any other
+#: failure may pass (retryable).
 _REFUSED = {
     "cannot_get_code_for_already_authenticated": ALREADY_LINKED,
     "send_the_phone_number_to_connect": "invalid_phone",
+    "invalid_phone_number": "invalid_phone",
 }
 _PLAIN = re.compile(r"^[0-9A-Z]{8}$")
 
@@ -61,8 +63,10 @@ class LinkCodeMixin(PairingMixin):
         the request cannot succeed as it is. ``RetryableError``: not now.
         """
         await self._await_loaded(timeout)
-        if self._authenticated or self.phase not in (SessionPhase.STARTING, SessionPhase.PAIRING):
+        if self._authenticated:
             raise PermanentError(ALREADY_LINKED, "the session is linked to a phone already")
+        if self.phase not in (SessionPhase.STARTING, SessionPhase.PAIRING):
+            raise RetryableError(LINK_CODE_UNAVAILABLE, f"the session is {self.phase.value}")
         self._link_phone = phone
         try:
             async with asyncio.timeout(timeout):
@@ -72,8 +76,12 @@ class LinkCodeMixin(PairingMixin):
                 LINK_CODE_UNAVAILABLE, "WhatsApp Web gave no pairing code in time"
             ) from exc
         except WppError as exc:
-            code = _REFUSED.get(exc.code or "", exc.code or "wppconnect_error")
-            raise PermanentError(code, f"WhatsApp Web refused a pairing code: {exc}") from exc
+            refused = _REFUSED.get(exc.code or "")
+            if refused is not None:
+                raise PermanentError(refused, f"no pairing code: {exc}") from exc
+            raise RetryableError(
+                LINK_CODE_UNAVAILABLE, f"WhatsApp Web gave no pairing code ({exc.code}): {exc}"
+            ) from exc
         except DriverError as exc:
             raise RetryableError(LINK_CODE_UNAVAILABLE, f"the page failed: {exc}") from exc
         if not isinstance(raw, str) or not raw.strip():

@@ -80,15 +80,22 @@ async def test_a_logged_in_session_has_no_code(world: FakeWorld) -> None:
     assert world.events.link_codes == []
 
 
-async def test_wa_js_refusals_are_permanent_with_their_code(world: FakeWorld) -> None:
+async def test_wa_js_refusals_of_the_request_are_permanent_others_retryable(
+    world: FakeWorld,
+) -> None:
     session = await started(world)
     await world.events.wait(lambda r: len(r.qrs) == 1)
-    world.fake.fail_next["conn.genLinkDeviceCodeForPhoneNumber"] = WppError(
-        "no", code="send_the_phone_number_to_connect"
-    )
+    fail = world.fake.fail_next
+    fail["conn.genLinkDeviceCodeForPhoneNumber"] = WppError("no", code="invalid_phone_number")
     with pytest.raises(PermanentError) as caught:
         await session.request_link_code("5511999990001", timeout=5)
     assert caught.value.code == "invalid_phone"
+    fail["conn.genLinkDeviceCodeForPhoneNumber"] = WppError("busy", code="rate_overlimit")
+    with pytest.raises(RetryableError) as later:
+        await session.request_link_code("5511999990001", timeout=5)
+    assert later.value.code == "link_code_unavailable"
+    assert "rate_overlimit" in later.value.message
+    assert world.events.link_codes == []
 
 
 async def test_a_page_that_never_loads_is_retryable(world: FakeWorld) -> None:
@@ -119,3 +126,18 @@ async def test_a_failed_scan_is_qr_read_fail_and_pairing_goes_on(world: FakeWorl
     driver.scan()
     await world.events.wait(lambda r: "inChat" in r.status_names())
     assert world.events.status_names() == ["notLogged", "qrReadFail", "qrReadSuccess", "inChat"]
+
+
+async def test_a_session_reopening_its_browser_has_no_code_yet(world: FakeWorld) -> None:
+    session = await started(world, restart_base_delay=0.05)
+    await world.events.wait(lambda r: len(r.qrs) == 1)
+    world.fake.latest("acme").crash()
+    await world.events.wait(lambda r: "browserClose" in r.status_names())
+    with pytest.raises(RetryableError) as caught:
+        await session.request_link_code("5511999990001", timeout=5)
+    assert caught.value.code == "link_code_unavailable"
+    # Reopened: the new page gives codes again.
+    await world.events.wait(lambda r: len(r.qrs) == 2)
+    link = await session.request_link_code("5511999990001", timeout=5)
+    assert link.code.startswith("LINK-")
+    assert len(world.fake.drivers) == 2
