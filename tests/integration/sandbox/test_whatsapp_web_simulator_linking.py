@@ -62,3 +62,19 @@ async def test_a_failed_scan_goes_pairing_then_shows_a_new_code(
     async with asyncio.timeout(15):
         await running.sim.scan(second["fullCode"], PHONE)
     await page.wait_state("CONNECTED")
+
+
+async def test_a_person_can_link_by_phone_number_from_the_page(
+    simulator_factory: SimulatorFactory, context: BrowserContext, open_page: PageOpener
+) -> None:
+    running = await simulator_factory(qr_interval=30)
+    page = await open_page(context, running.url)
+    await page.wait_state("UNPAIRED")
+    await page.page.get_by_role("button", name="Get a pairing code").click()
+    shown = page.page.locator("#pairing-code")
+    await shown.filter(has_text="-").wait_for()
+    [pending] = running.sim.pending_link_codes()
+    assert await shown.text_content() == f"{pending.code[:4]}-{pending.code[4:]}"
+    await page.page.get_by_role("button", name="Enter it on the phone").click()
+    await page.wait_state("CONNECTED")
+    assert [d.phone for d in running.sim.devices.values()] == [PHONE]
