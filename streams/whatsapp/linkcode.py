@@ -59,8 +59,9 @@ class LinkCodeMixin(PairingMixin):
     async def request_link_code(self, phone: str, *, timeout: float) -> LinkCode:  # noqa: ASYNC109
         """A pairing code for ``phone`` (digits); the page must load unpaired first.
 
-        ``PermanentError`` (``already_linked``, ``invalid_phone``, a wa-js code):
-        the request cannot succeed as it is. ``RetryableError``: not now.
+        ``PermanentError`` (``already_linked``, ``invalid_phone``): the request cannot
+        succeed as it is. ``RetryableError`` (``link_code_unavailable``, or the code the
+        session closed with): not now.
         """
         await self._await_loaded(timeout)
         if self._authenticated:
@@ -109,7 +110,9 @@ class LinkCodeMixin(PairingMixin):
             for waiter in waiters:
                 waiter.cancel()
         if not self.running:
-            raise self.close_error or RetryableError("session_closed", "the session closed")
+            closed = self.close_error  # a fresh error: no traceback piling up on it
+            code, message = (closed.code, closed.message) if closed else ("session_closed", "")
+            raise RetryableError(code, message or "the session closed")
         if not self._loaded.is_set():
             raise RetryableError(LINK_CODE_UNAVAILABLE, "WhatsApp Web did not load in time")
 

@@ -141,3 +141,14 @@ async def test_a_session_reopening_its_browser_has_no_code_yet(world: FakeWorld)
     link = await session.request_link_code("5511999990001", timeout=5)
     assert link.code.startswith("LINK-")
     assert len(world.fake.drivers) == 2
+
+
+async def test_a_session_closed_while_the_request_waits_says_why(world: FakeWorld) -> None:
+    world.fake.silent = True
+    session = await started(world)
+    asking = asyncio.create_task(session.request_link_code("5511999990001", timeout=5))
+    await asyncio.sleep(0)  # the request is waiting for the page
+    await world.manager.close("acme", "disconnect")
+    with pytest.raises(RetryableError) as caught:
+        await asking
+    assert caught.value.code == "session_disconnected"
