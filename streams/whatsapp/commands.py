@@ -83,6 +83,9 @@ def decode_command(record: RawRecord) -> SessionCommand | DeadLetter:
                 DeadLetterReason.INVALID_COMMAND,
                 "pairingCode needs a phone of 8 to 15 digits (no +, no leading zero)",
             )
+        if "command" not in fields and fields:
+            named = ", ".join(sorted(fields))
+            return _dead(record, DeadLetterReason.INVALID_COMMAND, f"invalid {named}")
         names = ", ".join(c.value for c in CommandName)
         return _dead(record, DeadLetterReason.INVALID_COMMAND, f"command must be one of {names}")
 

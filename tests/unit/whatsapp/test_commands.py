@@ -53,6 +53,18 @@ def test_a_pairing_code_command_without_a_usable_phone_is_a_dead_letter(value: b
     assert "phone" in decoded.info.detail
 
 
+def test_a_bad_request_id_is_named() -> None:
+    decoded = decode_command(
+        record(
+            b'{"tenantId": "acme", "command": "pairingCode", "phone": "5511999990001",'
+            b' "requestId": "../x"}'
+        )
+    )
+    assert isinstance(decoded, DeadLetter)
+    assert decoded.info.reason == DeadLetterReason.INVALID_COMMAND
+    assert "requestId" in decoded.info.detail
+
+
 @pytest.mark.parametrize(
     ("value", "reason"),
     [
