@@ -99,6 +99,14 @@ class NotificationRequest(WireModel):
     tenant_id: TenantId
     channel: Channel
     provider: Annotated[str, StringConstraints(max_length=64)] | None = None
+    sender: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        default=None,
+        description=(
+            "which of the tenant's senders sends it: a WhatsApp Web session's `sessionName` "
+            "(provider `wppconnect`); absent: the tenant's default. A name the tenant has "
+            "no integration for is rejected with `unknown_sender`."
+        ),
+    )
     recipient: Recipient
     content: Content = Content()
     metadata: dict[str, Any] = Field(default_factory=dict)

@@ -101,7 +101,8 @@ class BatchRouter:
             await self.inflight.acquire()
             request = outcome.request
             # `accepted` leaves before the job starts: it descends from the producer's span.
-            remember(request.tenant_id, request.id, extract(record.headers))
+            if record.headers:  # without headers there is no context to continue
+                remember(request.tenant_id, request.id, extract(record.headers))
             chunk.append(_Entry(record, done, request, ordering_key(request)))
         await self._flush(chunk)
 
@@ -181,13 +182,13 @@ class BatchRouter:
 
     async def _plan(self, chunk: list[_Entry]) -> None:
         """Resolve and validate each request; decide which may start its call at once."""
-        resolutions: dict[tuple[str, str, str | None], Resolved | None] = {}
+        resolutions: dict[tuple[str, str, str | None, str | None], Resolved | None] = {}
         providers: dict[int, Provider[Any]] = {}
         calls: Counter[str] = Counter(self.deliverer.in_flight_calls)
         seen: set[str] = set()
         for entry in chunk:
             request = entry.request
-            rkey = (request.tenant_id, request.channel.value, request.provider)
+            rkey = (request.tenant_id, request.channel.value, request.provider, request.sender)
             if rkey not in resolutions:
                 try:
                     resolutions[rkey] = await resolve_provider(

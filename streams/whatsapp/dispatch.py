@@ -1,7 +1,8 @@
 """What a WhatsApp worker does with one ``whatsapp.dispatch`` record.
 
 The router accepted the request and marked it ``dispatched``; this continues it: start
-(or reuse) the tenant's session, wait until it can send (a QR code may have to be
+(or reuse) the session the request names (``sender``, else the tenant's default:
+``selection.py``), wait until it can send (a QR code may have to be
 scanned first), check the number is on WhatsApp, send, record the WhatsApp message id
 (handing back acks that arrived earlier) and emit ``sent`` -- or ``failed``.
 
@@ -29,12 +30,11 @@ from providers._exceptions import (
 )
 from providers.wppconnect import WPPConnectProvider, build_call
 from schemas import ErrorInfo, NotificationRequest, Settings, Status, StatusEvent
-from schemas.credentials import WPPConnectCredentials
 from schemas.status import utcnow
 from streams.pipeline.decode import DeadLetter, Invalid, RawRecord, decode
 from streams.pipeline.inflight import InFlight
 from streams.pipeline.processor import INFRA_ERRORS, EventSink
-from streams.pipeline.resolve import Rejection, resolve_provider
+from streams.pipeline.resolve import Rejection
 from streams.pipeline.state import RANKS, NotificationRecord, NotificationState
 from streams.platform.metrics import metrics
 from streams.platform.outbox import StatusOutbox
@@ -43,9 +43,10 @@ from streams.tenancy.integrations import IntegrationStore
 from streams.tenancy.lookups import LookupsService
 from streams.whatsapp.manager import SessionManager, options_for
 from streams.whatsapp.message_ids import MessageIds
+from streams.whatsapp.selection import session_for
 from streams.whatsapp.session import FINAL_CLOSE_CODES
 
-__all__ = ["DispatchProcessor", "credentials_for"]
+__all__ = ["DispatchProcessor"]
 
 log = logging.getLogger(__name__)
 
@@ -55,18 +56,6 @@ Done = Callable[[], Awaitable[object]]
 
 class _Abandoned(HeraldError):
     """The worker is stopping or lost the tenant's partition: leave the record unacked."""
-
-
-async def credentials_for(
-    request: NotificationRequest, lookups: LookupsService, integrations: IntegrationStore
-) -> WPPConnectCredentials:
-    """The wppconnect credentials the router resolved for ``request`` (tenant, else system)."""
-    resolved = await resolve_provider(
-        request.model_copy(update={"provider": PROVIDER}), lookups, integrations
-    )
-    if not isinstance(resolved.credentials, WPPConnectCredentials):
-        raise Rejection("invalid_credentials", "the integration is not a wppconnect one")
-    return resolved.credentials
 
 
 def _delay(attempt: int, base: float, cap: float, retry_after: float | None = None) -> float:
@@ -228,7 +217,7 @@ class DispatchProcessor:
             await self._replayed(request, record)
             return
         try:
-            credentials = await credentials_for(request, self.lookups, self.integrations)
+            credentials, ref = await session_for(request, self.lookups, self.integrations)
             call = build_call(request)
         except Rejection as exc:
             await self._fail(request, PermanentError(exc.code, exc.message), 1)
@@ -244,7 +233,11 @@ class DispatchProcessor:
             self._abandon_if_leaving(partition, None)
             try:
                 session = await self.sessions.ensure(
-                    tenant, options, waiting_since=arrived, partition=partition
+                    ref.sid,
+                    options,
+                    waiting_since=arrived,
+                    partition=partition,
+                    is_default=ref.is_default,
                 )
                 await self.sessions.prepare(session)
                 async with session.send_guard:

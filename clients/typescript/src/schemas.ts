@@ -328,6 +328,21 @@ export const notificationRequestSchema = {
       "default": null,
       "title": "Provider"
     },
+    "sender": {
+      "anyOf": [
+        {
+          "maxLength": 64,
+          "minLength": 1,
+          "type": "string"
+        },
+        {
+          "type": "null"
+        }
+      ],
+      "default": null,
+      "description": "which of the tenant's senders sends it: a WhatsApp Web session's `sessionName` (provider `wppconnect`); absent: the tenant's default. A name the tenant has no integration for is rejected with `unknown_sender`.",
+      "title": "Sender"
+    },
     "recipient": {
       "$ref": "#/$defs/Recipient"
     },

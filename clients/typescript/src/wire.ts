@@ -17,7 +17,7 @@ export type DeadLetterReason = ("too_large" | "not_utf8" | "not_json" | "not_an_
  * (docs/whatsapp-sessions.md), and WhatsApp's server closing the link is the ``TIMEOUT``
  * connection state.
  */
-export type SessionStatus = ("isLogged" | "notLogged" | "qrReadSuccess" | "qrReadFail" | "browserClose" | "autocloseCalled" | "desconnectedMobile" | "deleteToken" | "inChat" | "phoneNotConnected" | "sessionFailed" | "sessionRefused")
+export type SessionStatus = ("isLogged" | "notLogged" | "qrReadSuccess" | "qrReadFail" | "browserClose" | "autocloseCalled" | "desconnectedMobile" | "deleteToken" | "inChat" | "phoneNotConnected" | "sessionFailed" | "sessionRefused" | "wrongNumber")
 /**
  * WhatsApp Web's socket states (``WPP.whatsapp.Socket.state``; wa-js ``SOCKET_STATE``).
  */
@@ -47,6 +47,10 @@ id: string
 tenantId: string
 channel: Channel
 provider?: (string | null)
+/**
+ * which of the tenant's senders sends it: a WhatsApp Web session's `sessionName` (provider `wppconnect`); absent: the tenant's default. A name the tenant has no integration for is rejected with `unknown_sender`.
+ */
+sender?: (string | null)
 recipient: Recipient
 content?: Content
 metadata?: {
@@ -141,9 +145,13 @@ timestamp?: string
 export interface QrCodeEvent {
 tenantId: string
 /**
- * tenant-{tenantId}
+ * tenant-{tenantId}; tenant-{tenantId}@{sessionName} for further sessions
  */
 session: string
+/**
+ * the session's `sessionName` (a tenant may run several sessions)
+ */
+sessionName?: (string | null)
 /**
  * PNG of the QR code as a data URL (absent: reference mode)
  */
@@ -188,6 +196,10 @@ timestamp?: string
 export interface SessionStateEvent {
 tenantId: string
 session: string
+/**
+ * the session's `sessionName` (a tenant may run several sessions)
+ */
+sessionName?: (string | null)
 status?: (SessionStatus | null)
 state?: (ConnectionState | null)
 /**
@@ -203,6 +215,10 @@ timestamp?: string
 export interface InboundMessage {
 tenantId: string
 session: string
+/**
+ * the session's `sessionName` (a tenant may run several sessions)
+ */
+sessionName?: (string | null)
 /**
  * WhatsApp's message id (serialized key)
  */
@@ -225,6 +241,10 @@ timestamp: string
 export interface SessionCommand {
 tenantId: string
 command: CommandName
+/**
+ * which of the tenant's sessions (its `sessionName`); absent: the default
+ */
+sessionName?: (string | null)
 /**
  * pairingCode: the number to link, digits only (E.164 without +)
  */

@@ -199,7 +199,7 @@ WPPCONNECT_STATUS_FIND = {
 
 
 def test_statuses_are_spelled_as_wppconnect_spells_them() -> None:
-    herald_own = {"sessionFailed", "sessionRefused"}
+    herald_own = {"sessionFailed", "sessionRefused", "wrongNumber"}
     emitted = {s.value for s in SessionStatus}
     assert emitted - herald_own <= WPPCONNECT_STATUS_FIND
     assert SessionStatus.DISCONNECTED_MOBILE.value == "desconnectedMobile"
