@@ -19,6 +19,7 @@ from streams.pipeline.ratelimit import TokenBucket
 from streams.tenancy.auth import Scope, TenantKeys
 from streams.tenancy.crypto import Cipher
 from streams.whatsapp import SessionEndpoints, SessionStore
+from streams.whatsapp.naming import SessionRef
 from streams.whatsapp.store import pairing_key
 
 pytestmark = pytest.mark.integration
@@ -196,3 +197,18 @@ async def test_no_worker_answering_is_504(redis: Redis) -> None:
     answer = await endpoints.pairing_code("acme", bearer(keys["acme"]), body(PHONE))
     assert answer.status == 504
     assert len(sent) == 1
+
+
+async def test_the_session_parameter_selects_one_of_the_tenants_sessions(redis: Redis) -> None:
+    endpoints, keys, sent = await setup(redis, linking)
+    assert (
+        await endpoints.pairing_code("acme", bearer(keys["acme"]), body(PHONE), "sales")
+    ).status == 404  # no selector: only the tenant's first session exists
+
+    async def select(tenant: str, name: str | None) -> SessionRef:
+        return SessionRef(tenant_id=tenant, session_name=name or "support", sid=f"{tenant}-x")
+
+    endpoints.select = select
+    answer = await endpoints.pairing_code("acme", bearer(keys["acme"]), body(PHONE), "sales")
+    assert answer.status == 200
+    assert [c.session_name for c in sent] == ["sales"]
