@@ -120,6 +120,7 @@ async def test_link_by_phone_number_then_the_waiting_message_goes_out(env: Env) 
     assert pairing["pairingCode"] == code
     assert pairing["phone"] == ACME_PHONE
     assert pairing["session"] == "tenant-acme"
+    assert pairing["sessionName"] == "acme-support"
     assert "qrCode" not in pairing
     assert "urlCode" not in pairing
     # The simulated phone's view of it.
