@@ -21,6 +21,8 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+from opentelemetry.trace import SpanKind
+
 from providers._exceptions import (
     HeraldError,
     InvalidRequest,
@@ -38,7 +40,7 @@ from streams.pipeline.resolve import Rejection
 from streams.pipeline.state import RANKS, NotificationRecord, NotificationState
 from streams.platform.metrics import metrics
 from streams.platform.outbox import StatusOutbox
-from streams.platform.tracing import traced_job
+from streams.platform.tracing import traced_job, work_span
 from streams.tenancy.integrations import IntegrationStore
 from streams.tenancy.lookups import LookupsService
 from streams.whatsapp.manager import SessionManager, options_for
@@ -113,8 +115,18 @@ class DispatchProcessor:
                 log.info("dispatch left for the next owner", extra={"partition": record.partition})
 
         def tracked(
-            tenant: str | None, work: Callable[[], Awaitable[None]]
+            tenant: str | None, work: Callable[[], Awaitable[None]], nid: str | None = None
         ) -> Callable[[], Awaitable[None]]:
+            # In the record's span (it continues the hand-off's trace; docs/tracing.md).
+            work = traced_job(
+                record.topic,
+                record.headers,
+                work,
+                partition=record.partition,
+                offset=record.offset,
+                tenant_id=tenant,
+                notification_id=nid,
+            )
             if self.outbox is None:  # HOOK(outbox): this record's events are attributed to it
                 return work
             return self.outbox.tracked(record.topic, record.partition, record.offset, tenant, work)
@@ -128,7 +140,11 @@ class DispatchProcessor:
             invalid = outcome
             await self.inflight.submit(
                 invalid.tenant_id,
-                tracked(invalid.tenant_id, lambda: job(lambda: self._invalid(invalid))),
+                tracked(
+                    invalid.tenant_id,
+                    lambda: job(lambda: self._invalid(invalid)),
+                    invalid.notification_id,
+                ),
                 ack,
             )
         else:
@@ -145,16 +161,7 @@ class DispatchProcessor:
                         del queued[tenant]
 
             queued[tenant] += 1  # the session's queue depth, visible in the metrics
-            traced = traced_job(
-                record.topic,
-                record.headers,
-                deliver,
-                partition=record.partition,
-                offset=record.offset,
-                tenant_id=tenant,
-                notification_id=request.id,
-            )
-            await self.inflight.submit(tenant, tracked(tenant, traced), ack)
+            await self.inflight.submit(tenant, tracked(tenant, deliver, request.id), ack)
 
     async def process(self, record: RawRecord) -> None:
         """Process one record to the end (tests and tools)."""
@@ -217,7 +224,8 @@ class DispatchProcessor:
             await self._replayed(request, record)
             return
         try:
-            credentials, ref = await session_for(request, self.lookups, self.integrations)
+            with work_span("resolve", attributes=self._span_attributes(request)):
+                credentials, ref = await session_for(request, self.lookups, self.integrations)
             call = build_call(request)
         except Rejection as exc:
             await self._fail(request, PermanentError(exc.code, exc.message), 1)
@@ -247,7 +255,14 @@ class DispatchProcessor:
                     if record is not None and record.rank >= RANKS[Status.SENT]:
                         await self._replayed(request, record)
                         return
-                    message_id = await self.sessions.send(session, call, key=key)
+                    # A CLIENT span for the call into the session's page (wa-js).
+                    with work_span(
+                        f"send {PROVIDER}",
+                        kind=SpanKind.CLIENT,
+                        attributes=self._span_attributes(request, attempt),
+                    ) as span:
+                        message_id = await self.sessions.send(session, call, key=key)
+                        span.set_attribute("herald.provider_message_id", message_id)
                     await self._sent(request, message_id, attempt)
                 return
             except RetryableError as exc:
@@ -274,6 +289,17 @@ class DispatchProcessor:
             except PermanentError as exc:
                 await self._fail(request, exc, attempt)
                 return
+
+    @staticmethod
+    def _span_attributes(
+        request: NotificationRequest, attempt: int | None = None
+    ) -> dict[str, Any]:
+        return {
+            "tenant_id": request.tenant_id,
+            "notification_id": request.id,
+            "herald.provider": PROVIDER,
+            "herald.attempt": attempt,
+        }
 
     def _abandon_if_leaving(self, partition: int, exc: BaseException | None) -> None:
         if self.stopping or (self.owned is not None and partition not in self.owned):

@@ -5,6 +5,28 @@
  * Delivery channels, named as the seed's lookup metadata names them.
  */
 export type Channel = ("email" | "sms" | "fcm" | "whatsapp" | "database")
+/**
+ * Where the notification goes; which field is needed depends on the channel.
+ */
+export type Recipient = (Recipient1 & Recipient2)
+export type Recipient1 = ({
+phone: string
+} | {
+email: string
+} | {
+deviceToken: string
+} | {
+userId: string
+})
+/**
+ * An attachment, inline (``base64``) or by ``url``.
+ */
+export type Media = (Media1 & Media2)
+export type Media1 = ({
+base64: string
+} | {
+url: string
+})
 export type Status = ("accepted" | "sent" | "delivered" | "read" | "failed" | "rejected" | "retrying")
 export type DeadLetterReason = ("too_large" | "not_utf8" | "not_json" | "not_an_object" | "missing_id" | "missing_tenant" | "invalid_tenant" | "invalid_command")
 /**
@@ -58,10 +80,7 @@ metadata?: {
 }
 createdAt?: (string | null)
 }
-/**
- * Where the notification goes; which field is needed depends on the channel.
- */
-export interface Recipient {
+export interface Recipient2 {
 phone?: (string | null)
 email?: (string | null)
 deviceToken?: (string | null)
@@ -75,10 +94,7 @@ media?: (Media | null)
 location?: (Location | null)
 contact?: (Contact | null)
 }
-/**
- * An attachment, inline (``base64``) or by ``url``.
- */
-export interface Media {
+export interface Media2 {
 base64?: (string | null)
 url?: (string | null)
 filename?: (string | null)
