@@ -29,8 +29,8 @@ BLOCKED_STATES = frozenset(
     {"CONFLICT", "PROXYBLOCK", "TOS_BLOCK", "SMB_TOS_BLOCK", "DEPRECATED_VERSION"}
 )
 _LOADERS = {
-    "meta": "Meta module system (window.__d / require)",
-    "webpack": "webpack chunks (webpackChunkwhatsapp_web_client)",
+    "meta": "Meta modules: window.__d / require",
+    "webpack": "webpack chunks: webpackChunkwhatsapp_web_client",
 }
 
 
