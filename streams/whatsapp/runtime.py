@@ -14,6 +14,7 @@ from streams.pipeline.processor import EventSink
 from streams.platform.metrics import configure, metrics
 from streams.platform.runtime import Runtime
 from streams.tenancy.crypto import MissingSecretKey
+from streams.tenancy.integrations import IntegrationStore
 from streams.whatsapp.browser import BrowserLauncher
 from streams.whatsapp.commands import CommandProcessor
 from streams.whatsapp.dispatch import DispatchProcessor
@@ -21,6 +22,7 @@ from streams.whatsapp.driver import DriverFactory
 from streams.whatsapp.events import FaustWhatsAppSink, SessionEvents, WhatsAppSink
 from streams.whatsapp.lease import LeaseManager
 from streams.whatsapp.manager import SessionManager
+from streams.whatsapp.removal import RemovalFollower
 from streams.whatsapp.sealed import SealedFileTokenStore
 from streams.whatsapp.store import SessionStore
 from streams.whatsapp.tokens import RedisTokenStore, TokenStore
@@ -104,6 +106,12 @@ class WhatsAppRuntime(Runtime):
                 lookups=self.lookups,
                 integrations=self.integrations,
             )
+            # Uncached: the removal must not be judged by a cache not yet invalidated.
+            uncached = IntegrationStore(self.redis, self.cipher)
+            self.removals = RemovalFollower(self.redis, uncached, self.sessions, self.session_store)
+            self._removal_feed = asyncio.create_task(
+                self.removals.follow(), name="whatsapp-integration-removals"
+            )
             self._wa_started = True
 
     async def assign(self, partitions: set[int]) -> None:
@@ -145,6 +153,8 @@ class WhatsAppRuntime(Runtime):
     async def stop(self) -> None:
         if self._wa_started:
             self.dispatcher.stopping = True
+            self._removal_feed.cancel()
+            await asyncio.gather(self._removal_feed, return_exceptions=True)
             await self.upkeep.stop()
             metrics().remove_source(self.sessions.gauges)
             await self.sessions.close_all()

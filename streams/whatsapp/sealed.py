@@ -144,6 +144,9 @@ class SealedFileTokenStore(FileTokenStore):
             Path(name).unlink(missing_ok=True)
             raise
 
+    async def has_login(self, tenant_id: str) -> bool:
+        return self.exists(tenant_id) or self.sealed_path(tenant_id).is_file()
+
     async def forget_local(self, tenant_id: str) -> bool:
         """Remove the plaintext profile if it is exactly what is sealed (after a close)."""
         stored = await asyncio.to_thread(self._read, tenant_id)

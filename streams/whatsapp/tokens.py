@@ -106,6 +106,10 @@ class TokenStore(Protocol):
         """Remove the local (plaintext) profile if it is exactly what is stored, encrypted."""
         ...
 
+    async def has_login(self, tenant_id: str) -> bool:
+        """Whether a start of the session would find a stored login to restore."""
+        ...
+
     async def delete(self, tenant_id: str) -> bool: ...
 
 
@@ -142,6 +146,9 @@ class FileTokenStore:
 
     async def forget_local(self, tenant_id: str) -> bool:
         return False  # nothing else holds the login
+
+    async def has_login(self, tenant_id: str) -> bool:
+        return self.exists(tenant_id)
 
     async def delete(self, tenant_id: str) -> bool:
         """Remove the tenant's profile (``deleteToken``); ``False`` if there was none."""
@@ -306,6 +313,11 @@ class RedisTokenStore(FileTokenStore):
             files=packed.files,
             key_id=self._cipher.key_id,
         )
+
+    async def has_login(self, tenant_id: str) -> bool:
+        if await self._redis.exists(token_key(tenant_id)):  # one key per command: slots
+            return True
+        return bool(await self._redis.exists(legacy_token_key(tenant_id)))
 
     async def forget_local(self, tenant_id: str) -> bool:
         """Remove the local profile if it is exactly the stored archive (after a close)."""
