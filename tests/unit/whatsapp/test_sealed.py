@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from streams.tenancy.crypto import Cipher, DecryptionFailed
+from streams.whatsapp import SessionOptions
 from streams.whatsapp.sealed import SealedFileTokenStore
+from tests.unit.whatsapp.fakes import FakeWorld, closing_sessions
 
 #: Distinctive login bytes, as WhatsApp Web keeps them (localStorage, IndexedDB).
 SECRET = b"last-wid-md:5511988887777:secret-noise-key-" + os.urandom(16).hex().encode()
@@ -139,3 +141,18 @@ async def test_delete_removes_the_archive_and_the_profile(tmp_path: Path) -> Non
     assert not store.sealed_path("acme").exists()
     assert not await store.restore("acme")
     assert not await store.delete("acme")
+
+
+async def test_a_closed_session_leaves_only_its_sealed_archive(tmp_path: Path) -> None:
+    store = SealedFileTokenStore(tmp_path / "tokens", new_cipher())
+    async with closing_sessions(FakeWorld(tmp_path, store)) as world:
+        world.pair("acme")  # logged in, as left by a release before sealing
+        session = await world.manager.ensure("acme", SessionOptions())
+        await session.wait_ready()
+        await world.manager.close("acme")
+        await world.manager.drain_background()
+        assert not store.exists("acme")  # the plaintext profile is gone ...
+        assert store.info("acme") is not None  # ... the sealed archive holds the login
+        session = await world.manager.ensure("acme", SessionOptions())
+        await session.wait_ready()  # restored: logged in again, no QR
+        assert world.events.qrs == []
