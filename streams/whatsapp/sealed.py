@@ -33,12 +33,13 @@ from typing import Any
 import orjson
 
 from schemas.status import utcnow
-from streams.tenancy.crypto import Cipher
+from streams.tenancy.crypto import Cipher, CryptoError
+from streams.tenancy.integrations import Reencrypted
 from streams.whatsapp.archive import ARCHIVE_FORMAT, MARKER, pack, unpack
 from streams.whatsapp.lease import Lease
 from streams.whatsapp.tokens import ArchiveInfo, FileTokenStore, session_name
 
-__all__ = ["SEALED_DIR", "SealedFileTokenStore", "archive_aad"]
+__all__ = ["SEALED_DIR", "SealedFileTokenStore", "archive_aad", "reencrypt_sealed"]
 
 #: The sealed archives' folder inside the token folder (a leading dot never starts a
 #: ``tenant-...`` profile name, so no tenant's profile can be this folder).
@@ -160,3 +161,42 @@ class SealedFileTokenStore(FileTokenStore):
         removed = sealed.exists()
         sealed.unlink(missing_ok=True)
         return await super().delete(tenant_id) or removed
+
+
+def reencrypt_sealed(folder: str | Path, cipher: Cipher, *, dry_run: bool = False) -> Reencrypted:
+    """Re-encrypt every sealed archive in ``folder`` under ``cipher``'s primary key.
+
+    For ``herald keys rotate`` on the machine that holds the folder (blocking: small files).
+    Like the Redis archives, ``id`` is kept (it names the content); an archive a worker
+    replaced meanwhile is left alone and reported as ``changed``.
+    """
+    report = Reencrypted()
+    store = SealedFileTokenStore(folder, cipher)
+    sealed = store.folder / SEALED_DIR
+    prefix = session_name("")
+    for path in sorted(sealed.glob(prefix + "*")) if sealed.is_dir() else []:
+        tenant_id = path.name[len(prefix) :]
+        try:
+            record = store._read(tenant_id)
+            if record is None:
+                continue
+            token = str(record.get("archive"))
+            data = cipher.decrypt(token, archive_aad(tenant_id))
+        except (CryptoError, orjson.JSONDecodeError, ValueError) as exc:
+            report.failed[tenant_id] = str(exc)
+            continue
+        if Cipher.token_key_id(token) == cipher.key_id:
+            report.current.append(tenant_id)
+            continue
+        if dry_run:
+            report.rotated.append(tenant_id)
+            continue
+        fresh = cipher.encrypt(data, archive_aad(tenant_id))
+        again = store._read(tenant_id)
+        if again is None or again.get("id") != record.get("id"):
+            report.changed.append(tenant_id)
+            continue
+        record.update({"archive": fresh, "keyId": cipher.key_id, "bytes": len(fresh)})
+        store._write(tenant_id, orjson.dumps(record))
+        report.rotated.append(tenant_id)
+    return report

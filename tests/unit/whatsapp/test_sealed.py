@@ -15,7 +15,7 @@ import pytest
 
 from streams.tenancy.crypto import Cipher, DecryptionFailed
 from streams.whatsapp import SessionOptions
-from streams.whatsapp.sealed import SealedFileTokenStore
+from streams.whatsapp.sealed import SealedFileTokenStore, reencrypt_sealed
 from tests.unit.whatsapp.fakes import FakeWorld, closing_sessions
 
 #: Distinctive login bytes, as WhatsApp Web keeps them (localStorage, IndexedDB).
@@ -156,3 +156,14 @@ async def test_a_closed_session_leaves_only_its_sealed_archive(tmp_path: Path) -
         session = await world.manager.ensure("acme", SessionOptions())
         await session.wait_ready()  # restored: logged in again, no QR
         assert world.events.qrs == []
+
+
+async def test_rotation_reports_an_archive_no_key_opens_and_leaves_it(tmp_path: Path) -> None:
+    lost = SealedFileTokenStore(tmp_path / "tokens", new_cipher())
+    write_profile(lost.profile_dir("acme"))
+    await lost.save("acme", None)
+    before = lost.sealed_path("acme").read_bytes()
+    report = reencrypt_sealed(tmp_path / "tokens", new_cipher())
+    assert list(report.failed) == ["acme"]
+    assert report.rotated == []
+    assert lost.sealed_path("acme").read_bytes() == before
