@@ -48,6 +48,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             "the whatsapp worker needs WhatsApp Web enabled",
             "set WHATSAPP_WPPCONNECT_ENABLED=true (and see `herald doctor` for Chromium, wa-js)",
         )
+    if args.role == "whatsapp" and settings.secret_key is None:
+        raise UsageError(
+            "the whatsapp worker needs HERALD_SECRET_KEY: session logins are encrypted at "
+            "rest with it, whichever WHATSAPP_WPPCONNECT_TOKEN_STORE",
+            "run `herald keygen` and set HERALD_SECRET_KEY (the same on every worker)",
+        )
 
     async def prepare() -> None:
         await wait_for_kafka(settings, args.broker_wait)

@@ -185,6 +185,11 @@ class SessionStore:
         if mapping:
             await self._redis.hset(session_key(tenant_id), mapping=mapping)
 
+    async def forget(self, tenant_id: str) -> None:
+        """Delete the tenant's session keys (its integration was removed)."""
+        await self._redis.delete(session_key(tenant_id))
+        await self._redis.delete(qr_key(tenant_id))  # one key per command: cluster slots
+
     async def get_session(self, tenant_id: str) -> dict[str, Any] | None:
         raw = await self._redis.hgetall(session_key(tenant_id))
         if not raw:

@@ -303,6 +303,7 @@
     preexistingWPP: B.preexistingWPP,
     replacedWPP: window.WPP === WPP,
   };
+  window.Debug = Object.assign(window.Debug || {}, { VERSION: core.WHATSAPP_WEB_VERSION });
   Object.defineProperty(window, '__waSimulatorWPP', { value: WPP, enumerable: false, configurable: true });
 
   ready = true;

@@ -27,6 +27,9 @@
 
   const WAJS_VERSION = '4.6.0';
   const SIMULATOR_VERSION = '1';
+  // The WhatsApp Web build this page stands for, where WhatsApp Web reports its own:
+  // window.Debug.VERSION (wa-js reads it there too: conn.main_init, isMainInit).
+  const WHATSAPP_WEB_VERSION = '2.3000.0-simulator';
   const SEND_DEFAULTS = { detectMentioned: true, linkPreview: true, markIsRead: true, waitForAck: true, delay: 0 };
   const MIB = 1024 * 1024;
   const UPLOAD_LIMITS = { image: 16 * MIB, video: 16 * MIB, audio: 16 * MIB, ptt: 16 * MIB, sticker: 16 * MIB, document: 100 * MIB };
@@ -358,7 +361,7 @@
   }
 
   const whatsapp = { Socket, Stream, Conn, Wid, MsgKey };
-  const parts = { ev, whatsapp, sim, send, request, getAuthCode, logoutLocally, isAuthenticated, myPhone, SEND_DEFAULTS, UPLOAD_LIMITS, WAJS_VERSION, SIMULATOR_VERSION };
+  const parts = { ev, whatsapp, sim, send, request, getAuthCode, logoutLocally, isAuthenticated, myPhone, SEND_DEFAULTS, UPLOAD_LIMITS, WAJS_VERSION, SIMULATOR_VERSION, WHATSAPP_WEB_VERSION };
   Object.defineProperty(window, '__waSimCore', { value: parts, enumerable: false, configurable: true });
   parts.start = connect;
 })();
