@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
 
 from schemas._base import TenantId, WireModel
 from schemas.status import utcnow
@@ -36,25 +36,26 @@ __all__ = [
 
 
 class SessionStatus(StrEnum):
-    """WPPConnect's ``statusFind`` statuses.
+    """WPPConnect's ``statusFind`` statuses that Herald emits, spelled as WPPConnect does.
 
-    The seed (and WPPConnect's own comments) spell one of them ``desconnectedMobile``:
-    Herald emits ``disconnectedMobile`` and accepts the seed's spelling as an alias
-    (:data:`STATUS_ALIASES`).
+    WPPConnect (and the seed) spell the phone's logout ``desconnectedMobile``: so does
+    Herald; the dictionary spelling ``disconnectedMobile`` is accepted on input as an alias
+    (:data:`STATUS_ALIASES`). WPPConnect's ``qrReadError`` and ``serverClose`` are not
+    emitted: a page that cannot be read after a scan is ``browserClose`` with a restart
+    (docs/whatsapp-sessions.md), and WhatsApp's server closing the link is the ``TIMEOUT``
+    connection state.
     """
 
     IS_LOGGED = "isLogged"
     NOT_LOGGED = "notLogged"
     QR_READ_SUCCESS = "qrReadSuccess"
-    QR_READ_FAIL = "qrReadFail"
-    QR_READ_ERROR = "qrReadError"
+    QR_READ_FAIL = "qrReadFail"  # a scan (or a pairing code) started and did not link
     BROWSER_CLOSE = "browserClose"
     AUTOCLOSE_CALLED = "autocloseCalled"
-    DISCONNECTED_MOBILE = "disconnectedMobile"
+    DISCONNECTED_MOBILE = "desconnectedMobile"  # WPPConnect's spelling
     DELETE_TOKEN = "deleteToken"
     IN_CHAT = "inChat"
     PHONE_NOT_CONNECTED = "phoneNotConnected"
-    SERVER_CLOSE = "serverClose"
     # Herald's own, for sessions across workers (docs/whatsapp-sessions.md):
     SESSION_FAILED = (
         "sessionFailed"  # the browser failed WHATSAPP_WPPCONNECT_MAX_RESTARTS times in a row
@@ -70,7 +71,7 @@ class SessionStatus(StrEnum):
 
 
 #: Other spellings accepted on input -> the status Herald emits.
-STATUS_ALIASES: dict[str, str] = {"desconnectedMobile": "disconnectedMobile"}
+STATUS_ALIASES: dict[str, str] = {"disconnectedMobile": "desconnectedMobile"}
 
 
 class ConnectionState(StrEnum):
@@ -117,6 +118,7 @@ class CommandName(StrEnum):
     DISCONNECT = "disconnect"  # close the browser; the pairing (token) is kept
     LOGOUT = "logout"  # log out on WhatsApp and delete the token
     STATUS = "status"  # re-publish the session's status and state
+    PAIRING_CODE = "pairingCode"  # link by phone number: a code for ``phone`` (docs)
 
 
 class QrCode(WireModel):
@@ -132,9 +134,15 @@ class QrCode(WireModel):
 class QrCodeEvent(WireModel):
     """``whatsapp.qr``: a session needs pairing; scan ``qrCode`` with WhatsApp on the phone.
 
+    Or, when the tenant links by phone number, enter ``pairingCode`` on the phone of
+    ``phone`` (WhatsApp -> Linked devices -> Link with phone number): such an event carries
+    ``pairingCode`` and ``phone`` and no ``qrCode``, ``asciiQR``, ``urlCode``, ``qrRef`` or
+    ``qrUrl``.
+
     With ``WHATSAPP_WPPCONNECT_QR_PUBLISH=reference`` the event carries no pairing material
-    (``qrCode``, ``asciiQR``, ``urlCode`` absent): the UI fetches the code from ``qrUrl``
-    with a ``session``-scoped API key of the tenant (docs/security.md).
+    (``qrCode``, ``asciiQR``, ``urlCode``, ``pairingCode`` absent): the UI fetches a QR code
+    from ``qrUrl`` with a ``session``-scoped API key of the tenant (docs/security.md); a
+    pairing code goes only to whoever asked for it (``POST .../pairing-code``).
     """
 
     tenant_id: str
@@ -162,6 +170,13 @@ class QrCodeEvent(WireModel):
     )
     qr_url: str | None = Field(
         default=None, description="where the UI fetches the code (an authenticated endpoint)"
+    )
+    pairing_code: str | None = Field(
+        default=None,
+        description="link by phone number: the code to enter on the phone, e.g. ABCD-EFGH",
+    )
+    phone: str | None = Field(
+        default=None, description="link by phone number: the number (digits) being linked"
     )
     timestamp: datetime = Field(default_factory=utcnow)
 
@@ -204,7 +219,11 @@ class InboundMessage(WireModel):
 
 
 class SessionCommand(WireModel):
-    """``whatsapp.commands``: executed by the worker that owns the tenant's session."""
+    """``whatsapp.commands``: executed by the worker that owns the tenant's session.
+
+    ``pairingCode`` needs ``phone``; its answer (the code, or why there is none) is left
+    in Redis under ``requestId`` for the endpoint that asked (docs/whatsapp-web.md).
+    """
 
     tenant_id: TenantId
     command: CommandName
@@ -212,4 +231,20 @@ class SessionCommand(WireModel):
         default=None,
         description="which of the tenant's sessions (its `sessionName`); absent: the default",
     )
+    phone: str | None = Field(
+        default=None,
+        pattern=r"^[1-9][0-9]{7,14}$",
+        description="pairingCode: the number to link, digits only (E.164 without +)",
+    )
+    request_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{8,64}$",
+        description="pairingCode: where the owning worker leaves its answer",
+    )
     requested_at: datetime = Field(default_factory=utcnow)
+
+    @model_validator(mode="after")
+    def _phone_for_pairing(self) -> SessionCommand:
+        if self.command == CommandName.PAIRING_CODE and self.phone is None:
+            raise ValueError("the pairingCode command needs a phone")
+        return self

@@ -233,7 +233,9 @@ PROVIDERS: tuple[ProviderSeed, ...] = (
         priority=2,
         configuration={
             "sessionName": "notification-service",
-            "autoClose": 60000,
+            # The seed's provider row says 3600000 (an hour to scan); the environment
+            # default (WHATSAPP_WPPCONNECT_AUTO_CLOSE) stays the seed's env value, 60000.
+            "autoClose": 3600000,
             "qrTimeout": 60000,
             "useChrome": True,
             "disableWelcome": True,

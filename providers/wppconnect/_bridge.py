@@ -82,6 +82,7 @@ _TEMPLATE = r"""
   };
   const reducers = {
     'conn.auth_code_change': (code) => (code ? { fullCode: code.fullCode, ref: code.ref, type: code.type } : null),
+    'conn.link_code_change': (code) => (typeof code === 'string' ? code : null),
     'conn.logout_reason': (reason) => (reason === null || reason === undefined ? null : String(reason)),
     'conn.stream_info_changed': (info) => (info === null || info === undefined ? null : String(info)),
     'chat.new_message': (msg) => message(msg),

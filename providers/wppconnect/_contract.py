@@ -24,6 +24,7 @@ WPP_FUNCTIONS: dict[str, str] = {
     "conn.logout": "conn/functions/logout.d.ts",
     "conn.getMyUserId": "conn/functions/getMyUserId.d.ts",
     "conn.getStreamData": "conn/functions/getStreamData.d.ts",
+    "conn.genLinkDeviceCodeForPhoneNumber": "conn/functions/genLinkDeviceCodeForPhoneNumber.d.ts",
     # sending
     "chat.sendTextMessage": "chat/functions/sendTextMessage.d.ts",
     "chat.sendFileMessage": "chat/functions/sendFileMessage.d.ts",
@@ -36,6 +37,7 @@ WPP_FUNCTIONS: dict[str, str] = {
 #: Events subscribed with ``WPP.on(name, listener)`` -> the .d.ts file declaring them.
 WPP_EVENTS: dict[str, str] = {
     "conn.auth_code_change": "conn/events/eventTypes.d.ts",
+    "conn.link_code_change": "conn/events/eventTypes.d.ts",
     "conn.require_auth": "conn/events/eventTypes.d.ts",
     "conn.authenticated": "conn/events/eventTypes.d.ts",
     "conn.main_ready": "conn/events/eventTypes.d.ts",

@@ -30,6 +30,7 @@ _FILES = {
     "index.html": "text/html",
     "wa-base.js": "text/javascript",
     "wa-sim.js": "text/javascript",
+    "wa-conn.js": "text/javascript",
     "wa-chat.js": "text/javascript",
     "page.js": "text/javascript",
 }

@@ -1,8 +1,11 @@
 """``/phone/`` endpoints of the WhatsApp Web simulator: "the phone" over HTTP (JSON, camelCase).
 
 ======  ===============================  ===================================================
-POST    /phone/scan                      ``{"code", "phone"}``: scan the QR showing ``code``
-GET     /phone/pending-codes             the codes pages show now
+POST    /phone/scan                      ``{"code", "phone", "fail"?}``: scan the QR showing
+                                         ``code`` (``fail``: the link fails, a new QR follows)
+POST    /phone/link-code                 ``{"code", "phone"}``: enter a pairing code (link by
+                                         phone number); 404 ``wrong_code``, 410 ``expired``
+GET     /phone/pending-codes             the codes pages show now (QR codes and pairing codes)
 GET     /phone/messages                  what pages sent (``?to=``, ``?from=`` filter)
 DELETE  /phone/messages                  forget sent and incoming messages
 GET     /phone/messages/{id}             one sent message (serialized id or key id)
@@ -23,7 +26,8 @@ GET     /phone/devices                   linked devices
 ======  ===============================  ===================================================
 
 Errors are ``{"error": "<text>"}`` with 400 (bad body), 404 (unknown code, message, phone),
-409 (the page went away while pairing) or 504 (the page did not finish pairing).
+409 (the page went away while pairing) or 504 (the page did not finish pairing). A refused
+pairing code adds ``"reason"``: ``wrong_code`` (404) or ``expired`` (410).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from aiohttp import web
 from pydantic import Field, ValidationError
 
 from sandbox._base import ControlModel as WireModel
+from sandbox.whatsapp_web._linking import LinkCodeRefused
 
 if TYPE_CHECKING:
     from sandbox.whatsapp_web.simulator import WhatsAppWebSimulator
@@ -47,6 +52,12 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 class ScanBody(WireModel):
     code: str = Field(min_length=1, max_length=4096)
+    phone: str = Field(min_length=1, max_length=64)
+    fail: bool = False
+
+
+class LinkCodeBody(WireModel):
+    code: str = Field(min_length=1, max_length=32)
     phone: str = Field(min_length=1, max_length=64)
 
 
@@ -120,11 +131,28 @@ def add_phone_routes(app: web.Application, sim: WhatsAppWebSimulator) -> None:
 
     async def scan(request: web.Request) -> web.Response:
         body: ScanBody = await _parse(request, ScanBody)
+        if body.fail:
+            await sim.fail_scan(body.code, body.phone)
+            return _json({"linked": False, "reason": "pairing_failed"})
         device = await sim.scan(body.code, body.phone)
         return _json(device.to_json())
 
+    async def link_code(request: web.Request) -> web.Response:
+        body: LinkCodeBody = await _parse(request, LinkCodeBody)
+        try:
+            device = await sim.enter_link_code(body.code, body.phone)
+        except LinkCodeRefused as exc:
+            status = 410 if exc.reason == "expired" else 404
+            return _json({"error": str(exc), "reason": exc.reason}, status)
+        return _json(device.to_json())
+
     async def pending_codes(_: web.Request) -> web.Response:
-        return _json({"codes": [c.to_json() for c in sim.pending_codes()]})
+        return _json(
+            {
+                "codes": [c.to_json() for c in sim.pending_codes()],
+                "linkCodes": [c.to_json() for c in sim.pending_link_codes()],
+            }
+        )
 
     async def list_messages(request: web.Request) -> web.Response:
         found = sim.sent(to=request.query.get("to"), from_=request.query.get("from"))
@@ -205,6 +233,7 @@ def add_phone_routes(app: web.Application, sim: WhatsAppWebSimulator) -> None:
 
     routes: list[tuple[str, str, Handler]] = [
         ("POST", "/phone/scan", scan),
+        ("POST", "/phone/link-code", link_code),
         ("GET", "/phone/pending-codes", pending_codes),
         ("GET", "/phone/messages", list_messages),
         ("DELETE", "/phone/messages", clear_messages),

@@ -16,6 +16,8 @@ Server -> page
                  ``phone``; the page must answer ``register``
 ``connected``    login accepted (after ``register``, a stored-pairing ``hello`` or a
                  ``takeover``): ``deviceId``, ``phone``, ``resumed`` (bool)
+``pair-failed``  the phone scanned this page's code but the link failed (``/phone/scan``
+                 with ``fail``): ``reason``; new ``ref`` frames follow
 ``rejected``     a stored-pairing login refused: ``reason`` (a LogoutReason value)
 ``logout``       the phone removed this device: ``reason``
 ``conflict``     this device is now used from another page (or ``/phone/conflict``)
@@ -23,7 +25,8 @@ Server -> page
                  ``SMB_TOS_BLOCK``, ``PROXYBLOCK`` or ``DEPRECATED_VERSION``)
 ``unavailable``  the phone is offline (``/phone/disconnect``); the socket closes next
 ``result``       answer to a request: ``seq``, ``ok``, then ``t`` (send), ``exists``
-                 (``find-chat``/``query-exists``) or ``error`` {``code``, ``message``}
+                 (``find-chat``/``query-exists``), ``code`` (``link-code``) or ``error``
+                 {``code``, ``message``}
 ``ack``          a receipt: ``ack`` (-7..4), ``chat`` (``<user>@c.us``), ``ids`` (message key ids)
 ``message``      an incoming message: ``message`` {``id``, ``from``, ``to``, ``body``,
                  ``type``, ``t``, ``notifyName``}
@@ -38,6 +41,8 @@ Page -> server
 ``refresh-qr``    restart the code rotation (``WPP.conn.refreshQR()``)
 ``register``      after ``paired``: ``deviceId``, ``publicKey`` (base64 SPKI of the new
                   non-extractable key pair) and ``signature`` over the challenge
+``link-code``     ``seq``, ``phone``: a pairing code to link by phone number (unpaired
+                  pages only; ``WPP.conn.genLinkDeviceCodeForPhoneNumber``)
 ``find-chat``     ``seq``, ``user``, ``server``: does the chat exist (number on WhatsApp)?
 ``query-exists``  ``seq``, ``user``, ``server`` (``WPP.contact.queryExists``)
 ``send``          ``seq``, ``message`` {``id`` (key id), ``to`` (chat id), ``type``, ``body``,

@@ -6,7 +6,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["Device", "IncomingMessage", "PendingCode", "SentMessage", "SessionStats"]
+__all__ = [
+    "Device",
+    "IncomingMessage",
+    "PendingCode",
+    "PendingLinkCode",
+    "SentMessage",
+    "SessionStats",
+]
 
 
 @dataclass(slots=True)
@@ -142,6 +149,28 @@ class PendingCode:
             "fullCode": self.full_code,
             "ref": self.ref,
             "index": self.index,
+            "pageId": self.page_id,
+            "expiresAt": self.expires_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PendingLinkCode:
+    """A pairing code a page asked for (``WPP.conn.genLinkDeviceCodeForPhoneNumber``).
+
+    ``code`` is as WhatsApp hands it out: 8 characters, no dash; phones show ``ABCD-EFGH``.
+    Only the phone of ``phone`` can enter it.
+    """
+
+    code: str
+    phone: str
+    page_id: str
+    expires_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": f"{self.code[:4]}-{self.code[4:]}",
+            "phone": self.phone,
             "pageId": self.page_id,
             "expiresAt": self.expires_at.isoformat(),
         }

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import WSMsgType, web
 
+from sandbox.whatsapp_web._linking import on_link_code_request
 from sandbox.whatsapp_web._protocol import (
     format_full_code,
     load_public_key,
@@ -133,6 +134,8 @@ async def _dispatch(sim: WhatsAppWebSimulator, page: PageSession, message: dict[
             start_rotation(sim, page)
     elif kind == "register":
         await _register(sim, page, message)
+    elif kind == "link-code":
+        await on_link_code_request(sim, page, message)
     elif kind in ("find-chat", "query-exists"):
         await _exists(sim, page, message)
     elif kind == "send":

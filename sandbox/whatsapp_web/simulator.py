@@ -9,7 +9,8 @@
   pairing where WhatsApp Web does: ``last-wid-md`` in localStorage and a non-extractable
   ECDSA key pair (a ``CryptoKey``) in IndexedDB, so only a real copy of the browser profile
   restores a login. Its auth code rotates every ``qr_interval`` seconds.
-* ``/phone/...``: "the phone" over HTTP (scan a code, see what was sent, make acks
+* ``/phone/...``: "the phone" over HTTP (scan a code or fail a scan, enter a pairing
+  code (link by phone number), see what was sent, make acks
   happen, write to a session, log out, cause a conflict, mark numbers as not on
   WhatsApp), mirrored by the Python methods of this class. See ``_http.py``.
 * ``GET /ws``: the page's link to this server (protocol in ``_protocol.py``).
@@ -27,12 +28,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import itertools
 import time
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
-from sandbox.whatsapp_web._app import build_app
+from sandbox.whatsapp_web import _linking
+from sandbox.whatsapp_web._core import SimulatorCore
 from sandbox.whatsapp_web._protocol import (
     ACK_MAX,
     ACK_MIN,
@@ -47,17 +48,20 @@ from sandbox.whatsapp_web._records import (
     Device,
     IncomingMessage,
     PendingCode,
+    PendingLinkCode,
     SentMessage,
     SessionStats,
 )
-from sandbox.whatsapp_web._socket import PageSession
+
+if TYPE_CHECKING:
+    from sandbox.whatsapp_web._socket import PageSession
 
 __all__ = ["BLOCK_STATES", "WhatsAppWebSimulator"]
 
 _T = TypeVar("_T")
 
 
-class WhatsAppWebSimulator:
+class WhatsAppWebSimulator(SimulatorCore):
     """The simulated WhatsApp servers and phones behind any number of simulated pages.
 
     ``qr_interval``: seconds each auth code lives (``first_qr_interval`` for the first one;
@@ -68,51 +72,9 @@ class WhatsAppWebSimulator:
     WhatsApp Web sometimes does. ``query_cache_hit``/``query_cache_miss``: how long the
     page caches ``queryExists`` answers (wa-js: 300 s and 15 s). ``boot_delay``: seconds
     a page waits for the server's first frame, like WhatsApp Web's loading screen (0: none;
-    events then start within milliseconds of the page's load).
+    events then start within milliseconds of the page's load). ``link_code_ttl``: seconds
+    a pairing code (link by phone number) can be entered.
     """
-
-    def __init__(
-        self,
-        *,
-        qr_interval: float = 20.0,
-        first_qr_interval: float | None = None,
-        max_codes: int = 6,
-        reload_on_logout: bool = True,
-        reload_after_pairing: bool = False,
-        scan_timeout: float = 15.0,
-        query_cache_hit: float = 300.0,
-        query_cache_miss: float = 15.0,
-        reconnect_delay: float = 1.0,
-        boot_delay: float = 0.0,
-    ) -> None:
-        if qr_interval <= 0 or max_codes < 1:
-            raise ValueError("qr_interval must be positive and max_codes at least 1")
-        self.qr_interval = qr_interval
-        self.first_qr_interval = first_qr_interval or qr_interval
-        self.max_codes = max_codes
-        self.reload_on_logout = reload_on_logout
-        self.reload_after_pairing = reload_after_pairing
-        self.scan_timeout = scan_timeout
-        self.query_cache_hit = query_cache_hit
-        self.query_cache_miss = query_cache_miss
-        self.reconnect_delay = reconnect_delay
-        self.boot_delay = boot_delay
-        #: Linked devices by device id (``<phone>:<n>@c.us``).
-        self.devices: dict[str, Device] = {}
-        self.messages: list[SentMessage] = []
-        self.incoming_messages: list[IncomingMessage] = []
-        #: Phone numbers (digits) that are not on WhatsApp.
-        self.not_on_whatsapp: set[str] = set()
-        #: wa-js error codes with which the next sends are refused, one each (``refuse``).
-        self.refusals: list[str] = []
-        self.stats: dict[str, SessionStats] = {}
-        self._pages: dict[str, PageSession] = {}
-        self._codes: dict[str, PendingCode] = {}
-        self._backlog: dict[str, list[dict[str, Any]]] = {}
-        self._offline_until: dict[str, float] = {}
-        self._device_numbers: dict[str, Iterator[int]] = {}
-        self._changed = asyncio.Event()
-        self.app = build_app(self)
 
     # --- the phone (Python API; the HTTP API in _http.py calls these) ------------------
 
@@ -128,28 +90,38 @@ class WhatsAppWebSimulator:
         that code (expired or never shown). ``ConnectionError``: the page went away.
         ``TimeoutError``: the page did not finish within ``scan_timeout`` seconds.
         """
+        page, digits = self._scanned(code, phone)
+        return await _linking.pair(self, page, digits, self.scan_timeout)
+
+    async def fail_scan(self, code: str, phone: str, reason: str = "pairing_failed") -> None:
+        """``phone`` scans ``code`` but the link fails ("Couldn't link device").
+
+        The page goes ``PAIRING``, then back to ``UNPAIRED`` with a new code. Errors as
+        :meth:`scan`'s.
+        """
+        page, _ = self._scanned(code, phone)
+        await _linking.fail_pairing(self, page, reason)
+
+    def _scanned(self, code: str, phone: str) -> tuple[PageSession, str]:
         parts = parse_full_code(code)
         digits = clean_phone(phone)
         pending = self._codes.get(parts.ref)
         page = self._pages.get(pending.page_id) if pending else None
         if pending is None or page is None or pending.full_code != parts.full_code:
             raise LookupError("no page is showing this code (it expired or was never shown)")
-        page.stop_rotation()
-        self._set_code(page, None)
-        numbers = self._device_numbers.setdefault(digits, itertools.count(1))
-        device_id = f"{digits}:{next(numbers)}@c.us"
-        page.pairing = (device_id, digits)
-        future: asyncio.Future[Device] = asyncio.get_running_loop().create_future()
-        page.registered = future
-        await page.send({"type": "paired", "deviceId": device_id, "phone": digits})
-        try:
-            async with asyncio.timeout(self.scan_timeout):
-                return await future
-        except TimeoutError:
-            page.pairing = None
-            raise TimeoutError("the page did not finish pairing in time") from None
-        finally:
-            page.registered = None
+        return page, digits
+
+    def pending_link_codes(self) -> list[PendingLinkCode]:
+        """The pairing codes pages asked for that can be entered now."""
+        return list(self.link_codes.values())
+
+    async def enter_link_code(self, code: str, phone: str) -> Device:
+        """``phone`` enters the pairing ``code`` (``ABCD-EFGH``): its page is linked.
+
+        Then as :meth:`scan`. ``LinkCodeRefused`` (``reason`` ``wrong_code`` or
+        ``expired``): the phone refuses the code. ``ValueError``: not a code or a phone.
+        """
+        return await _linking.enter_link_code(self, code, phone, self.scan_timeout)
 
     def message(self, message_id: str) -> SentMessage | None:
         """A sent message by its serialized id (``true_<chat>_<id>``) or bare key id."""
@@ -308,94 +280,3 @@ class WhatsAppWebSimulator:
         for page in list(self._pages.values()):
             page.stop_rotation()
             await page.ws.close(code=1001, message=b"simulator shutting down")
-
-    # --- used by the page sockets (_socket.py) ------------------------------------------
-
-    def page_config(self) -> dict[str, Any]:
-        return {
-            "queryCacheHitMs": int(self.query_cache_hit * 1000),
-            "queryCacheMissMs": int(self.query_cache_miss * 1000),
-            "reloadOnLogout": self.reload_on_logout,
-            "reloadAfterPairing": self.reload_after_pairing,
-            "reconnectDelayMs": int(self.reconnect_delay * 1000),
-        }
-
-    def _notify(self) -> None:
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
-
-    def _attach(self, page: PageSession) -> None:
-        self._pages[page.id] = page
-        self._notify()
-
-    async def _detach(self, page: PageSession) -> None:
-        page.stop_rotation()
-        self._set_code(page, None)
-        if page.registered is not None and not page.registered.done():
-            page.registered.set_exception(ConnectionError("the page closed before pairing"))
-        self._pages.pop(page.id, None)
-        self._recount()
-
-    def _set_code(self, page: PageSession, code: PendingCode | None) -> None:
-        if page.code is not None:
-            self._codes.pop(page.code.ref, None)
-        page.code = code
-        if code is not None:
-            self._codes[code.ref] = code
-        self._notify()
-
-    async def _login(self, page: PageSession, device: Device, *, resumed: bool) -> None:
-        until = self._offline_until.get(device.phone, 0.0)
-        if asyncio.get_running_loop().time() < until:
-            await page.send({"type": "unavailable"})
-            await page.ws.close(code=1013, message=b"phone offline")
-            return
-        page.device, page.conflict = device, False
-        for other in self._pages.values():
-            if other is not page and other.live and other.device is device:
-                other.conflict = True
-                await other.send({"type": "conflict"})
-        stats = self.stats.setdefault(device.phone, SessionStats(device.phone))
-        stats.logins += 1
-        self._recount()
-        await page.send(
-            {
-                "type": "connected",
-                "deviceId": device.device_id,
-                "phone": device.phone,
-                "resumed": resumed,
-            }
-        )
-        for payload in self._backlog.pop(device.phone, []):
-            await page.send(payload)
-
-    async def _forget_device(
-        self, device: Device, *, reason: str, except_page: PageSession | None = None
-    ) -> None:
-        self.devices.pop(device.device_id, None)
-        for page in list(self._pages.values()):
-            if page.device is device and page is not except_page:
-                page.device, page.conflict = None, False
-                await page.send({"type": "logout", "reason": reason})
-        if not any(d.phone == device.phone for d in self.devices.values()):
-            self._backlog.pop(device.phone, None)
-        self._notify()
-
-    async def _deliver(self, phone: str, payload: dict[str, Any]) -> int:
-        pages = [p for p in self._pages.values() if p.live and p.phone == phone]
-        if not pages:
-            self._backlog.setdefault(phone, []).append(payload)
-            return 0
-        for page in pages:
-            await page.send(payload)
-        return len(pages)
-
-    def _recount(self) -> None:
-        for phone in {p.phone for p in self._pages.values() if p.phone} | set(self.stats):
-            stats = self.stats.setdefault(phone, SessionStats(phone))
-            pages = [p for p in self._pages.values() if p.phone == phone]
-            stats.open = len(pages)
-            stats.live = sum(1 for p in pages if p.live)
-            stats.max_concurrent = max(stats.max_concurrent, stats.open)
-            stats.max_live = max(stats.max_live, stats.live)
-        self._notify()

@@ -75,12 +75,12 @@ class WhatsAppWebSettings(Section):
     wppconnect_token_store: Literal["file", "redis"] = Field(
         "file",
         validation_alias=env("WHATSAPP_WPPCONNECT_TOKEN_STORE"),
-        description="Where sessions keep their login: file = a browser profile directory per tenant under WHATSAPP_WPPCONNECT_TOKEN_FOLDER; redis = that profile also archived (compressed, AES-GCM under HERALD_SECRET_KEY) in Redis, so any worker restores it without a new QR scan.",
+        description="Where sessions keep their login, encrypted at rest either way (the profile archived, compressed, AES-GCM under HERALD_SECRET_KEY; the plaintext profile exists only while the session may run): file = in WHATSAPP_WPPCONNECT_TOKEN_FOLDER/.sealed on this machine; redis = in Redis, so any worker restores it without a new QR scan.",
     )
     wppconnect_token_folder: str = Field(
         "./tokens/wppconnect",
         validation_alias=env("WHATSAPP_WPPCONNECT_TOKEN_FOLDER"),
-        description="Folder of the per-tenant browser profiles (tenant-{id}, mode 0700); relative to the worker's working directory.",
+        description="Folder of the running sessions' browser profiles (tenant-{id}, mode 0700) and of the file store's sealed archives (.sealed/); relative to the worker's working directory.",
     )
     wppconnect_chromium_path: str | None = Field(
         None,

@@ -5,8 +5,10 @@ Rotation, step by step (docs/security.md):
 1. ``herald keygen`` -> the new key; set it as ``HERALD_SECRET_KEY`` and move the old
    one to ``HERALD_PREVIOUS_SECRET_KEYS`` on every worker (they keep reading old records);
 2. ``herald keys rotate`` (same environment): every integration's credentials and every
-   WhatsApp session archive is decrypted with whichever known key made it and written back
-   under the new one; anything no known key opens is listed and the exit code is 1;
+   WhatsApp session archive (in Redis, and the ``file`` store's sealed archives in this
+   machine's WHATSAPP_WPPCONNECT_TOKEN_FOLDER: run it on each worker machine that has one)
+   is decrypted with whichever known key made it and written back under the new one;
+   anything no known key opens is listed and the exit code is 1;
 3. when it reports nothing left under an old key, remove that key from
    ``HERALD_PREVIOUS_SECRET_KEYS``.
 
@@ -17,12 +19,14 @@ reported as ``changed``: run the command again.
 from __future__ import annotations
 
 import argparse
+import asyncio
 from typing import Any
 
 from schemas.settings import Settings
 from streams.cli._support import print_json, redis_client
 from streams.tenancy.crypto import Cipher
 from streams.tenancy.integrations import Reencrypted, reencrypt_integrations
+from streams.whatsapp.sealed import reencrypt_sealed
 from streams.whatsapp.tokens import reencrypt_archives
 
 __all__ = ["register"]
@@ -62,7 +66,14 @@ async def _rotate(args: argparse.Namespace, settings: Settings) -> int:
     async with redis_client(settings) as redis:
         integrations = await reencrypt_integrations(redis, cipher, dry_run=args.dry_run)
         archives = await reencrypt_archives(redis, cipher, dry_run=args.dry_run)
-    sections = [_section("integration", integrations), _section("whatsapp-archive", archives)]
+    sealed = await asyncio.to_thread(
+        reencrypt_sealed, settings.wppconnect_token_folder, cipher, dry_run=args.dry_run
+    )
+    sections = [
+        _section("integration", integrations),
+        _section("whatsapp-archive", archives),
+        _section("whatsapp-sealed-archive", sealed),
+    ]
     if args.json:
         print_json({"keyId": cipher.key_id, "dryRun": args.dry_run, "results": sections})
     else:

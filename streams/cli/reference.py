@@ -43,7 +43,8 @@ is their answer); `worker`, `sandbox` and `demo` log at `LOG_LEVEL`.
 |---|---|
 {codes}
 
-`herald doctor` exits 1 when a check fails (warnings do not change the exit code).
+`herald doctor` exits 1 when a check fails (warnings do not change the exit code);
+`herald whatsapp doctor` likewise, and 3 when Chromium or the wa-js bundle is missing.
 `herald tail` runs until Ctrl-C (SIGINT) or SIGTERM and then exits 0; any other async
 command stopped that way exits 130 after its cleanup.
 

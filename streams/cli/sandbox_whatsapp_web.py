@@ -29,8 +29,9 @@ def register_whatsapp_web_sandbox(services: Any) -> None:
         description=(
             "Serves a page whose window.WPP implements the part of @wppconnect/wa-js that "
             "Herald's WhatsApp Web bridge uses (pairing by QR code, sending, acks, incoming "
-            "messages, logout, conflict), and 'the phone' over HTTP under /phone/: scan a "
-            "code, list sent messages, make acks happen, write to a session. For tests, the "
+            "messages, logout, conflict, pairing codes), and 'the phone' over HTTP under "
+            "/phone/: scan a code (or fail a scan), enter a pairing code, list sent "
+            "messages, make acks happen, write to a session. For tests, the "
             "demo and UI teams building the QR flow without a phone. Open the page on "
             "localhost or 127.0.0.1 (WebCrypto needs a secure context). "
             "See docs/whatsapp-web-simulator.md."
@@ -55,6 +56,12 @@ def register_whatsapp_web_sandbox(services: Any) -> None:
         help="seconds each page loads before its first event, like WhatsApp Web's loading screen",
     )
     web.add_argument(
+        "--link-code-ttl",
+        type=_positive,
+        default=180.0,
+        help="seconds a pairing code (link by phone number) can be entered on the phone",
+    )
+    web.add_argument(
         "--no-reload-on-logout",
         action="store_true",
         help="after a logout show a new code in place instead of navigating to /?post_logout=1",
@@ -75,6 +82,7 @@ async def run_whatsapp_web(args: argparse.Namespace, settings: Settings) -> int:
         reload_on_logout=not args.no_reload_on_logout,
         reload_after_pairing=args.reload_after_pairing,
         boot_delay=max(args.boot_delay, 0.0),
+        link_code_ttl=args.link_code_ttl,
     )
     return await serve_until_interrupted(
         simulator,
@@ -83,6 +91,8 @@ async def run_whatsapp_web(args: argparse.Namespace, settings: Settings) -> int:
             f"WhatsApp Web simulator at {url}/",
             f"  codes shown now:   GET  {url}/phone/pending-codes",
             f'  scan one:          POST {url}/phone/scan {{"code": "...", "phone": "5511999990000"}}',
+            f"  enter a pairing code: POST {url}/phone/link-code "
+            '{"code": "ABCD-EFGH", "phone": "5511999990000"}',
             f"  messages sent:     GET  {url}/phone/messages",
         ],
     )

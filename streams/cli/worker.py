@@ -48,8 +48,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             "the whatsapp worker needs WhatsApp Web enabled",
             "set WHATSAPP_WPPCONNECT_ENABLED=true (and see `herald doctor` for Chromium, wa-js)",
         )
-
-    use_event_loop(settings.event_loop)
+    if args.role == "whatsapp" and settings.secret_key is None:
+        raise UsageError(
+            "the whatsapp worker needs HERALD_SECRET_KEY: session logins are encrypted at "
+            "rest with it, whichever WHATSAPP_WPPCONNECT_TOKEN_STORE",
+            "run `herald keygen` and set HERALD_SECRET_KEY (the same on every worker)",
+        )
 
     async def prepare() -> None:
         await wait_for_kafka(settings, args.broker_wait)
@@ -59,24 +63,29 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     asyncio.run(prepare())
     asyncio.run(migrate_on_start(settings))  # if HERALD_DB_AUTO_MIGRATE (default: SQLite only)
-    herald = create_app(settings, args.role)
+    previous = asyncio.get_event_loop_policy()
+    use_event_loop(settings.event_loop)  # the Faust worker's loops; not the checks' above
+    try:
+        herald = create_app(settings, args.role)
 
-    @herald.app.on_before_shutdown.connect
-    async def _stop_runtime(app: Any, **kwargs: Any) -> None:
-        await herald.runtime.stop()
+        @herald.app.on_before_shutdown.connect
+        async def _stop_runtime(app: Any, **kwargs: Any) -> None:
+            await herald.runtime.stop()
 
-    level = {"warn": "warning"}.get(settings.log_level, settings.log_level)
-    worker = faust.Worker(
-        herald.app,
-        loglevel=level.upper(),
-        logging_config=_logging_config(settings),
-        override_logging=True,
-    )
-    # Faust's terminal spinner sets the root logger to DEBUG so that it can spin on every
-    # record: every library's debug logging (httpcore traces each request) then builds
-    # records for nothing. A worker is a service, not a terminal program: no spinner.
-    worker.spinner = None
-    worker.execute_from_commandline()  # runs until stopped; exits the process itself
+        level = {"warn": "warning"}.get(settings.log_level, settings.log_level)
+        worker = faust.Worker(
+            herald.app,
+            loglevel=level.upper(),
+            logging_config=_logging_config(settings),
+            override_logging=True,
+        )
+        # Faust's terminal spinner sets the root logger to DEBUG so that it can spin on every
+        # record: every library's debug logging (httpcore traces each request) then builds
+        # records for nothing. A worker is a service, not a terminal program: no spinner.
+        worker.spinner = None
+        worker.execute_from_commandline()  # runs until stopped; exits the process itself
+    finally:  # a worker run in-process (tests, tools) leaves the process's loop as it was
+        asyncio.set_event_loop_policy(previous)
     return 0
 
 

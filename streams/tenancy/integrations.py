@@ -64,6 +64,7 @@ from streams.tenancy.validation import check_tenant as _check_tenant
 __all__ = [
     "CAS_HSET",
     "CHANGES_CHANNEL",
+    "REMOVED_CHANNEL",
     "IntegrationError",
     "IntegrationStore",
     "InvalidIntegrationCredentials",
@@ -81,6 +82,10 @@ log = logging.getLogger(__name__)
 #: Redis pub/sub channel: the tenant id is published after its integrations changed, so
 #: that workers' caches (:mod:`streams.tenancy.cache`) forget them at once.
 CHANGES_CHANNEL = "herald:integrations:changed"
+#: Redis pub/sub channel: ``{"tenantId", "provider", "integration"}`` after an integration was removed, so
+#: that what the provider keeps for the tenant goes too (WhatsApp Web sessions:
+#: :mod:`streams.whatsapp.removal`).
+REMOVED_CHANNEL = "herald:integrations:removed"
 _MAX_WATCH_RETRIES = 32
 
 
@@ -313,6 +318,8 @@ class IntegrationStore:
                 raise IntegrationError(f"too much concurrent change to {tenant_id}'s integrations")
         await self._drop_index_entries(tenant_id, builtins.set(record.get("indexKeys", [])))
         await self._redis.publish(CHANGES_CHANNEL, tenant_id)
+        removed = {"tenantId": tenant_id, "provider": provider, "integration": name}
+        await self._redis.publish(REMOVED_CHANNEL, orjson.dumps(removed))
         log.info(
             "integration removed",
             extra={"tenant_id": tenant_id, "provider": provider, "integration": name},

@@ -28,7 +28,7 @@ from schemas.whatsapp import CommandName, SessionCommand
 from streams.pipeline.ratelimit import TokenBucket
 from streams.tenancy.auth import TenantKeys
 from streams.webhooks import WebhookResponse
-from streams.whatsapp.endpoints import SessionEndpoints
+from streams.whatsapp.endpoints import MAX_PAIRING_BODY, SessionEndpoints
 from streams.whatsapp.feed import SessionFeed
 from streams.whatsapp.live import SSE_HEADERS, LiveEvents, LiveStream, StreamSlots
 from streams.whatsapp.naming import SessionRef
@@ -108,6 +108,7 @@ def register(app: faust.App, runtime: Runtime) -> None:
                     qr_reads_per_minute=runtime.settings.wppconnect_qr_reads_per_minute,
                     select=select,
                     list_sessions=sessions,
+                    pairing_timeout=runtime.settings.wppconnect_call_timeout_seconds * 2 + 15,
                 )
             )
         return endpoints[0]
@@ -177,3 +178,15 @@ def register(app: faust.App, runtime: Runtime) -> None:
         app.page(f"/webhooks/wppconnect/session/{{tenant_id}}/{command.value}")(
             command_view(command)
         )
+
+    @app.page("/webhooks/wppconnect/session/{tenant_id}/pairing-code")
+    class WPPConnectPairingCode(View):
+        async def post(self, request: Request, tenant_id: str) -> Response:
+            handlers = await current()
+            declared = request.headers.get("Content-Length", "")
+            too_large = declared.isdigit() and int(declared) > MAX_PAIRING_BODY
+            body = None if too_large else await request.read()
+            answer = await handlers.pairing_code(
+                tenant_id, headers(request), body, session_param(request)
+            )
+            return _reply(self, answer)

@@ -242,6 +242,8 @@ class PlaywrightDriver:
         self._died = False  # the browser or page went away without being asked to
         self._clean: bool | None = None  # how the close went, once closed
         self._timeout = launcher.settings.wppconnect_call_timeout_seconds
+        #: The HTTP status of the last load of WhatsApp Web (``herald whatsapp doctor``).
+        self.response_status: int | None = None
 
     @property
     def page(self) -> Page | None:
@@ -318,7 +320,8 @@ class PlaywrightDriver:
                 "framenavigated",
                 lambda frame: self._emit("page.navigated") if frame == page.main_frame else None,
             )
-            await page.goto(self.spec.url, wait_until="domcontentloaded")
+            response = await page.goto(self.spec.url, wait_until="domcontentloaded")
+            self.response_status = response.status if response is not None else None
         except PlaywrightError as exc:
             await self.close()
             raise _classify(exc, "opening WhatsApp Web") from exc

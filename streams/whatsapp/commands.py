@@ -6,7 +6,9 @@ command is for the tenant's default session.
 ``connect`` starts the tenant's session (a QR code follows if it is not paired),
 ``disconnect`` closes its browser and keeps the pairing, ``logout`` logs out on
 WhatsApp and deletes the token, ``status`` re-publishes the session's status and
-state. The worker that owns the tenant (its ``whatsapp.dispatch`` partition, which
+state, ``pairingCode`` asks the session for a code to link ``phone`` by phone number
+and leaves the answer in Redis for the endpoint that asked (``requestId``). The worker
+that owns the tenant (its ``whatsapp.dispatch`` partition, which
 is the same partition number of this topic) executes them. Records that are not a
 command go to the dead-letter topic, byte for byte; nothing here raises into Faust.
 """
@@ -21,6 +23,7 @@ from pydantic import ValidationError
 
 from schemas import DeadLetterInfo, DeadLetterReason
 from schemas._base import TENANT_ID_PATTERN
+from schemas.errors import HeraldError, ProviderError, RetryableError
 from schemas.whatsapp import CommandName, SessionCommand, SessionStateEvent
 from streams.pipeline.decode import DeadLetter, RawRecord
 from streams.pipeline.inflight import InFlight
@@ -81,8 +84,22 @@ def decode_command(record: RawRecord) -> SessionCommand | DeadLetter:
             return _dead(
                 record, DeadLetterReason.INVALID_COMMAND, "sessionName must be 1 to 64 characters"
             )
+        if "command" not in fields and ("phone" in fields or _needs_phone(exc)):
+            return _dead(
+                record,
+                DeadLetterReason.INVALID_COMMAND,
+                "pairingCode needs a phone of 8 to 15 digits (no +, no leading zero)",
+            )
+        if "command" not in fields and fields:
+            named = ", ".join(sorted(fields))
+            return _dead(record, DeadLetterReason.INVALID_COMMAND, f"invalid {named}")
         names = ", ".join(c.value for c in CommandName)
         return _dead(record, DeadLetterReason.INVALID_COMMAND, f"command must be one of {names}")
+
+
+def _needs_phone(exc: ValidationError) -> bool:
+    """The error is the model's "the pairingCode command needs a phone"."""
+    return any("needs a phone" in str(e.get("msg", "")) for e in exc.errors(include_input=False))
 
 
 class CommandProcessor:
@@ -134,6 +151,8 @@ class CommandProcessor:
                 await self.sessions.close(await self._sid(command), "disconnect")
             elif command.command == CommandName.LOGOUT:
                 await self.sessions.close(await self._sid(command), "logout", logout=True)
+            elif command.command == CommandName.PAIRING_CODE:
+                await self._pairing_code(command, partition)
             else:
                 await self._status(command)
         except Rejection as exc:
@@ -141,12 +160,39 @@ class CommandProcessor:
         except Exception:
             log.exception("session command failed", extra={"tenant_id": tenant})
 
-    async def _connect(self, command: SessionCommand, partition: int | None) -> None:
+    async def _connect(self, command: SessionCommand, partition: int | None) -> str:
+        """Start the session the command means; its session id."""
         credentials, ref = await select_session(
             command.tenant_id, command.session_name, self.lookups, self.integrations
         )
         options = options_for(self.sessions.settings, credentials)
         await self.sessions.ensure(ref.sid, options, partition=partition, is_default=ref.is_default)
+        return ref.sid
+
+    async def _pairing_code(self, command: SessionCommand, partition: int | None) -> None:
+        """Start the session if needed, ask it for a pairing code, leave the answer."""
+        tenant, phone = command.tenant_id, command.phone or ""
+        result: dict[str, object]
+        try:
+            sid = await self._connect(command, partition)
+            session = self.sessions.get(sid)
+            if session is None:
+                raise RetryableError("session_closed", "the session did not start")
+            timeout = self.sessions.settings.wppconnect_call_timeout_seconds
+            link = await session.request_link_code(phone, timeout=timeout)
+            result = {"pairingCode": link.code, "expiresAt": link.expires_at.isoformat()}
+        except (ProviderError, Rejection) as exc:
+            log.warning("no pairing code", extra={"tenant_id": tenant, "code": exc.code})
+            error: dict[str, object] = {"code": exc.code, "message": exc.message}
+            error["retryable"] = isinstance(exc, HeraldError) and exc.retryable
+            if isinstance(exc, RetryableError) and exc.retry_after:
+                error["retryAfter"] = exc.retry_after
+            result = {"error": error}
+        except Exception:
+            log.exception("pairing code request failed", extra={"tenant_id": tenant})
+            result = {"error": {"code": "internal_error", "message": "the worker failed"}}
+        if command.request_id:
+            await self.events.store.put_link_result(tenant, command.request_id, result)
 
     async def _sid(self, command: SessionCommand) -> str:
         """The session id the command means; the tenant's first session when the tenant

@@ -23,6 +23,7 @@ from streams.whatsapp.lease import Lease
 from streams.whatsapp.naming import tenant_of
 from streams.whatsapp.options import (
     COMMIT_SECONDS,
+    LinkCode,
     SessionHooks,
     SessionListener,
     SessionOptions,
@@ -119,6 +120,14 @@ class SessionCore:
         self._timers: dict[str, asyncio.Task[None]] = {}
         self._actions: dict[str, Callable[[], Awaitable[None]]] = {}
         self._last_code: str | None = None
+        #: Set once the run's page reported whether it is logged in (``_on_ready``).
+        self._loaded = asyncio.Event()
+        self.link_codes = 0  # pairing codes (link by phone number) shown by this run
+        self._link_phone: str | None = None
+        #: The latest pairing code of this run (``linkcode.py``).
+        self.current_link: LinkCode | None = None
+        #: The page went PAIRING (a phone scanned, or entered a code) and has not linked yet.
+        self._scan_started = False
         self._authenticated = False
         self._reconnects = 0
         self._logging_out = False

@@ -8,6 +8,11 @@
   worker owning the session runs it.
 * ``GET /webhooks/wppconnect/session/{tenantId}/events``: server-sent events for all the
   tenant's sessions (:mod:`streams.whatsapp.live`; :meth:`SessionEndpoints.sessions`).
+* ``POST /webhooks/wppconnect/session/{tenantId}/pairing-code`` ``{"phone": "+55..."}``:
+  link by phone number. A ``pairingCode`` command goes to the owning worker, which starts
+  the session if needed, asks WhatsApp Web for a code and leaves its answer in Redis;
+  this endpoint waits for it: 200 ``{"pairingCode": "ABCD-EFGH", "expiresAt": ...}``.
+  Rate limited per tenant (429 with Retry-After).
 
 Which session: the optional query parameter ``session`` (a ``sessionName``) picks one of
 the tenant's sessions; without it, the tenant's default session (the one a request
@@ -22,7 +27,10 @@ carry an API key of that tenant with the ``session`` scope (``herald apikeys cre
 
 from __future__ import annotations
 
+import asyncio
 import math
+import re
+import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -38,10 +46,29 @@ from streams.webhooks import WebhookResponse
 from streams.whatsapp.naming import SessionRef
 from streams.whatsapp.store import SessionStore
 
-__all__ = ["QR_BURST", "SessionEndpoints", "SessionLister", "SessionSelector", "json_answer"]
+__all__ = [
+    "MAX_PAIRING_BODY",
+    "PAIRING_BURST",
+    "PAIRING_PER_MINUTE",
+    "QR_BURST",
+    "SessionEndpoints",
+    "SessionLister",
+    "SessionSelector",
+    "json_answer",
+]
 
 #: QR reads a tenant may make at once before the per-minute rate applies.
 QR_BURST = 5
+#: Pairing-code requests a tenant may make at once, then per minute (WhatsApp itself
+#: refuses numbers that ask for many codes).
+PAIRING_BURST = 3
+PAIRING_PER_MINUTE = 6.0
+#: The largest pairing-code request body.
+MAX_PAIRING_BODY = 4096
+_PHONE = re.compile(r"^[1-9][0-9]{7,14}$")
+_PHONE_SPELLING = re.compile(r"^\+?[0-9 ().-]{8,32}$")
+#: Answers that are the caller's doing (permanent), by code; any other permanent one: 409.
+_PERMANENT_STATUS = {"invalid_phone": 400, "already_linked": 409}
 
 CommandProducer = Callable[[SessionCommand], Awaitable[None]]
 #: ``(tenant id, sessionName or None) -> the session``; raises :class:`Rejection`.
@@ -69,6 +96,8 @@ class SessionEndpoints:
     #: Lists a tenant's sessions (the event stream follows them all); ``None``: the
     #: tenant's first session only.
     list_sessions: SessionLister | None = None
+    #: Seconds to wait for the owning worker's pairing code (it may start a browser).
+    pairing_timeout: float = 75.0
 
     async def authorize(self, tenant_id: str, headers: Mapping[str, str]) -> WebhookResponse | None:
         """``None`` if the request carries a ``session`` key of ``tenant_id``, else the answer
@@ -172,3 +201,86 @@ class SessionEndpoints:
         if ref.session_name is not None:
             body["sessionName"] = ref.session_name
         return json_answer(202, body)
+
+    async def pairing_code(
+        self,
+        tenant_id: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        session: str | None = None,
+    ) -> WebhookResponse:
+        """``body`` ``None``: larger than :data:`MAX_PAIRING_BODY` (413)."""
+        ref = await self.locate(tenant_id, headers, session)
+        if isinstance(ref, WebhookResponse):
+            return ref
+        if body is None or len(body) > MAX_PAIRING_BODY:
+            return json_answer(413, {"error": f"the body is larger than {MAX_PAIRING_BODY} bytes"})
+        phone = _phone(body)
+        if phone is None:
+            return json_answer(
+                400, {"error": 'the body must be {"phone": "+<country><number>"} (8 to 15 digits)'}
+            )
+        wait = await self.bucket.take(
+            f"wppconnect-pairing:{tenant_id}", rate=PAIRING_PER_MINUTE / 60.0, burst=PAIRING_BURST
+        )
+        if wait > 0:
+            retry_after = str(max(1, math.ceil(wait)))
+            return json_answer(
+                429, {"error": "too many pairing codes"}, {"Retry-After": retry_after}
+            )
+        request_id = secrets.token_urlsafe(16)
+        await self.commands(
+            SessionCommand(
+                tenant_id=tenant_id,
+                command=CommandName.PAIRING_CODE,
+                session_name=session.strip() if session and session.strip() else None,
+                phone=phone,
+                request_id=request_id,
+            )
+        )
+        result = await self._link_result(tenant_id, request_id)
+        if result is None:
+            return json_answer(504, {"error": "no WhatsApp worker answered in time; try again"})
+        error = result.get("error")
+        if isinstance(error, dict):
+            return _link_error(error)
+        answer = {"pairingCode": result.get("pairingCode"), "expiresAt": result.get("expiresAt")}
+        return json_answer(200, answer, {"Cache-Control": "no-store"})
+
+    async def _link_result(self, tenant_id: str, request_id: str) -> dict[str, Any] | None:
+        """The owning worker's answer, polled (no Redis connection held while waiting)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.pairing_timeout
+        delay = 0.05
+        while True:
+            result = await self.store.take_link_result(tenant_id, request_id)
+            if result is not None:
+                return result
+            left = deadline - loop.time()
+            if left <= 0:
+                return None
+            await asyncio.sleep(min(delay, left))
+            delay = min(delay * 2, 0.5)
+
+
+def _phone(body: bytes) -> str | None:
+    """The digits of ``{"phone": ...}``: E.164, spelled with +, spaces, dashes or brackets."""
+    try:
+        data = orjson.loads(body or b"null")
+    except orjson.JSONDecodeError:
+        return None
+    raw = data.get("phone") if isinstance(data, dict) else None
+    if not isinstance(raw, str) or not _PHONE_SPELLING.match(raw.strip()):
+        return None
+    digits = re.sub(r"\D", "", raw)
+    return digits if _PHONE.match(digits) else None
+
+
+def _link_error(error: dict[str, Any]) -> WebhookResponse:
+    code = str(error.get("code") or "error")
+    body = {"error": str(error.get("message") or code), "code": code}
+    if error.get("retryable"):
+        after = error.get("retryAfter")
+        seconds = max(1, math.ceil(after)) if isinstance(after, int | float) else 5
+        return json_answer(503, body, {"Retry-After": str(seconds)})
+    return json_answer(_PERMANENT_STATUS.get(code, 409), body)

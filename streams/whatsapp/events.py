@@ -32,6 +32,7 @@ from streams.whatsapp.store import LOGGED_IN, SessionStore, qr_ref
 
 if TYPE_CHECKING:
     from streams.platform.topics import Topics
+    from streams.whatsapp.options import LinkCode
     from streams.whatsapp.session import WhatsAppSession
 
 __all__ = ["FaustWhatsAppSink", "MemoryWhatsAppSink", "SessionEvents", "WhatsAppSink", "qr_url"]
@@ -209,6 +210,21 @@ class SessionEvents:
 
     async def on_qr_cleared(self, session: WhatsAppSession) -> None:
         await self.store.clear_qr(session.sid)
+
+    async def on_link_code(self, session: WhatsAppSession, code: LinkCode) -> None:
+        """A pairing code (link by phone number): on ``whatsapp.qr``, without a QR code."""
+        full = self.qr_publish == "full"
+        await self.sink.qr(
+            QrCodeEvent(
+                tenant_id=session.tenant_id,
+                session=session.name,
+                session_name=_label(session),
+                pairing_code=code.code if full else None,
+                phone=code.phone,
+                expires_at=code.expires_at,
+                attempts=code.attempts,
+            )
+        )
 
     async def on_ack(self, session: WhatsAppSession, ack: int, ids: list[str]) -> None:
         outcome = ack_outcome(ack)

@@ -156,6 +156,8 @@ class HealingMixin(SessionCore):
         self.login_kept = False  # the new page says whether its profile is logged in
         self.authenticated_at = None
         self._last_code = None
+        self._loaded = asyncio.Event()  # a pairing-code request waits for the new page
+        self.current_link = None
         self._suspect = 0
         driver = self._new_driver()
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -22,6 +23,7 @@ __all__ = [
     "SESSION_CONFLICT",
     "SESSION_FAILED",
     "SESSION_WRONG_NUMBER",
+    "LinkCode",
     "SessionHooks",
     "SessionListener",
     "SessionOptions",
@@ -96,6 +98,16 @@ class SessionOptions:
     expected_phone: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class LinkCode:
+    """A pairing code for linking by phone number (``linkcode.py``)."""
+
+    code: str  # as shown to people: ABCD-EFGH
+    phone: str | None  # the number being linked (digits); None if the page did not say
+    expires_at: datetime
+    attempts: int  # pairing codes this run has shown
+
+
 class SessionListener(Protocol):
     """Where a session's events go (Redis, Kafka, status updates)."""
 
@@ -110,6 +122,8 @@ class SessionListener(Protocol):
     async def on_qr(self, session: WhatsAppSession, qr: QrCode) -> None: ...
 
     async def on_qr_cleared(self, session: WhatsAppSession) -> None: ...
+
+    async def on_link_code(self, session: WhatsAppSession, code: LinkCode) -> None: ...
 
     async def on_ack(self, session: WhatsAppSession, ack: int, ids: list[str]) -> None: ...
 

@@ -48,6 +48,8 @@ from streams.whatsapp.options import (
 
 __all__ = ["BLOCKING_STATES", "PairingMixin"]
 
+_UNPAIRED = (ConnectionState.UNPAIRED, ConnectionState.UNPAIRED_IDLE)
+
 #: States in which WhatsApp refuses the session: messages waiting for it fail at once.
 BLOCKING_STATES = frozenset(
     {
@@ -70,6 +72,7 @@ class PairingMixin(SessionCore):
     async def _on_ready(self, snap: dict[str, Any]) -> None:
         """A document's bridge is subscribed: the first load of a run, or a reload."""
         first = self.phase == SessionPhase.STARTING
+        self._loaded.set()
         if snap.get("authenticated"):
             self._authenticated = True
             if first:
@@ -128,6 +131,7 @@ class PairingMixin(SessionCore):
         self._cancel_timer("pairing")
         if self.blocked is not None and self.blocked.code == NOT_AUTHENTICATED:
             self._unblock()
+        self._scan_started = False
         if self.phase in (SessionPhase.STARTING, SessionPhase.PAIRING):
             self.authenticated_at = self._clock()
             await self._keep_login()  # before qrReadSuccess is reported: on disk first
@@ -206,10 +210,27 @@ class PairingMixin(SessionCore):
             self._block(
                 RetryableError(SESSION_BLOCKED, f"WhatsApp Web reports {state.value} for it")
             )
+        elif state == ConnectionState.PAIRING and not self._authenticated:
+            self._scan_started = True  # a phone scanned (or entered a code): linking
+        elif state in _UNPAIRED and self._scan_started and not self._authenticated:
+            await self._scan_failed(state)
+            if state == ConnectionState.UNPAIRED_IDLE:
+                self._start_timer("refresh", 1, self._refresh_qr)
         elif state == ConnectionState.UNPAIRED_IDLE and not self._authenticated:
             self._start_timer("refresh", 1, self._refresh_qr)
         elif state == ConnectionState.UNPAIRED and self._authenticated:
             await self._on_logout("unpaired")
+
+    async def _scan_failed(self, state: ConnectionState) -> None:
+        """PAIRING went back to unpaired without a login: WPPConnect's ``qrReadFail``.
+
+        The session stays in pairing (the page shows a new code; ``autoClose`` still runs).
+        """
+        self._scan_started = False
+        if self.phase not in (SessionPhase.STARTING, SessionPhase.PAIRING):
+            return
+        self._log("the phone could not link this session", logging.WARNING, state=state.value)
+        await self._status(SessionStatus.QR_READ_FAIL, f"linking failed: back to {state.value}")
 
     async def _wrong_number(self) -> bool:
         """Logged in by another number than the integration's ``phoneNumberId``: reported

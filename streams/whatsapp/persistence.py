@@ -11,7 +11,8 @@ a good archive:
   worker can restore it;
 * periodically while it runs (``upkeep.py``);
 * when it closes: the closed profile -- complete after a clean close; after a browser
-  death, what was on disk, if the login was.
+  death, what was on disk, if the login was. Once that archive is stored, the plaintext
+  profile is removed (``TokenStore.forget_local``): at rest the login is only encrypted.
 
 The lease is released after the closing archive. Archive writes are fenced by the lease
 (``tokens.py``).
@@ -75,7 +76,9 @@ class Archiver:
             return
         if session.logged_in_at_close and not session.token_deleted:
             try:
-                await self._save(session, lease)
+                if await self._save(session, lease):
+                    # Sealed: the plaintext profile does not outlive the run (sealed.py).
+                    await self.tokens.forget_local(session.tenant_id)
             except Exception:
                 log.exception("session token not archived", extra={"tenant_id": session.sid})
         if lease is not None and self.leases is not None:
@@ -93,12 +96,12 @@ class Archiver:
         except Exception:
             log.exception("session snapshot failed", extra={"tenant_id": session.sid})
 
-    async def _save(self, session: WhatsAppSession, lease: Lease | None) -> None:
+    async def _save(self, session: WhatsAppSession, lease: Lease | None) -> bool:
         async with session.snapshot_lock:
             session.last_snapshot = asyncio.get_running_loop().time()
             info = await self.tokens.save(session.sid, lease)
         if info is None:
-            return
+            return False
         session.token_bytes = info.stored_bytes
         metrics().snapshots.add(1)
         log.info(
@@ -111,3 +114,4 @@ class Archiver:
                 "key_id": info.key_id,
             },
         )
+        return True

@@ -13,7 +13,8 @@ from schemas import Settings
 from streams.pipeline.processor import EventSink
 from streams.platform.metrics import configure, metrics
 from streams.platform.runtime import Runtime
-from streams.tenancy.crypto import Cipher, MissingSecretKey
+from streams.tenancy.crypto import MissingSecretKey
+from streams.tenancy.integrations import IntegrationStore
 from streams.whatsapp.browser import BrowserLauncher
 from streams.whatsapp.commands import CommandProcessor
 from streams.whatsapp.dispatch import DispatchProcessor
@@ -22,8 +23,10 @@ from streams.whatsapp.events import FaustWhatsAppSink, SessionEvents, WhatsAppSi
 from streams.whatsapp.feed import PublishingSink
 from streams.whatsapp.lease import LeaseManager
 from streams.whatsapp.manager import SessionManager
+from streams.whatsapp.removal import RemovalFollower
+from streams.whatsapp.sealed import SealedFileTokenStore
 from streams.whatsapp.store import SessionStore
-from streams.whatsapp.tokens import FileTokenStore, RedisTokenStore, TokenStore
+from streams.whatsapp.tokens import RedisTokenStore, TokenStore
 from streams.whatsapp.upkeep import Upkeep
 
 if TYPE_CHECKING:
@@ -108,6 +111,12 @@ class WhatsAppRuntime(Runtime):
                 lookups=self.lookups,
                 integrations=self.integrations,
             )
+            # Uncached: the removal must not be judged by a cache not yet invalidated.
+            uncached = IntegrationStore(self.redis, self.cipher)
+            self.removals = RemovalFollower(self.redis, uncached, self.sessions, self.session_store)
+            self._removal_feed = asyncio.create_task(
+                self.removals.follow(), name="whatsapp-integration-removals"
+            )
             self._wa_started = True
 
     async def assign(self, partitions: set[int]) -> None:
@@ -134,21 +143,23 @@ class WhatsAppRuntime(Runtime):
             log.info("sessions handed over on rebalance", extra={"tenants": moved[:50]})
 
     def _token_store(self) -> TokenStore:
+        """Either store keeps logins encrypted at rest, so either needs the secret key."""
         folder = self.settings.wppconnect_token_folder
-        if self.settings.wppconnect_token_store != "redis":
-            return FileTokenStore(folder)
-        try:
-            cipher = Cipher.from_settings(self.settings)
-        except MissingSecretKey as exc:
+        store = self.settings.wppconnect_token_store
+        if self.cipher is None:
             raise MissingSecretKey(
-                "WHATSAPP_WPPCONNECT_TOKEN_STORE=redis encrypts the session archives: "
-                "set HERALD_SECRET_KEY (`herald keygen`)"
-            ) from exc
-        return RedisTokenStore(folder, self.redis, cipher)
+                f"WHATSAPP_WPPCONNECT_TOKEN_STORE={store} encrypts the session logins at "
+                "rest: set HERALD_SECRET_KEY (`herald keygen`)"
+            )
+        if store != "redis":
+            return SealedFileTokenStore(folder, self.cipher)
+        return RedisTokenStore(folder, self.redis, self.cipher)
 
     async def stop(self) -> None:
         if self._wa_started:
             self.dispatcher.stopping = True
+            self._removal_feed.cancel()
+            await asyncio.gather(self._removal_feed, return_exceptions=True)
             await self.upkeep.stop()
             metrics().remove_source(self.sessions.gauges)
             await self.sessions.close_all()

@@ -3,7 +3,8 @@
 Phases of a run (a run = from ``start()`` to its close, possibly over several browsers)::
 
     STARTING --isLogged--> SYNCING --main ready (inChat)--> READY
-        \\--notLogged--> PAIRING --QR scanned (qrReadSuccess)--> SYNCING
+        \\--notLogged--> PAIRING --QR scanned or code entered (qrReadSuccess)--> SYNCING
+                             \\--a failed link (qrReadFail)--> PAIRING
     any --page crashed / browser lost / watchdog--> RECOVERING --backoff--> STARTING
     any --autoClose / logout / UNPAIRED / too many restarts / close()--> CLOSED
 
@@ -12,7 +13,7 @@ WPPConnect's ``statusFind`` statuses and WhatsApp Web's socket states go to the
 messages. Events from the page are handled one at a time, in order, by a pump task;
 calls into the page are serialized by a lock. The parts live in their own modules:
 the shared state and shutdown (``core.py``), pairing and connection states
-(``pairing.py``), the watchdog and reopening (``healing.py``). A watchdog task checks the page every
+(``pairing.py``), linking by phone number (``linkcode.py``), the watchdog and reopening (``healing.py``). A watchdog task checks the page every
 ``watchdog_interval_ms`` (``healing.py``); a dead page is reopened from the token store
 with bounded exponential backoff while waiting messages keep waiting, and after
 ``max_restarts`` failures in a row the session is given up (``sessionFailed``). A
@@ -32,6 +33,7 @@ from providers._exceptions import RetryableError
 from schemas.whatsapp import SessionStatus
 from streams.whatsapp.driver import DriverError
 from streams.whatsapp.healing import HealingMixin
+from streams.whatsapp.linkcode import LinkCodeMixin
 from streams.whatsapp.options import (
     DISCONNECTED,
     FINAL_CLOSE_CODES,
@@ -42,7 +44,6 @@ from streams.whatsapp.options import (
     SessionOptions,
     SessionPhase,
 )
-from streams.whatsapp.pairing import PairingMixin
 
 __all__ = [
     "DISCONNECTED",
@@ -59,7 +60,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class WhatsAppSession(PairingMixin, HealingMixin):
+class WhatsAppSession(LinkCodeMixin, HealingMixin):
     """One tenant's session: its runs, and the event pump that drives the parts."""
 
     async def start(self, options: SessionOptions) -> None:
@@ -78,7 +79,10 @@ class WhatsAppSession(PairingMixin, HealingMixin):
         self.login_kept = False
         self.authenticated_at = None
         self.closed_cleanly = None
-        self._last_code = None
+        self._last_code = self._link_phone = self.current_link = None
+        self.link_codes = 0
+        self._scan_started = False
+        self._loaded = asyncio.Event()
         self._authenticated = False
         self._unblock()
         self._logging_out = False
@@ -195,6 +199,8 @@ class WhatsAppSession(PairingMixin, HealingMixin):
             await self._on_ready(payload if isinstance(payload, dict) else {})
         elif name == "conn.auth_code_change":
             await self._on_auth_code(payload)
+        elif name == "conn.link_code_change":
+            await self._on_link_code_change(payload)
         elif name == "conn.authenticated":
             await self._on_authenticated()
         elif name == "conn.main_ready":

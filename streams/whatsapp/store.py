@@ -1,5 +1,7 @@
 """Session state in Redis, readable by every worker.
 
+``wppconnect:pairing:{tenantId}:{requestId}``: the owning worker's answer to one
+pairing-code request (link by phone number), encrypted, for two minutes, read once.
 ``wppconnect:qr:{tenantId}`` (the seed's key): the current QR JSON, AES-GCM encrypted
 under ``HERALD_SECRET_KEY`` and bound to the tenant (whoever reads a QR first can link the
 tenant's number to their phone), living no longer than the QR code itself; without a
@@ -25,7 +27,7 @@ from schemas.whatsapp import QrCode
 from streams.tenancy.crypto import Cipher, CryptoError
 from streams.whatsapp.naming import tenant_of
 
-__all__ = ["LOGGED_IN", "SessionStore", "qr_key", "qr_ref", "session_key"]
+__all__ = ["LOGGED_IN", "SessionStore", "pairing_key", "qr_key", "qr_ref", "session_key"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,11 @@ def qr_key(tenant_id: str) -> str:
 
 def session_key(tenant_id: str) -> str:
     return f"wppconnect:session:{tenant_id}"
+
+
+def pairing_key(tenant_id: str, request_id: str) -> str:
+    """The answer to one pairing-code request, left by the owning worker for the endpoint."""
+    return f"wppconnect:pairing:{tenant_id}:{request_id}"
 
 
 def qr_ref(url_code: str) -> str:
@@ -87,6 +94,34 @@ class SessionStore:
         if isinstance(data.get("urlCode"), str):
             data["qrRef"] = qr_ref(data["urlCode"])
         return data
+
+    async def put_link_result(
+        self, tenant_id: str, request_id: str, result: dict[str, Any], ttl_ms: int = 120_000
+    ) -> None:
+        """Leave the answer to a pairing-code request (encrypted when there is a key)."""
+        raw = orjson.dumps(result)
+        aad = pairing_key(tenant_id, request_id).encode()
+        value = self._cipher.encrypt(raw, aad) if self._cipher is not None else raw.decode()
+        await self._redis.set(pairing_key(tenant_id, request_id), value, px=ttl_ms)
+
+    async def take_link_result(self, tenant_id: str, request_id: str) -> dict[str, Any] | None:
+        """The answer to a pairing-code request, once (it is deleted as it is read)."""
+        key = pairing_key(tenant_id, request_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.get(key)
+            pipe.delete(key)
+            raw, _ = await pipe.execute()
+        if raw is None:
+            return None
+        try:
+            text = _s(raw)
+            data = orjson.loads(
+                self._cipher.decrypt(text, key.encode()) if self._cipher is not None else text
+            )
+        except (CryptoError, orjson.JSONDecodeError):
+            log.warning("pairing code answer unreadable", extra={"tenant_id": tenant_id})
+            return {"error": {"code": "unreadable", "message": "the answer could not be read"}}
+        return data if isinstance(data, dict) else None
 
     async def record_status(
         self,
@@ -149,6 +184,11 @@ class SessionStore:
             mapping["tokenBytes"] = token_bytes
         if mapping:
             await self._redis.hset(session_key(tenant_id), mapping=mapping)
+
+    async def forget(self, tenant_id: str) -> None:
+        """Delete the tenant's session keys (its integration was removed)."""
+        await self._redis.delete(session_key(tenant_id))
+        await self._redis.delete(qr_key(tenant_id))  # one key per command: cluster slots
 
     async def get_session(self, tenant_id: str) -> dict[str, Any] | None:
         raw = await self._redis.hgetall(session_key(tenant_id))

@@ -106,10 +106,20 @@ class TokenStore(Protocol):
         """Store the local profile (fenced by ``lease``); ``None`` if nothing was stored."""
         ...
 
+    async def forget_local(self, tenant_id: str) -> bool:
+        """Remove the local (plaintext) profile if it is exactly what is stored, encrypted."""
+        ...
+
+    async def has_login(self, tenant_id: str) -> bool:
+        """Whether a start of the session would find a stored login to restore."""
+        ...
+
     async def delete(self, tenant_id: str) -> bool: ...
 
 
 class FileTokenStore:
+    """The bare local profiles, in the clear (tests; the worker's stores seal them)."""
+
     kind = "file"
 
     def __init__(self, folder: str | Path) -> None:
@@ -137,6 +147,12 @@ class FileTokenStore:
 
     async def save(self, tenant_id: str, lease: Lease | None) -> ArchiveInfo | None:
         return None
+
+    async def forget_local(self, tenant_id: str) -> bool:
+        return False  # nothing else holds the login
+
+    async def has_login(self, tenant_id: str) -> bool:
+        return self.exists(tenant_id)
 
     async def delete(self, tenant_id: str) -> bool:
         """Remove the tenant's profile (``deleteToken``); ``False`` if there was none."""
@@ -301,6 +317,19 @@ class RedisTokenStore(FileTokenStore):
             files=packed.files,
             key_id=self._cipher.key_id,
         )
+
+    async def has_login(self, tenant_id: str) -> bool:
+        if await self._redis.exists(token_key(tenant_id)):  # one key per command: slots
+            return True
+        return bool(await self._redis.exists(legacy_token_key(tenant_id)))
+
+    async def forget_local(self, tenant_id: str) -> bool:
+        """Remove the local profile if it is exactly the stored archive (after a close)."""
+        stored_id = await self._redis.hget(token_key(tenant_id), "id")
+        if stored_id is None or self._marker(tenant_id) != _text(stored_id):
+            return False
+        await asyncio.to_thread(shutil.rmtree, self.path(tenant_id), True)
+        return True
 
     async def delete(self, tenant_id: str) -> bool:
         """Remove the archive and the local profile, and leave a tombstone (see ``restore``)."""

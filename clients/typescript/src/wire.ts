@@ -30,18 +30,21 @@ url: string
 export type Status = ("accepted" | "sent" | "delivered" | "read" | "failed" | "rejected" | "retrying")
 export type DeadLetterReason = ("too_large" | "not_utf8" | "not_json" | "not_an_object" | "missing_id" | "missing_tenant" | "invalid_tenant" | "invalid_command")
 /**
- * WPPConnect's ``statusFind`` statuses.
+ * WPPConnect's ``statusFind`` statuses that Herald emits, spelled as WPPConnect does.
  * 
- * The seed (and WPPConnect's own comments) spell one of them ``desconnectedMobile``:
- * Herald emits ``disconnectedMobile`` and accepts the seed's spelling as an alias
- * (:data:`STATUS_ALIASES`).
+ * WPPConnect (and the seed) spell the phone's logout ``desconnectedMobile``: so does
+ * Herald; the dictionary spelling ``disconnectedMobile`` is accepted on input as an alias
+ * (:data:`STATUS_ALIASES`). WPPConnect's ``qrReadError`` and ``serverClose`` are not
+ * emitted: a page that cannot be read after a scan is ``browserClose`` with a restart
+ * (docs/whatsapp-sessions.md), and WhatsApp's server closing the link is the ``TIMEOUT``
+ * connection state.
  */
-export type SessionStatus = ("isLogged" | "notLogged" | "qrReadSuccess" | "qrReadFail" | "qrReadError" | "browserClose" | "autocloseCalled" | "disconnectedMobile" | "deleteToken" | "inChat" | "phoneNotConnected" | "serverClose" | "sessionFailed" | "sessionRefused" | "wrongNumber")
+export type SessionStatus = ("isLogged" | "notLogged" | "qrReadSuccess" | "qrReadFail" | "browserClose" | "autocloseCalled" | "desconnectedMobile" | "deleteToken" | "inChat" | "phoneNotConnected" | "sessionFailed" | "sessionRefused" | "wrongNumber")
 /**
  * WhatsApp Web's socket states (``WPP.whatsapp.Socket.state``; wa-js ``SOCKET_STATE``).
  */
 export type ConnectionState = ("CONFLICT" | "CONNECTED" | "DEPRECATED_VERSION" | "OPENING" | "PAIRING" | "PROXYBLOCK" | "SMB_TOS_BLOCK" | "TIMEOUT" | "TOS_BLOCK" | "UNLAUNCHED" | "UNPAIRED" | "UNPAIRED_IDLE")
-export type CommandName = ("connect" | "disconnect" | "logout" | "status")
+export type CommandName = ("connect" | "disconnect" | "logout" | "status" | "pairingCode")
 
 /**
  * Every generated model, by name.
@@ -145,9 +148,15 @@ timestamp?: string
 /**
  * ``whatsapp.qr``: a session needs pairing; scan ``qrCode`` with WhatsApp on the phone.
  * 
+ * Or, when the tenant links by phone number, enter ``pairingCode`` on the phone of
+ * ``phone`` (WhatsApp -> Linked devices -> Link with phone number): such an event carries
+ * ``pairingCode`` and ``phone`` and no ``qrCode``, ``asciiQR``, ``urlCode``, ``qrRef`` or
+ * ``qrUrl``.
+ * 
  * With ``WHATSAPP_WPPCONNECT_QR_PUBLISH=reference`` the event carries no pairing material
- * (``qrCode``, ``asciiQR``, ``urlCode`` absent): the UI fetches the code from ``qrUrl``
- * with a ``session``-scoped API key of the tenant (docs/security.md).
+ * (``qrCode``, ``asciiQR``, ``urlCode``, ``pairingCode`` absent): the UI fetches a QR code
+ * from ``qrUrl`` with a ``session``-scoped API key of the tenant (docs/security.md); a
+ * pairing code goes only to whoever asked for it (``POST .../pairing-code``).
  */
 export interface QrCodeEvent {
 tenantId: string
@@ -184,6 +193,14 @@ qrRef?: (string | null)
  * where the UI fetches the code (an authenticated endpoint)
  */
 qrUrl?: (string | null)
+/**
+ * link by phone number: the code to enter on the phone, e.g. ABCD-EFGH
+ */
+pairingCode?: (string | null)
+/**
+ * link by phone number: the number (digits) being linked
+ */
+phone?: (string | null)
 timestamp?: string
 }
 /**
@@ -233,6 +250,9 @@ timestamp: string
 }
 /**
  * ``whatsapp.commands``: executed by the worker that owns the tenant's session.
+ * 
+ * ``pairingCode`` needs ``phone``; its answer (the code, or why there is none) is left
+ * in Redis under ``requestId`` for the endpoint that asked (docs/whatsapp-web.md).
  */
 export interface SessionCommand {
 tenantId: string
@@ -241,5 +261,13 @@ command: CommandName
  * which of the tenant's sessions (its `sessionName`); absent: the default
  */
 sessionName?: (string | null)
+/**
+ * pairingCode: the number to link, digits only (E.164 without +)
+ */
+phone?: (string | null)
+/**
+ * pairingCode: where the owning worker leaves its answer
+ */
+requestId?: (string | null)
 requestedAt?: string
 }

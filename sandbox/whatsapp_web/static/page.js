@@ -84,6 +84,24 @@
     });
     log('POST /phone/scan', response.status);
   });
+  let pairing = null;
+  $('link-code').addEventListener('click', async () => {
+    try {
+      pairing = await WPP.conn.genLinkDeviceCodeForPhoneNumber($('phone').value.replace(/\D/g, ''));
+      $('pairing-code').textContent = pairing.slice(0, 4) + '-' + pairing.slice(4);
+      $('enter-code').hidden = false;
+    } catch (err) {
+      log('genLinkDeviceCodeForPhoneNumber', err.code || String(err));
+    }
+  });
+  $('enter-code').addEventListener('click', async () => {
+    const response = await fetch('/phone/link-code', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ code: pairing, phone: $('phone').value }),
+    });
+    log('POST /phone/link-code', response.status);
+  });
   $('reload-qr').addEventListener('click', () => WPP.conn.refreshQR());
   $('logout').addEventListener('click', () => WPP.conn.logout());
   $('takeover').addEventListener('click', () => WPP.whatsapp.Socket.takeover());

@@ -1,6 +1,6 @@
 /*
- * WhatsApp Web simulator, part 1 of 3: the building blocks (events, Backbone-style models,
- * Wid, MsgKey, WPPError, IndexedDB/localStorage, WebCrypto, file decoding).
+ * WhatsApp Web simulator, part 1 of 4: the building blocks (events, Backbone-style models,
+ * Wid, MsgKey, WPPError, IndexedDB/localStorage, WebCrypto).
  *
  * Shapes follow the pinned @wppconnect/wa-js declarations (dist/**.d.ts): a Wid has
  * `server`, `user`, `_serialized`; a MsgKey has `fromMe`, `remote` (Wid), `id`,
@@ -377,71 +377,6 @@
     },
   };
 
-  // --- files (sendFileMessage content) ----------------------------------------------------
-
-  const SIGNATURES = [
-    ['image/png', 'png', [0x89, 0x50, 0x4e, 0x47]],
-    ['image/jpeg', 'jpg', [0xff, 0xd8, 0xff]],
-    ['image/gif', 'gif', [0x47, 0x49, 0x46, 0x38]],
-    ['application/pdf', 'pdf', [0x25, 0x50, 0x44, 0x46]],
-    ['audio/ogg', 'ogg', [0x4f, 0x67, 0x67, 0x53]],
-    ['audio/mpeg', 'mp3', [0x49, 0x44, 0x33]],
-    ['application/zip', 'zip', [0x50, 0x4b, 0x03, 0x04]],
-  ];
-
-  function sniff(bytes) {
-    for (const [mime, ext, magic] of SIGNATURES) {
-      if (magic.every((b, i) => bytes[i] === b)) return { mime, ext };
-    }
-    const text = String.fromCharCode.apply(null, bytes.subarray(0, 12));
-    if (text.startsWith('RIFF') && text.slice(8, 12) === 'WEBP') return { mime: 'image/webp', ext: 'webp' };
-    if (text.slice(4, 8) === 'ftyp') return { mime: 'video/mp4', ext: 'mp4' };
-    return null;
-  }
-
-  /** wa-js convertToFile: a data URL, bare base64, an http(s) URL or a Blob/File. */
-  async function convertToFile(data, mimetype, filename) {
-    let bytes;
-    if (typeof Blob !== 'undefined' && data instanceof Blob) {
-      bytes = new Uint8Array(await data.arrayBuffer());
-      mimetype = mimetype || data.type || undefined;
-      filename = filename || data.name || undefined;
-    } else if (typeof data === 'string' && /^https?:\/\//i.test(data)) {
-      const response = await fetch(data);
-      const blob = await response.blob();
-      bytes = new Uint8Array(await blob.arrayBuffer());
-      mimetype = mimetype || blob.type || undefined;
-    } else if (typeof data === 'string') {
-      const match = /^data:([^;,]*)((?:;[^;,]*)*?),(.*)$/s.exec(data);
-      let payload;
-      if (match) {
-        mimetype = mimetype || match[1] || undefined;
-        payload = match[2].includes(';base64') ? match[3] : btoa(unescape(match[3]));
-      } else if (/^[A-Za-z0-9+/\s]+={0,2}$/.test(data) && data.replace(/\s/g, '').length % 4 === 0) {
-        payload = data;
-      } else {
-        throw 'invalid_data_url'; // wa-js throws this string, not an Error
-      }
-      try {
-        bytes = fromBase64(payload.replace(/\s/g, ''));
-      } catch (err) {
-        throw 'invalid_data_url';
-      }
-    } else {
-      throw 'invalid_data_url';
-    }
-    if (!filename || !mimetype) {
-      const found = sniff(bytes);
-      if (found) {
-        filename = filename || found.mime.split('/')[0] + '.' + found.ext;
-        mimetype = mimetype || found.mime;
-      }
-      filename = filename || 'unknown';
-      mimetype = mimetype || 'application/octet-stream';
-    }
-    return { bytes, mimetype, filename };
-  }
-
   Object.defineProperty(window, '__waSimBase', {
     value: Object.freeze({
       preexistingWPP,
@@ -458,7 +393,6 @@
       fromBase64,
       storage,
       cryptoKeys,
-      convertToFile,
     }),
     enumerable: false,
     configurable: true,

@@ -1,5 +1,6 @@
 /*
- * WhatsApp Web simulator, part 3 of 3: WPP.chat and WPP.contact, then window.WPP itself
+ * WhatsApp Web simulator, part 4 of 4: WPP.chat and WPP.contact (with wa-js's file
+ * decoding for sendFileMessage), then window.WPP itself
  * (replacing any WPP an init script defined: the real wa-js bundle cannot work on this
  * page) and the start of the link.
  *
@@ -16,6 +17,71 @@
   const core = window.__waSimCore;
   const { WPPError, Wid, MsgKey, MsgModel } = B;
   const { ev, sim, request } = core;
+
+  // --- files (sendFileMessage content) ----------------------------------------------------
+
+  const SIGNATURES = [
+    ['image/png', 'png', [0x89, 0x50, 0x4e, 0x47]],
+    ['image/jpeg', 'jpg', [0xff, 0xd8, 0xff]],
+    ['image/gif', 'gif', [0x47, 0x49, 0x46, 0x38]],
+    ['application/pdf', 'pdf', [0x25, 0x50, 0x44, 0x46]],
+    ['audio/ogg', 'ogg', [0x4f, 0x67, 0x67, 0x53]],
+    ['audio/mpeg', 'mp3', [0x49, 0x44, 0x33]],
+    ['application/zip', 'zip', [0x50, 0x4b, 0x03, 0x04]],
+  ];
+
+  function sniff(bytes) {
+    for (const [mime, ext, magic] of SIGNATURES) {
+      if (magic.every((b, i) => bytes[i] === b)) return { mime, ext };
+    }
+    const text = String.fromCharCode.apply(null, bytes.subarray(0, 12));
+    if (text.startsWith('RIFF') && text.slice(8, 12) === 'WEBP') return { mime: 'image/webp', ext: 'webp' };
+    if (text.slice(4, 8) === 'ftyp') return { mime: 'video/mp4', ext: 'mp4' };
+    return null;
+  }
+
+  /** wa-js convertToFile: a data URL, bare base64, an http(s) URL or a Blob/File. */
+  async function convertToFile(data, mimetype, filename) {
+    let bytes;
+    if (typeof Blob !== 'undefined' && data instanceof Blob) {
+      bytes = new Uint8Array(await data.arrayBuffer());
+      mimetype = mimetype || data.type || undefined;
+      filename = filename || data.name || undefined;
+    } else if (typeof data === 'string' && /^https?:\/\//i.test(data)) {
+      const response = await fetch(data);
+      const blob = await response.blob();
+      bytes = new Uint8Array(await blob.arrayBuffer());
+      mimetype = mimetype || blob.type || undefined;
+    } else if (typeof data === 'string') {
+      const match = /^data:([^;,]*)((?:;[^;,]*)*?),(.*)$/s.exec(data);
+      let payload;
+      if (match) {
+        mimetype = mimetype || match[1] || undefined;
+        payload = match[2].includes(';base64') ? match[3] : btoa(unescape(match[3]));
+      } else if (/^[A-Za-z0-9+/\s]+={0,2}$/.test(data) && data.replace(/\s/g, '').length % 4 === 0) {
+        payload = data;
+      } else {
+        throw 'invalid_data_url'; // wa-js throws this string, not an Error
+      }
+      try {
+        bytes = B.fromBase64(payload.replace(/\s/g, ''));
+      } catch (err) {
+        throw 'invalid_data_url';
+      }
+    } else {
+      throw 'invalid_data_url';
+    }
+    if (!filename || !mimetype) {
+      const found = sniff(bytes);
+      if (found) {
+        filename = filename || found.mime.split('/')[0] + '.' + found.ext;
+        mimetype = mimetype || found.mime;
+      }
+      filename = filename || 'unknown';
+      mimetype = mimetype || 'application/octet-stream';
+    }
+    return { bytes, mimetype, filename };
+  }
 
   function toError(error) {
     return new WPPError((error && error.code) || 'unknown', (error && error.message) || 'Request failed');
@@ -116,7 +182,7 @@
   async function sendFileMessage(chatId, content, options) {
     options = Object.assign({}, core.SEND_DEFAULTS, { type: 'auto-detect', waveform: true }, options || {});
     const chat = await findChat(chatId);
-    const file = await B.convertToFile(content, options.mimetype, options.filename);
+    const file = await convertToFile(content, options.mimetype, options.filename);
     const type = mediaType(options, file.mimetype);
     const limit = core.UPLOAD_LIMITS[type];
     if (file.bytes.length > limit) {
@@ -237,6 +303,7 @@
     preexistingWPP: B.preexistingWPP,
     replacedWPP: window.WPP === WPP,
   };
+  window.Debug = Object.assign(window.Debug || {}, { VERSION: core.WHATSAPP_WEB_VERSION });
   Object.defineProperty(window, '__waSimulatorWPP', { value: WPP, enumerable: false, configurable: true });
 
   ready = true;

@@ -1,5 +1,5 @@
 /*
- * WhatsApp Web simulator, part 2 of 3: window.WPP, the subset of @wppconnect/wa-js 4.6.0
+ * WhatsApp Web simulator, part 2 of 4: window.WPP, the subset of @wppconnect/wa-js 4.6.0
  * that Herald's bridge uses (providers/wppconnect/_contract.py), with the semantics of
  * wa-js's sources where they matter:
  *
@@ -27,6 +27,9 @@
 
   const WAJS_VERSION = '4.6.0';
   const SIMULATOR_VERSION = '1';
+  // The WhatsApp Web build this page stands for, where WhatsApp Web reports its own:
+  // window.Debug.VERSION (wa-js reads it there too: conn.main_init, isMainInit).
+  const WHATSAPP_WEB_VERSION = '2.3000.0-simulator';
   const SEND_DEFAULTS = { detectMentioned: true, linkPreview: true, markIsRead: true, waitForAck: true, delay: 0 };
   const MIB = 1024 * 1024;
   const UPLOAD_LIMITS = { image: 16 * MIB, video: 16 * MIB, audio: 16 * MIB, ptt: 16 * MIB, sticker: 16 * MIB, document: 100 * MIB };
@@ -121,7 +124,10 @@
   function onLinkLost() {
     sim.challenge = null;
     sim.loggedIn = false;
-    for (const entry of sim.requests.values()) entry.sent = false; // sent again after login
+    for (const [seq, entry] of sim.requests) {
+      if (!entry.once) entry.sent = false; // sent again after login
+      else if (sim.requests.delete(seq)) entry.reject(new WPPError('not_connected', 'The link to WhatsApp was lost'));
+    }
     if (sim.unloading || sim.loggingOut) return;
     if (isAuthenticated()) {
       Socket.set('state', 'TIMEOUT');
@@ -161,6 +167,11 @@
         return;
       case 'paired':
         return onPaired(msg);
+      case 'pair-failed': // the phone scanned, the link failed: WhatsApp Web shows a new code
+        Conn.set('ref', null);
+        Socket.set('state', 'PAIRING');
+        Socket.set('state', 'UNPAIRED');
+        return;
       case 'connected':
         return onConnected(msg);
       case 'rejected':
@@ -333,7 +344,7 @@
     queueMicrotask(() => ev.emit('chat.new_message', msg));
   }
 
-  // --- WPP.conn -----------------------------------------------------------------------------
+  // --- WPP.conn.getAuthCode (the rest of WPP.conn: wa-conn.js) ------------------------------
 
   async function getAuthCode() {
     const ref = Conn.get('ref');
@@ -349,51 +360,8 @@
     };
   }
 
-  async function refreshQR() {
-    if (isAuthenticated()) return null;
-    const next = ev.waitFor('conn.auth_code_change');
-    send({ type: 'refresh-qr' });
-    return (await next)[0];
-  }
-
-  async function logout() {
-    if (!isAuthenticated()) return true;
-    if (sim.loggedIn) send({ type: 'logout' });
-    const done = ev.waitFor('conn.logout');
-    logoutLocally('user_initiated');
-    await done;
-    return true;
-  }
-
-  const conn = {
-    getAuthCode,
-    refreshQR,
-    isAuthenticated,
-    isRegistered: isAuthenticated,
-    isMainReady: () => sim.mainReady,
-    isMainLoaded: () => sim.mainLoaded,
-    isMainInit: () => true,
-    isIdle: () => Socket.state === 'UNPAIRED_IDLE',
-    isOnline: () => navigator.onLine,
-    isMultiDevice: () => true,
-    logout,
-    getMyUserId: () => (isAuthenticated() ? new Wid(myPhone() + '@c.us') : undefined),
-    getMyUserWid: () => (isAuthenticated() ? new Wid(myPhone() + '@c.us') : undefined),
-    getStreamData: () => ({ mode: Stream.mode, info: Stream.info }),
-  };
-
-  Socket.takeover = function () {
-    if (Socket.state !== 'CONFLICT') return;
-    Socket.set('state', 'OPENING');
-    send({ type: 'takeover' });
-  };
-  Socket.logout = () => {
-    logout();
-  };
-  Socket.poke = () => {};
-
   const whatsapp = { Socket, Stream, Conn, Wid, MsgKey };
-  const parts = { ev, conn, whatsapp, sim, request, isAuthenticated, myPhone, SEND_DEFAULTS, UPLOAD_LIMITS, WAJS_VERSION, SIMULATOR_VERSION };
+  const parts = { ev, whatsapp, sim, send, request, getAuthCode, logoutLocally, isAuthenticated, myPhone, SEND_DEFAULTS, UPLOAD_LIMITS, WAJS_VERSION, SIMULATOR_VERSION, WHATSAPP_WEB_VERSION };
   Object.defineProperty(window, '__waSimCore', { value: parts, enumerable: false, configurable: true });
   parts.start = connect;
 })();

@@ -10,21 +10,18 @@ check makes the exit code 1; a warning does not.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
-
-import orjson
 
 from schemas.settings import Settings
 from streams.cli._support import redis_client
 from streams.cli.doctor._data import check_inbox, check_secret_key, check_seed
 from streams.cli.doctor._infra import check_kafka, check_redis, check_redis_storage
-from streams.cli.doctor._model import Check, Outcome, render
+from streams.cli.doctor._model import Check, Outcome, print_checks
 from streams.cli.doctor._whatsapp import check_chromium, check_wajs
 from streams.cli.errors import ExitCode
 from streams.cli.kafka import add_broker_wait
 
-__all__ = ["Check", "Outcome", "register", "run_checks"]
+__all__ = ["Check", "Outcome", "print_checks", "register", "run_checks"]
 
 #: Doctor asks, it does not wait for a deployment to come up.
 DOCTOR_BROKER_WAIT = 5.0
@@ -67,15 +64,5 @@ async def run_checks(settings: Settings, broker_wait: float) -> list[Check]:
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     checks = await run_checks(settings, args.broker_wait)
     failed = any(c.outcome is Outcome.FAIL for c in checks)
-    if args.json:
-        sys.stdout.write(
-            orjson.dumps(
-                {"ok": not failed, "checks": [c.as_dict() for c in checks]},
-                option=orjson.OPT_INDENT_2,
-                default=str,
-            ).decode()
-            + "\n"
-        )
-    else:
-        render(checks)
+    print_checks(checks, as_json=args.json)
     return ExitCode.FAILED if failed else ExitCode.OK

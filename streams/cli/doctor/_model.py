@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TextIO
 
-__all__ = ["Check", "Outcome", "render"]
+import orjson
+
+__all__ = ["Check", "Outcome", "print_checks", "render"]
 
 
 class Outcome(StrEnum):
@@ -58,3 +60,14 @@ def render(checks: list[Check], stream: TextIO | None = None) -> None:
         print(f"{symbol:<{mark}} {check.name:<{width}}  {check.summary}", file=out)
         if check.hint and check.outcome in (Outcome.FAIL, Outcome.WARN):
             print(f"{' ' * (mark + 1 + width)}  hint: {check.hint}", file=out)
+
+
+def print_checks(checks: list[Check], *, as_json: bool, stream: TextIO | None = None) -> None:
+    """The checks as lines (:func:`render`), or as ``{"ok": ..., "checks": [...]}``."""
+    if not as_json:
+        render(checks, stream)
+        return
+    out = stream if stream is not None else sys.stdout
+    failed = any(c.outcome is Outcome.FAIL for c in checks)
+    document = {"ok": not failed, "checks": [c.as_dict() for c in checks]}
+    out.write(orjson.dumps(document, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")

@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from streams.cli.main import main
 from streams.tenancy.crypto import Cipher, DecryptionFailed, decode_key
 from streams.tenancy.integrations import CAS_HSET, IntegrationStore
+from streams.whatsapp.sealed import SealedFileTokenStore
 from streams.whatsapp.tokens import RedisTokenStore, token_key
 
 pytestmark = pytest.mark.integration
@@ -55,6 +56,12 @@ async def test_rotate_then_drop_the_old_key(
     (profile / "Local Storage" / "leveldb").write_bytes(b"the login")
     saved = await tokens.save("acme", None)
     assert saved is not None
+    sealed = SealedFileTokenStore(tmp_path / "files", old_cipher)  # the `file` store's
+    (sealed.profile_dir("globex") / "Local Storage").mkdir()
+    (sealed.path("globex") / "Local Storage" / "leveldb").write_bytes(b"a file login")
+    sealed_before = await sealed.save("globex", None)
+    assert sealed_before is not None
+    assert await sealed.forget_local("globex")
 
     # Without the rotation, dropping the old key leaves unreadable integrations.
     new_only = Cipher(decode_key(new))
@@ -64,6 +71,7 @@ async def test_rotate_then_drop_the_old_key(
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("HERALD_SECRET_KEY", new)
     monkeypatch.setenv("HERALD_PREVIOUS_SECRET_KEYS", old)
+    monkeypatch.setenv("WHATSAPP_WPPCONNECT_TOKEN_FOLDER", str(tmp_path / "files"))
     assert await cli(["keys", "rotate", "--dry-run", "--json"]) == 0
     dry = orjson.loads(capsys.readouterr().out)
     assert sorted(dry["results"][0]["rotated"]) == [
@@ -77,6 +85,7 @@ async def test_rotate_then_drop_the_old_key(
     out = capsys.readouterr().out
     assert "integrations: re-encrypted 2" in out
     assert "whatsapp-archives: re-encrypted 1" in out
+    assert "whatsapp-sealed-archives: re-encrypted 1" in out
     assert "EAAG" not in out
 
     # The old key is gone: everything still reads under the new key alone.
@@ -97,11 +106,18 @@ async def test_rotate_then_drop_the_old_key(
     other_worker = RedisTokenStore(tmp_path / "w2", redis, new_only)
     assert await other_worker.restore("acme")
     assert (other_worker.path("acme") / "Local Storage" / "leveldb").read_bytes() == b"the login"
+    reopened = SealedFileTokenStore(tmp_path / "files", new_only)
+    assert await reopened.restore("globex")
+    assert (reopened.path("globex") / "Local Storage" / "leveldb").read_bytes() == b"a file login"
+    info = reopened.info("globex")
+    assert info is not None
+    assert info["keyId"] == new_only.key_id
+    assert info["id"] == sealed_before.archive_id  # same content, same id
 
     # A second run finds nothing left to do.
     assert await cli(["keys", "rotate", "--json"]) == 0
     again = orjson.loads(capsys.readouterr().out)
-    assert [(r["rotated"], r["current"]) for r in again["results"]] == [([], 2), ([], 1)]
+    assert [(r["rotated"], r["current"]) for r in again["results"]] == [([], 2), ([], 1), ([], 1)]
 
 
 async def test_an_unreadable_record_is_reported_and_kept(

@@ -121,6 +121,8 @@ def test_the_worker_does_not_start_on_an_evicting_redis(
     finally:
         asyncio.run(set_policy("noeviction"))
     assert "maxmemory-policy is 'volatile-ttl'" in capsys.readouterr().err
+    # A refused start leaves this process's event loop as it was (uvloop is the worker's).
+    assert type(asyncio.get_event_loop_policy()).__module__.startswith("asyncio")
 
 
 # --- TTLs of re-created keys ---------------------------------------------------------------

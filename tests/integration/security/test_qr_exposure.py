@@ -5,6 +5,7 @@ short-lived; ``WHATSAPP_WPPCONNECT_QR_PUBLISH=reference`` keeps the code off the
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -13,6 +14,7 @@ import pytest
 from redis.asyncio import Redis
 
 from providers.wppconnect import render_qr
+from schemas.status import utcnow
 from streams.pipeline.ratelimit import TokenBucket
 from streams.pipeline.state import NotificationState
 from streams.pipeline.updates import StatusUpdater
@@ -21,6 +23,7 @@ from streams.tenancy.auth import Scope, TenantKeys
 from streams.tenancy.crypto import Cipher
 from streams.whatsapp import SessionEndpoints, SessionStore
 from streams.whatsapp.events import MemoryWhatsAppSink, SessionEvents
+from streams.whatsapp.options import LinkCode
 from streams.whatsapp.session import WhatsAppSession
 from streams.whatsapp.store import qr_key, qr_ref
 
@@ -116,3 +119,26 @@ async def test_the_redis_copy_is_sealed_bound_and_short_lived(redis: Redis) -> N
     await redis.delete(qr_key("acme"))
     await SessionStore(redis).put_qr("acme", render_qr(CODE, attempts=1, ttl_ms=20000), 20000)
     assert await redis.get(qr_key("acme")) is None
+
+
+async def test_pairing_codes_stay_off_the_topic_in_reference_mode(redis: Redis) -> None:
+    link = LinkCode(
+        code="ABCD-EFGH",
+        phone="5511999990001",
+        expires_at=utcnow() + timedelta(minutes=3),
+        attempts=1,
+    )
+    cipher = Cipher(os.urandom(32))
+    reference, sink = events(redis, cipher, "reference")
+    await reference.on_link_code(fake_session("acme"), link)
+    [event] = sink.qrs
+    assert b"ABCD" not in event.to_json()
+    wire: dict[str, Any] = orjson.loads(event.to_json())
+    assert not {"pairingCode", "qrCode", "asciiQR", "urlCode"} & wire.keys()
+    assert (wire["phone"], wire["attempts"]) == ("5511999990001", 1)
+    # The default (full) event carries the code for the UI service, and no QR material.
+    full, sink = events(redis, cipher, "full")
+    await full.on_link_code(fake_session("acme"), link)
+    wire = orjson.loads(sink.qrs[0].to_json())
+    assert wire["pairingCode"] == "ABCD-EFGH"
+    assert not {"qrCode", "asciiQR", "urlCode", "qrRef", "qrUrl"} & wire.keys()

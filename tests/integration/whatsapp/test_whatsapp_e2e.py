@@ -300,7 +300,7 @@ async def test_pairing_sending_acks_endpoints_restart_and_logout(env: Env) -> No
     # --- the phone logs the session out: token deleted, the next message asks for a QR ------
     await env.sim.logout(ACME_PHONE)
     states = await env.states("acme", lambda es: "deleteToken" in statuses_of(es))
-    assert "disconnectedMobile" in statuses_of(states)
+    assert "desconnectedMobile" in statuses_of(states)
     assert not (env.settings.wppconnect_token_folder and _profile(env).exists())
     again = await env.send("acme")
     qrs = await env.records(

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
+from streams.cli.errors import ExitCode
 from streams.cli.main import main
 from streams.platform.embedded import find_free_port
 from streams.tenancy.crypto import decode_key
@@ -307,3 +308,13 @@ def test_set_rejects_a_bad_key(
     assert code == 2
     assert "HERALD_SECRET_KEY must decode to 32 bytes" in err
     assert "c2hvcnQta2V5" not in err
+
+
+def test_the_whatsapp_worker_refuses_to_start_without_the_secret_key(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its logins are sealed with the key (streams.whatsapp.sealed): no key, no worker."""
+    monkeypatch.setenv("WHATSAPP_WPPCONNECT_ENABLED", "true")
+    code, _, err = run(capsys, "worker", "whatsapp")
+    assert code == ExitCode.USAGE
+    assert "needs HERALD_SECRET_KEY" in err

@@ -337,7 +337,7 @@ async def test_the_page_and_its_files_are_served(env: Env) -> None:
     page = await env.http.get("/")
     assert page.status_code == 200
     assert "text/html" in page.headers["Content-Type"]
-    for name in ("wa-base.js", "wa-sim.js", "wa-chat.js", "page.js"):
+    for name in ("wa-base.js", "wa-sim.js", "wa-conn.js", "wa-chat.js", "page.js"):
         assert f'src="/static/{name}"' in page.text
         script = await env.http.get(f"/static/{name}")
         assert script.status_code == 200

@@ -96,7 +96,7 @@ def test_provider_row_configurations() -> None:
     rows = {p.name: p for p in PROVIDERS}
     assert rows["wppconnect"].configuration == {
         "sessionName": "notification-service",
-        "autoClose": 60000,
+        "autoClose": 3600000,  # the seed's provider row; its env section keeps 60000
         "qrTimeout": 60000,
         "useChrome": True,
         "disableWelcome": True,

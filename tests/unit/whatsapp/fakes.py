@@ -17,8 +17,15 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from schemas.whatsapp import QrCode, SessionStatus
-from streams.whatsapp.driver import DriverClosed, DriverError, DriverSpec, EventCallback
+from streams.whatsapp.driver import (
+    DriverClosed,
+    DriverError,
+    DriverSpec,
+    EventCallback,
+    WppError,
+)
 from streams.whatsapp.manager import SessionManager
+from streams.whatsapp.options import LinkCode
 from streams.whatsapp.session import WhatsAppSession
 from streams.whatsapp.tokens import FileTokenStore
 from tests.helpers import make_settings
@@ -54,6 +61,8 @@ class FakeWhatsApp:
         self.paired_state = "CONNECTED"
         #: Pages cannot keep their login (Herald's copy, ``login.py``) while set.
         self.keep_login_fails = False
+        #: Pages load but never report in (WhatsApp Web stuck on its loading screen).
+        self.silent = False
         self._ids = itertools.count(1)
 
     def factory(self, spec: DriverSpec, callback: EventCallback) -> FakeDriver:
@@ -82,6 +91,7 @@ class FakeDriver:
         self.refreshes = 0
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self.code_number = 1
+        self.link_phone: str | None = None  # the number a pairing code was asked for
 
     @property
     def pairing(self) -> Any:
@@ -117,7 +127,8 @@ class FakeDriver:
             self.world.failing_opens -= 1
             raise DriverClosed("chromium crashed at start")
         self.opened = True
-        asyncio.get_running_loop().call_soon(self._ready)
+        if not self.world.silent:
+            asyncio.get_running_loop().call_soon(self._ready)
 
     async def call(self, function: str, *args: Any) -> Any:
         if self.closed:
@@ -132,6 +143,14 @@ class FakeDriver:
             return {"fullCode": self.code, "ref": "r", "type": "md"}
         if function == "conn.getAuthCode":
             return None if self.paired else {"fullCode": self.code, "ref": "r", "type": "md"}
+        if function == "conn.genLinkDeviceCodeForPhoneNumber":
+            if self.paired:
+                raise WppError(
+                    "Can't get code for already authenticated user",
+                    code="cannot_get_code_for_already_authenticated",
+                )
+            self.link_phone = str(args[0])
+            return f"LINK{self.code_number:04d}"
         if function == "conn.getMyUserId":
             return f"{self.pairing.read_text()}@c.us" if self.paired else None
         if function == "conn.logout":
@@ -192,6 +211,12 @@ class FakeDriver:
         self.code_number += 1
         self.emit("conn.auth_code_change", {"fullCode": self.code, "ref": "r", "type": "md"})
 
+    def fail_scan(self) -> None:
+        """A phone scanned, but the link failed: PAIRING, then a new code (UNPAIRED)."""
+        self.emit("socket.state", "PAIRING")
+        self.emit("socket.state", "UNPAIRED")
+        self.rotate_code()
+
     def scan(self, phone: str = "5511988887777") -> None:
         self.pairing.write_text(phone)
         self.emit("conn.auth_code_change", None)
@@ -208,6 +233,7 @@ class Recorder:
     states: list[tuple[str, str]] = field(default_factory=list)
     state_details: list[tuple[str, str, str | None]] = field(default_factory=list)
     qrs: list[tuple[str, QrCode]] = field(default_factory=list)
+    link_codes: list[tuple[str, LinkCode]] = field(default_factory=list)
     cleared: int = 0
     acks: list[tuple[str, int, list[str]]] = field(default_factory=list)
     messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -244,6 +270,10 @@ class Recorder:
 
     async def on_qr_cleared(self, session: WhatsAppSession) -> None:
         self.cleared += 1
+        self._notify()
+
+    async def on_link_code(self, session: WhatsAppSession, code: LinkCode) -> None:
+        self.link_codes.append((session.tenant_id, code))
         self._notify()
 
     async def on_ack(self, session: WhatsAppSession, ack: int, ids: list[str]) -> None:

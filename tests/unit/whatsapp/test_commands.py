@@ -14,13 +14,55 @@ def record(value: bytes | None) -> RawRecord:
     return RawRecord(key=b"acme", value=value, topic="whatsapp.commands", partition=1, offset=9)
 
 
-@pytest.mark.parametrize("command", list(CommandName))
+@pytest.mark.parametrize("command", [c for c in CommandName if c != CommandName.PAIRING_CODE])
 def test_each_command_decodes(command: CommandName) -> None:
     decoded = decode_command(
         record(b'{"tenantId": "acme", "command": "%s"}' % command.value.encode())
     )
     assert isinstance(decoded, SessionCommand)
     assert (decoded.tenant_id, decoded.command) == ("acme", command)
+
+
+def test_a_pairing_code_command_carries_the_phone_and_where_to_answer() -> None:
+    decoded = decode_command(
+        record(
+            b'{"tenantId": "acme", "command": "pairingCode", "phone": "5511999990001",'
+            b' "requestId": "r-12345678"}'
+        )
+    )
+    assert isinstance(decoded, SessionCommand)
+    assert (decoded.command, decoded.phone, decoded.request_id) == (
+        CommandName.PAIRING_CODE,
+        "5511999990001",
+        "r-12345678",
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b'{"tenantId": "acme", "command": "pairingCode"}',
+        b'{"tenantId": "acme", "command": "pairingCode", "phone": "+55 11 99999-0001"}',
+        b'{"tenantId": "acme", "command": "pairingCode", "phone": "0123456789"}',
+    ],
+)
+def test_a_pairing_code_command_without_a_usable_phone_is_a_dead_letter(value: bytes) -> None:
+    decoded = decode_command(record(value))
+    assert isinstance(decoded, DeadLetter)
+    assert decoded.info.reason == DeadLetterReason.INVALID_COMMAND
+    assert "phone" in decoded.info.detail
+
+
+def test_a_bad_request_id_is_named() -> None:
+    decoded = decode_command(
+        record(
+            b'{"tenantId": "acme", "command": "pairingCode", "phone": "5511999990001",'
+            b' "requestId": "../x"}'
+        )
+    )
+    assert isinstance(decoded, DeadLetter)
+    assert decoded.info.reason == DeadLetterReason.INVALID_COMMAND
+    assert "requestId" in decoded.info.detail
 
 
 @pytest.mark.parametrize(

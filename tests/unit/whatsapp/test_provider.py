@@ -180,7 +180,29 @@ def test_qr_rendering() -> None:
     assert set(wire) == {"qrCode", "asciiQR", "urlCode", "expiresAt", "attempts"}
 
 
-def test_the_seed_spelling_of_disconnected_mobile_is_an_alias() -> None:
-    assert STATUS_ALIASES == {"desconnectedMobile": "disconnectedMobile"}
-    assert SessionStatus("desconnectedMobile") is SessionStatus.DISCONNECTED_MOBILE
-    assert SessionStatus.DISCONNECTED_MOBILE.value == "disconnectedMobile"
+#: WPPConnect's statusFind strings, as its sources spell them (StatusFind), and the seed's
+#: ``deleteToken``.
+WPPCONNECT_STATUS_FIND = {
+    "autocloseCalled",
+    "browserClose",
+    "desconnectedMobile",
+    "inChat",
+    "isLogged",
+    "notLogged",
+    "phoneNotConnected",
+    "qrReadError",
+    "qrReadFail",
+    "qrReadSuccess",
+    "serverClose",
+    "deleteToken",
+}
+
+
+def test_statuses_are_spelled_as_wppconnect_spells_them() -> None:
+    herald_own = {"sessionFailed", "sessionRefused", "wrongNumber"}
+    emitted = {s.value for s in SessionStatus}
+    assert emitted - herald_own <= WPPCONNECT_STATUS_FIND
+    assert SessionStatus.DISCONNECTED_MOBILE.value == "desconnectedMobile"
+    # The dictionary spelling is read as WPPConnect's, never emitted.
+    assert STATUS_ALIASES == {"disconnectedMobile": "desconnectedMobile"}
+    assert SessionStatus("disconnectedMobile") is SessionStatus.DISCONNECTED_MOBILE

@@ -133,7 +133,7 @@ async def test_logout_from_the_phone_deletes_the_token(world: World) -> None:
     await world.events.wait(has_status("inChat"))
     world.fake.latest("acme").emit("conn.logout")
     await world.events.wait(has_status("deleteToken"))
-    assert world.events.status_names()[-3:] == ["disconnectedMobile", "browserClose", "deleteToken"]
+    assert world.events.status_names()[-3:] == ["desconnectedMobile", "browserClose", "deleteToken"]
     assert not world.tokens.exists("acme")
     session = world.manager.get("acme")
     assert session is not None
