@@ -5,10 +5,9 @@ against the WhatsApp Web simulator, and a second Chromium is the tenant's browse
 The tenant opens ``/console/whatsapp``, enters its key, starts the session, and the QR code
 the page shows -- read from the screenshot of the page, as a phone's camera would -- is
 scanned by the simulated phone through its HTTP phone API; the page turns connected, and
-logs the number out. Then it links again by phone number: where the worker has the
-pairing-code endpoint (issue 15 section 1) the code the page shows is entered on the
-simulated phone (``POST /phone/link-code``) and the page turns connected; where it has none,
-the form says linking by number is not available.
+logs the number out. Then it links again by phone number (issue 15 section 1): the code
+the page gets from the pairing-code endpoint is entered on the simulated phone
+(``POST /phone/link-code``) and the page turns connected.
 ``HERALD_CONSOLE_SCREENSHOT=docs/img/whatsapp-console.png`` saves the page (with its QR
 code) for the docs.
 """
@@ -18,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -224,25 +224,23 @@ async def test_link_the_phone_from_the_console_and_log_out(env: Env) -> None:
                 lambda: not [d for d in env.sim.devices.values() if d.phone == PHONE]
             )
 
-        # Link again, by phone number this time (issue 15 section 1, branch wa-pair: the
-        # pairing-code endpoint and the phone's ``POST /phone/link-code``). Where the worker
-        # has no such endpoint (404), the form says so and the story ends there.
+        # Link again, by phone number this time (issue 15 section 1: the pairing-code
+        # endpoint, and the code typed on the phone, ``POST /phone/link-code``).
         await session.get_by_role("button", name="Start session").click()
         await expect(session.locator(".status")).to_contain_text("notLogged", timeout=30_000)
         await session.get_by_label("Phone number, with country code").fill(f"+{PHONE}")
         await session.get_by_role("button", name="Get a pairing code").click()
         code_shown = session.locator(".pair-code")
-        unavailable = session.get_by_text("Linking by phone number is not available")
-        answered = session.locator(".pair-code:visible").or_(unavailable)
-        await expect(answered).to_be_visible(timeout=30_000)
-        if await code_shown.is_visible():
-            code = await session.locator(".pair-code-value").text_content()
-            assert code
-            async with httpx.AsyncClient(base_url=env.sim_url, timeout=30) as phone:
-                linked = await phone.post("/phone/link-code", json={"code": code, "phone": PHONE})
-                assert linked.status_code == 200, linked.text
-            await expect(session).to_have_attribute("data-status", "inChat", timeout=30_000)
-            await expect(code_shown).to_be_hidden()
+        await expect(code_shown).to_be_visible(timeout=60_000)
+        code = await session.locator(".pair-code-value").text_content()
+        assert code
+        assert re.fullmatch(r"[A-Z0-9]{4}-?[A-Z0-9]{4}", code), code
+        async with httpx.AsyncClient(base_url=env.sim_url, timeout=30) as phone:
+            linked = await phone.post("/phone/link-code", json={"code": code, "phone": PHONE})
+            assert linked.status_code == 200, linked.text
+        await expect(session).to_have_attribute("data-status", "inChat", timeout=30_000)
+        await expect(session.locator(".phone")).to_have_text(f"+{PHONE}")
+        await expect(code_shown).to_be_hidden()
 
         assert violations == []  # nothing the page does is refused by its own CSP
         await browser.close()
