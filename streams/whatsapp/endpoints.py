@@ -110,17 +110,36 @@ class SessionEndpoints:
         extra = {"WWW-Authenticate": 'Bearer realm="herald"'} if result.status == 401 else None
         return json_answer(result.status, {"error": result.reason}, extra)
 
+    async def _default(self, tenant_id: str) -> SessionRef:
+        """The session a request without ``sender`` uses."""
+        if self.select is not None:
+            try:
+                return await self.select(tenant_id, None)
+            except Rejection:
+                pass
+        # No integration to choose from: the tenant's first session (the seed's keys).
+        return SessionRef(tenant_id=tenant_id, session_name=None, sid=tenant_id)
+
     async def _select(self, tenant_id: str, session: str | None) -> SessionRef | None:
+        if session is None:
+            return await self._default(tenant_id)
         if self.select is not None:
             try:
                 return await self.select(tenant_id, session)
             except Rejection:
-                if session is not None:
-                    return None
-        elif session is not None:
-            return None
-        # No integration to choose from: the tenant's first session (the seed's keys).
-        return SessionRef(tenant_id=tenant_id, session_name=None, sid=tenant_id)
+                pass
+        return await self._labelled_default(tenant_id, session)
+
+    async def _labelled_default(self, tenant_id: str, session: str) -> SessionRef | None:
+        """A tenant running on the system integration has no names to select, yet its
+        session's events carry a ``sessionName`` (the system integration's, or the
+        configured default) and a UI names the session by it (the console does): that
+        name, as the session stored it, means that session. ``None``: an unknown name."""
+        default = await self._default(tenant_id)
+        if default.session_name is not None:
+            return None  # the tenant's own integrations: their names only
+        view = await self.store.get_session(default.sid)
+        return default if view is not None and view.get("sessionName") == session else None
 
     async def locate(
         self, tenant_id: str, headers: Mapping[str, str], session: str | None = None
@@ -195,7 +214,7 @@ class SessionEndpoints:
         ref = await self.locate(tenant_id, headers, session)
         if isinstance(ref, WebhookResponse):
             return ref
-        name = session.strip() if session and session.strip() else None
+        name = ref.session_name if session and session.strip() else None
         await self.commands(SessionCommand(tenant_id=tenant_id, command=command, session_name=name))
         body = {"tenantId": tenant_id, "command": command.value, "accepted": True}
         if ref.session_name is not None:
@@ -233,7 +252,7 @@ class SessionEndpoints:
             SessionCommand(
                 tenant_id=tenant_id,
                 command=CommandName.PAIRING_CODE,
-                session_name=session.strip() if session and session.strip() else None,
+                session_name=ref.session_name if session and session.strip() else None,
                 phone=phone,
                 request_id=request_id,
             )

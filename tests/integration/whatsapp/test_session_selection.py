@@ -8,6 +8,7 @@ name starts nothing and is 404 on the endpoints.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import pytest
 import pytest_asyncio
 from redis.asyncio import Redis
 
+from schemas.integration import SYSTEM_TENANT
 from schemas.whatsapp import CommandName, SessionCommand
 from seeds import load_seeds
 from streams.pipeline.decode import DeadLetter, RawRecord
@@ -55,6 +57,7 @@ class Rig:
     sink: MemoryWhatsAppSink
     produced: list[SessionCommand]
     headers: dict[str, str]
+    integrations: IntegrationStore
 
 
 @pytest_asyncio.fixture
@@ -100,7 +103,7 @@ async def rig(redis: Redis, tmp_path: Path) -> AsyncIterator[Rig]:
     )
     headers = {"Authorization": f"Bearer {(await keys.create('acme'))[0]}"}
     try:
-        yield Rig(manager, commands, endpoints, sink, produced, headers)
+        yield Rig(manager, commands, endpoints, sink, produced, headers, integrations)
     finally:
         await manager.close_all()
 
@@ -162,3 +165,39 @@ def test_a_command_with_a_bad_session_name_is_a_dead_letter() -> None:
     decoded = decode_command(RawRecord(key=b"acme", value=raw, topic="t", partition=0, offset=1))
     assert isinstance(decoded, DeadLetter)
     assert "sessionName" in decoded.info.detail
+
+
+async def test_a_system_integration_session_answers_to_its_events_name(
+    rig: Rig, redis: Redis
+) -> None:
+    """A tenant without integrations of its own has no names to choose from, yet its
+    session's events carry a ``sessionName``; a UI that acts on the session by that name
+    (the console does) reaches it. Other names stay unknown, for it and for others."""
+    headers = {"Authorization": f"Bearer {(await TenantKeys(redis).create('globex'))[0]}"}
+    await rig.integrations.set(
+        SYSTEM_TENANT, "wppconnect", {"sessionName": "shared-line", "phoneNumberId": "p"}
+    )
+    await rig.commands.execute(SessionCommand(tenant_id="globex", command=CommandName.CONNECT))
+    async with asyncio.timeout(30):
+        [qr] = await rig.sink.wait_for(lambda s: [q for q in s.qrs if q.tenant_id == "globex"])
+    label = qr.session_name
+    assert label == "shared-line"
+    assert qr.qr_url == "/webhooks/wppconnect/qr/globex"
+
+    view = await rig.endpoints.session("globex", headers, label)
+    assert view.status == 200
+    assert orjson.loads(view.body)["sessionName"] == label
+    assert (await rig.endpoints.qr("globex", headers, label)).status == 200
+    answer = await rig.endpoints.command("globex", CommandName.DISCONNECT, headers, label)
+    assert answer.status == 202
+    [command] = rig.produced
+    assert (command.tenant_id, command.session_name) == ("globex", None)  # its session
+    await rig.commands.execute(command)
+    globex = rig.manager.get("globex")
+    assert globex is None or not globex.running
+
+    unknown = await rig.endpoints.session("globex", headers, "sales")
+    assert unknown.status == 404
+    assert orjson.loads(unknown.body)["code"] == "unknown_session"
+    # A tenant with sessions of its own answers to their names only.
+    assert (await rig.endpoints.session("acme", rig.headers, label)).status == 404
