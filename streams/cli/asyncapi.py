@@ -9,13 +9,16 @@ from typing import Any
 
 from schemas.asyncapi import asyncapi_document, asyncapi_yaml, default_asyncapi_yaml
 from schemas.settings import Settings
+from streams.cli._support import add_command
 
 __all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "asyncapi",
+        run,
         help="print the AsyncAPI 3.0 document of Herald's topics",
         description="Print (or write to --out) the AsyncAPI 3.0 document of every topic "
         "Herald reads or writes, with the topic names of the current configuration. "
@@ -26,7 +29,6 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--defaults", action="store_true", help="use the default topic names, not the environment"
     )
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -20,7 +20,7 @@ import argparse
 from typing import Any
 
 from schemas.settings import Settings
-from streams.cli._support import print_json, redis_client
+from streams.cli._support import add_actions, add_command, print_json, redis_client
 from streams.tenancy.crypto import Cipher
 from streams.tenancy.integrations import Reencrypted, reencrypt_integrations
 from streams.whatsapp.tokens import reencrypt_archives
@@ -29,14 +29,17 @@ __all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "keys",
         help="secret-key maintenance (re-encrypt under the current key)",
         description="Maintenance of HERALD_SECRET_KEY and HERALD_PREVIOUS_SECRET_KEYS.",
     )
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    rotate = actions.add_parser(
+    actions = add_actions(parser)
+    rotate = add_command(
+        actions,
         "rotate",
+        _rotate,
         help="re-encrypt every credential and WhatsApp archive under HERALD_SECRET_KEY",
         description="Decrypt every stored credential and WhatsApp session archive with "
         "whichever known key made it and store it again under HERALD_SECRET_KEY. Exit code "
@@ -44,7 +47,6 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     rotate.add_argument("--dry-run", action="store_true", help="report only; change nothing")
     rotate.add_argument("--json", action="store_true", help="print the report as JSON")
-    rotate.set_defaults(func=_rotate)
 
 
 def _section(name: str, report: Reencrypted) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any
 from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox
 from schemas import Settings
 from streams.cli._sandbox_serve import add_service, csv, serve_until_interrupted
+from streams.cli._support import add_command
 from streams.cli.sandbox_email import register_email_sandboxes
 from streams.cli.sandbox_push import register_push_sandboxes
 from streams.cli.sandbox_sms import register_sms_sandboxes
@@ -33,7 +34,8 @@ SANDBOXES = (
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "sandbox",
         help="serve a local fake of an outside service: " + ", ".join(SANDBOXES),
         description="Serve a local fake of an outside service until interrupted.",
@@ -42,6 +44,7 @@ def register(subparsers: Any) -> None:
     wab = add_service(
         services,
         "whatsapp-business",
+        run_whatsapp_business,
         port=8089,
         help="the WhatsApp Business Cloud API (Graph API) fake",
         description=(
@@ -62,7 +65,6 @@ def register(subparsers: Any) -> None:
         default="sent,delivered,read",
         help="statuses sent by webhook after each accepted message (comma-separated; '' for none)",
     )
-    wab.set_defaults(func=run_whatsapp_business)
     register_sms_sandboxes(services)
     register_email_sandboxes(services)
     register_push_sandboxes(services)

@@ -19,6 +19,7 @@ def register_email_sandboxes(services: Any) -> None:
     sendgrid = add_service(
         services,
         "sendgrid",
+        run_sendgrid,
         port=8101,
         help="the SendGrid v3 Mail Send fake, with signed Event Webhooks",
         description=(
@@ -44,11 +45,11 @@ def register_email_sandboxes(services: Any) -> None:
         default="delivered,open",
         help="events posted after each accepted mail (comma-separated; '' for none)",
     )
-    sendgrid.set_defaults(func=run_sendgrid)
 
     ses = add_service(
         services,
         "ses",
+        run_ses,
         port=8102,
         help="the Amazon SES API v2 SendEmail fake (SigV4 checked)",
         description=(
@@ -67,11 +68,11 @@ def register_email_sandboxes(services: Any) -> None:
         help="address or domain that may send (repeatable; default: example.com)",
     )
     ses.add_argument("--configuration-set", action="append", default=[])
-    ses.set_defaults(func=run_ses)
 
     mailgun = add_service(
         services,
         "mailgun",
+        run_mailgun,
         port=8103,
         help="the Mailgun Messages API fake, with signed webhooks",
         description=(
@@ -93,7 +94,6 @@ def register_email_sandboxes(services: Any) -> None:
         default="delivered,opened",
         help="events posted after each accepted mail (comma-separated; '' for none)",
     )
-    mailgun.set_defaults(func=run_mailgun)
 
 
 async def _serve(fake: Any, args: argparse.Namespace, lines: list[str]) -> int:

@@ -31,6 +31,7 @@ def register_push_sandboxes(services: Any) -> None:
     fcm = add_service(
         services,
         "firebase",
+        run_firebase,
         port=8091,
         help="the Firebase Cloud Messaging HTTP v1 fake (with its OAuth token endpoint)",
         description=(
@@ -42,11 +43,11 @@ def register_push_sandboxes(services: Any) -> None:
     )
     fcm.add_argument("--project-id", default="herald-sandbox")
     fcm.add_argument("--credentials-out", type=Path, help="where to write the service account")
-    fcm.set_defaults(func=run_firebase)
 
     apn = add_service(
         services,
         "apn",
+        run_apn,
         port=8092,
         help="the Apple Push Notification service fake (HTTP/2, h2c)",
         description=(
@@ -60,7 +61,6 @@ def register_push_sandboxes(services: Any) -> None:
     apn.add_argument("--key-id", default="SANDBOXKY1")
     apn.add_argument("--bundle-id", default="com.example.herald")
     apn.add_argument("--key-out", type=Path, help="where to write the .p8 signing key")
-    apn.set_defaults(func=run_apn)
 
 
 def _write_private(path: Path | None, suffix: str, data: bytes) -> Path:

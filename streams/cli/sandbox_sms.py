@@ -18,6 +18,7 @@ def register_sms_sandboxes(services: Any) -> None:
     twilio = add_service(
         services,
         "twilio",
+        run_twilio,
         port=8091,
         help="the Twilio Messages API fake",
         description=(
@@ -35,11 +36,11 @@ def register_sms_sandboxes(services: Any) -> None:
         help="statuses sent to the StatusCallback after each accepted message "
         "(comma-separated; '' for none)",
     )
-    twilio.set_defaults(func=run_twilio)
 
     sns = add_service(
         services,
         "sns",
+        run_sns,
         port=8092,
         help="the Amazon SNS query API fake (SMS Publish)",
         description=(
@@ -51,7 +52,6 @@ def register_sms_sandboxes(services: Any) -> None:
     sns.add_argument("--region", default="us-east-1")
     sns.add_argument("--access-key-id", default="AKIASANDBOX000000001")
     sns.add_argument("--secret-access-key", default="sandbox-secret-access-key")
-    sns.set_defaults(func=run_sns)
 
 
 async def run_twilio(args: argparse.Namespace, settings: Settings) -> int:

@@ -24,6 +24,7 @@ def register_whatsapp_web_sandbox(services: Any) -> None:
     web = add_service(
         services,
         "whatsapp-web",
+        run_whatsapp_web,
         port=8095,
         help="the WhatsApp Web simulator (a page implementing wa-js, and a fake phone)",
         description=(
@@ -64,7 +65,6 @@ def register_whatsapp_web_sandbox(services: Any) -> None:
         action="store_true",
         help="reload the page once right after a scan, as WhatsApp Web sometimes does",
     )
-    web.set_defaults(func=run_whatsapp_web)
 
 
 async def run_whatsapp_web(args: argparse.Namespace, settings: Settings) -> int:

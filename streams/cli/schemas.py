@@ -9,21 +9,22 @@ from typing import Any
 
 from schemas.export import json_schemas
 from schemas.settings import Settings
-from streams.cli._support import print_json
+from streams.cli._support import add_command, print_json
 
 __all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "schemas",
+        run,
         help="export the JSON Schema of the wire models",
         description="Print the JSON Schema (wire names) of NotificationRequest, StatusEvent, "
         "DeadLetterInfo, each credentials model and IntegrationSummary, or write one "
         "<Model>.schema.json per model into --out.",
     )
     parser.add_argument("--out", type=Path, help="directory to write <Model>.schema.json files to")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -7,20 +7,21 @@ from typing import Any
 
 from schemas.settings import Settings
 from seeds import load_seeds
-from streams.cli._support import format_table, print_json, redis_client
+from streams.cli._support import add_command, format_table, print_json, redis_client
 
 __all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "seed",
+        run,
         help="load the provider lookup data into Redis (idempotent)",
         description="Write the provider lookup types, lookup values and provider rows to Redis. "
         "Running it again changes nothing.",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.set_defaults(func=run)
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaProducer
 from schemas import Channel, NotificationRequest, Settings, StatusEvent
 from schemas.status import Status
 from seeds.data import LOOKUPS
-from streams.cli._support import tenant_id
+from streams.cli._support import add_command, tenant_id
 from streams.cli.errors import ExitCode, InputError, TimedOut
 from streams.cli.events import SeenIds, status_line
 from streams.cli.kafka import add_broker_wait, follow, wait_for_kafka
@@ -31,8 +31,10 @@ __all__ = ["build_request", "register"]
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "send",
+        run,
         help="produce one notification request; prints its id (--wait: follow it)",
         description="Produce one NotificationRequest to the requests topic, keyed by tenant, "
         "and print its id. With --wait, print each of its status events as it arrives and "
@@ -82,7 +84,6 @@ def register(subparsers: Any) -> None:
     )
     w.add_argument("--json", action="store_true", help="with --wait: events as JSON lines")
     add_broker_wait(p)
-    p.set_defaults(func=run)
 
 
 def _metadata(text: str | None) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from schemas.retry import RetryEnvelope
 from schemas.settings import Settings
 from schemas.status import Status
-from streams.cli._support import format_table, print_json, redis_client, tenant_id
+from streams.cli._support import add_command, format_table, print_json, redis_client, tenant_id
 from streams.cli.errors import CommandError, redact_url
 from streams.pipeline.state import RANKS, NotificationRecord, NotificationState
 from streams.tenancy import keys
@@ -105,8 +105,10 @@ async def read_notification(
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "status",
+        run,
         help="show what Herald knows of one notification (from Redis, not Kafka)",
         description="Print the state Herald keeps for one notification: phase, furthest "
         "status, channel, provider, provider message id, attempts, the next attempt and "
@@ -117,7 +119,6 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--tenant", required=True, type=tenant_id, help="tenant id")
     parser.add_argument("--id", required=True, dest="notification_id", help="notification id")
     parser.add_argument("--json", action="store_true", help="print as JSON")
-    parser.set_defaults(func=run)
 
 
 def _rows(data: dict[str, Any]) -> list[list[str]]:

@@ -15,7 +15,7 @@ import orjson
 
 from schemas.settings import Settings
 from schemas.status import Status
-from streams.cli._support import tenant_id
+from streams.cli._support import add_command, tenant_id
 from streams.cli.events import SeenIds, decode_record
 from streams.cli.kafka import add_broker_wait, check_topics, follow, wait_for_kafka
 
@@ -23,8 +23,10 @@ __all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "tail",
+        run,
         help="follow status events (or any of Herald's topics), decoded; Ctrl-C ends",
         description="Follow notifications.status (the HERALD_TOPIC_STATUS topic) and print "
         "each status event as one line, or as JSON with --json, de-duplicated by eventId. "
@@ -55,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--count", type=int, metavar="N", help="exit after printing N records (for scripts)"
     )
     add_broker_wait(parser)
-    parser.set_defaults(func=run, interrupt_code=0)
+    parser.set_defaults(interrupt_code=0)
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:

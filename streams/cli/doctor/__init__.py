@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from schemas.settings import Settings
-from streams.cli._support import redis_client
+from streams.cli._support import add_command, redis_client
 from streams.cli.doctor._data import check_inbox, check_secret_key, check_seed
 from streams.cli.doctor._infra import check_kafka, check_redis, check_redis_storage
 from streams.cli.doctor._model import Check, Outcome, render
@@ -31,14 +31,15 @@ DOCTOR_BROKER_WAIT = 5.0
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "doctor",
+        run,
         help="check that this deployment is wired correctly (start here when stuck)",
         description=(__doc__ or "").split("\n\n", 1)[1],
     )
     parser.add_argument("--json", action="store_true", help="print the checks as JSON")
     add_broker_wait(parser, DOCTOR_BROKER_WAIT)
-    parser.set_defaults(func=run)
 
 
 async def run_checks(settings: Settings, broker_wait: float) -> list[Check]:
