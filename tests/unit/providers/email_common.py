@@ -1,14 +1,19 @@
-"""Requests and validation cases shared by the three email providers' tests."""
+"""Requests, validation cases, the harness base and the ``validate`` test shared by the three
+email providers' tests."""
 
 from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
+from providers import InvalidRequest, Provider
 from schemas.notification import NotificationRequest
+from tests.unit.providers.contract import FakeServiceHarness
 from tests.unit.providers.harness import notification
 
 __all__ = [
@@ -17,8 +22,10 @@ __all__ = [
     "PDF_BYTES",
     "RECIPIENT",
     "VALIDATION_CASES",
+    "EmailHarness",
     "form_fields",
     "make_request",
+    "validation_test",
 ]
 
 RECIPIENT = "ana@customer.example"
@@ -70,6 +77,28 @@ VALIDATION_CASES: list[tuple[str | None, dict[str, Any], str]] = [
         "invalid_request",
     ),
 ]
+
+
+class EmailHarness(FakeServiceHarness):
+    """An email fake's harness: requests of :data:`CONTENTS`, faults keyed by address."""
+
+    def request(self, content_type: str) -> NotificationRequest:
+        return make_request(CONTENTS[content_type])
+
+    def fault_target(self, request: NotificationRequest) -> str:
+        return request.recipient.email or ""
+
+
+def validation_test(offline_provider: Callable[[], Provider[Any]]) -> Callable[..., None]:
+    """The test that ``validate`` refuses each of :data:`VALIDATION_CASES` with its code."""
+
+    @pytest.mark.parametrize(("email", "content", "code"), VALIDATION_CASES)
+    def test(email: str | None, content: dict[str, Any], code: str) -> None:
+        with pytest.raises(InvalidRequest) as caught:
+            offline_provider().validate(make_request(content, email=email))
+        assert caught.value.code == code
+
+    return test
 
 
 def form_fields(request: httpx.Request) -> dict[str, str]:

@@ -14,7 +14,6 @@ import pytest
 
 from providers import (
     InvalidCredentials,
-    InvalidRequest,
     PermanentError,
     Provider,
     ProviderError,
@@ -26,14 +25,15 @@ from providers.mailgun._credentials import MailgunCredentials
 from sandbox.mailgun import MailgunSandbox
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
-from tests.unit.providers.contract import FakeServiceHarness, ProviderContract
+from tests.unit.providers.contract import ProviderContract
 from tests.unit.providers.email_common import (
     CONTENTS,
     PDF_BYTES,
     RECIPIENT,
-    VALIDATION_CASES,
+    EmailHarness,
     form_fields,
     make_request,
+    validation_test,
 )
 from tests.unit.providers.harness import (
     answering,
@@ -65,7 +65,7 @@ def credentials(api_key: str = API_KEY, **extra: Any) -> MailgunCredentials:
     )
 
 
-class SandboxHarness(FakeServiceHarness):
+class SandboxHarness(EmailHarness):
     sandbox: MailgunSandbox
 
     def settings(self, timeout_seconds: float = 5.0, **overrides: Any) -> Any:
@@ -88,9 +88,6 @@ class SandboxHarness(FakeServiceHarness):
     def unreachable_provider(self) -> Provider[Any]:
         settings = self.settings(2.0, mailgun_api_url=unreachable_url())
         return MailgunProvider(credentials(), http=self.http, settings=settings)
-
-    def request(self, content_type: str) -> NotificationRequest:
-        return make_request(CONTENTS[content_type])
 
     def invalid_recipient_request(self) -> NotificationRequest:
         return make_request(CONTENTS["text"], email=None)
@@ -130,9 +127,6 @@ class SandboxHarness(FakeServiceHarness):
             400,
             "to parameter is not a valid address. please check documentation",
         )
-
-    def fault_target(self, request: NotificationRequest) -> str:
-        return request.recipient.email or ""
 
 
 @asynccontextmanager
@@ -215,11 +209,7 @@ def test_format_payload_is_mailguns_form() -> None:
     assert payload.files == [("attachment", ("invoice.pdf", PDF_BYTES, "application/pdf"))]
 
 
-@pytest.mark.parametrize(("email", "content", "code"), VALIDATION_CASES)
-def test_validate_rejects(email: str | None, content: dict[str, Any], code: str) -> None:
-    with pytest.raises(InvalidRequest) as caught:
-        offline_provider().validate(make_request(content, email=email))
-    assert caught.value.code == code
+test_validate_rejects = validation_test(offline_provider)
 
 
 # --- the error table ----------------------------------------------------------------------

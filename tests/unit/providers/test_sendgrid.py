@@ -14,7 +14,6 @@ import pytest
 
 from providers import (
     InvalidCredentials,
-    InvalidRequest,
     PermanentError,
     Provider,
     ProviderError,
@@ -26,13 +25,14 @@ from providers.sendgrid._credentials import SendGridCredentials
 from sandbox.sendgrid import SendGridSandbox
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
-from tests.unit.providers.contract import FakeServiceHarness, ProviderContract
+from tests.unit.providers.contract import ProviderContract
 from tests.unit.providers.email_common import (
     CONTENTS,
     PDF_BYTES,
     RECIPIENT,
-    VALIDATION_CASES,
+    EmailHarness,
     make_request,
+    validation_test,
 )
 from tests.unit.providers.harness import (
     answering,
@@ -60,7 +60,7 @@ def credentials(api_key: str = API_KEY, **extra: Any) -> SendGridCredentials:
     )
 
 
-class SandboxHarness(FakeServiceHarness):
+class SandboxHarness(EmailHarness):
     sandbox: SendGridSandbox
 
     def provider(
@@ -75,9 +75,6 @@ class SandboxHarness(FakeServiceHarness):
     def unreachable_provider(self) -> Provider[Any]:
         settings = make_settings(sendgrid_api_url=unreachable_url(), provider_timeout_seconds=2.0)
         return SendGridProvider(credentials(), http=self.http, settings=settings)
-
-    def request(self, content_type: str) -> NotificationRequest:
-        return make_request(CONTENTS[content_type])
 
     def invalid_recipient_request(self) -> NotificationRequest:
         return make_request(CONTENTS["text"], email="nobody-at-all")
@@ -117,9 +114,6 @@ class SandboxHarness(FakeServiceHarness):
             "Does not contain a valid address.",
             field="personalizations.0.to.0.email",
         )
-
-    def fault_target(self, request: NotificationRequest) -> str:
-        return request.recipient.email or ""
 
 
 @asynccontextmanager
@@ -237,11 +231,7 @@ def test_attachment_name_and_type_are_filled_in() -> None:
     assert payload["attachments"][0]["type"] == "text/plain"
 
 
-@pytest.mark.parametrize(("email", "content", "code"), VALIDATION_CASES)
-def test_validate_rejects(email: str | None, content: dict[str, Any], code: str) -> None:
-    with pytest.raises(InvalidRequest) as caught:
-        offline_provider().validate(make_request(content, email=email))
-    assert caught.value.code == code
+test_validate_rejects = validation_test(offline_provider)
 
 
 def test_validate_accepts_an_idn_domain_and_sends_it_punycoded() -> None:

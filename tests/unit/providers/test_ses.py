@@ -20,7 +20,6 @@ from botocore.exceptions import ClientError
 
 from providers import (
     InvalidCredentials,
-    InvalidRequest,
     PermanentError,
     Provider,
     ProviderError,
@@ -32,13 +31,14 @@ from providers.ses._credentials import SESCredentials
 from sandbox.ses import SESSandbox
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
-from tests.unit.providers.contract import FakeServiceHarness, ProviderContract
+from tests.unit.providers.contract import ProviderContract
 from tests.unit.providers.email_common import (
     CONTENTS,
     PDF_BYTES,
     RECIPIENT,
-    VALIDATION_CASES,
+    EmailHarness,
     make_request,
+    validation_test,
 )
 from tests.unit.providers.harness import (
     answering,
@@ -71,7 +71,7 @@ def credentials(secret: str = SECRET, **extra: Any) -> SESCredentials:
     )
 
 
-class SandboxHarness(FakeServiceHarness):
+class SandboxHarness(EmailHarness):
     sandbox: SESSandbox
 
     def provider(
@@ -90,9 +90,6 @@ class SandboxHarness(FakeServiceHarness):
     def unreachable_provider(self) -> Provider[Any]:
         settings = make_settings(ses_endpoint_url=unreachable_url(), provider_timeout_seconds=2.0)
         return SESProvider(credentials(), http=self.http, settings=settings)
-
-    def request(self, content_type: str) -> NotificationRequest:
-        return make_request(CONTENTS[content_type])
 
     def invalid_recipient_request(self) -> NotificationRequest:
         return make_request(CONTENTS["text"], email="ana@localhost")
@@ -133,9 +130,6 @@ class SandboxHarness(FakeServiceHarness):
         self.sandbox.fail(
             request.recipient.email or "", 400, "MessageRejected", "Message rejected by policy."
         )
-
-    def fault_target(self, request: NotificationRequest) -> str:
-        return request.recipient.email or ""
 
 
 @asynccontextmanager
@@ -331,11 +325,7 @@ def test_endpoint_template_takes_the_region() -> None:
     assert endpoint_url("http://127.0.0.1:9/", "eu-west-1") == "http://127.0.0.1:9"
 
 
-@pytest.mark.parametrize(("email", "content", "code"), VALIDATION_CASES)
-def test_validate_rejects(email: str | None, content: dict[str, Any], code: str) -> None:
-    with pytest.raises(InvalidRequest) as caught:
-        offline_provider().validate(make_request(content, email=email))
-    assert caught.value.code == code
+test_validate_rejects = validation_test(offline_provider)
 
 
 # --- the error table ----------------------------------------------------------------------
