@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+import orjson
 from redis.asyncio import Redis
 
 from schemas.credentials_base import BaseCredentials
@@ -31,6 +32,7 @@ __all__ = [
     "MAX_FUTURE_SKEW",
     "DeliveryReport",
     "IntegrationsReader",
+    "MalformedWebhook",
     "ReportSink",
     "ReportedStatus",
     "Webhook",
@@ -38,10 +40,39 @@ __all__ = [
     "WebhookHandler",
     "WebhookRequest",
     "WebhookResponse",
+    "json_array",
+    "json_object",
     "signed_by",
 ]
 
 C = TypeVar("C", bound=BaseCredentials)
+
+
+class MalformedWebhook(ValueError):
+    """A webhook body is not what the service sends (the handler answers 4xx)."""
+
+
+def _json(raw_body: bytes) -> Any:
+    try:
+        return orjson.loads(raw_body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedWebhook("body is not JSON") from exc
+
+
+def json_object(raw_body: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or :class:`MalformedWebhook`."""
+    data = _json(raw_body)
+    if not isinstance(data, dict):
+        raise MalformedWebhook("body must be a JSON object")
+    return data
+
+
+def json_array(raw_body: bytes) -> list[Any]:
+    """The body as a JSON array, or :class:`MalformedWebhook`."""
+    data = _json(raw_body)
+    if not isinstance(data, list):
+        raise MalformedWebhook("body must be a JSON array")
+    return data
 
 
 @dataclass(frozen=True, slots=True)

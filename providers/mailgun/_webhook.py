@@ -24,8 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
+from providers.webhooks import MalformedWebhook, json_object
 from schemas.status import ErrorInfo, Status
 
 __all__ = [
@@ -47,10 +46,6 @@ _MAX_TOKEN = 512
 def bare_id(message_id: str) -> str:
     """A Mailgun message id without its angle brackets (as webhooks spell it)."""
     return message_id.strip().removeprefix("<").removesuffix(">").strip()
-
-
-class MalformedWebhook(ValueError):
-    """The body is not a Mailgun webhook."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,12 +107,7 @@ def _text(value: Any) -> str | None:
 
 def load_webhook(raw_body: bytes) -> MailgunWebhook:
     """The signature fields and event data of a body, or :class:`MalformedWebhook`."""
-    try:
-        data = orjson.loads(raw_body)
-    except orjson.JSONDecodeError as exc:
-        raise MalformedWebhook("body is not JSON") from exc
-    if not isinstance(data, dict):
-        raise MalformedWebhook("body must be a JSON object")
+    data = json_object(raw_body)
     signature = data.get("signature")
     event_data = data.get("event-data")
     if not isinstance(signature, dict):

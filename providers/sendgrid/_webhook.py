@@ -25,12 +25,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
+from providers.webhooks import MalformedWebhook, json_array
 from schemas.status import ErrorInfo, Status
 
 __all__ = [
@@ -62,10 +62,6 @@ _STATUSES: Mapping[str, Status] = {
     "bounce": Status.FAILED,
     "dropped": Status.FAILED,
 }
-
-
-class MalformedWebhook(ValueError):
-    """The body is not a SendGrid event batch."""
 
 
 # --- signatures -----------------------------------------------------------------------
@@ -123,12 +119,7 @@ class EventStatus:
 
 def load_events(raw_body: bytes) -> list[dict[str, Any]]:
     """The events of a webhook body, or :class:`MalformedWebhook`."""
-    try:
-        data = orjson.loads(raw_body)
-    except orjson.JSONDecodeError as exc:
-        raise MalformedWebhook("body is not JSON") from exc
-    if not isinstance(data, list):
-        raise MalformedWebhook("body must be a JSON array of events")
+    data = json_array(raw_body)
     for i, item in enumerate(data):
         if not isinstance(item, dict):
             raise MalformedWebhook(f"event [{i}] must be an object")
