@@ -37,6 +37,7 @@ __all__ = [
     "ReportedStatus",
     "Webhook",
     "WebhookContext",
+    "WebhookEvent",
     "WebhookHandler",
     "WebhookRequest",
     "WebhookResponse",
@@ -94,6 +95,22 @@ class ReportedStatus(Protocol):
 
     @property
     def error(self) -> ErrorInfo | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEvent:
+    """One event of a service's webhook that becomes a status (a :class:`ReportedStatus`).
+
+    ``event`` is the service's name for it; ``tenant`` the tenant the event names, if it
+    names one; ``event_id`` the service's unique id of the event, for de-duplication.
+    """
+
+    provider_message_id: str
+    status: Status
+    event: str
+    error: ErrorInfo | None = None
+    tenant: str | None = None
+    event_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

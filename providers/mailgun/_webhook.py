@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from providers.webhooks import MalformedWebhook, json_object
+from providers.webhooks import MalformedWebhook, WebhookEvent, json_object
 from schemas.status import ErrorInfo, Status
 
 __all__ = [
@@ -54,16 +54,6 @@ class MailgunWebhook:
     token: str
     signature: str
     event_data: Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookEvent:
-    """An event that becomes a status (``provider_message_id`` without angle brackets)."""
-
-    provider_message_id: str
-    status: Status
-    event: str
-    error: ErrorInfo | None = None
 
 
 # --- signatures -------------------------------------------------------------------------
