@@ -26,7 +26,14 @@ from providers import (
     RetryableError,
     SendResult,
 )
-from providers.ses import SEND_EMAIL_PATH, SES_ERRORS, SESProvider, endpoint_url, sign_request
+from providers.ses import (
+    SEND_EMAIL_PATH,
+    SES_ERRORS,
+    SIGNING_NAME,
+    SESProvider,
+    endpoint_url,
+    sign_request,
+)
 from providers.ses._credentials import SESCredentials
 from sandbox.ses import SESSandbox
 from schemas.notification import NotificationRequest
@@ -222,6 +229,7 @@ async def test_a_tampered_body_fails_the_signature_check() -> None:
             {"Content-Type": "application/json"},
             credentials=Credentials(ACCESS_KEY, SECRET),
             region=REGION,
+            service=SIGNING_NAME,
         )
         tampered = await h.http.post(url, content=body + b" ", headers=headers)
         unsigned = await h.http.post(url, content=body)
