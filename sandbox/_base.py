@@ -47,6 +47,7 @@ logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 _M = TypeVar("_M", bound=BaseModel)
+_R = TypeVar("_R")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -81,13 +82,19 @@ class FaultBody(ControlModel):
     raw_body: str | None = None
     times: int | None = Field(None, ge=1)
 
-    @property
-    def delay(self) -> float | None:
-        return math.inf if self.hang and self.delay_seconds is None else self.delay_seconds
-
-    @property
-    def raw(self) -> bytes | None:
-        return self.raw_body.encode() if self.raw_body is not None else None
+    def record(self, make: Callable[..., _R], **fields: Any) -> _R:
+        """The fake's fault record (``make``) with what every body says, and ``fields``."""
+        raw = self.raw_body.encode() if self.raw_body is not None else None
+        delay = math.inf if self.hang and self.delay_seconds is None else self.delay_seconds
+        return make(
+            http_status=self.http_status,
+            message=self.message,
+            retry_after=self.retry_after,
+            delay=delay,
+            raw_body=raw,
+            times=self.times,
+            **fields,
+        )
 
 
 _B = TypeVar("_B", bound=FaultBody)

@@ -49,19 +49,10 @@ class FaultBody(BaseFaultBody):
     details: str | None = None
 
     def fault(self) -> Fault:
-        code = self.code
-        if code is None and self.delay is None and self.raw_body is None:
-            code = 131000
-        return Fault(
-            http_status=self.http_status,
-            code=code,
-            message=self.message,
-            details=self.details,
-            retry_after=self.retry_after,
-            delay=self.delay,
-            raw_body=self.raw,
-            times=self.times,
-        )
+        fault = self.record(Fault, code=self.code, details=self.details)
+        if fault.code is None and fault.delay is None and fault.raw_body is None:
+            fault.code = 131000
+        return fault
 
 
 class StatusBody(ControlModel):

@@ -47,15 +47,7 @@ class FaultBody(BaseFaultBody):
     def fault(self, default_code: str = "20500", default_status: int | None = None) -> SmsFault:
         """The fault; with no code, delay nor raw body: ``default_code`` (and, if given,
         ``default_status`` instead of ``httpStatus``)."""
-        fault = SmsFault(
-            http_status=self.http_status,
-            code=self.code,
-            message=self.message,
-            retry_after=self.retry_after,
-            delay=self.delay,
-            raw_body=self.raw,
-            times=self.times,
-        )
+        fault = self.record(SmsFault, code=self.code)
         if fault.code is None and fault.delay is None and fault.raw_body is None:
             fault.code = default_code
             fault.http_status = default_status or fault.http_status
