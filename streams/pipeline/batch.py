@@ -101,7 +101,8 @@ class BatchRouter:
             await self.inflight.acquire()
             request = outcome.request
             # `accepted` leaves before the job starts: it descends from the producer's span.
-            remember(request.tenant_id, request.id, extract(record.headers))
+            if record.headers:  # without headers there is no context to continue
+                remember(request.tenant_id, request.id, extract(record.headers))
             chunk.append(_Entry(record, done, request, ordering_key(request)))
         await self._flush(chunk)
 

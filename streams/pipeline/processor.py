@@ -6,8 +6,10 @@ here, so a bad event never reaches Faust (which would ack it on an exception).
 
 Per request: claim the (tenant, id) record in Redis (a terminal record means a
 duplicate: nothing happens) -> resolve the provider -> ``validate()`` -> emit
-``accepted`` -> ``send()`` with bounded in-process retries -> record the provider
-message id (handing back early webhooks) -> emit ``sent`` (or ``failed``).
+``accepted`` -> ``send()`` -> record the provider message id (handing back early
+webhooks) -> emit ``sent``; a retryable failure fails over or waits on a delay topic
+(:mod:`streams.pipeline.retrying`), a permanent one ends ``failed``. The batch path
+(:mod:`streams.pipeline.batch`) hands the requests it cannot start at once to this one.
 Infrastructure errors (Redis, Kafka) are retried with backoff until they pass: the
 work is idempotent by construction, so a retry resumes where it stopped.
 """
@@ -25,6 +27,7 @@ from providers import InvalidRequest
 from providers.base import Resources
 from schemas import ErrorCode, ErrorInfo, NotificationRequest, Settings, Status, StatusEvent
 from schemas.retry import RetryEnvelope
+from streams.pipeline import badinput
 from streams.pipeline.decode import (
     DeadLetter,
     Decoded,
@@ -86,7 +89,6 @@ class RequestProcessor:
         sink: EventSink,
         policies: PolicyStore,
         buckets: TokenBucket,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         resources: Resources | None = None,
         outbox: StatusOutbox | None = None,
     ) -> None:
@@ -98,7 +100,6 @@ class RequestProcessor:
         self.integrations = integrations
         self.http = http
         self.sink = sink
-        self.sleep = sleep
         self.inflight = InFlight(settings.max_in_flight)
         self.deliverer = Deliverer(
             settings=settings,
@@ -191,51 +192,10 @@ class RequestProcessor:
     # -- the three kinds of input ----------------------------------------------------------
 
     async def _dead(self, letter: DeadLetter) -> None:
-        log.warning(
-            "dead letter",
-            extra={
-                "reason": letter.info.reason.value,
-                "detail": letter.info.detail[:200],
-                "topic": letter.record.topic,
-                "partition": letter.record.partition,
-                "offset": letter.record.offset,
-            },
-        )
-        await self._retry_infra(lambda: self.sink.dead_letter(letter), "dead-letter")
+        await badinput.dead_letter(self.sink, letter)
 
     async def _invalid(self, invalid: Invalid) -> None:
-        async def step() -> None:
-            record = await self.state.claim(invalid.tenant_id, invalid.notification_id)
-            if record is not None and record.terminal:
-                return
-            await self.sink.status(
-                StatusEvent(
-                    notification_id=invalid.notification_id,
-                    tenant_id=invalid.tenant_id,
-                    channel=invalid.channel,
-                    status=Status.REJECTED,
-                    error=ErrorInfo(code=ErrorCode.INVALID_REQUEST, message=invalid.message),
-                    metadata=invalid.metadata,
-                )
-            )
-            await self.state.set_phase(
-                invalid.tenant_id,
-                invalid.notification_id,
-                "rejected",
-                error=ErrorInfo(
-                    code=ErrorCode.INVALID_REQUEST, message=invalid.message
-                ).model_dump_json(by_alias=True),
-            )
-
-        log.info(
-            "request rejected",
-            extra={
-                "tenant_id": invalid.tenant_id,
-                "notification_id": invalid.notification_id,
-                "code": ErrorCode.INVALID_REQUEST.value,
-            },
-        )
-        await self._retry_infra(step, "reject-invalid")
+        await badinput.reject_invalid(self.state, self.sink, invalid)
 
     async def request_job(self, request: NotificationRequest, src: str | None = None) -> None:
         """The per-request path, to its end: never leaves a request without an outcome."""
