@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -87,6 +87,19 @@ class EmailHarness(FakeServiceHarness):
 
     def fault_target(self, request: NotificationRequest) -> str:
         return request.recipient.email or ""
+
+    @staticmethod
+    def assert_attachments(content_type: str, attachments: Sequence[Any]) -> None:
+        """The fake received :data:`CONTENTS`' PDF for ``attachment``, none otherwise."""
+        if content_type == "attachment":
+            [attachment] = attachments
+            assert (attachment.filename, attachment.content_type) == (
+                "invoice.pdf",
+                "application/pdf",
+            )
+            assert attachment.data == PDF_BYTES
+        else:
+            assert attachments == ()
 
 
 def validation_test(offline_provider: Callable[[], Provider[Any]]) -> Callable[..., None]:

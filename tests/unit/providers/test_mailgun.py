@@ -106,15 +106,7 @@ class SandboxHarness(EmailHarness):
         content = request.content
         assert (mail.subject, mail.text, mail.html) == (content.subject, content.body, content.html)
         assert mail.custom == {"herald_tenant": "acme", "herald_notification": request.id}
-        if content_type == "attachment":
-            [attachment] = mail.attachments
-            assert (attachment.filename, attachment.content_type) == (
-                "invoice.pdf",
-                "application/pdf",
-            )
-            assert attachment.data == PDF_BYTES
-        else:
-            assert mail.attachments == ()
+        self.assert_attachments(content_type, mail.attachments)
 
     def inject_retryable_fault(self, request: NotificationRequest) -> None:
         self.sandbox.fail(

@@ -115,15 +115,7 @@ class SandboxHarness(EmailHarness):
         assert (mail.subject, mail.text, mail.html) == (content.subject, content.body, content.html)
         assert mail.custom == {"herald_tenant": "acme", "herald_notification": request.id}
         assert mail.request["ConfigurationSetName"] == "herald"
-        if content_type == "attachment":
-            [attachment] = mail.attachments
-            assert (attachment.filename, attachment.content_type) == (
-                "invoice.pdf",
-                "application/pdf",
-            )
-            assert attachment.data == PDF_BYTES
-        else:
-            assert mail.attachments == ()
+        self.assert_attachments(content_type, mail.attachments)
 
     def inject_retryable_fault(self, request: NotificationRequest) -> None:
         self.sandbox.fail(
