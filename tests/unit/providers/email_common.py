@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import httpx
@@ -25,6 +25,7 @@ __all__ = [
     "EmailHarness",
     "form_fields",
     "make_request",
+    "success_test",
     "validation_test",
 ]
 
@@ -110,6 +111,19 @@ def validation_test(offline_provider: Callable[[], Provider[Any]]) -> Callable[.
         with pytest.raises(InvalidRequest) as caught:
             offline_provider().validate(make_request(content, email=email))
         assert caught.value.code == code
+
+    return test
+
+
+def success_test(
+    offline_provider: Callable[..., Provider[Any]], answer: httpx.Response, message_id: str
+) -> Callable[[], Awaitable[None]]:
+    """The test that a send the service answers with ``answer`` returns ``message_id``."""
+
+    async def test() -> None:
+        provider = offline_provider(lambda request: answer)
+        result = await provider.send(make_request(CONTENTS["text"]))
+        assert result.provider_message_id == message_id
 
     return test
 

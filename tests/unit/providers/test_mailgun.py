@@ -33,6 +33,7 @@ from tests.unit.providers.email_common import (
     EmailHarness,
     form_fields,
     make_request,
+    success_test,
     validation_test,
 )
 from tests.unit.providers.harness import (
@@ -259,12 +260,13 @@ test_unreadable_bodies_fall_back_on_the_status = fallback_test(
 )
 
 
-async def test_success_returns_the_id_without_angle_brackets() -> None:
-    response = httpx.Response(
+test_success_returns_the_id_without_angle_brackets = success_test(
+    offline_provider,
+    httpx.Response(
         200, json={"id": f"<20240203123456.1A2B@{DOMAIN}>", "message": "Queued. Thank you."}
-    )
-    result = await offline_provider(lambda request: response).send(make_request(CONTENTS["text"]))
-    assert result.provider_message_id == f"20240203123456.1A2B@{DOMAIN}"
+    ),
+    f"20240203123456.1A2B@{DOMAIN}",
+)
 
 
 test_transport_errors_are_translated = transport_test(send_against)

@@ -32,6 +32,7 @@ from tests.unit.providers.email_common import (
     RECIPIENT,
     EmailHarness,
     make_request,
+    success_test,
     validation_test,
 )
 from tests.unit.providers.harness import (
@@ -302,10 +303,11 @@ test_unreadable_bodies_fall_back_on_the_status = fallback_test(
 )
 
 
-async def test_success_returns_x_message_id() -> None:
-    response = httpx.Response(202, headers={"X-Message-Id": "W3YyP0_5Qk2Zs3Yw6fS1ZA"})
-    result = await offline_provider(lambda request: response).send(make_request(CONTENTS["text"]))
-    assert result.provider_message_id == "W3YyP0_5Qk2Zs3Yw6fS1ZA"
+test_success_returns_x_message_id = success_test(
+    offline_provider,
+    httpx.Response(202, headers={"X-Message-Id": "W3YyP0_5Qk2Zs3Yw6fS1ZA"}),
+    "W3YyP0_5Qk2Zs3Yw6fS1ZA",
+)
 
 
 test_transport_errors_are_translated = transport_test(send_against)

@@ -45,6 +45,7 @@ from tests.unit.providers.email_common import (
     RECIPIENT,
     EmailHarness,
     make_request,
+    success_test,
     validation_test,
 )
 from tests.unit.providers.harness import (
@@ -377,10 +378,11 @@ test_unknown_errors_fall_back_on_the_status = fallback_test(
 )
 
 
-async def test_success_returns_the_message_id() -> None:
-    response = httpx.Response(200, json={"MessageId": "0100018f-abc-000000"})
-    result = await offline_provider(lambda request: response).send(make_request(CONTENTS["text"]))
-    assert result.provider_message_id == "0100018f-abc-000000"
+test_success_returns_the_message_id = success_test(
+    offline_provider,
+    httpx.Response(200, json={"MessageId": "0100018f-abc-000000"}),
+    "0100018f-abc-000000",
+)
 
 
 test_transport_errors_are_translated = transport_test(send_against)
