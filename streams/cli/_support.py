@@ -35,10 +35,20 @@ def add_command(
     subparsers: argparse._SubParsersAction[Any],
     name: str,
     func: Callable[..., Any] | None = None,
+    *,
+    doc: str | None = None,
     **options: Any,
 ) -> argparse.ArgumentParser:
     """The parser of (sub)command ``name`` (``help``, ``description``... in ``options``),
-    which runs ``func(args, settings)`` (sync or async) when given."""
+    which runs ``func(args, settings)`` (sync or async) when given.
+
+    ``doc``, a command module's docstring, says both: its first paragraph is the help, the
+    rest the description.
+    """
+    if doc is not None:
+        summary, _, rest = doc.strip().partition("\n\n")
+        text = {"help": " ".join(summary.split()), "description": " ".join(rest.split())}
+        options = {**text, **options}
     parser: argparse.ArgumentParser = subparsers.add_parser(name, **options)
     if func is not None:
         parser.set_defaults(func=func)

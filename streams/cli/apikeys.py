@@ -1,4 +1,8 @@
-"""``herald apikeys create|list|revoke``: per-tenant API keys for Herald's HTTP endpoints."""
+"""manage per-tenant API keys (session and inbox endpoints)
+
+API keys let a caller act for one tenant on Herald's HTTP endpoints. A key is printed once,
+when created; only its hash is stored.
+"""
 
 from __future__ import annotations
 
@@ -34,13 +38,7 @@ def parse_duration(text: str) -> timedelta:
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = add_command(
-        subparsers,
-        "apikeys",
-        help="manage per-tenant API keys (session and inbox endpoints)",
-        description="API keys let a caller act for one tenant on Herald's HTTP endpoints. "
-        "A key is printed once, when created; only its hash is stored.",
-    )
+    parser = add_command(subparsers, "apikeys", doc=__doc__)
     actions = add_actions(parser)
     create = add_command(actions, "create", _create, help="create a key and print it (once)")
     create.add_argument("--tenant", required=True)

@@ -1,4 +1,9 @@
-"""``herald asyncapi``: the AsyncAPI 3.0 document of every topic Herald reads or writes."""
+"""print the AsyncAPI 3.0 document of Herald's topics
+
+Print (or write to --out) the AsyncAPI 3.0 document of every topic Herald reads or writes,
+with the topic names of the current configuration. --defaults ignores the environment
+(docs/asyncapi.yaml is generated that way).
+"""
 
 from __future__ import annotations
 
@@ -15,15 +20,7 @@ __all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = add_command(
-        subparsers,
-        "asyncapi",
-        run,
-        help="print the AsyncAPI 3.0 document of Herald's topics",
-        description="Print (or write to --out) the AsyncAPI 3.0 document of every topic "
-        "Herald reads or writes, with the topic names of the current configuration. "
-        "--defaults ignores the environment (docs/asyncapi.yaml is generated that way).",
-    )
+    parser = add_command(subparsers, "asyncapi", run, doc=__doc__)
     parser.add_argument("--out", type=Path, help="file to write instead of standard output")
     parser.add_argument("--format", choices=("yaml", "json"), default="yaml")
     parser.add_argument(

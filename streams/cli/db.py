@@ -1,4 +1,8 @@
-"""``herald db upgrade|downgrade|current|purge``: the in-app inbox's database (DATABASE_URL)."""
+"""manage the in-app inbox database (migrations, retention)
+
+The inbox database is DATABASE_URL (PostgreSQL, or the embedded SQLite default). Its schema
+is managed by Alembic migrations shipped with Herald.
+"""
 
 from __future__ import annotations
 
@@ -29,13 +33,7 @@ def _retention_days() -> int:
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = add_command(
-        subparsers,
-        "db",
-        help="manage the in-app inbox database (migrations, retention)",
-        description="The inbox database is DATABASE_URL (PostgreSQL, or the embedded SQLite "
-        "default). Its schema is managed by Alembic migrations shipped with Herald.",
-    )
+    parser = add_command(subparsers, "db", doc=__doc__)
     actions = add_actions(parser)
     up = add_command(
         actions, "upgrade", _upgrade, help="apply the migrations (to the newest by default)"

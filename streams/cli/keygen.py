@@ -1,4 +1,8 @@
-"""``herald keygen``: print a new HERALD_SECRET_KEY."""
+"""print a new secret key for HERALD_SECRET_KEY
+
+Print a new random 32-byte key (URL-safe base64) for HERALD_SECRET_KEY. To rotate, move the
+old key to HERALD_PREVIOUS_SECRET_KEYS (comma-separated).
+"""
 
 from __future__ import annotations
 
@@ -13,14 +17,7 @@ __all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    add_command(
-        subparsers,
-        "keygen",
-        run,
-        help="print a new secret key for HERALD_SECRET_KEY",
-        description="Print a new random 32-byte key (URL-safe base64) for HERALD_SECRET_KEY. "
-        "To rotate, move the old key to HERALD_PREVIOUS_SECRET_KEYS (comma-separated).",
-    )
+    add_command(subparsers, "keygen", run, doc=__doc__)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

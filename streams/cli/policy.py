@@ -1,4 +1,8 @@
-"""``herald policy set|show``: a tenant's delivery policy (failover)."""
+"""a tenant's delivery policy (failover between integrations)
+
+With failover on, a retryable failure moves the next attempt to the tenant's next active
+integration for the channel, in priority order.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +17,7 @@ __all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = add_command(
-        subparsers,
-        "policy",
-        help="a tenant's delivery policy (failover between integrations)",
-        description="With failover on, a retryable failure moves the next attempt to the "
-        "tenant's next active integration for the channel, in priority order.",
-    )
+    parser = add_command(subparsers, "policy", doc=__doc__)
     actions = add_actions(parser)
     set_ = add_command(actions, "set", _set, help="set the policy")
     set_.add_argument("--tenant", required=True, type=tenant_id)

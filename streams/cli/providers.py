@@ -1,4 +1,8 @@
-"""``herald providers``: every provider the seed knows, and whether Herald implements it."""
+"""list the seed's providers and their implementation status
+
+List every provider lookup value of the seed with its channel, display name, whether Herald
+implements it (or why not) and the credentials it needs.
+"""
 
 from __future__ import annotations
 
@@ -14,14 +18,7 @@ __all__ = ["provider_table", "register"]
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = add_command(
-        subparsers,
-        "providers",
-        run,
-        help="list the seed's providers and their implementation status",
-        description="List every provider lookup value of the seed with its channel, display "
-        "name, whether Herald implements it (or why not) and the credentials it needs.",
-    )
+    parser = add_command(subparsers, "providers", run, doc=__doc__)
     parser.add_argument("--json", action="store_true", help="print as JSON")
 
 

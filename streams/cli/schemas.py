@@ -1,4 +1,9 @@
-"""``herald schemas``: export the JSON Schema of every wire model."""
+"""export the JSON Schema of the wire models
+
+Print the JSON Schema (wire names) of NotificationRequest, StatusEvent, DeadLetterInfo, each
+credentials model and IntegrationSummary, or write one <Model>.schema.json per model into
+--out.
+"""
 
 from __future__ import annotations
 
@@ -15,15 +20,7 @@ __all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = add_command(
-        subparsers,
-        "schemas",
-        run,
-        help="export the JSON Schema of the wire models",
-        description="Print the JSON Schema (wire names) of NotificationRequest, StatusEvent, "
-        "DeadLetterInfo, each credentials model and IntegrationSummary, or write one "
-        "<Model>.schema.json per model into --out.",
-    )
+    parser = add_command(subparsers, "schemas", run, doc=__doc__)
     parser.add_argument("--out", type=Path, help="directory to write <Model>.schema.json files to")
 
 

@@ -1,4 +1,8 @@
-"""``herald seed``: load the seed's lookup types, lookups and provider rows into Redis."""
+"""load the provider lookup data into Redis (idempotent)
+
+Write the provider lookup types, lookup values and provider rows to Redis. Running it again
+changes nothing.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +17,7 @@ __all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = add_command(
-        subparsers,
-        "seed",
-        run,
-        help="load the provider lookup data into Redis (idempotent)",
-        description="Write the provider lookup types, lookup values and provider rows to Redis. "
-        "Running it again changes nothing.",
-    )
+    parser = add_command(subparsers, "seed", run, doc=__doc__)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
