@@ -43,11 +43,11 @@ def add_command(
     which runs ``func(args, settings)`` (sync or async) when given.
 
     ``doc``, a command module's docstring, says both: its first paragraph is the help, the
-    rest the description.
+    second the description (further paragraphs are for the module's readers only).
     """
     if doc is not None:
-        summary, _, rest = doc.strip().partition("\n\n")
-        text = {"help": " ".join(summary.split()), "description": " ".join(rest.split())}
+        summary, description, *_ = [*doc.strip().split("\n\n"), ""]
+        text = {"help": " ".join(summary.split()), "description": " ".join(description.split())}
         options = {**text, **options}
     parser: argparse.ArgumentParser = subparsers.add_parser(name, **options)
     if func is not None:

@@ -1,4 +1,9 @@
-"""``herald integrations set|list|remove``: a tenant's provider credentials (encrypted).
+"""manage per-tenant provider credentials
+
+Store, list and remove a tenant's provider integrations. Credentials are validated, then
+encrypted with HERALD_SECRET_KEY; they are never printed.
+
+``herald integrations set|list|remove``: a tenant's provider credentials (encrypted).
 
 Output never contains secret values: only the names of the credential fields.
 """
@@ -38,13 +43,7 @@ def _tenant_options(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = add_command(
-        subparsers,
-        "integrations",
-        help="manage per-tenant provider credentials",
-        description="Store, list and remove a tenant's provider integrations. Credentials are "
-        "validated, then encrypted with HERALD_SECRET_KEY; they are never printed.",
-    )
+    parser = add_command(subparsers, "integrations", doc=__doc__)
     commands = add_actions(parser)
 
     set_parser = add_command(

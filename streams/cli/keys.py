@@ -1,4 +1,8 @@
-"""``herald keys rotate``: re-encrypt every stored secret under the current HERALD_SECRET_KEY.
+"""secret-key maintenance (re-encrypt under the current key)
+
+Maintenance of HERALD_SECRET_KEY and HERALD_PREVIOUS_SECRET_KEYS.
+
+``herald keys rotate``: re-encrypt every stored secret under the current HERALD_SECRET_KEY.
 
 Rotation, step by step (docs/security.md):
 
@@ -29,12 +33,7 @@ __all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = add_command(
-        subparsers,
-        "keys",
-        help="secret-key maintenance (re-encrypt under the current key)",
-        description="Maintenance of HERALD_SECRET_KEY and HERALD_PREVIOUS_SECRET_KEYS.",
-    )
+    parser = add_command(subparsers, "keys", doc=__doc__)
     actions = add_actions(parser)
     rotate = add_command(
         actions,

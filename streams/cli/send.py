@@ -1,4 +1,10 @@
-"""``herald send``: produce one notification request from flags and print its id.
+"""produce one notification request; prints its id (--wait: follow it)
+
+Produce one NotificationRequest to the requests topic, keyed by tenant, and print its id.
+With --wait, print each of its status events as it arrives and exit 0 once it is sent (or
+later), 1 when it fails or is rejected, 4 on time-out.
+
+``herald send``: produce one notification request from flags and print its id.
 
 With ``--wait`` it then follows the request's status events until a final one: a
 consumer is positioned at the end of the status topic *before* the request is
@@ -31,15 +37,7 @@ __all__ = ["build_request", "register"]
 
 
 def register(subparsers: Any) -> None:
-    p = add_command(
-        subparsers,
-        "send",
-        run,
-        help="produce one notification request; prints its id (--wait: follow it)",
-        description="Produce one NotificationRequest to the requests topic, keyed by tenant, "
-        "and print its id. With --wait, print each of its status events as it arrives and "
-        "exit 0 once it is sent (or later), 1 when it fails or is rejected, 4 on time-out.",
-    )
+    p = add_command(subparsers, "send", run, doc=__doc__)
     p.add_argument("--tenant", required=True, type=tenant_id, help="tenant id")
     p.add_argument(
         "--channel",

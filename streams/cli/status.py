@@ -1,4 +1,12 @@
-"""``herald status --tenant T --id ID``: what Herald's state says of one notification.
+"""show what Herald knows of one notification (from Redis, not Kafka)
+
+Print the state Herald keeps for one notification: phase, furthest status, channel,
+provider, provider message id, attempts, the next attempt and the error it failed or was
+rejected with (or the last one when a retry is scheduled), when its phase was last set, and
+when the state expires. Exit code 1 when there is none (never received, or expired after
+HERALD_IDEMPOTENCY_TTL_SECONDS).
+
+``herald status --tenant T --id ID``: what Herald's state says of one notification.
 
 Read from Redis only (never Kafka): the record the router keeps per notification for
 idempotency and monotonic statuses. :func:`read_notification` is the one place that
@@ -105,17 +113,7 @@ async def read_notification(
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = add_command(
-        subparsers,
-        "status",
-        run,
-        help="show what Herald knows of one notification (from Redis, not Kafka)",
-        description="Print the state Herald keeps for one notification: phase, furthest "
-        "status, channel, provider, provider message id, attempts, the next attempt and "
-        "the error it failed or was rejected with (or the last one when a retry is scheduled), "
-        "when its phase was last set, and when the state expires. Exit code 1 "
-        "when there is none (never received, or expired after HERALD_IDEMPOTENCY_TTL_SECONDS).",
-    )
+    parser = add_command(subparsers, "status", run, doc=__doc__)
     parser.add_argument("--tenant", required=True, type=tenant_id, help="tenant id")
     parser.add_argument("--id", required=True, dest="notification_id", help="notification id")
     parser.add_argument("--json", action="store_true", help="print as JSON")

@@ -1,4 +1,11 @@
-"""``herald tail``: follow Herald's status events (or any of its topics), decoded.
+"""follow status events (or any of Herald's topics), decoded; Ctrl-C ends
+
+Follow notifications.status (the HERALD_TOPIC_STATUS topic) and print each status event as
+one line, or as JSON with --json, de-duplicated by eventId. --topic follows other topics of
+Herald instead (requests, dead letters, retries, whatsapp.*); with --topic, --json prints
+{topic, partition, offset, key, value} objects. Ctrl-C ends it (exit code 0).
+
+``herald tail``: follow Herald's status events (or any of its topics), decoded.
 
 Like ``kcat -C`` for Herald: no consumer group, every partition, from the end (or
 ``--from-beginning``). Status events are de-duplicated by ``eventId`` (a worker that
@@ -23,17 +30,7 @@ __all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = add_command(
-        subparsers,
-        "tail",
-        run,
-        help="follow status events (or any of Herald's topics), decoded; Ctrl-C ends",
-        description="Follow notifications.status (the HERALD_TOPIC_STATUS topic) and print "
-        "each status event as one line, or as JSON with --json, de-duplicated by eventId. "
-        "--topic follows other topics of Herald instead (requests, dead letters, retries, "
-        "whatsapp.*); with --topic, --json prints {topic, partition, offset, key, value} "
-        "objects. Ctrl-C ends it (exit code 0).",
-    )
+    parser = add_command(subparsers, "tail", run, doc=__doc__)
     parser.add_argument("--tenant", type=tenant_id, help="only this tenant's records")
     parser.add_argument(
         "--status",
