@@ -41,18 +41,7 @@ def register(subparsers: Any) -> None:
         description="Serve a local fake of an outside service until interrupted.",
     )
     services = parser.add_subparsers(dest="service", required=True, metavar="SERVICE")
-    wab = add_service(
-        services,
-        "whatsapp-business",
-        run_whatsapp_business,
-        port=8089,
-        help="the WhatsApp Business Cloud API (Graph API) fake",
-        description=(
-            "The Graph API's /{version}/{phone-number-id}/messages and /media endpoints with "
-            "bearer-token checks, Meta's request validation, response and error shapes, and "
-            "signed status webhooks (X-Hub-Signature-256). Control endpoints under /_sandbox/."
-        ),
-    )
+    wab = add_service(services, "whatsapp-business", run_whatsapp_business, port=8089)
     wab.add_argument("--phone-number-id", default="106540352242922")
     wab.add_argument("--access-token", default="sandbox-token")
     wab.add_argument("--app-secret", default="sandbox-app-secret")
@@ -72,6 +61,12 @@ def register(subparsers: Any) -> None:
 
 
 async def run_whatsapp_business(args: argparse.Namespace, settings: Settings) -> int:
+    """the WhatsApp Business Cloud API (Graph API) fake
+
+    The Graph API's /{version}/{phone-number-id}/messages and /media endpoints with
+    bearer-token checks, Meta's request validation, response and error shapes, and signed
+    status webhooks (X-Hub-Signature-256). Control endpoints under /_sandbox/.
+    """
     sandbox = WhatsAppBusinessSandbox()
     sandbox.add_account(
         args.phone_number_id,
