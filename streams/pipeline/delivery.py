@@ -41,6 +41,7 @@ from streams.pipeline.retrying import (
 )
 from streams.pipeline.state import NotificationRecord, NotificationState
 from streams.platform.infra import durable
+from streams.platform.tracing import work_span
 from streams.tenancy.integrations import IntegrationStore
 from streams.tenancy.lookups import LookupsService
 from streams.tenancy.policy import PolicyStore
@@ -134,9 +135,18 @@ class Deliverer:
         if record.phase != "scheduled" or retry.get("attempt") != envelope.attempt:
             return  # stale or duplicated envelope: another one (or the router) owns it
         try:
-            resolved = await resolve_named(
-                request, envelope.provider, self.lookups, self.integrations
-            )
+            with work_span(
+                "resolve",
+                attributes={
+                    "tenant_id": request.tenant_id,
+                    "notification_id": request.id,
+                    "herald.provider": envelope.provider,
+                    "herald.attempt": envelope.attempt,
+                },
+            ):
+                resolved = await resolve_named(
+                    request, envelope.provider, self.lookups, self.integrations
+                )
         except Rejection as exc:
             await self.fail(
                 request,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 
@@ -43,7 +43,7 @@ from streams.pipeline.resolve import CredentialsUnreadable, Rejection, Resolved,
 from streams.pipeline.state import NotificationState
 from streams.platform.infra import INFRA_ERRORS, durable
 from streams.platform.outbox import StatusOutbox
-from streams.platform.tracing import traced_job
+from streams.platform.tracing import traced_job, work_span
 from streams.tenancy.integrations import IntegrationStore
 from streams.tenancy.lookups import LookupsService
 from streams.tenancy.policy import PolicyStore
@@ -121,6 +121,12 @@ class RequestProcessor:
             return job
         return self.outbox.tracked(record.topic, record.partition, record.offset, tenant, job)
 
+    @staticmethod
+    def _traced(record: RawRecord, job: Job, **attributes: Any) -> Job:
+        """``job`` in its record's CONSUMER span (as it is, while tracing is off)."""
+        where = {"partition": record.partition, "offset": record.offset, **attributes}
+        return traced_job(record.topic, record.headers, job, **where)
+
     async def submit(self, record: RawRecord, done: Callable[[], Awaitable[object]]) -> None:
         """Schedule one record; ``done`` runs once its outputs are on the broker."""
         outcome = decode_record(record, self.settings)
@@ -132,42 +138,42 @@ class RequestProcessor:
         outcome: DeadLetter | Invalid | Decoded,
         done: Callable[[], Awaitable[object]],
     ) -> None:
+        # Each job in its record's span: what it produces continues the producer's trace.
         if isinstance(outcome, DeadLetter):
             key = f"\x00dlq{record.offset % 16}"  # dead letters need no order among themselves
             letter = outcome
-            await self.inflight.submit(
-                key, self._tracked(record, None, lambda: self._dead(letter)), done
-            )
+            dead = self._traced(record, lambda: self._dead(letter))
+            await self.inflight.submit(key, self._tracked(record, None, dead), done)
         elif isinstance(outcome, Invalid):
             key = f"{outcome.tenant_id}\x00invalid"
             invalid = outcome
-            job = self._tracked(record, invalid.tenant_id, lambda: self._invalid(invalid))
+            rejected = self._traced(
+                record,
+                lambda: self._invalid(invalid),
+                tenant_id=invalid.tenant_id,
+                notification_id=invalid.notification_id,
+            )
+            job = self._tracked(record, invalid.tenant_id, rejected)
             await self.inflight.submit(key, job, done)
         else:
             request = outcome.request
             if record.key != request.tenant_id.encode():
                 # Mis-keyed by its producer: re-key by tenant so that the tenant's requests
                 # meet in one partition, and let that copy be processed instead.
-                await self.inflight.submit(
-                    "\x00forward",
-                    self._tracked(
-                        record,
-                        None,
-                        lambda: self._retry_infra(
-                            lambda: self.sink.forward(record, request.tenant_id.encode()),
-                            "forward",
-                        ),
+                forward = self._traced(
+                    record,
+                    lambda: self._retry_infra(
+                        lambda: self.sink.forward(record, request.tenant_id.encode()), "forward"
                     ),
-                    done,
+                )
+                await self.inflight.submit(
+                    "\x00forward", self._tracked(record, None, forward), done
                 )
                 return
             src = source_of(record)
-            traced = traced_job(
-                record.topic,
-                record.headers,
+            traced = self._traced(
+                record,
                 lambda: self.request_job(request, src),
-                partition=record.partition,
-                offset=record.offset,
                 tenant_id=request.tenant_id,
                 notification_id=request.id,
             )
@@ -317,9 +323,11 @@ class RequestProcessor:
                 await self.deliverer.unknown_outcome(request, record)
                 return
         try:
-            resolved = await resolve_provider(request, self.lookups, self.integrations)
-            provider = self.deliverer.build(resolved)
-            provider.validate(request)
+            with work_span("resolve", attributes={"notification_id": nid}) as span:
+                resolved = await resolve_provider(request, self.lookups, self.integrations)
+                span.set_attribute("herald.provider", resolved.name)
+                provider = self.deliverer.build(resolved)
+                provider.validate(request)
         except Rejection as exc:
             await self._reject(request, exc.code, exc.message)
             return

@@ -21,6 +21,7 @@ __all__ = [
     "SESSION_BLOCKED",
     "SESSION_CONFLICT",
     "SESSION_FAILED",
+    "SESSION_WRONG_NUMBER",
     "SessionHooks",
     "SessionListener",
     "SessionOptions",
@@ -38,13 +39,22 @@ SESSION_FAILED = WhatsAppErrorCode.SESSION_FAILED.value
 SESSION_CONFLICT = WhatsAppErrorCode.SESSION_CONFLICT.value
 #: ... of messages waiting while WhatsApp blocked the session (TOS_BLOCK, PROXYBLOCK ...).
 SESSION_BLOCKED = WhatsAppErrorCode.SESSION_BLOCKED.value
+#: ... of messages whose session was logged in by another number than its phoneNumberId.
+SESSION_WRONG_NUMBER = WhatsAppErrorCode.SESSION_WRONG_NUMBER.value
 #: Seconds after which Chromium has committed a localStorage write to disk (it commits
 #: about 5 s after a change): a login older than this, in a browser that is still
 #: alive, is on disk even when Herald could not keep its own copy (``login.py``).
 COMMIT_SECONDS = 6.0
 #: Closes that end the wait of every message that arrived before them.
 FINAL_CLOSE_CODES = frozenset(
-    {NOT_AUTHENTICATED, DISCONNECTED, SESSION_FAILED, SESSION_CONFLICT, SESSION_BLOCKED}
+    {
+        NOT_AUTHENTICATED,
+        DISCONNECTED,
+        SESSION_FAILED,
+        SESSION_CONFLICT,
+        SESSION_BLOCKED,
+        SESSION_WRONG_NUMBER,
+    }
 )
 
 
@@ -82,6 +92,8 @@ class SessionOptions:
     restart_base_delay: float = 1.0
     send_rate_per_minute: float = 20.0
     send_jitter_ms: int = 2000
+    #: The digits the session must be logged in as (``phoneNumberId`` when it is a number).
+    expected_phone: str | None = None
 
 
 class SessionListener(Protocol):
@@ -147,4 +159,5 @@ def options_for(settings: Settings, credentials: WPPConnectCredentials | None) -
         restart_base_delay=min(1.0, settings.wppconnect_reconnect_max_delay_seconds),
         send_rate_per_minute=settings.wppconnect_send_rate,
         send_jitter_ms=settings.wppconnect_send_jitter_ms,
+        expected_phone=creds.expected_phone() if creds else None,
     )
