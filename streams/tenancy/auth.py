@@ -32,8 +32,8 @@ from enum import StrEnum
 import orjson
 from redis.asyncio import Redis
 
-from providers._exceptions import HeraldError
 from schemas._base import is_tenant_id
+from schemas.errors import HeraldError
 from schemas.status import utcnow
 
 __all__ = [
