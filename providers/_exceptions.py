@@ -1,23 +1,7 @@
-"""Kept for imports written before the error tree moved to :mod:`schemas.errors`."""
+"""Kept for imports written before the error tree moved to :mod:`schemas.errors`: the same
+names (the whole tree), from their one definition."""
 
 from __future__ import annotations
 
-from schemas.errors import (
-    HeraldError,
-    InvalidCredentials,
-    InvalidRequest,
-    PermanentError,
-    ProviderError,
-    ProviderTimeout,
-    RetryableError,
-)
-
-__all__ = [
-    "HeraldError",
-    "InvalidCredentials",
-    "InvalidRequest",
-    "PermanentError",
-    "ProviderError",
-    "ProviderTimeout",
-    "RetryableError",
-]
+from schemas.errors import *  # noqa: F403
+from schemas.errors import __all__ as __all__

@@ -16,12 +16,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
+import orjson
 
 from providers.errors import from_transport
 from schemas.errors import ProviderError, ProviderTimeout, RetryableError
 from schemas.status import ErrorCode
 
-__all__ = ["log_refusal", "parsed_url", "post", "unreadable"]
+__all__ = ["log_refusal", "parsed_url", "post", "read_json", "unreadable"]
 
 logger = logging.getLogger(__name__)
 
@@ -92,3 +93,11 @@ def unreadable(service: str, response: httpx.Response, what: str) -> RetryableEr
         f"{service} answered HTTP {status} without {what}",
         provider_code=f"http_{status}",
     )
+
+
+def read_json(service: str, response: httpx.Response, what: str) -> Any:
+    """The JSON document of a 2xx answer; :func:`unreadable` (``what``) when it is not JSON."""
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError as exc:
+        raise unreadable(service, response, what) from exc

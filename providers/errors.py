@@ -86,23 +86,13 @@ class ErrorSpec:
         """The integration's credentials or configuration are wrong (permanent)."""
         return cls(False, category, description, credentials=True)
 
-    def error(
-        self,
-        code: str,
-        message: str,
-        *,
-        retry_after: float | None = None,
-        provider_code: str | None = None,
-    ) -> ProviderError:
+    def error(self, code: str, message: str, *, retry_after: float | None = None) -> ProviderError:
         """The exception this entry calls for; ``code`` (the service's) goes to ``error.code``."""
-        provider_code = code if provider_code is None else provider_code
         if self.credentials:
-            return InvalidCredentials(code, message, provider_code=provider_code)
+            return InvalidCredentials(code, message, provider_code=code)
         if self.retryable:
-            return RetryableError(
-                code, message, retry_after=retry_after, provider_code=provider_code
-            )
-        return PermanentError(code, message, provider_code=provider_code)
+            return RetryableError(code, message, retry_after=retry_after, provider_code=code)
+        return PermanentError(code, message, provider_code=code)
 
 
 def error_for(
@@ -120,15 +110,13 @@ def error_for(
     Without one, an HTTP status in ``auth_statuses`` means the credentials were refused;
     otherwise ``retryable`` decides (default: 429 and 5xx may succeed later).
     """
-    if spec is not None:
-        return spec.error(code, message, retry_after=retry_after)
-    if status in auth_statuses:
-        return InvalidCredentials(code, message, provider_code=code)
-    if retryable is None:
-        retryable = status == 429 or status >= 500
-    if retryable:
-        return RetryableError(code, message, retry_after=retry_after, provider_code=code)
-    return PermanentError(code, message, provider_code=code)
+    if spec is None:
+        if retryable is None:
+            retryable = status == 429 or status >= 500
+        spec = ErrorSpec(
+            retryable, ErrorCode.PROVIDER_ERROR, "unlisted", credentials=status in auth_statuses
+        )
+    return spec.error(code, message, retry_after=retry_after)
 
 
 def from_status(

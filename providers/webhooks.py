@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+import orjson
 from redis.asyncio import Redis
 
 from schemas.credentials_base import BaseCredentials
@@ -31,17 +32,48 @@ __all__ = [
     "MAX_FUTURE_SKEW",
     "DeliveryReport",
     "IntegrationsReader",
+    "MalformedWebhook",
     "ReportSink",
     "ReportedStatus",
     "Webhook",
     "WebhookContext",
+    "WebhookEvent",
     "WebhookHandler",
     "WebhookRequest",
     "WebhookResponse",
+    "json_array",
+    "json_object",
     "signed_by",
 ]
 
 C = TypeVar("C", bound=BaseCredentials)
+
+
+class MalformedWebhook(ValueError):
+    """A webhook body is not what the service sends (the handler answers 4xx)."""
+
+
+def _json(raw_body: bytes) -> Any:
+    try:
+        return orjson.loads(raw_body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedWebhook("body is not JSON") from exc
+
+
+def json_object(raw_body: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or :class:`MalformedWebhook`."""
+    data = _json(raw_body)
+    if not isinstance(data, dict):
+        raise MalformedWebhook("body must be a JSON object")
+    return data
+
+
+def json_array(raw_body: bytes) -> list[Any]:
+    """The body as a JSON array, or :class:`MalformedWebhook`."""
+    data = _json(raw_body)
+    if not isinstance(data, list):
+        raise MalformedWebhook("body must be a JSON array")
+    return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +95,22 @@ class ReportedStatus(Protocol):
 
     @property
     def error(self) -> ErrorInfo | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEvent:
+    """One event of a service's webhook that becomes a status (a :class:`ReportedStatus`).
+
+    ``event`` is the service's name for it; ``tenant`` the tenant the event names, if it
+    names one; ``event_id`` the service's unique id of the event, for de-duplication.
+    """
+
+    provider_message_id: str
+    status: Status
+    event: str
+    error: ErrorInfo | None = None
+    tenant: str | None = None
+    event_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,16 +11,9 @@ answers with the real service's shapes; :func:`serve_app` runs any of them on a 
 
 from __future__ import annotations
 
+from sandbox._records import DeliveredWebhook, Fault, SandboxAccount, SentMessage, UploadedMedia
 from sandbox._server import serve_app
-from sandbox.whatsapp_business import (
-    GRAPH_VERSION,
-    DeliveredWebhook,
-    Fault,
-    SandboxAccount,
-    SentMessage,
-    UploadedMedia,
-    WhatsAppBusinessSandbox,
-)
+from sandbox.whatsapp_business import GRAPH_VERSION, WhatsAppBusinessSandbox
 
 __all__ = [
     "GRAPH_VERSION",

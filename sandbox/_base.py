@@ -28,11 +28,12 @@ import aiohttp
 import orjson
 from aiohttp import web
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 __all__ = [
     "ControlModel",
+    "FaultBody",
     "FaultLike",
     "SandboxBase",
     "delivery_answer",
@@ -46,6 +47,8 @@ logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 _M = TypeVar("_M", bound=BaseModel)
+_R = TypeVar("_R")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class FaultLike(Protocol):
@@ -62,6 +65,39 @@ class ControlModel(BaseModel):
     """A control endpoint's JSON body: camelCase on the wire, snake_case in Python."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+class FaultBody(ControlModel):
+    """``POST /_sandbox/faults``: what every fake's fault takes (fakes add their ``code``).
+
+    ``hang`` without ``delaySeconds`` holds the requests forever (until the fake closes).
+    """
+
+    to: str = Field(min_length=1)
+    http_status: int = Field(400, ge=100, le=599)
+    message: str | None = None
+    retry_after: float | None = Field(None, ge=0)
+    delay_seconds: float | None = Field(None, ge=0, description="null and hang=true: forever")
+    hang: bool = False
+    raw_body: str | None = None
+    times: int | None = Field(None, ge=1)
+
+    def record(self, make: Callable[..., _R], **fields: Any) -> _R:
+        """The fake's fault record (``make``) with what every body says, and ``fields``."""
+        raw = self.raw_body.encode() if self.raw_body is not None else None
+        delay = math.inf if self.hang and self.delay_seconds is None else self.delay_seconds
+        return make(
+            http_status=self.http_status,
+            message=self.message,
+            retry_after=self.retry_after,
+            delay=delay,
+            raw_body=raw,
+            times=self.times,
+            **fields,
+        )
+
+
+_B = TypeVar("_B", bound=FaultBody)
 
 
 def email_address(value: str) -> str:
@@ -263,6 +299,38 @@ class SandboxBase(Generic[F]):
 
         app.router.add_delete("/_sandbox/messages", clear_messages)
         app.router.add_delete("/_sandbox/faults", clear_faults)
+
+    def add_fault_route(
+        self, app: web.Application, model: type[_B], fault: Callable[[_B], F]
+    ) -> None:
+        """``POST /_sandbox/faults``: a ``model`` body, whose ``fault(body)`` is added for
+        ``body.to``; answers ``{"to"}`` (201)."""
+
+        async def add_fault(request: web.Request) -> web.Response:
+            body = await parse_body(request, model)
+            self.add_fault(body.to, fault(body))
+            return json_response({"to": body.to}, 201)
+
+        app.router.add_post("/_sandbox/faults", add_fault)
+
+    def add_account_routes(
+        self,
+        app: web.Application,
+        messages: Handler,
+        accounts: Handler,
+        add_account: Handler,
+        post_status: Handler,
+        deliveries: tuple[str, Handler],
+    ) -> None:
+        """The control routes of a fake with accounts and status webhooks (besides faults):
+        ``GET /_sandbox/messages``, the clearing routes, ``GET|POST /_sandbox/accounts``,
+        ``POST /_sandbox/statuses`` and ``GET /_sandbox/<deliveries[0]>``."""
+        app.router.add_get("/_sandbox/messages", messages)
+        self.add_clearing_routes(app)
+        app.router.add_get("/_sandbox/accounts", accounts)
+        app.router.add_post("/_sandbox/accounts", add_account)
+        app.router.add_post("/_sandbox/statuses", post_status)
+        app.router.add_get(f"/_sandbox/{deliveries[0]}", deliveries[1])
 
     def serve_lifecycle(self, app: web.Application) -> web.Application:
         """Reopen when ``app`` starts, close when it stops; returns ``app``."""

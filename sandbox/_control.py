@@ -14,7 +14,6 @@ GET      /_sandbox/webhooks         webhooks delivered so far, with receiver sta
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
@@ -22,6 +21,7 @@ from aiohttp import web
 from pydantic import Field
 
 from sandbox._base import ControlModel, delivery_answer
+from sandbox._base import FaultBody as BaseFaultBody
 from sandbox._base import json_response as _ok
 from sandbox._base import parse_body as _parse
 from sandbox._records import Fault
@@ -44,17 +44,15 @@ class AccountBody(ControlModel):
     business_account_id: str = "102290129340398"
 
 
-class FaultBody(ControlModel):
-    to: str = Field(min_length=1)
-    http_status: int = Field(400, ge=100, le=599)
+class FaultBody(BaseFaultBody):
     code: int | None = Field(None, description="Graph error code; 131000 when nothing else")
-    message: str | None = None
     details: str | None = None
-    retry_after: float | None = Field(None, ge=0)
-    delay_seconds: float | None = Field(None, ge=0, description="null and hang=true: forever")
-    hang: bool = False
-    raw_body: str | None = None
-    times: int | None = Field(None, ge=1)
+
+    def fault(self) -> Fault:
+        fault = self.record(Fault, code=self.code, details=self.details)
+        if fault.code is None and fault.delay is None and fault.raw_body is None:
+            fault.code = 131000
+        return fault
 
 
 class StatusBody(ControlModel):
@@ -113,27 +111,6 @@ def add_control_routes(app: web.Application, sandbox: WhatsAppBusinessSandbox) -
         )
         return _ok({"phoneNumberId": body.phone_number_id}, 201)
 
-    async def add_fault(request: web.Request) -> web.Response:
-        body: FaultBody = await _parse(request, FaultBody)
-        delay = body.delay_seconds
-        if body.hang and delay is None:
-            delay = math.inf
-        code = body.code
-        if code is None and delay is None and body.raw_body is None:
-            code = 131000
-        fault = Fault(
-            http_status=body.http_status,
-            code=code,
-            message=body.message,
-            details=body.details,
-            retry_after=body.retry_after,
-            delay=delay,
-            raw_body=body.raw_body.encode() if body.raw_body is not None else None,
-            times=body.times,
-        )
-        sandbox.add_fault(body.to, fault)
-        return _ok({"to": body.to}, 201)
-
     async def post_status(request: web.Request) -> web.Response:
         body: StatusBody = await _parse(request, StatusBody)
         deliver = sandbox.post_status(
@@ -154,10 +131,7 @@ def add_control_routes(app: web.Application, sandbox: WhatsAppBusinessSandbox) -
         ]
         return _ok({"webhooks": hooks})
 
-    app.router.add_get("/_sandbox/messages", list_messages)
-    sandbox.add_clearing_routes(app)
-    app.router.add_get("/_sandbox/accounts", list_accounts)
-    app.router.add_post("/_sandbox/accounts", add_account)
-    app.router.add_post("/_sandbox/faults", add_fault)
-    app.router.add_post("/_sandbox/statuses", post_status)
-    app.router.add_get("/_sandbox/webhooks", list_webhooks)
+    sandbox.add_account_routes(
+        app, list_messages, list_accounts, add_account, post_status, ("webhooks", list_webhooks)
+    )
+    sandbox.add_fault_route(app, FaultBody, FaultBody.fault)

@@ -119,10 +119,9 @@ class EmailSandbox(SandboxBase[EmailFault]):
         self.app = web.Application(client_max_size=client_max_size)
         self.serve_lifecycle(self.app)
         self.app.router.add_get("/_sandbox/messages", self._list_messages)
-        self.app.router.add_delete("/_sandbox/messages", self._clear_messages)
         self.app.router.add_get("/_sandbox/webhooks", self._list_webhooks)
         self.app.router.add_post("/_sandbox/faults", self._add_fault)
-        self.app.router.add_delete("/_sandbox/faults", self._clear_faults)
+        self.add_clearing_routes(self.app)
 
     # --- faults -------------------------------------------------------------------------
 
@@ -188,10 +187,6 @@ class EmailSandbox(SandboxBase[EmailFault]):
         found = [m.summary() for m in self.messages if not to or to in (t.lower() for t in m.to)]
         return json_response({"messages": found})
 
-    async def _clear_messages(self, _: web.Request) -> web.Response:
-        self.clear_messages()
-        return web.Response(status=204)
-
     async def _add_fault(self, request: web.Request) -> web.Response:
         """``{"to", "httpStatus", "body", "contentType", "hang", "delaySeconds", "times"}``."""
         try:
@@ -210,10 +205,6 @@ class EmailSandbox(SandboxBase[EmailFault]):
             return json_response({"error": "expected {to, httpStatus?, body?, hang?, ...}"}, 400)
         self.add_fault(to, fault)
         return json_response({"to": to}, 201)
-
-    async def _clear_faults(self, _: web.Request) -> web.Response:
-        self.clear_faults()
-        return web.Response(status=204)
 
     async def _list_webhooks(self, _: web.Request) -> web.Response:
         hooks = [

@@ -14,13 +14,13 @@ GET      /_sandbox/callbacks        callbacks delivered so far, with receiver st
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Literal
 
 from aiohttp import web
 from pydantic import Field
 
 from sandbox._base import ControlModel, delivery_answer, parse_body
+from sandbox._base import FaultBody as BaseFaultBody
 from sandbox._base import json_response as sandbox_json
 from sandbox._sms_base import SmsFault, recipient_key
 
@@ -41,28 +41,17 @@ class AccountBody(ControlModel):
     delivery_error: int = 30003
 
 
-class FaultBody(ControlModel):
-    to: str = Field(min_length=1)
-    http_status: int = Field(400, ge=100, le=599)
+class FaultBody(BaseFaultBody):
     code: str | None = Field(None, description="the service's error code")
-    message: str | None = None
-    retry_after: float | None = Field(None, ge=0)
-    delay_seconds: float | None = Field(None, ge=0, description="null and hang=true: forever")
-    hang: bool = False
-    raw_body: str | None = None
-    times: int | None = Field(None, ge=1)
 
-    def fault(self) -> SmsFault:
-        delay = math.inf if self.hang and self.delay_seconds is None else self.delay_seconds
-        return SmsFault(
-            http_status=self.http_status,
-            code=self.code,
-            message=self.message,
-            retry_after=self.retry_after,
-            delay=delay,
-            raw_body=self.raw_body.encode() if self.raw_body is not None else None,
-            times=self.times,
-        )
+    def fault(self, default_code: str = "20500", default_status: int | None = None) -> SmsFault:
+        """The fault; with no code, delay nor raw body: ``default_code`` (and, if given,
+        ``default_status`` instead of ``httpStatus``)."""
+        fault = self.record(SmsFault, code=self.code)
+        if fault.code is None and fault.delay is None and fault.raw_body is None:
+            fault.code = default_code
+            fault.http_status = default_status or fault.http_status
+        return fault
 
 
 class StatusBody(ControlModel):
@@ -120,14 +109,6 @@ def add_control_routes(app: web.Application, sandbox: TwilioSandbox) -> None:
         )
         return sandbox_json({"accountSid": body.account_sid}, 201)
 
-    async def add_fault(request: web.Request) -> web.Response:
-        body: FaultBody = await parse_body(request, FaultBody)
-        fault = body.fault()
-        if fault.code is None and fault.delay is None and fault.raw_body is None:
-            fault.code = "20500"
-        sandbox.add_fault(body.to, fault)
-        return sandbox_json({"to": body.to}, 201)
-
     async def post_status(request: web.Request) -> web.Response:
         body: StatusBody = await parse_body(request, StatusBody)
         deliver = sandbox.post_status(
@@ -147,10 +128,7 @@ def add_control_routes(app: web.Application, sandbox: TwilioSandbox) -> None:
         ]
         return sandbox_json({"callbacks": hooks})
 
-    app.router.add_get("/_sandbox/messages", list_messages)
-    sandbox.add_clearing_routes(app)
-    app.router.add_get("/_sandbox/accounts", list_accounts)
-    app.router.add_post("/_sandbox/accounts", add_account)
-    app.router.add_post("/_sandbox/faults", add_fault)
-    app.router.add_post("/_sandbox/statuses", post_status)
-    app.router.add_get("/_sandbox/callbacks", list_callbacks)
+    sandbox.add_account_routes(
+        app, list_messages, list_accounts, add_account, post_status, ("callbacks", list_callbacks)
+    )
+    sandbox.add_fault_route(app, FaultBody, FaultBody.fault)

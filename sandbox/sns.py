@@ -190,6 +190,9 @@ class SNSSandbox(SmsSandboxBase):
         """Add (or replace) an access key the fake accepts."""
         self.keys[access_key_id] = AwsKey(secret_access_key, session_token)
 
+    def clear_messages(self) -> None:
+        self.messages.clear()
+
     def message(self, message_id: str) -> SnsMessage | None:
         return next((m for m in self.messages if m.message_id == message_id), None)
 
@@ -203,11 +206,9 @@ class SNSSandbox(SmsSandboxBase):
         app = web.Application(client_max_size=1024 * 1024)
         app.router.add_route("*", "/", self._query)
         app.router.add_get("/_sandbox/messages", self._list_messages)
-        app.router.add_delete("/_sandbox/messages", self._clear_messages)
         app.router.add_post("/_sandbox/accounts", self._add_account)
-        app.router.add_post("/_sandbox/faults", self._add_fault)
-        app.router.add_delete("/_sandbox/faults", self._clear_faults)
-
+        self.add_clearing_routes(app)
+        self.add_fault_route(app, FaultBody, lambda body: body.fault("InternalError", 500))
         return self.serve_lifecycle(app)
 
     async def _query(self, request: web.Request) -> web.Response:
@@ -294,24 +295,7 @@ class SNSSandbox(SmsSandboxBase):
         ]
         return sandbox_json({"messages": messages})
 
-    async def _clear_messages(self, _: web.Request) -> web.Response:
-        self.messages.clear()
-        return web.Response(status=204)
-
     async def _add_account(self, request: web.Request) -> web.Response:
         body: _AccountBody = await parse_body(request, _AccountBody)
         self.add_key(body.access_key_id, body.secret_access_key, body.session_token)
         return sandbox_json({"accessKeyId": body.access_key_id}, 201)
-
-    async def _add_fault(self, request: web.Request) -> web.Response:
-        body: FaultBody = await parse_body(request, FaultBody)
-        fault = body.fault()
-        if fault.code is None and fault.delay is None and fault.raw_body is None:
-            fault.code = "InternalError"
-            fault.http_status = 500
-        self.add_fault(body.to, fault)
-        return sandbox_json({"to": body.to}, 201)
-
-    async def _clear_faults(self, _: web.Request) -> web.Response:
-        self.clear_faults()
-        return web.Response(status=204)

@@ -52,15 +52,7 @@ from sandbox._records import (
 from sandbox._signatures import META_SIGNATURE_HEADER as SIGNATURE_HEADER
 from sandbox._signatures import meta_signature as sign
 
-__all__ = [
-    "GRAPH_VERSION",
-    "DeliveredWebhook",
-    "Fault",
-    "SandboxAccount",
-    "SentMessage",
-    "UploadedMedia",
-    "WhatsAppBusinessSandbox",
-]
+__all__ = ["GRAPH_VERSION", "WhatsAppBusinessSandbox"]
 
 logger = logging.getLogger(__name__)
 

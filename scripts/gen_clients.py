@@ -9,24 +9,17 @@ from __future__ import annotations
 import sys
 
 from schemas.clientgen import ROOT, python_wire_files
+from schemas.generated import write_or_check
 
 
 def main(argv: list[str]) -> int:
-    check = "--check" in argv
-    stale = []
-    for rel, text in python_wire_files().items():
-        path = ROOT / rel
-        if check:
-            if not path.exists() or path.read_text(encoding="utf-8") != text:
-                stale.append(rel)
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        print(f"wrote {rel}")
-    if stale:
-        print("stale generated files (run `python scripts/gen_clients.py`): " + ", ".join(stale))
-        return 1
-    return 0
+    return write_or_check(
+        ROOT,
+        python_wire_files(),
+        check="--check" in argv,
+        what="files",
+        command="scripts/gen_clients.py",
+    )
 
 
 if __name__ == "__main__":

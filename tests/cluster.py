@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 
 from streams.platform.embedded import (
     EmbeddedServiceError,
-    redis_server_binary,
+    redis_server_argv,
     spawn,
     terminate_process,
 )
@@ -95,7 +95,6 @@ async def _cluster_ok(ports: list[int], timeout: float) -> None:  # noqa: ASYNC1
 @asynccontextmanager
 async def redis_cluster(folder: Path, primaries: int = 3) -> AsyncIterator[str]:
     """Run a Redis Cluster of ``primaries`` nodes under ``folder``; yields its URL."""
-    binary = redis_server_binary()
     cli = shutil.which("redis-cli")
     if cli is None:
         raise EmbeddedServiceError("a Redis Cluster needs redis-cli on PATH")
@@ -104,29 +103,17 @@ async def redis_cluster(folder: Path, primaries: int = 3) -> AsyncIterator[str]:
         for port in ports:
             node_dir = folder / f"node-{port}"
             node_dir.mkdir(parents=True, exist_ok=True)
-            argv = [
-                binary,
-                "--bind",
+            argv = redis_server_argv(
                 HOST,
-                "--port",
-                str(port),
+                port,
+                node_dir,
                 "--cluster-enabled",
                 "yes",
                 "--cluster-config-file",
                 str(node_dir / "nodes.conf"),
                 "--cluster-node-timeout",
                 "5000",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--protected-mode",
-                "no",
-                "--dir",
-                str(node_dir),
-                "--loglevel",
-                "warning",
-            ]
+            )
             proc = await spawn(argv, log_path=node_dir / "redis.log")
             stack.push_async_callback(terminate_process, proc)
             await _ping(port, 20.0)

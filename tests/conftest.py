@@ -12,7 +12,8 @@ The embedded services start lazily, once per session, on free loopback ports.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import pytest
@@ -35,16 +36,33 @@ def test_secret_key() -> str:
     return new_secret_key()
 
 
+@asynccontextmanager
+async def _external_or_started(
+    variable: str,
+    wait: Callable[[str, float], Awaitable[Any]],
+    seconds: float,
+    start: Callable[[], AbstractAsyncContextManager[str]],
+) -> AsyncIterator[str]:
+    """The address in ``variable`` once ``wait`` sees it answer (within ``seconds``), else
+    that of a server ``start`` runs."""
+    external = os.environ.get(variable)
+    if external:
+        await wait(external, seconds)
+        yield external
+        return
+    async with start() as address:
+        yield address
+
+
 @pytest_asyncio.fixture(scope="session")
 async def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     """Bootstrap address of the session's Kafka broker."""
-    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if external:
-        await wait_for_broker(external, 60.0)
-        yield external
-        return
-    log_path = tmp_path_factory.mktemp("kafka") / "tansu.log"
-    async with embedded_kafka(log_path=log_path) as bootstrap:
+    async with _external_or_started(
+        "KAFKA_BOOTSTRAP_SERVERS",
+        wait_for_broker,
+        60.0,
+        lambda: embedded_kafka(log_path=tmp_path_factory.mktemp("kafka") / "tansu.log"),
+    ) as bootstrap:
         yield bootstrap
 
 
@@ -60,25 +78,24 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest_asyncio.fixture(scope="session")
 async def single_redis_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     """``REDIS_URL``, else a diskless redis-server started for the session."""
-    external = os.environ.get("REDIS_URL")
-    if external:
-        await wait_for_redis(external, 30.0)
-        yield external
-        return
-    log_path = tmp_path_factory.mktemp("redis") / "redis.log"
-    async with embedded_redis(log_path=log_path) as url:
+    async with _external_or_started(
+        "REDIS_URL",
+        wait_for_redis,
+        30.0,
+        lambda: embedded_redis(log_path=tmp_path_factory.mktemp("redis") / "redis.log"),
+    ) as url:
         yield url
 
 
 @pytest_asyncio.fixture(scope="session")
 async def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     """``REDIS_CLUSTER_URLS``, else a Redis Cluster of three primaries started here."""
-    external = os.environ.get("REDIS_CLUSTER_URLS")
-    if external:
-        await wait_for_redis(external, 30.0)
-        yield external
-        return
-    async with redis_cluster(tmp_path_factory.mktemp("redis-cluster")) as url:
+    async with _external_or_started(
+        "REDIS_CLUSTER_URLS",
+        wait_for_redis,
+        30.0,
+        lambda: redis_cluster(tmp_path_factory.mktemp("redis-cluster")),
+    ) as url:
         yield url
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from providers.database._credentials import DatabaseCredentials
 from providers.database._cursor import Cursor, InvalidCursor
-from providers.database._errors import DB_ERRORS, SCHEMA_MISSING, DbErrorRule, db_error
+from providers.database._errors import DB_ERRORS, SCHEMA_MISSING, db_error
 from providers.database._provider import DatabaseProvider
 from providers.database._store import InboxPage, InboxRow, InboxStore, create_inbox_engine
 from providers.database._table import TABLE_NAME, inbox_table, metadata
@@ -22,7 +22,6 @@ __all__ = [
     "Cursor",
     "DatabaseCredentials",
     "DatabaseProvider",
-    "DbErrorRule",
     "InboxPage",
     "InboxRow",
     "InboxStore",

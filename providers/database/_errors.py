@@ -12,53 +12,49 @@ are bounded by ``HERALD_SEND_MAX_ATTEMPTS`` either way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
 
 import sqlalchemy.exc as sa_exc
 
+from providers.errors import ErrorSpec
 from schemas.errors import PermanentError, ProviderError, RetryableError
 from schemas.status import ErrorCode
 
-__all__ = ["DB_ERRORS", "SCHEMA_MISSING", "DbErrorRule", "db_error", "is_schema_missing"]
+__all__ = ["DB_ERRORS", "SCHEMA_MISSING", "db_error", "is_schema_missing"]
 
 #: Said when the table does not exist: the migrations were not applied.
 SCHEMA_MISSING = "the inbox table does not exist: run `herald db upgrade`"
 
-
-@dataclass(frozen=True, slots=True)
-class DbErrorRule:
-    """``match`` is a SQLSTATE or SQLSTATE-class prefix, or a SQLite error name."""
-
-    match: str
-    retryable: bool
-    description: str
+_UNAVAILABLE = ErrorCode.PROVIDER_UNAVAILABLE
+_ERROR = ErrorCode.PROVIDER_ERROR
 
 
-DB_ERRORS: tuple[DbErrorRule, ...] = (
+#: SQLSTATE class prefixes and SQLite names -> retryable (``retry``) or not (``final``).
+DB_ERRORS: Mapping[str, ErrorSpec] = {
     # PostgreSQL SQLSTATE classes (https://www.postgresql.org/docs/current/errcodes-appendix.html)
-    DbErrorRule("08", True, "connection exception"),
-    DbErrorRule("40", True, "transaction rollback (serialization failure, deadlock)"),
-    DbErrorRule(
-        "53", True, "insufficient resources (disk full, out of memory, too many connections)"
+    "08": ErrorSpec.retry(_UNAVAILABLE, "connection exception"),
+    "40": ErrorSpec.retry(_UNAVAILABLE, "transaction rollback (serialization failure, deadlock)"),
+    "53": ErrorSpec.retry(
+        _UNAVAILABLE, "insufficient resources (disk full, out of memory, too many connections)"
     ),
-    DbErrorRule("57P", True, "operator intervention (shutdown, cannot connect now)"),
-    DbErrorRule("55P03", True, "lock not available"),
-    DbErrorRule("42P01", False, SCHEMA_MISSING),
-    DbErrorRule("42", False, "syntax error or access rule violation"),
-    DbErrorRule("3D000", False, "the database does not exist"),
-    DbErrorRule("28", False, "the database refused Herald's login"),
-    DbErrorRule("22", False, "data exception (a value the column cannot hold)"),
-    DbErrorRule("23", False, "integrity constraint violation"),
+    "57P": ErrorSpec.retry(_UNAVAILABLE, "operator intervention (shutdown, cannot connect now)"),
+    "55P03": ErrorSpec.retry(_UNAVAILABLE, "lock not available"),
+    "42P01": ErrorSpec.final(_ERROR, SCHEMA_MISSING),
+    "42": ErrorSpec.final(_ERROR, "syntax error or access rule violation"),
+    "3D000": ErrorSpec.final(_ERROR, "the database does not exist"),
+    "28": ErrorSpec.final(_ERROR, "the database refused Herald's login"),
+    "22": ErrorSpec.final(_ERROR, "data exception (a value the column cannot hold)"),
+    "23": ErrorSpec.final(_ERROR, "integrity constraint violation"),
     # SQLite result codes (https://www.sqlite.org/rescode.html)
-    DbErrorRule("SQLITE_BUSY", True, "the database file is locked by another writer"),
-    DbErrorRule("SQLITE_LOCKED", True, "a table is locked"),
-    DbErrorRule("SQLITE_IOERR", True, "disk I/O error"),
-    DbErrorRule("SQLITE_FULL", True, "the disk is full"),
-    DbErrorRule("SQLITE_CANTOPEN", True, "the database file cannot be opened"),
-    DbErrorRule("SQLITE_READONLY", False, "the database file is read-only"),
-    DbErrorRule("SQLITE_TOOBIG", False, "a value is larger than SQLite allows"),
-    DbErrorRule("SQLITE_CONSTRAINT", False, "integrity constraint violation"),
-)
+    "SQLITE_BUSY": ErrorSpec.retry(_UNAVAILABLE, "the database file is locked by another writer"),
+    "SQLITE_LOCKED": ErrorSpec.retry(_UNAVAILABLE, "a table is locked"),
+    "SQLITE_IOERR": ErrorSpec.retry(_UNAVAILABLE, "disk I/O error"),
+    "SQLITE_FULL": ErrorSpec.retry(_UNAVAILABLE, "the disk is full"),
+    "SQLITE_CANTOPEN": ErrorSpec.retry(_UNAVAILABLE, "the database file cannot be opened"),
+    "SQLITE_READONLY": ErrorSpec.final(_ERROR, "the database file is read-only"),
+    "SQLITE_TOOBIG": ErrorSpec.final(_ERROR, "a value is larger than SQLite allows"),
+    "SQLITE_CONSTRAINT": ErrorSpec.final(_ERROR, "integrity constraint violation"),
+}
 
 
 def _codes(exc: BaseException) -> str | None:
@@ -77,11 +73,12 @@ def is_schema_missing(exc: BaseException) -> bool:
     return "no such table" in str(getattr(exc, "orig", None) or exc)
 
 
-def _rule(code: str | None) -> DbErrorRule | None:
+def _spec(code: str | None) -> ErrorSpec | None:
+    """The entry of the longest prefix of ``code`` in :data:`DB_ERRORS`."""
     if code is None:
         return None
-    matches = [r for r in DB_ERRORS if code.startswith(r.match)]
-    return max(matches, key=lambda r: len(r.match), default=None)
+    matches = [match for match in DB_ERRORS if code.startswith(match)]
+    return DB_ERRORS[max(matches, key=len)] if matches else None
 
 
 def db_error(exc: BaseException, what: str = "inbox database") -> ProviderError:
@@ -91,12 +88,10 @@ def db_error(exc: BaseException, what: str = "inbox database") -> ProviderError:
     code = _codes(exc)
     if is_schema_missing(exc):
         return PermanentError(ErrorCode.PROVIDER_ERROR, SCHEMA_MISSING, provider_code=code)
-    rule = _rule(code)
-    if rule is not None:
-        message = f"{what}: {rule.description}"
-        if rule.retryable:
-            return RetryableError(ErrorCode.PROVIDER_UNAVAILABLE, message, provider_code=code)
-        return PermanentError(ErrorCode.PROVIDER_ERROR, message, provider_code=code)
+    spec = _spec(code)
+    if spec is not None:
+        error = RetryableError if spec.retryable else PermanentError
+        return error(spec.category, f"{what}: {spec.description}", provider_code=code)
     if isinstance(exc, sa_exc.TimeoutError | TimeoutError):
         return RetryableError(
             ErrorCode.PROVIDER_UNAVAILABLE, f"{what}: timed out", provider_code=code

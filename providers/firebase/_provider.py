@@ -10,7 +10,7 @@ from urllib.parse import quote
 import httpx
 import orjson
 
-from providers._http import log_refusal
+from providers._http import log_refusal, read_json, unreadable
 from providers.base import Provider, ProviderInfo, RateLimit, SendResult
 from providers.firebase._auth import DEFAULT_ACCESS_TOKENS, AccessTokenCache
 from providers.firebase._credentials import FirebaseCredentials
@@ -21,9 +21,7 @@ from providers.firebase._errors import (
 )
 from providers.firebase._payload import build_message, options, registration_token
 from schemas.credentials_base import BaseCredentials
-from schemas.errors import RetryableError
 from schemas.notification import Channel, NotificationRequest
-from schemas.status import ErrorCode
 
 __all__ = ["FirebaseProvider"]
 
@@ -135,19 +133,8 @@ def _refreshable(response: httpx.Response) -> bool:
 
 def _message_name(response: httpx.Response) -> str:
     """``name`` (``projects/{p}/messages/{id}``) of a send response."""
-    try:
-        data = orjson.loads(response.content)
-    except orjson.JSONDecodeError as exc:
-        raise _unreadable(response.status_code) from exc
+    data = read_json("FCM", response, "a message name")
     name = data.get("name") if isinstance(data, dict) else None
     if not isinstance(name, str) or not name:
-        raise _unreadable(response.status_code)
+        raise unreadable("FCM", response, "a message name")
     return name
-
-
-def _unreadable(status: int) -> RetryableError:
-    return RetryableError(
-        ErrorCode.PROVIDER_UNAVAILABLE.value,
-        f"FCM answered HTTP {status} without a message name",
-        provider_code=f"http_{status}",
-    )

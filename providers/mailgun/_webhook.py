@@ -24,8 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
+from providers.webhooks import MalformedWebhook, WebhookEvent, json_object
 from schemas.status import ErrorInfo, Status
 
 __all__ = [
@@ -49,26 +48,12 @@ def bare_id(message_id: str) -> str:
     return message_id.strip().removeprefix("<").removesuffix(">").strip()
 
 
-class MalformedWebhook(ValueError):
-    """The body is not a Mailgun webhook."""
-
-
 @dataclass(frozen=True, slots=True)
 class MailgunWebhook:
     timestamp: str
     token: str
     signature: str
     event_data: Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookEvent:
-    """An event that becomes a status (``provider_message_id`` without angle brackets)."""
-
-    provider_message_id: str
-    status: Status
-    event: str
-    error: ErrorInfo | None = None
 
 
 # --- signatures -------------------------------------------------------------------------
@@ -112,12 +97,7 @@ def _text(value: Any) -> str | None:
 
 def load_webhook(raw_body: bytes) -> MailgunWebhook:
     """The signature fields and event data of a body, or :class:`MalformedWebhook`."""
-    try:
-        data = orjson.loads(raw_body)
-    except orjson.JSONDecodeError as exc:
-        raise MalformedWebhook("body is not JSON") from exc
-    if not isinstance(data, dict):
-        raise MalformedWebhook("body must be a JSON object")
+    data = json_object(raw_body)
     signature = data.get("signature")
     event_data = data.get("event-data")
     if not isinstance(signature, dict):

@@ -21,16 +21,15 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
+from providers.webhooks import MalformedWebhook, WebhookEvent, json_array
 from schemas.status import ErrorInfo, Status
 
 __all__ = [
@@ -38,8 +37,8 @@ __all__ = [
     "CUSTOM_ARG_TENANT",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
-    "EventStatus",
     "MalformedWebhook",
+    "WebhookEvent",
     "claimed_tenants",
     "load_events",
     "message_id_of",
@@ -62,10 +61,6 @@ _STATUSES: Mapping[str, Status] = {
     "bounce": Status.FAILED,
     "dropped": Status.FAILED,
 }
-
-
-class MalformedWebhook(ValueError):
-    """The body is not a SendGrid event batch."""
 
 
 # --- signatures -----------------------------------------------------------------------
@@ -109,26 +104,9 @@ def verify_signature(
 # --- events -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class EventStatus:
-    """One SendGrid event that becomes a status."""
-
-    provider_message_id: str
-    status: Status
-    event: str
-    error: ErrorInfo | None = None
-    tenant: str | None = None
-    event_id: str | None = None  # sg_event_id: unique per event, for de-duplication
-
-
 def load_events(raw_body: bytes) -> list[dict[str, Any]]:
     """The events of a webhook body, or :class:`MalformedWebhook`."""
-    try:
-        data = orjson.loads(raw_body)
-    except orjson.JSONDecodeError as exc:
-        raise MalformedWebhook("body is not JSON") from exc
-    if not isinstance(data, list):
-        raise MalformedWebhook("body must be a JSON array of events")
+    data = json_array(raw_body)
     for i, item in enumerate(data):
         if not isinstance(item, dict):
             raise MalformedWebhook(f"event [{i}] must be an object")
@@ -163,12 +141,12 @@ def _error(event: Mapping[str, Any], name: str) -> ErrorInfo:
     return ErrorInfo(code=code, message=message[:1000], retryable=False)
 
 
-def parse_events(events: list[dict[str, Any]]) -> list[EventStatus]:
+def parse_events(events: list[dict[str, Any]]) -> list[WebhookEvent]:
     """The delivered / open / bounce / dropped events, in order, as statuses.
 
     Other events are skipped, and so are events without a usable ``sg_message_id``.
     """
-    result: list[EventStatus] = []
+    result: list[WebhookEvent] = []
     for event in events:
         name = event.get("event")
         status = _STATUSES.get(name) if isinstance(name, str) else None
@@ -180,7 +158,7 @@ def parse_events(events: list[dict[str, Any]]) -> list[EventStatus]:
             continue
         tenant = _text(event.get(CUSTOM_ARG_TENANT))
         result.append(
-            EventStatus(
+            WebhookEvent(
                 provider_message_id=message_id,
                 status=status,
                 event=name,

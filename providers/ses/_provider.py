@@ -7,10 +7,9 @@ import re
 from typing import Any, ClassVar
 
 import orjson
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from providers._aws import endpoint_url, sign_request
 from providers._email import EMAIL_CONTENT_TYPES, email_message, format_address
 from providers._http import post, unreadable
 from providers.base import Provider, ProviderInfo, SendResult
@@ -29,27 +28,6 @@ SEND_EMAIL_PATH = "/v2/email/outbound-emails"
 SIGNING_NAME = "ses"
 
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
-
-
-def endpoint_url(template: str, region: str) -> str:
-    """``SES_ENDPOINT_URL`` with ``{region}`` filled in, without a trailing slash."""
-    return template.replace("{region}", region).rstrip("/")
-
-
-def sign_request(
-    method: str,
-    url: str,
-    body: bytes,
-    headers: dict[str, str],
-    *,
-    credentials: Credentials,
-    region: str,
-    service: str = SIGNING_NAME,
-) -> dict[str, str]:
-    """``headers`` plus the SigV4 ones (``Authorization``, ``X-Amz-Date``, token) from botocore."""
-    request = AWSRequest(method=method, url=url, data=body, headers=headers)
-    SigV4Auth(credentials, service, region).add_auth(request)
-    return {str(k): str(v) for k, v in request.headers.items()}
 
 
 def _tag(name: str, value: str) -> dict[str, str]:
@@ -131,6 +109,7 @@ class SESProvider(Provider[SESCredentials]):
                 creds.access_key_id, creds.secret_access_key.get_secret_value(), token
             ),
             region=creds.region,
+            service=SIGNING_NAME,
         )
         log_extra = self.log_extra(request, region=creds.region)
         response = await post(

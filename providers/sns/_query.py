@@ -29,9 +29,10 @@ from typing import NamedTuple
 from urllib.parse import urlencode
 from xml.etree import ElementTree
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+
+from providers._aws import endpoint_url as aws_endpoint_url
+from providers._aws import sign_request
 
 __all__ = [
     "API_VERSION",
@@ -60,7 +61,7 @@ Params = Sequence[tuple[str, str]]
 
 def endpoint_url(template: str, region: str) -> str:
     """The endpoint for ``region`` (``{region}`` in ``SNS_ENDPOINT_URL`` is replaced), with ``/``."""
-    return template.replace("{region}", region).rstrip("/") + "/"
+    return aws_endpoint_url(template, region) + "/"
 
 
 def message_attributes(attributes: Mapping[str, str]) -> list[tuple[str, str]]:
@@ -103,10 +104,11 @@ def sign(
     region: str,
 ) -> dict[str, str]:
     """The headers of a SigV4-signed ``POST`` of ``body`` to ``url`` (botocore's signer)."""
-    request = AWSRequest(method="POST", url=url, data=body, headers={"Content-Type": CONTENT_TYPE})
     credentials = Credentials(access_key_id, secret_access_key, session_token)
-    SigV4Auth(credentials, SERVICE, region).add_auth(request)
-    return {name: str(value) for name, value in request.headers.items()}
+    headers = {"Content-Type": CONTENT_TYPE}
+    return sign_request(
+        "POST", url, body, headers, credentials=credentials, region=region, service=SERVICE
+    )
 
 
 # --- answers ----------------------------------------------------------------------------

@@ -7,9 +7,8 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 import httpx
-import orjson
 
-from providers._http import post
+from providers._http import post, read_json, unreadable
 from providers._sms import check_sms, normalize_sender
 from providers.base import Provider, ProviderInfo, SendResult
 from providers.twilio._credentials import TwilioCredentials
@@ -18,9 +17,7 @@ from providers.twilio._receiver import twilio_webhook
 from providers.twilio._webhook import CALLBACK_PATH
 from providers.webhooks import Webhook
 from schemas.credentials_base import BaseCredentials
-from schemas.errors import RetryableError
 from schemas.notification import Channel, NotificationRequest
-from schemas.status import ErrorCode
 
 __all__ = ["API_VERSION", "TwilioProvider", "status_callback_url"]
 
@@ -128,19 +125,9 @@ class TwilioProvider(Provider[TwilioCredentials]):
 
 def _message_resource(response: httpx.Response) -> dict[str, Any]:
     """The Message resource of a 2xx answer, with a usable ``sid``."""
-    try:
-        data = orjson.loads(response.content)
-    except orjson.JSONDecodeError as exc:
-        raise _unreadable(response.status_code) from exc
+    what = "a readable Message resource"
+    data = read_json("Twilio", response, what)
     sid = data.get("sid") if isinstance(data, dict) else None
-    if not isinstance(data, dict) or not isinstance(sid, str) or not sid:
-        raise _unreadable(response.status_code)
-    return data
-
-
-def _unreadable(status: int) -> RetryableError:
-    return RetryableError(
-        ErrorCode.PROVIDER_UNAVAILABLE.value,
-        f"Twilio answered HTTP {status} without a readable Message resource",
-        provider_code=f"http_{status}",
-    )
+    if not isinstance(sid, str) or not sid:
+        raise unreadable("Twilio", response, what)
+    return dict(data)

@@ -28,8 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
+from providers.webhooks import MalformedWebhook, json_object
 from schemas.status import ErrorInfo, Status
 
 __all__ = [
@@ -58,10 +57,6 @@ _STATUSES: Mapping[str, Status] = {
     "read": Status.READ,
     "failed": Status.FAILED,
 }
-
-
-class MalformedWebhook(ValueError):
-    """The webhook body or query is not what the Cloud API sends."""
 
 
 # --- signatures -------------------------------------------------------------------------
@@ -147,13 +142,7 @@ class WebhookStatus:
 
 def load_payload(raw_body: bytes) -> dict[str, Any]:
     """Decode a webhook body into a JSON object, or raise :class:`MalformedWebhook`."""
-    try:
-        data = orjson.loads(raw_body)
-    except orjson.JSONDecodeError as exc:
-        raise MalformedWebhook("webhook body is not JSON") from exc
-    if not isinstance(data, dict):
-        raise MalformedWebhook("webhook body is not a JSON object")
-    return data
+    return json_object(raw_body)
 
 
 def _obj(value: Any, where: str) -> Mapping[str, Any]:

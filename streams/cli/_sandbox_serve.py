@@ -9,15 +9,17 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from sandbox import serve_app
+from streams.cli._support import add_command
 
 __all__ = ["add_service", "csv", "serve_until_interrupted"]
 
 
 def add_service(
-    services: Any, name: str, *, port: int, help: str, description: str
+    services: Any, name: str, func: Callable[..., Any], *, port: int
 ) -> argparse.ArgumentParser:
-    """The ``herald sandbox <name>`` parser, with ``--host`` and ``--port``."""
-    parser: argparse.ArgumentParser = services.add_parser(name, help=help, description=description)
+    """The ``herald sandbox <name>`` parser, running ``func``, with ``--host`` and ``--port``;
+    ``func``'s docstring is its help (first paragraph) and description (second)."""
+    parser = add_command(services, name, func, doc=func.__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=port)
     return parser

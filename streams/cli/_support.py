@@ -6,7 +6,7 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,6 +19,8 @@ from streams.platform.redis import redis_for
 
 __all__ = [
     "CommandError",
+    "add_actions",
+    "add_command",
     "format_table",
     "print_json",
     "redact_url",
@@ -27,6 +29,35 @@ __all__ = [
 ]
 
 _TENANT = re.compile(TENANT_ID_PATTERN)
+
+
+def add_command(
+    subparsers: argparse._SubParsersAction[Any],
+    name: str,
+    func: Callable[..., Any] | None = None,
+    *,
+    doc: str | None = None,
+    **options: Any,
+) -> argparse.ArgumentParser:
+    """The parser of (sub)command ``name`` (``help``, ``description``... in ``options``),
+    which runs ``func(args, settings)`` (sync or async) when given.
+
+    ``doc``, a command module's docstring, says both: its first paragraph is the help, the
+    second the description (further paragraphs are for the module's readers only).
+    """
+    if doc is not None:
+        summary, description, *_ = [*doc.strip().split("\n\n"), ""]
+        text = {"help": " ".join(summary.split()), "description": " ".join(description.split())}
+        options = {**text, **options}
+    parser: argparse.ArgumentParser = subparsers.add_parser(name, **options)
+    if func is not None:
+        parser.set_defaults(func=func)
+    return parser
+
+
+def add_actions(parser: argparse.ArgumentParser) -> argparse._SubParsersAction[Any]:
+    """The ``ACTION`` sub-commands of ``parser`` (``herald db upgrade``...), one required."""
+    return parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
 
 def tenant_id(text: str) -> str:

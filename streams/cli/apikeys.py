@@ -1,4 +1,8 @@
-"""``herald apikeys create|list|revoke``: per-tenant API keys for Herald's HTTP endpoints."""
+"""manage per-tenant API keys (session and inbox endpoints)
+
+API keys let a caller act for one tenant on Herald's HTTP endpoints. A key is printed once,
+when created; only its hash is stored.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,14 @@ from typing import Any
 
 from schemas.settings import Settings
 from schemas.status import utcnow
-from streams.cli._support import CommandError, format_table, print_json, redis_client
+from streams.cli._support import (
+    CommandError,
+    add_actions,
+    add_command,
+    format_table,
+    print_json,
+    redis_client,
+)
 from streams.tenancy.auth import ALL_SCOPES, Scope, TenantKeys
 
 __all__ = ["parse_duration", "register"]
@@ -27,14 +38,9 @@ def parse_duration(text: str) -> timedelta:
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser(
-        "apikeys",
-        help="manage per-tenant API keys (session and inbox endpoints)",
-        description="API keys let a caller act for one tenant on Herald's HTTP endpoints. "
-        "A key is printed once, when created; only its hash is stored.",
-    )
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    create = actions.add_parser("create", help="create a key and print it (once)")
+    parser = add_command(subparsers, "apikeys", doc=__doc__)
+    actions = add_actions(parser)
+    create = add_command(actions, "create", _create, help="create a key and print it (once)")
     create.add_argument("--tenant", required=True)
     create.add_argument("--name", default="default", help="a label, e.g. the calling service")
     create.add_argument(
@@ -47,15 +53,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     create.add_argument(
         "--expires-in", metavar="DURATION", help="the key stops working after e.g. 30d, 12h"
     )
-    create.set_defaults(func=_create)
-    listing = actions.add_parser("list", help="list a tenant's keys (ids and names only)")
+    listing = add_command(actions, "list", _list, help="list a tenant's keys (ids and names only)")
     listing.add_argument("--tenant", required=True)
     listing.add_argument("--json", action="store_true")
-    listing.set_defaults(func=_list)
-    revoke = actions.add_parser("revoke", help="revoke a key by its exact id (see list)")
+    revoke = add_command(actions, "revoke", _revoke, help="revoke a key by its exact id (see list)")
     revoke.add_argument("--tenant", required=True)
     revoke.add_argument("--key-id", required=True, help="the 12-character id `list` shows")
-    revoke.set_defaults(func=_revoke)
 
 
 async def _create(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,4 +1,9 @@
-"""``herald asyncapi``: the AsyncAPI 3.0 document of every topic Herald reads or writes."""
+"""print the AsyncAPI 3.0 document of Herald's topics
+
+Print (or write to --out) the AsyncAPI 3.0 document of every topic Herald reads or writes,
+with the topic names of the current configuration. --defaults ignores the environment
+(docs/asyncapi.yaml is generated that way).
+"""
 
 from __future__ import annotations
 
@@ -9,24 +14,18 @@ from typing import Any
 
 from schemas.asyncapi import asyncapi_document, asyncapi_yaml, default_asyncapi_yaml
 from schemas.settings import Settings
+from streams.cli._support import add_command
 
 __all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser(
-        "asyncapi",
-        help="print the AsyncAPI 3.0 document of Herald's topics",
-        description="Print (or write to --out) the AsyncAPI 3.0 document of every topic "
-        "Herald reads or writes, with the topic names of the current configuration. "
-        "--defaults ignores the environment (docs/asyncapi.yaml is generated that way).",
-    )
+    parser = add_command(subparsers, "asyncapi", run, doc=__doc__)
     parser.add_argument("--out", type=Path, help="file to write instead of standard output")
     parser.add_argument("--format", choices=("yaml", "json"), default="yaml")
     parser.add_argument(
         "--defaults", action="store_true", help="use the default topic names, not the environment"
     )
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,4 +1,8 @@
-"""``herald db upgrade|downgrade|current|purge``: the in-app inbox's database (DATABASE_URL)."""
+"""manage the in-app inbox database (migrations, retention)
+
+The inbox database is DATABASE_URL (PostgreSQL, or the embedded SQLite default). Its schema
+is managed by Alembic migrations shipped with Herald.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from providers.database import TABLE_NAME, InboxStore, create_inbox_engine
 from schemas.settings import Settings
 from schemas.status import utcnow
 from seeds.data import PROVIDERS
+from streams.cli._support import add_actions, add_command
 from streams.cli.errors import CommandError, ServiceUnavailable, redact_url
 from streams.inbox import current_revision, downgrade, head_revision, upgrade
 
@@ -28,26 +33,24 @@ def _retention_days() -> int:
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser(
-        "db",
-        help="manage the in-app inbox database (migrations, retention)",
-        description="The inbox database is DATABASE_URL (PostgreSQL, or the embedded SQLite "
-        "default). Its schema is managed by Alembic migrations shipped with Herald.",
+    parser = add_command(subparsers, "db", doc=__doc__)
+    actions = add_actions(parser)
+    up = add_command(
+        actions, "upgrade", _upgrade, help="apply the migrations (to the newest by default)"
     )
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    up = actions.add_parser("upgrade", help="apply the migrations (to the newest by default)")
     up.add_argument("revision", nargs="?", default="head")
-    up.set_defaults(func=_upgrade)
-    down = actions.add_parser("downgrade", help="revert to REVISION ('base' drops the inbox)")
+    down = add_command(
+        actions, "downgrade", _downgrade, help="revert to REVISION ('base' drops the inbox)"
+    )
     down.add_argument("revision")
-    down.set_defaults(func=_downgrade)
-    current = actions.add_parser("current", help="print the database's revision and the newest")
-    current.set_defaults(func=_current)
-    purge = actions.add_parser(
-        "purge", help=f"delete notifications older than --days (seed: {_retention_days()})"
+    add_command(actions, "current", _current, help="print the database's revision and the newest")
+    purge = add_command(
+        actions,
+        "purge",
+        _purge,
+        help=f"delete notifications older than --days (seed: {_retention_days()})",
     )
     purge.add_argument("--days", type=int, default=_retention_days())
-    purge.set_defaults(func=_purge)
 
 
 @asynccontextmanager

@@ -27,6 +27,7 @@ from pydantic import SecretStr
 from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
 from schemas import DeadLetterInfo, Settings
 from seeds import load_seeds
+from streams.cli._support import add_command
 from streams.cli.demo_whatsapp_web import unavailable_reason, whatsapp_web_demo
 from streams.platform.admin import ensure_topics
 from streams.platform.embedded import (
@@ -48,8 +49,10 @@ TENANT = "acme"
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "demo",
+        run,
         help="run Herald end to end on embedded defaults and print the status events",
         description=(__doc__ or "").split("\n\n", 1)[1].replace("``", "`"),
     )
@@ -65,7 +68,6 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="skip the WhatsApp Web (QR flow) part",
     )
-    parser.set_defaults(func=run)
 
 
 def _samples() -> list[tuple[str, bytes, str]]:

@@ -1,4 +1,9 @@
-"""``herald integrations set|list|remove``: a tenant's provider credentials (encrypted).
+"""manage per-tenant provider credentials
+
+Store, list and remove a tenant's provider integrations. Credentials are validated, then
+encrypted with HERALD_SECRET_KEY; they are never printed.
+
+``herald integrations set|list|remove``: a tenant's provider credentials (encrypted).
 
 Output never contains secret values: only the names of the credential fields.
 """
@@ -13,7 +18,14 @@ from typing import Any
 
 from schemas.integration import SYSTEM_TENANT, IntegrationSummary
 from schemas.settings import Settings
-from streams.cli._support import CommandError, format_table, print_json, redis_client
+from streams.cli._support import (
+    CommandError,
+    add_actions,
+    add_command,
+    format_table,
+    print_json,
+    redis_client,
+)
 from streams.tenancy.crypto import Cipher, MissingSecretKey
 from streams.tenancy.integrations import IntegrationError, IntegrationStore
 
@@ -31,16 +43,15 @@ def _tenant_options(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser(
-        "integrations",
-        help="manage per-tenant provider credentials",
-        description="Store, list and remove a tenant's provider integrations. Credentials are "
-        "validated, then encrypted with HERALD_SECRET_KEY; they are never printed.",
-    )
-    commands = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    parser = add_command(subparsers, "integrations", doc=__doc__)
+    commands = add_actions(parser)
 
-    set_parser = commands.add_parser(
-        "set", help="store (or replace) an integration", description="Store an integration."
+    set_parser = add_command(
+        commands,
+        "set",
+        run_set,
+        help="store (or replace) an integration",
+        description="Store an integration.",
     )
     _tenant_options(set_parser)
     set_parser.add_argument("--provider", required=True, help="provider lookup code")
@@ -55,17 +66,23 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     set_parser.add_argument("--priority", type=int, default=100, help="lower is tried first")
     set_parser.add_argument("--inactive", action="store_true", help="store it disabled")
     set_parser.add_argument("--json", action="store_true", help="print the summary as JSON")
-    set_parser.set_defaults(func=run_set)
 
-    list_parser = commands.add_parser(
-        "list", help="list a tenant's integrations", description="List integrations."
+    list_parser = add_command(
+        commands,
+        "list",
+        run_list,
+        help="list a tenant's integrations",
+        description="List integrations.",
     )
     _tenant_options(list_parser)
     list_parser.add_argument("--json", action="store_true", help="print as JSON")
-    list_parser.set_defaults(func=run_list)
 
-    remove_parser = commands.add_parser(
-        "remove", help="remove an integration", description="Remove an integration."
+    remove_parser = add_command(
+        commands,
+        "remove",
+        run_remove,
+        help="remove an integration",
+        description="Remove an integration.",
     )
     _tenant_options(remove_parser)
     remove_parser.add_argument("--provider", required=True, help="provider lookup code")
@@ -74,7 +91,6 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="wppconnect: the sessionName of the integration to remove (needed when the "
         "tenant has several)",
     )
-    remove_parser.set_defaults(func=run_remove)
 
 
 def _tenant(args: argparse.Namespace) -> str:

@@ -1,4 +1,8 @@
-"""``herald keygen``: print a new HERALD_SECRET_KEY."""
+"""print a new secret key for HERALD_SECRET_KEY
+
+Print a new random 32-byte key (URL-safe base64) for HERALD_SECRET_KEY. To rotate, move the
+old key to HERALD_PREVIOUS_SECRET_KEYS (comma-separated).
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,14 @@ import argparse
 from typing import Any
 
 from schemas.settings import Settings
+from streams.cli._support import add_command
 from streams.tenancy.crypto import generate_key
 
 __all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser(
-        "keygen",
-        help="print a new secret key for HERALD_SECRET_KEY",
-        description="Print a new random 32-byte key (URL-safe base64) for HERALD_SECRET_KEY. "
-        "To rotate, move the old key to HERALD_PREVIOUS_SECRET_KEYS (comma-separated).",
-    )
-    parser.set_defaults(func=run)
+    add_command(subparsers, "keygen", run, doc=__doc__)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

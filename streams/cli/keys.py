@@ -1,4 +1,8 @@
-"""``herald keys rotate``: re-encrypt every stored secret under the current HERALD_SECRET_KEY.
+"""secret-key maintenance (re-encrypt under the current key)
+
+Maintenance of HERALD_SECRET_KEY and HERALD_PREVIOUS_SECRET_KEYS.
+
+``herald keys rotate``: re-encrypt every stored secret under the current HERALD_SECRET_KEY.
 
 Rotation, step by step (docs/security.md):
 
@@ -23,7 +27,7 @@ import asyncio
 from typing import Any
 
 from schemas.settings import Settings
-from streams.cli._support import print_json, redis_client
+from streams.cli._support import add_actions, add_command, print_json, redis_client
 from streams.tenancy.crypto import Cipher
 from streams.tenancy.integrations import Reencrypted, reencrypt_integrations
 from streams.whatsapp.sealed import reencrypt_sealed
@@ -33,14 +37,12 @@ __all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser(
-        "keys",
-        help="secret-key maintenance (re-encrypt under the current key)",
-        description="Maintenance of HERALD_SECRET_KEY and HERALD_PREVIOUS_SECRET_KEYS.",
-    )
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    rotate = actions.add_parser(
+    parser = add_command(subparsers, "keys", doc=__doc__)
+    actions = add_actions(parser)
+    rotate = add_command(
+        actions,
         "rotate",
+        _rotate,
         help="re-encrypt every credential and WhatsApp archive under HERALD_SECRET_KEY",
         description="Decrypt every stored credential and WhatsApp session archive with "
         "whichever known key made it and store it again under HERALD_SECRET_KEY. Exit code "
@@ -48,7 +50,6 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     rotate.add_argument("--dry-run", action="store_true", help="report only; change nothing")
     rotate.add_argument("--json", action="store_true", help="print the report as JSON")
-    rotate.set_defaults(func=_rotate)
 
 
 def _section(name: str, report: Reencrypted) -> dict[str, Any]:

@@ -1,4 +1,8 @@
-"""``herald policy set|show``: a tenant's delivery policy (failover)."""
+"""a tenant's delivery policy (failover between integrations)
+
+With failover on, a retryable failure moves the next attempt to the tenant's next active
+integration for the channel, in priority order.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +10,20 @@ import argparse
 from typing import Any
 
 from schemas.settings import Settings
-from streams.cli._support import redis_client, tenant_id
+from streams.cli._support import add_actions, add_command, redis_client, tenant_id
 from streams.tenancy.policy import PolicyStore, TenantPolicy
 
 __all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser(
-        "policy",
-        help="a tenant's delivery policy (failover between integrations)",
-        description="With failover on, a retryable failure moves the next attempt to the "
-        "tenant's next active integration for the channel, in priority order.",
-    )
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    set_ = actions.add_parser("set", help="set the policy")
+    parser = add_command(subparsers, "policy", doc=__doc__)
+    actions = add_actions(parser)
+    set_ = add_command(actions, "set", _set, help="set the policy")
     set_.add_argument("--tenant", required=True, type=tenant_id)
     set_.add_argument("--failover", choices=["on", "off"], required=True)
-    set_.set_defaults(func=_set)
-    show = actions.add_parser("show", help="show the policy")
+    show = add_command(actions, "show", _show, help="show the policy")
     show.add_argument("--tenant", required=True, type=tenant_id)
-    show.set_defaults(func=_show)
 
 
 async def _set(args: argparse.Namespace, settings: Settings) -> int:

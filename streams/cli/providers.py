@@ -1,4 +1,8 @@
-"""``herald providers``: every provider the seed knows, and whether Herald implements it."""
+"""list the seed's providers and their implementation status
+
+List every provider lookup value of the seed with its channel, display name, whether Herald
+implements it (or why not) and the credentials it needs.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +12,14 @@ from typing import Any
 from providers.registry import NOT_IMPLEMENTED, get_provider_class
 from schemas.settings import Settings
 from seeds.data import LOOKUP_TYPES, LOOKUPS
-from streams.cli._support import format_table, print_json
+from streams.cli._support import add_command, format_table, print_json
 
 __all__ = ["provider_table", "register"]
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser(
-        "providers",
-        help="list the seed's providers and their implementation status",
-        description="List every provider lookup value of the seed with its channel, display "
-        "name, whether Herald implements it (or why not) and the credentials it needs.",
-    )
+    parser = add_command(subparsers, "providers", run, doc=__doc__)
     parser.add_argument("--json", action="store_true", help="print as JSON")
-    parser.set_defaults(func=run)
 
 
 def provider_table() -> list[dict[str, Any]]:

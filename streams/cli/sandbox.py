@@ -11,6 +11,7 @@ from typing import Any
 from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox
 from schemas import Settings
 from streams.cli._sandbox_serve import add_service, csv, serve_until_interrupted
+from streams.cli._support import add_command
 from streams.cli.sandbox_email import register_email_sandboxes
 from streams.cli.sandbox_push import register_push_sandboxes
 from streams.cli.sandbox_sms import register_sms_sandboxes
@@ -33,23 +34,14 @@ SANDBOXES = (
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "sandbox",
         help="serve a local fake of an outside service: " + ", ".join(SANDBOXES),
         description="Serve a local fake of an outside service until interrupted.",
     )
     services = parser.add_subparsers(dest="service", required=True, metavar="SERVICE")
-    wab = add_service(
-        services,
-        "whatsapp-business",
-        port=8089,
-        help="the WhatsApp Business Cloud API (Graph API) fake",
-        description=(
-            "The Graph API's /{version}/{phone-number-id}/messages and /media endpoints with "
-            "bearer-token checks, Meta's request validation, response and error shapes, and "
-            "signed status webhooks (X-Hub-Signature-256). Control endpoints under /_sandbox/."
-        ),
-    )
+    wab = add_service(services, "whatsapp-business", run_whatsapp_business, port=8089)
     wab.add_argument("--phone-number-id", default="106540352242922")
     wab.add_argument("--access-token", default="sandbox-token")
     wab.add_argument("--app-secret", default="sandbox-app-secret")
@@ -62,7 +54,6 @@ def register(subparsers: Any) -> None:
         default="sent,delivered,read",
         help="statuses sent by webhook after each accepted message (comma-separated; '' for none)",
     )
-    wab.set_defaults(func=run_whatsapp_business)
     register_sms_sandboxes(services)
     register_email_sandboxes(services)
     register_push_sandboxes(services)
@@ -70,6 +61,12 @@ def register(subparsers: Any) -> None:
 
 
 async def run_whatsapp_business(args: argparse.Namespace, settings: Settings) -> int:
+    """the WhatsApp Business Cloud API (Graph API) fake
+
+    The Graph API's /{version}/{phone-number-id}/messages and /media endpoints with
+    bearer-token checks, Meta's request validation, response and error shapes, and signed
+    status webhooks (X-Hub-Signature-256). Control endpoints under /_sandbox/.
+    """
     sandbox = WhatsAppBusinessSandbox()
     sandbox.add_account(
         args.phone_number_id,

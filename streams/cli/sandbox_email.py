@@ -16,19 +16,7 @@ __all__ = ["register_email_sandboxes"]
 
 def register_email_sandboxes(services: Any) -> None:
     """Add the ``sendgrid``, ``ses`` and ``mailgun`` services to ``herald sandbox``."""
-    sendgrid = add_service(
-        services,
-        "sendgrid",
-        port=8101,
-        help="the SendGrid v3 Mail Send fake, with signed Event Webhooks",
-        description=(
-            "SendGrid's POST /v3/mail/send with Bearer API-key checks, SendGrid's validation "
-            'and error shapes ({"errors": [...]}), 202 + X-Message-Id, and Event Webhooks '
-            "signed with ECDSA P-256 (X-Twilio-Email-Event-Webhook-Signature). Prints the "
-            "verification key to put in the integration's webhookPublicKey. Control "
-            "endpoints under /_sandbox/."
-        ),
-    )
+    sendgrid = add_service(services, "sendgrid", run_sendgrid, port=8101)
     sendgrid.add_argument("--api-key", default="SG.sandbox-api-key")
     sendgrid.add_argument(
         "--verified-sender",
@@ -44,20 +32,8 @@ def register_email_sandboxes(services: Any) -> None:
         default="delivered,open",
         help="events posted after each accepted mail (comma-separated; '' for none)",
     )
-    sendgrid.set_defaults(func=run_sendgrid)
 
-    ses = add_service(
-        services,
-        "ses",
-        port=8102,
-        help="the Amazon SES API v2 SendEmail fake (SigV4 checked)",
-        description=(
-            "SES v2's POST /v2/email/outbound-emails with AWS Signature Version 4 verified by "
-            "botocore against the configured key, verified-identity checks (MessageRejected) "
-            "and AWS's REST-JSON error shape (x-amzn-ErrorType). Control endpoints under "
-            "/_sandbox/."
-        ),
-    )
+    ses = add_service(services, "ses", run_ses, port=8102)
     ses.add_argument("--region", default="us-east-1")
     ses.add_argument("--access-key-id", default="AKIASANDBOX000000002")
     ses.add_argument("--secret-access-key", default="sandbox-secret-access-key")
@@ -67,20 +43,8 @@ def register_email_sandboxes(services: Any) -> None:
         help="address or domain that may send (repeatable; default: example.com)",
     )
     ses.add_argument("--configuration-set", action="append", default=[])
-    ses.set_defaults(func=run_ses)
 
-    mailgun = add_service(
-        services,
-        "mailgun",
-        port=8103,
-        help="the Mailgun Messages API fake, with signed webhooks",
-        description=(
-            "Mailgun's POST /v3/{domain}/messages with basic auth (api:KEY; 401 Forbidden "
-            "otherwise), form or multipart fields, Mailgun's answers and error shapes, and "
-            "JSON webhooks signed with the webhook signing key (HMAC-SHA256 of timestamp + "
-            "token). Control endpoints under /_sandbox/."
-        ),
-    )
+    mailgun = add_service(services, "mailgun", run_mailgun, port=8103)
     mailgun.add_argument("--region", choices=("us", "eu"), default="us")
     mailgun.add_argument("--domain", default="mg.example.com")
     mailgun.add_argument("--api-key", default="key-sandbox")
@@ -93,7 +57,6 @@ def register_email_sandboxes(services: Any) -> None:
         default="delivered,opened",
         help="events posted after each accepted mail (comma-separated; '' for none)",
     )
-    mailgun.set_defaults(func=run_mailgun)
 
 
 async def _serve(fake: Any, args: argparse.Namespace, lines: list[str]) -> int:
@@ -109,6 +72,13 @@ async def _serve(fake: Any, args: argparse.Namespace, lines: list[str]) -> int:
 
 
 async def run_sendgrid(args: argparse.Namespace, settings: Settings) -> int:
+    """the SendGrid v3 Mail Send fake, with signed Event Webhooks
+
+    SendGrid's POST /v3/mail/send with Bearer API-key checks, SendGrid's validation and
+    error shapes ({"errors": [...]}), 202 + X-Message-Id, and Event Webhooks signed with
+    ECDSA P-256 (X-Twilio-Email-Event-Webhook-Signature). Prints the verification key to put
+    in the integration's webhookPublicKey. Control endpoints under /_sandbox/.
+    """
     sandbox = SendGridSandbox()
     account = sandbox.add_account(
         args.api_key,
@@ -129,6 +99,12 @@ async def run_sendgrid(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def run_ses(args: argparse.Namespace, settings: Settings) -> int:
+    """the Amazon SES API v2 SendEmail fake (SigV4 checked)
+
+    SES v2's POST /v2/email/outbound-emails with AWS Signature Version 4 verified by
+    botocore against the configured key, verified-identity checks (MessageRejected) and
+    AWS's REST-JSON error shape (x-amzn-ErrorType). Control endpoints under /_sandbox/.
+    """
     sandbox = SESSandbox(region=args.region)
     sandbox.add_account(
         args.access_key_id,
@@ -148,6 +124,13 @@ async def run_ses(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def run_mailgun(args: argparse.Namespace, settings: Settings) -> int:
+    """the Mailgun Messages API fake, with signed webhooks
+
+    Mailgun's POST /v3/{domain}/messages with basic auth (api:KEY; 401 Forbidden otherwise),
+    form or multipart fields, Mailgun's answers and error shapes, and JSON webhooks signed
+    with the webhook signing key (HMAC-SHA256 of timestamp + token). Control endpoints under
+    /_sandbox/.
+    """
     sandbox = MailgunSandbox(region=args.region)
     sandbox.add_domain(
         args.domain,

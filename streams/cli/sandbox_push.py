@@ -28,39 +28,15 @@ __all__ = ["register_push_sandboxes"]
 
 def register_push_sandboxes(services: Any) -> None:
     """Add the ``firebase`` and ``apn`` services to ``herald sandbox``."""
-    fcm = add_service(
-        services,
-        "firebase",
-        port=8091,
-        help="the Firebase Cloud Messaging HTTP v1 fake (with its OAuth token endpoint)",
-        description=(
-            "POST /v1/projects/{project}/messages:send with Google's checks and error shapes, "
-            "and POST /token (the service account JWT bearer grant, RS256 verified). A service "
-            "account key file is written to --credentials-out. Control: GET /_sandbox/messages, "
-            "POST /_sandbox/unregister, POST /_sandbox/faults."
-        ),
-    )
+    fcm = add_service(services, "firebase", run_firebase, port=8091)
     fcm.add_argument("--project-id", default="herald-sandbox")
     fcm.add_argument("--credentials-out", type=Path, help="where to write the service account")
-    fcm.set_defaults(func=run_firebase)
 
-    apn = add_service(
-        services,
-        "apn",
-        port=8092,
-        help="the Apple Push Notification service fake (HTTP/2, h2c)",
-        description=(
-            "POST /3/device/{token} over HTTP/2 with prior knowledge (h2c; e.g. curl "
-            "--http2-prior-knowledge), checking the ES256 provider token, apns-topic and "
-            "headers like APNs, with Apple's reasons. The signing key (.p8) is written to "
-            "--key-out. Control: GET /_sandbox/notifications."
-        ),
-    )
+    apn = add_service(services, "apn", run_apn, port=8092)
     apn.add_argument("--team-id", default="SANDBOXTM1")
     apn.add_argument("--key-id", default="SANDBOXKY1")
     apn.add_argument("--bundle-id", default="com.example.herald")
     apn.add_argument("--key-out", type=Path, help="where to write the .p8 signing key")
-    apn.set_defaults(func=run_apn)
 
 
 def _write_private(path: Path | None, suffix: str, data: bytes) -> Path:
@@ -75,6 +51,13 @@ def _write_private(path: Path | None, suffix: str, data: bytes) -> Path:
 
 
 async def run_firebase(args: argparse.Namespace, settings: Settings) -> int:
+    """the Firebase Cloud Messaging HTTP v1 fake (with its OAuth token endpoint)
+
+    POST /v1/projects/{project}/messages:send with Google's checks and error shapes, and
+    POST /token (the service account JWT bearer grant, RS256 verified). A service account
+    key file is written to --credentials-out. Control: GET /_sandbox/messages, POST
+    /_sandbox/unregister, POST /_sandbox/faults.
+    """
     fake = FirebaseSandbox()
     account = fake.add_service_account(args.project_id)
 
@@ -94,6 +77,13 @@ async def run_firebase(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def run_apn(args: argparse.Namespace, settings: Settings) -> int:
+    """the Apple Push Notification service fake (HTTP/2, h2c)
+
+    POST /3/device/{token} over HTTP/2 with prior knowledge (h2c; e.g. curl
+    --http2-prior-knowledge), checking the ES256 provider token, apns-topic and headers like
+    APNs, with Apple's reasons. The signing key (.p8) is written to --key-out. Control: GET
+    /_sandbox/notifications.
+    """
     key = ec.generate_private_key(ec.SECP256R1())
     sandbox = APNsSandbox()
     sandbox.add_team(

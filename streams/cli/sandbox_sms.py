@@ -15,18 +15,7 @@ __all__ = ["register_sms_sandboxes"]
 
 def register_sms_sandboxes(services: Any) -> None:
     """Add the ``twilio`` and ``sns`` services to ``herald sandbox``."""
-    twilio = add_service(
-        services,
-        "twilio",
-        port=8091,
-        help="the Twilio Messages API fake",
-        description=(
-            "Twilio's POST /2010-04-01/Accounts/{AccountSid}/Messages.json with basic-auth "
-            "checks (AccountSid:AuthToken or an API key), Twilio's form validation, Message "
-            "resource and error shapes, and signed status callbacks (X-Twilio-Signature) to "
-            "each message's StatusCallback. Control endpoints under /_sandbox/."
-        ),
-    )
+    twilio = add_service(services, "twilio", run_twilio, port=8091)
     twilio.add_argument("--account-sid", default="AC" + "0" * 31 + "1")
     twilio.add_argument("--auth-token", default="sandbox-auth-token")
     twilio.add_argument(
@@ -35,26 +24,21 @@ def register_sms_sandboxes(services: Any) -> None:
         help="statuses sent to the StatusCallback after each accepted message "
         "(comma-separated; '' for none)",
     )
-    twilio.set_defaults(func=run_twilio)
 
-    sns = add_service(
-        services,
-        "sns",
-        port=8092,
-        help="the Amazon SNS query API fake (SMS Publish)",
-        description=(
-            "SNS's query API (POST / Action=Publish&Version=2010-03-31) with AWS Signature "
-            "Version 4 checked by botocore against the configured key, SNS's PublishResponse "
-            "and ErrorResponse XML. Control endpoints under /_sandbox/."
-        ),
-    )
+    sns = add_service(services, "sns", run_sns, port=8092)
     sns.add_argument("--region", default="us-east-1")
     sns.add_argument("--access-key-id", default="AKIASANDBOX000000001")
     sns.add_argument("--secret-access-key", default="sandbox-secret-access-key")
-    sns.set_defaults(func=run_sns)
 
 
 async def run_twilio(args: argparse.Namespace, settings: Settings) -> int:
+    """the Twilio Messages API fake
+
+    Twilio's POST /2010-04-01/Accounts/{AccountSid}/Messages.json with basic-auth checks
+    (AccountSid:AuthToken or an API key), Twilio's form validation, Message resource and
+    error shapes, and signed status callbacks (X-Twilio-Signature) to each message's
+    StatusCallback. Control endpoints under /_sandbox/.
+    """
     fake = TwilioSandbox()
     fake.add_account(args.account_sid, args.auth_token, auto_statuses=csv(args.auto_statuses))
     return await serve_until_interrupted(
@@ -70,6 +54,12 @@ async def run_twilio(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def run_sns(args: argparse.Namespace, settings: Settings) -> int:
+    """the Amazon SNS query API fake (SMS Publish)
+
+    SNS's query API (POST / Action=Publish&Version=2010-03-31) with AWS Signature Version 4
+    checked by botocore against the configured key, SNS's PublishResponse and ErrorResponse
+    XML. Control endpoints under /_sandbox/.
+    """
     fake = SNSSandbox(region=args.region)
     fake.add_key(args.access_key_id, args.secret_access_key)
     return await serve_until_interrupted(

@@ -21,22 +21,7 @@ def _positive(text: str) -> float:
 
 def register_whatsapp_web_sandbox(services: Any) -> None:
     """Add the ``whatsapp-web`` service to ``herald sandbox``."""
-    web = add_service(
-        services,
-        "whatsapp-web",
-        port=8095,
-        help="the WhatsApp Web simulator (a page implementing wa-js, and a fake phone)",
-        description=(
-            "Serves a page whose window.WPP implements the part of @wppconnect/wa-js that "
-            "Herald's WhatsApp Web bridge uses (pairing by QR code, sending, acks, incoming "
-            "messages, logout, conflict, pairing codes), and 'the phone' over HTTP under "
-            "/phone/: scan a code (or fail a scan), enter a pairing code, list sent "
-            "messages, make acks happen, write to a session. For tests, the "
-            "demo and UI teams building the QR flow without a phone. Open the page on "
-            "localhost or 127.0.0.1 (WebCrypto needs a secure context). "
-            "See docs/whatsapp-web-simulator.md."
-        ),
-    )
+    web = add_service(services, "whatsapp-web", run_whatsapp_web, port=8095)
     web.add_argument(
         "--qr-interval", type=_positive, default=20.0, help="seconds each auth code lives"
     )
@@ -71,10 +56,18 @@ def register_whatsapp_web_sandbox(services: Any) -> None:
         action="store_true",
         help="reload the page once right after a scan, as WhatsApp Web sometimes does",
     )
-    web.set_defaults(func=run_whatsapp_web)
 
 
 async def run_whatsapp_web(args: argparse.Namespace, settings: Settings) -> int:
+    """the WhatsApp Web simulator (a page implementing wa-js, and a fake phone)
+
+    Serves a page whose window.WPP implements the part of @wppconnect/wa-js that Herald's
+    WhatsApp Web bridge uses (pairing by QR code, sending, acks, incoming messages, logout,
+    conflict, pairing codes), and 'the phone' over HTTP under /phone/: scan a code (or fail
+    a scan), enter a pairing code, list sent messages, make acks happen, write to a
+    session. For tests, the demo and UI teams building the QR flow without a phone. Open the page on localhost or 127.0.0.1 (WebCrypto needs a secure
+    context). See docs/whatsapp-web-simulator.md.
+    """
     simulator = WhatsAppWebSimulator(
         qr_interval=args.qr_interval,
         first_qr_interval=args.first_qr_interval,

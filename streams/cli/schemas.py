@@ -1,4 +1,9 @@
-"""``herald schemas``: export the JSON Schema of every wire model."""
+"""export the JSON Schema of the wire models
+
+Print the JSON Schema (wire names) of NotificationRequest, StatusEvent, DeadLetterInfo, each
+credentials model and IntegrationSummary, or write one <Model>.schema.json per model into
+--out.
+"""
 
 from __future__ import annotations
 
@@ -9,21 +14,14 @@ from typing import Any
 
 from schemas.export import json_schemas
 from schemas.settings import Settings
-from streams.cli._support import print_json
+from streams.cli._support import add_command, print_json
 
 __all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser(
-        "schemas",
-        help="export the JSON Schema of the wire models",
-        description="Print the JSON Schema (wire names) of NotificationRequest, StatusEvent, "
-        "DeadLetterInfo, each credentials model and IntegrationSummary, or write one "
-        "<Model>.schema.json per model into --out.",
-    )
+    parser = add_command(subparsers, "schemas", run, doc=__doc__)
     parser.add_argument("--out", type=Path, help="directory to write <Model>.schema.json files to")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,4 +1,8 @@
-"""``herald seed``: load the seed's lookup types, lookups and provider rows into Redis."""
+"""load the provider lookup data into Redis (idempotent)
+
+Write the provider lookup types, lookup values and provider rows to Redis. Running it again
+changes nothing.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +11,14 @@ from typing import Any
 
 from schemas.settings import Settings
 from seeds import load_seeds
-from streams.cli._support import format_table, print_json, redis_client
+from streams.cli._support import add_command, format_table, print_json, redis_client
 
 __all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser(
-        "seed",
-        help="load the provider lookup data into Redis (idempotent)",
-        description="Write the provider lookup types, lookup values and provider rows to Redis. "
-        "Running it again changes nothing.",
-    )
+    parser = add_command(subparsers, "seed", run, doc=__doc__)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.set_defaults(func=run)
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:

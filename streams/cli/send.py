@@ -1,4 +1,10 @@
-"""``herald send``: produce one notification request from flags and print its id.
+"""produce one notification request; prints its id (--wait: follow it)
+
+Produce one NotificationRequest to the requests topic, keyed by tenant, and print its id.
+With --wait, print each of its status events as it arrives and exit 0 once it is sent (or
+later), 1 when it fails or is rejected, 4 on time-out.
+
+``herald send``: produce one notification request from flags and print its id.
 
 With ``--wait`` it then follows the request's status events until a final one: a
 consumer is positioned at the end of the status topic *before* the request is
@@ -21,7 +27,7 @@ from aiokafka import AIOKafkaProducer
 from schemas import Channel, NotificationRequest, Settings, StatusEvent
 from schemas.status import Status
 from seeds.data import LOOKUPS
-from streams.cli._support import tenant_id
+from streams.cli._support import add_command, tenant_id
 from streams.cli.errors import ExitCode, InputError, TimedOut
 from streams.cli.events import SeenIds, status_line
 from streams.cli.kafka import add_broker_wait, follow, wait_for_kafka
@@ -31,13 +37,7 @@ __all__ = ["build_request", "register"]
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "send",
-        help="produce one notification request; prints its id (--wait: follow it)",
-        description="Produce one NotificationRequest to the requests topic, keyed by tenant, "
-        "and print its id. With --wait, print each of its status events as it arrives and "
-        "exit 0 once it is sent (or later), 1 when it fails or is rejected, 4 on time-out.",
-    )
+    p = add_command(subparsers, "send", run, doc=__doc__)
     p.add_argument("--tenant", required=True, type=tenant_id, help="tenant id")
     p.add_argument(
         "--channel",
@@ -87,7 +87,6 @@ def register(subparsers: Any) -> None:
     )
     w.add_argument("--json", action="store_true", help="with --wait: events as JSON lines")
     add_broker_wait(p)
-    p.set_defaults(func=run)
 
 
 def _metadata(text: str | None) -> dict[str, Any]:

@@ -1,4 +1,12 @@
-"""``herald status --tenant T --id ID``: what Herald's state says of one notification.
+"""show what Herald knows of one notification (from Redis, not Kafka)
+
+Print the state Herald keeps for one notification: phase, furthest status, channel,
+provider, provider message id, attempts, the next attempt and the error it failed or was
+rejected with (or the last one when a retry is scheduled), when its phase was last set, and
+when the state expires. Exit code 1 when there is none (never received, or expired after
+HERALD_IDEMPOTENCY_TTL_SECONDS).
+
+``herald status --tenant T --id ID``: what Herald's state says of one notification.
 
 Read from Redis only (never Kafka): the record the router keeps per notification for
 idempotency and monotonic statuses. :func:`read_notification` is the one place that
@@ -17,7 +25,7 @@ from redis.asyncio import Redis
 from schemas.retry import RetryEnvelope
 from schemas.settings import Settings
 from schemas.status import Status
-from streams.cli._support import format_table, print_json, redis_client, tenant_id
+from streams.cli._support import add_command, format_table, print_json, redis_client, tenant_id
 from streams.cli.errors import CommandError, redact_url
 from streams.pipeline.state import RANKS, NotificationRecord, NotificationState
 from streams.tenancy import keys
@@ -105,19 +113,10 @@ async def read_notification(
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser(
-        "status",
-        help="show what Herald knows of one notification (from Redis, not Kafka)",
-        description="Print the state Herald keeps for one notification: phase, furthest "
-        "status, channel, provider, provider message id, attempts, the next attempt and "
-        "the error it failed or was rejected with (or the last one when a retry is scheduled), "
-        "when its phase was last set, and when the state expires. Exit code 1 "
-        "when there is none (never received, or expired after HERALD_IDEMPOTENCY_TTL_SECONDS).",
-    )
+    parser = add_command(subparsers, "status", run, doc=__doc__)
     parser.add_argument("--tenant", required=True, type=tenant_id, help="tenant id")
     parser.add_argument("--id", required=True, dest="notification_id", help="notification id")
     parser.add_argument("--json", action="store_true", help="print as JSON")
-    parser.set_defaults(func=run)
 
 
 def _rows(data: dict[str, Any]) -> list[list[str]]:

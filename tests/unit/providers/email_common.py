@@ -1,14 +1,19 @@
-"""Requests and validation cases shared by the three email providers' tests."""
+"""Requests, validation cases, the harness base and the ``validate`` test shared by the three
+email providers' tests."""
 
 from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import httpx
+import pytest
 
+from providers import InvalidRequest, Provider
 from schemas.notification import NotificationRequest
+from tests.unit.providers.contract import FakeServiceHarness
 from tests.unit.providers.harness import notification
 
 __all__ = [
@@ -17,8 +22,11 @@ __all__ = [
     "PDF_BYTES",
     "RECIPIENT",
     "VALIDATION_CASES",
+    "EmailHarness",
     "form_fields",
     "make_request",
+    "success_test",
+    "validation_test",
 ]
 
 RECIPIENT = "ana@customer.example"
@@ -70,6 +78,54 @@ VALIDATION_CASES: list[tuple[str | None, dict[str, Any], str]] = [
         "invalid_request",
     ),
 ]
+
+
+class EmailHarness(FakeServiceHarness):
+    """An email fake's harness: requests of :data:`CONTENTS`, faults keyed by address."""
+
+    def request(self, content_type: str) -> NotificationRequest:
+        return make_request(CONTENTS[content_type])
+
+    def fault_target(self, request: NotificationRequest) -> str:
+        return request.recipient.email or ""
+
+    @staticmethod
+    def assert_attachments(content_type: str, attachments: Sequence[Any]) -> None:
+        """The fake received :data:`CONTENTS`' PDF for ``attachment``, none otherwise."""
+        if content_type == "attachment":
+            [attachment] = attachments
+            assert (attachment.filename, attachment.content_type) == (
+                "invoice.pdf",
+                "application/pdf",
+            )
+            assert attachment.data == PDF_BYTES
+        else:
+            assert attachments == ()
+
+
+def validation_test(offline_provider: Callable[[], Provider[Any]]) -> Callable[..., None]:
+    """The test that ``validate`` refuses each of :data:`VALIDATION_CASES` with its code."""
+
+    @pytest.mark.parametrize(("email", "content", "code"), VALIDATION_CASES)
+    def test(email: str | None, content: dict[str, Any], code: str) -> None:
+        with pytest.raises(InvalidRequest) as caught:
+            offline_provider().validate(make_request(content, email=email))
+        assert caught.value.code == code
+
+    return test
+
+
+def success_test(
+    offline_provider: Callable[..., Provider[Any]], answer: httpx.Response, message_id: str
+) -> Callable[[], Awaitable[None]]:
+    """The test that a send the service answers with ``answer`` returns ``message_id``."""
+
+    async def test() -> None:
+        provider = offline_provider(lambda request: answer)
+        result = await provider.send(make_request(CONTENTS["text"]))
+        assert result.provider_message_id == message_id
+
+    return test
 
 
 def form_fields(request: httpx.Request) -> dict[str, str]:

@@ -27,7 +27,7 @@ from sandbox._h2 import serve_h2
 from sandbox.apn import APNsSandbox, new_device_token
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
-from tests.unit.providers.contract import FakeServiceHarness, ProviderContract
+from tests.unit.providers.contract import FakeServiceHarness, ProviderContract, harness_fixture
 from tests.unit.providers.harness import T0, Clock, push_request, unreachable_url
 
 TEAM_ID = "TEAM123456"
@@ -157,10 +157,7 @@ class TestAPNContract(ProviderContract):
     open_harness = staticmethod(running_sandbox)
 
 
-@pytest.fixture
-async def env() -> AsyncIterator[Harness]:
-    async with running_sandbox() as harness:
-        yield harness
+env = harness_fixture(running_sandbox)
 
 
 # --- Apple's reasons --------------------------------------------------------------------

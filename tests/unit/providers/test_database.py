@@ -237,5 +237,5 @@ def test_transport_errors_and_timeouts_are_retryable() -> None:
 
 
 def test_the_error_table_has_one_rule_per_code() -> None:
-    matches = [rule.match for rule in DB_ERRORS]
+    matches = list(DB_ERRORS)
     assert len(matches) == len(set(matches))

@@ -34,7 +34,7 @@ from sandbox._fcm import google_error
 from sandbox.firebase import FcmFault, FirebaseSandbox, new_registration_token
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
-from tests.unit.providers.contract import FakeServiceHarness, ProviderContract
+from tests.unit.providers.contract import FakeServiceHarness, ProviderContract, harness_fixture
 from tests.unit.providers.harness import Clock, push_request, unreachable_url
 
 PROJECT = "herald-demo"
@@ -133,10 +133,7 @@ class TestFirebaseContract(ProviderContract):
     open_harness = staticmethod(running_sandbox)
 
 
-@pytest.fixture
-async def env() -> AsyncIterator[Harness]:
-    async with running_sandbox() as harness:
-        yield harness
+env = harness_fixture(running_sandbox)
 
 
 # --- FCM's error codes ------------------------------------------------------------------

@@ -14,7 +14,6 @@ import pytest
 
 from providers import (
     InvalidCredentials,
-    InvalidRequest,
     PermanentError,
     Provider,
     ProviderError,
@@ -26,14 +25,16 @@ from providers.mailgun._credentials import MailgunCredentials
 from sandbox.mailgun import MailgunSandbox
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
-from tests.unit.providers.contract import FakeServiceHarness, ProviderContract
+from tests.unit.providers.contract import ProviderContract
 from tests.unit.providers.email_common import (
     CONTENTS,
     PDF_BYTES,
     RECIPIENT,
-    VALIDATION_CASES,
+    EmailHarness,
     form_fields,
     make_request,
+    success_test,
+    validation_test,
 )
 from tests.unit.providers.harness import (
     answering,
@@ -65,7 +66,7 @@ def credentials(api_key: str = API_KEY, **extra: Any) -> MailgunCredentials:
     )
 
 
-class SandboxHarness(FakeServiceHarness):
+class SandboxHarness(EmailHarness):
     sandbox: MailgunSandbox
 
     def settings(self, timeout_seconds: float = 5.0, **overrides: Any) -> Any:
@@ -89,9 +90,6 @@ class SandboxHarness(FakeServiceHarness):
         settings = self.settings(2.0, mailgun_api_url=unreachable_url())
         return MailgunProvider(credentials(), http=self.http, settings=settings)
 
-    def request(self, content_type: str) -> NotificationRequest:
-        return make_request(CONTENTS[content_type])
-
     def invalid_recipient_request(self) -> NotificationRequest:
         return make_request(CONTENTS["text"], email=None)
 
@@ -109,15 +107,7 @@ class SandboxHarness(FakeServiceHarness):
         content = request.content
         assert (mail.subject, mail.text, mail.html) == (content.subject, content.body, content.html)
         assert mail.custom == {"herald_tenant": "acme", "herald_notification": request.id}
-        if content_type == "attachment":
-            [attachment] = mail.attachments
-            assert (attachment.filename, attachment.content_type) == (
-                "invoice.pdf",
-                "application/pdf",
-            )
-            assert attachment.data == PDF_BYTES
-        else:
-            assert mail.attachments == ()
+        self.assert_attachments(content_type, mail.attachments)
 
     def inject_retryable_fault(self, request: NotificationRequest) -> None:
         self.sandbox.fail(
@@ -130,9 +120,6 @@ class SandboxHarness(FakeServiceHarness):
             400,
             "to parameter is not a valid address. please check documentation",
         )
-
-    def fault_target(self, request: NotificationRequest) -> str:
-        return request.recipient.email or ""
 
 
 @asynccontextmanager
@@ -215,11 +202,7 @@ def test_format_payload_is_mailguns_form() -> None:
     assert payload.files == [("attachment", ("invoice.pdf", PDF_BYTES, "application/pdf"))]
 
 
-@pytest.mark.parametrize(("email", "content", "code"), VALIDATION_CASES)
-def test_validate_rejects(email: str | None, content: dict[str, Any], code: str) -> None:
-    with pytest.raises(InvalidRequest) as caught:
-        offline_provider().validate(make_request(content, email=email))
-    assert caught.value.code == code
+test_validate_rejects = validation_test(offline_provider)
 
 
 # --- the error table ----------------------------------------------------------------------
@@ -277,12 +260,13 @@ test_unreadable_bodies_fall_back_on_the_status = fallback_test(
 )
 
 
-async def test_success_returns_the_id_without_angle_brackets() -> None:
-    response = httpx.Response(
+test_success_returns_the_id_without_angle_brackets = success_test(
+    offline_provider,
+    httpx.Response(
         200, json={"id": f"<20240203123456.1A2B@{DOMAIN}>", "message": "Queued. Thank you."}
-    )
-    result = await offline_provider(lambda request: response).send(make_request(CONTENTS["text"]))
-    assert result.provider_message_id == f"20240203123456.1A2B@{DOMAIN}"
+    ),
+    f"20240203123456.1A2B@{DOMAIN}",
+)
 
 
 test_transport_errors_are_translated = transport_test(send_against)

@@ -14,7 +14,6 @@ import pytest
 
 from providers import (
     InvalidCredentials,
-    InvalidRequest,
     PermanentError,
     Provider,
     ProviderError,
@@ -26,13 +25,15 @@ from providers.sendgrid._credentials import SendGridCredentials
 from sandbox.sendgrid import SendGridSandbox
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
-from tests.unit.providers.contract import FakeServiceHarness, ProviderContract
+from tests.unit.providers.contract import ProviderContract
 from tests.unit.providers.email_common import (
     CONTENTS,
     PDF_BYTES,
     RECIPIENT,
-    VALIDATION_CASES,
+    EmailHarness,
     make_request,
+    success_test,
+    validation_test,
 )
 from tests.unit.providers.harness import (
     answering,
@@ -60,7 +61,7 @@ def credentials(api_key: str = API_KEY, **extra: Any) -> SendGridCredentials:
     )
 
 
-class SandboxHarness(FakeServiceHarness):
+class SandboxHarness(EmailHarness):
     sandbox: SendGridSandbox
 
     def provider(
@@ -75,9 +76,6 @@ class SandboxHarness(FakeServiceHarness):
     def unreachable_provider(self) -> Provider[Any]:
         settings = make_settings(sendgrid_api_url=unreachable_url(), provider_timeout_seconds=2.0)
         return SendGridProvider(credentials(), http=self.http, settings=settings)
-
-    def request(self, content_type: str) -> NotificationRequest:
-        return make_request(CONTENTS[content_type])
 
     def invalid_recipient_request(self) -> NotificationRequest:
         return make_request(CONTENTS["text"], email="nobody-at-all")
@@ -97,15 +95,7 @@ class SandboxHarness(FakeServiceHarness):
         assert mail.text == content.body
         assert mail.html == content.html
         assert mail.custom == {"herald_tenant": "acme", "herald_notification": request.id}
-        if content_type == "attachment":
-            [attachment] = mail.attachments
-            assert (attachment.filename, attachment.content_type) == (
-                "invoice.pdf",
-                "application/pdf",
-            )
-            assert attachment.data == PDF_BYTES
-        else:
-            assert mail.attachments == ()
+        self.assert_attachments(content_type, mail.attachments)
 
     def inject_retryable_fault(self, request: NotificationRequest) -> None:
         self.sandbox.throttle(request.recipient.email or "")
@@ -117,9 +107,6 @@ class SandboxHarness(FakeServiceHarness):
             "Does not contain a valid address.",
             field="personalizations.0.to.0.email",
         )
-
-    def fault_target(self, request: NotificationRequest) -> str:
-        return request.recipient.email or ""
 
 
 @asynccontextmanager
@@ -237,11 +224,7 @@ def test_attachment_name_and_type_are_filled_in() -> None:
     assert payload["attachments"][0]["type"] == "text/plain"
 
 
-@pytest.mark.parametrize(("email", "content", "code"), VALIDATION_CASES)
-def test_validate_rejects(email: str | None, content: dict[str, Any], code: str) -> None:
-    with pytest.raises(InvalidRequest) as caught:
-        offline_provider().validate(make_request(content, email=email))
-    assert caught.value.code == code
+test_validate_rejects = validation_test(offline_provider)
 
 
 def test_validate_accepts_an_idn_domain_and_sends_it_punycoded() -> None:
@@ -320,10 +303,11 @@ test_unreadable_bodies_fall_back_on_the_status = fallback_test(
 )
 
 
-async def test_success_returns_x_message_id() -> None:
-    response = httpx.Response(202, headers={"X-Message-Id": "W3YyP0_5Qk2Zs3Yw6fS1ZA"})
-    result = await offline_provider(lambda request: response).send(make_request(CONTENTS["text"]))
-    assert result.provider_message_id == "W3YyP0_5Qk2Zs3Yw6fS1ZA"
+test_success_returns_x_message_id = success_test(
+    offline_provider,
+    httpx.Response(202, headers={"X-Message-Id": "W3YyP0_5Qk2Zs3Yw6fS1ZA"}),
+    "W3YyP0_5Qk2Zs3Yw6fS1ZA",
+)
 
 
 test_transport_errors_are_translated = transport_test(send_against)

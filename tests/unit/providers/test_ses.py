@@ -20,25 +20,33 @@ from botocore.exceptions import ClientError
 
 from providers import (
     InvalidCredentials,
-    InvalidRequest,
     PermanentError,
     Provider,
     ProviderError,
     RetryableError,
     SendResult,
 )
-from providers.ses import SEND_EMAIL_PATH, SES_ERRORS, SESProvider, endpoint_url, sign_request
+from providers.ses import (
+    SEND_EMAIL_PATH,
+    SES_ERRORS,
+    SIGNING_NAME,
+    SESProvider,
+    endpoint_url,
+    sign_request,
+)
 from providers.ses._credentials import SESCredentials
 from sandbox.ses import SESSandbox
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
-from tests.unit.providers.contract import FakeServiceHarness, ProviderContract
+from tests.unit.providers.contract import ProviderContract
 from tests.unit.providers.email_common import (
     CONTENTS,
     PDF_BYTES,
     RECIPIENT,
-    VALIDATION_CASES,
+    EmailHarness,
     make_request,
+    success_test,
+    validation_test,
 )
 from tests.unit.providers.harness import (
     answering,
@@ -71,7 +79,7 @@ def credentials(secret: str = SECRET, **extra: Any) -> SESCredentials:
     )
 
 
-class SandboxHarness(FakeServiceHarness):
+class SandboxHarness(EmailHarness):
     sandbox: SESSandbox
 
     def provider(
@@ -91,9 +99,6 @@ class SandboxHarness(FakeServiceHarness):
         settings = make_settings(ses_endpoint_url=unreachable_url(), provider_timeout_seconds=2.0)
         return SESProvider(credentials(), http=self.http, settings=settings)
 
-    def request(self, content_type: str) -> NotificationRequest:
-        return make_request(CONTENTS[content_type])
-
     def invalid_recipient_request(self) -> NotificationRequest:
         return make_request(CONTENTS["text"], email="ana@localhost")
 
@@ -111,15 +116,7 @@ class SandboxHarness(FakeServiceHarness):
         assert (mail.subject, mail.text, mail.html) == (content.subject, content.body, content.html)
         assert mail.custom == {"herald_tenant": "acme", "herald_notification": request.id}
         assert mail.request["ConfigurationSetName"] == "herald"
-        if content_type == "attachment":
-            [attachment] = mail.attachments
-            assert (attachment.filename, attachment.content_type) == (
-                "invoice.pdf",
-                "application/pdf",
-            )
-            assert attachment.data == PDF_BYTES
-        else:
-            assert mail.attachments == ()
+        self.assert_attachments(content_type, mail.attachments)
 
     def inject_retryable_fault(self, request: NotificationRequest) -> None:
         self.sandbox.fail(
@@ -133,9 +130,6 @@ class SandboxHarness(FakeServiceHarness):
         self.sandbox.fail(
             request.recipient.email or "", 400, "MessageRejected", "Message rejected by policy."
         )
-
-    def fault_target(self, request: NotificationRequest) -> str:
-        return request.recipient.email or ""
 
 
 @asynccontextmanager
@@ -228,6 +222,7 @@ async def test_a_tampered_body_fails_the_signature_check() -> None:
             {"Content-Type": "application/json"},
             credentials=Credentials(ACCESS_KEY, SECRET),
             region=REGION,
+            service=SIGNING_NAME,
         )
         tampered = await h.http.post(url, content=body + b" ", headers=headers)
         unsigned = await h.http.post(url, content=body)
@@ -331,11 +326,7 @@ def test_endpoint_template_takes_the_region() -> None:
     assert endpoint_url("http://127.0.0.1:9/", "eu-west-1") == "http://127.0.0.1:9"
 
 
-@pytest.mark.parametrize(("email", "content", "code"), VALIDATION_CASES)
-def test_validate_rejects(email: str | None, content: dict[str, Any], code: str) -> None:
-    with pytest.raises(InvalidRequest) as caught:
-        offline_provider().validate(make_request(content, email=email))
-    assert caught.value.code == code
+test_validate_rejects = validation_test(offline_provider)
 
 
 # --- the error table ----------------------------------------------------------------------
@@ -387,10 +378,11 @@ test_unknown_errors_fall_back_on_the_status = fallback_test(
 )
 
 
-async def test_success_returns_the_message_id() -> None:
-    response = httpx.Response(200, json={"MessageId": "0100018f-abc-000000"})
-    result = await offline_provider(lambda request: response).send(make_request(CONTENTS["text"]))
-    assert result.provider_message_id == "0100018f-abc-000000"
+test_success_returns_the_message_id = success_test(
+    offline_provider,
+    httpx.Response(200, json={"MessageId": "0100018f-abc-000000"}),
+    "0100018f-abc-000000",
+)
 
 
 test_transport_errors_are_translated = transport_test(send_against)

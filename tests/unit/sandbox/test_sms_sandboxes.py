@@ -179,3 +179,32 @@ def test_the_cli_serves_the_fakes(argv: list[str], service: str) -> None:
     args = build_parser().parse_args(argv)
     assert args.service == service
     assert callable(args.func)
+
+
+async def test_control_faults_with_nothing_but_a_recipient_answer_each_fakes_default() -> None:
+    async with twilio() as (_, http, _, _receiver):
+        assert (await http.post("/_sandbox/faults", json={"to": TO})).status_code == 201
+        refused = await http.post(
+            f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json",
+            data={"To": TO, "From": SENDER, "Body": "x"},
+            auth=(ACCOUNT_SID, TOKEN),
+        )
+        assert (refused.status_code, refused.json()["code"]) == (400, 20500)
+    sandbox = SNSSandbox(region="eu-west-1")
+    sandbox.add_key("AKIACONTROL000000002", "s3cret")
+    async with serve_app(sandbox.app) as url, httpx.AsyncClient(base_url=url) as http:
+        assert (await http.post("/_sandbox/faults", json={"to": TO})).status_code == 201
+        body = encode_form(publish_params(TO, "hi", {}))
+        headers = sign(
+            f"{url}/",
+            body,
+            access_key_id="AKIACONTROL000000002",
+            secret_access_key="s3cret",
+            session_token=None,
+            region="eu-west-1",
+        )
+        failed = await http.post("/", content=body, headers=headers)
+        assert failed.status_code == 500
+        assert b"<Code>InternalError</Code>" in failed.content
+        assert (await http.delete("/_sandbox/faults")).status_code == 204
+        assert parse_message_id((await http.post("/", content=body, headers=headers)).content)

@@ -373,3 +373,13 @@ async def test_hang_fault_via_control_is_released_on_shutdown() -> None:
                 assert response.status_code == 503
             except httpx.HTTPError:
                 pass
+
+
+async def test_a_control_fault_with_nothing_but_a_recipient_is_graph_error_131000(
+    env: Env,
+) -> None:
+    assert (await env.http.post(f"{env.url}/_sandbox/faults", json={"to": TO})).status_code == 201
+    assert_graph_error(await env.send(text()), 400, 131000)
+    assert (await env.send(text())).status_code == 400  # no ``times``: every request
+    assert (await env.http.delete(f"{env.url}/_sandbox/faults")).status_code == 204
+    assert (await env.send(text())).status_code == 200

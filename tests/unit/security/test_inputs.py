@@ -12,7 +12,6 @@ import pytest
 import zstandard
 
 from providers._email import email_message
-from providers._exceptions import InvalidRequest
 from providers._phone import sanitize_phone
 from providers._sms import e164, normalize_sender
 from providers.database import Cursor, InvalidCursor
@@ -21,6 +20,7 @@ from providers.twilio._webhook import MalformedCallback, parse_status_callback
 from providers.wppconnect._payload import to_wid
 from schemas import DeadLetterReason, NotificationRequest
 from schemas._base import is_tenant_id
+from schemas.errors import InvalidRequest
 from streams.pipeline.decode import DeadLetter, RawRecord, decode
 from streams.tenancy.integrations import InvalidTenantId, _check_tenant
 from streams.whatsapp import decode_command
