@@ -58,6 +58,7 @@ COMMANDS = (
     "policy",
     "sandbox",
     "demo",
+    "whatsapp",
 )
 
 #: Commands that run until stopped and log like a service; the others log warnings only.

@@ -27,7 +27,7 @@ from dataclasses import field as _field
 from typing import Any
 
 import orjson
-from pydantic import SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
@@ -114,13 +114,16 @@ def _field_errors(provider: str, exc: ValidationError) -> dict[str, str]:
     return errors
 
 
-def _reveal(creds: BaseCredentials) -> dict[str, Any]:
-    """The credentials as wire JSON with the secret values in clear (for encryption only)."""
+def _reveal(creds: BaseModel) -> dict[str, Any]:
+    """The credentials as wire JSON with the secret values in clear (for encryption only),
+    nested models included (a wppconnect ``proxy`` has a password)."""
     data: dict[str, Any] = creds.model_dump(mode="json", by_alias=True, exclude_none=True)
     for name, field in type(creds).model_fields.items():
         value = getattr(creds, name)
         if isinstance(value, SecretStr):
             data[field.alias or name] = value.get_secret_value()
+        elif isinstance(value, BaseModel):
+            data[field.alias or name] = _reveal(value)
     return data
 
 

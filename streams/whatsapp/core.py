@@ -160,6 +160,7 @@ class SessionCore:
             session=self.name,
             profile_dir=self._tokens.profile_dir(self.tenant_id),
             url=self.url,
+            proxy=self.options.proxy,
         )
 
     def _new_driver(self) -> SessionDriver:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from schemas.credentials import WPPConnectCredentials
 from schemas.settings import Settings
 from schemas.whatsapp import ConnectionState, QrCode, SessionStatus, WhatsAppErrorCode
+from streams.whatsapp.driver import SessionProxy
 
 if TYPE_CHECKING:
     from streams.whatsapp.session import WhatsAppSession
@@ -21,11 +22,13 @@ __all__ = [
     "SESSION_BLOCKED",
     "SESSION_CONFLICT",
     "SESSION_FAILED",
+    "SESSION_OUTDATED",
     "SessionHooks",
     "SessionListener",
     "SessionOptions",
     "SessionPhase",
     "options_for",
+    "proxy_for",
 ]
 
 #: The retryable error code of messages whose session could not log in.
@@ -38,13 +41,22 @@ SESSION_FAILED = WhatsAppErrorCode.SESSION_FAILED.value
 SESSION_CONFLICT = WhatsAppErrorCode.SESSION_CONFLICT.value
 #: ... of messages waiting while WhatsApp blocked the session (TOS_BLOCK, PROXYBLOCK ...).
 SESSION_BLOCKED = WhatsAppErrorCode.SESSION_BLOCKED.value
+#: ... of messages whose session WhatsApp found too old (DEPRECATED_VERSION, needs_update).
+SESSION_OUTDATED = WhatsAppErrorCode.SESSION_OUTDATED.value
 #: Seconds after which Chromium has committed a localStorage write to disk (it commits
 #: about 5 s after a change): a login older than this, in a browser that is still
 #: alive, is on disk even when Herald could not keep its own copy (``login.py``).
 COMMIT_SECONDS = 6.0
 #: Closes that end the wait of every message that arrived before them.
 FINAL_CLOSE_CODES = frozenset(
-    {NOT_AUTHENTICATED, DISCONNECTED, SESSION_FAILED, SESSION_CONFLICT, SESSION_BLOCKED}
+    {
+        NOT_AUTHENTICATED,
+        DISCONNECTED,
+        SESSION_FAILED,
+        SESSION_CONFLICT,
+        SESSION_BLOCKED,
+        SESSION_OUTDATED,
+    }
 )
 
 
@@ -82,6 +94,10 @@ class SessionOptions:
     restart_base_delay: float = 1.0
     send_rate_per_minute: float = 20.0
     send_jitter_ms: int = 2000
+    #: The proxy the session's browser goes through (the credentials' ``proxy``).
+    proxy: SessionProxy | None = None
+    #: The pinned WhatsApp Web build (``WHATSAPP_WEB_VERSION``), for the outdated reports.
+    web_version: str | None = None
 
 
 class SessionListener(Protocol):
@@ -147,4 +163,15 @@ def options_for(settings: Settings, credentials: WPPConnectCredentials | None) -
         restart_base_delay=min(1.0, settings.wppconnect_reconnect_max_delay_seconds),
         send_rate_per_minute=settings.wppconnect_send_rate,
         send_jitter_ms=settings.wppconnect_send_jitter_ms,
+        proxy=proxy_for(creds),
+        web_version=settings.whatsapp_web_version,
     )
+
+
+def proxy_for(credentials: WPPConnectCredentials | None) -> SessionProxy | None:
+    """The credentials' ``proxy``, password revealed only into the launch option."""
+    proxy = credentials.proxy if credentials else None
+    if proxy is None:
+        return None
+    password = proxy.password.get_secret_value() if proxy.password else None
+    return SessionProxy(proxy.server, proxy.username, password)
