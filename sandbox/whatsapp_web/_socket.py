@@ -20,6 +20,7 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from sandbox.whatsapp_web._protocol import (
+    build_key,
     format_full_code,
     load_public_key,
     new_ref,
@@ -152,6 +153,11 @@ async def _dispatch(sim: WhatsAppWebSimulator, page: PageSession, message: dict[
 async def _hello(sim: WhatsAppWebSimulator, page: PageSession, message: dict[str, Any]) -> None:
     page.stop_rotation()
     sim._set_code(page, None)
+    if sim.min_version is not None:
+        build, least = build_key(message.get("version")), build_key(sim.min_version)
+        if build is None or (least is not None and build < least):
+            await page.send({"type": "outdated", "minVersion": sim.min_version})
+            return
     device_id = message.get("deviceId")
     if device_id:
         device = sim.devices.get(str(device_id))

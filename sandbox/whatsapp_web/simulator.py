@@ -68,7 +68,10 @@ class WhatsAppWebSimulator:
     WhatsApp Web sometimes does. ``query_cache_hit``/``query_cache_miss``: how long the
     page caches ``queryExists`` answers (wa-js: 300 s and 15 s). ``boot_delay``: seconds
     a page waits for the server's first frame, like WhatsApp Web's loading screen (0: none;
-    events then start within milliseconds of the page's load).
+    events then start within milliseconds of the page's load). ``min_version``: the oldest
+    WhatsApp Web build accepted (the page's ``<meta name="wa-version">``, 2.3000.1000000000
+    for the simulator's own page); older pages get ``conn.needs_update`` and
+    ``DEPRECATED_VERSION``, as WhatsApp does with outdated clients.
     """
 
     def __init__(
@@ -84,6 +87,7 @@ class WhatsAppWebSimulator:
         query_cache_miss: float = 15.0,
         reconnect_delay: float = 1.0,
         boot_delay: float = 0.0,
+        min_version: str | None = None,
     ) -> None:
         if qr_interval <= 0 or max_codes < 1:
             raise ValueError("qr_interval must be positive and max_codes at least 1")
@@ -97,6 +101,9 @@ class WhatsAppWebSimulator:
         self.query_cache_miss = query_cache_miss
         self.reconnect_delay = reconnect_delay
         self.boot_delay = boot_delay
+        #: The oldest WhatsApp Web build the "servers" accept (``None``: any): an older page
+        #: is told to update (``conn.needs_update``, ``DEPRECATED_VERSION``).
+        self.min_version = min_version
         #: Linked devices by device id (``<phone>:<n>@c.us``).
         self.devices: dict[str, Device] = {}
         self.messages: list[SentMessage] = []

@@ -35,7 +35,6 @@ from schemas.settings.channels import (
     WhatsAppWebSettings,
 )
 from schemas.settings.delivery import DeliverySettings, RateLimitSetting, RetryPolicy
-from schemas.settings.whatsapp_assets import WhatsAppAssetsSettings
 from schemas.settings.platform import (
     CoreSettings,
     InboxSettings,
@@ -43,6 +42,7 @@ from schemas.settings.platform import (
     ObservabilitySettings,
     RedisSettings,
 )
+from schemas.settings.whatsapp_assets import WhatsAppAssetsSettings
 
 __all__ = [
     "RateLimitSetting",

@@ -64,6 +64,12 @@ def register_whatsapp_web_sandbox(services: Any) -> None:
         action="store_true",
         help="reload the page once right after a scan, as WhatsApp Web sometimes does",
     )
+    web.add_argument(
+        "--min-version",
+        metavar="BUILD",
+        help="refuse WhatsApp Web builds older than BUILD (e.g. 2.3000.1000000001): their "
+        "pages get conn.needs_update and DEPRECATED_VERSION, as outdated clients do",
+    )
     web.set_defaults(func=run_whatsapp_web)
 
 
@@ -75,6 +81,7 @@ async def run_whatsapp_web(args: argparse.Namespace, settings: Settings) -> int:
         reload_on_logout=not args.no_reload_on_logout,
         reload_after_pairing=args.reload_after_pairing,
         boot_delay=max(args.boot_delay, 0.0),
+        min_version=args.min_version,
     )
     return await serve_until_interrupted(
         simulator,

@@ -74,8 +74,10 @@ def user_cache_dir() -> Path:
 
 
 def cache_root(settings: Settings) -> Path:
-    return Path(settings.whatsapp_cache_dir).expanduser() if settings.whatsapp_cache_dir else (
-        user_cache_dir()
+    return (
+        Path(settings.whatsapp_cache_dir).expanduser()
+        if settings.whatsapp_cache_dir
+        else (user_cache_dir())
     )
 
 

@@ -30,7 +30,7 @@ from providers.wppconnect import BINDING_NAME, BRIDGE_JS, CALL_FUNCTION
 from providers.wppconnect._bridge import STATE_FUNCTION, TAKEOVER_FUNCTION
 from schemas.settings import Settings
 from streams.whatsapp import login
-from streams.whatsapp.assets import AssetMissing, cache_root, find_web_build, find_wajs
+from streams.whatsapp.assets import AssetMissing, cache_root, find_wajs, find_web_build
 from streams.whatsapp.driver import (
     ContextReset,
     DriverClosed,

@@ -116,6 +116,7 @@ class SessionCore:
         self._authenticated = False
         self._reconnects = 0
         self._logging_out = False
+        self._reloaded_for_update = False  # one reload per run for an outdated build
         self._suspect = 0
         self.pacer = Pacer(0, 0, clock=self._clock)
 

@@ -25,8 +25,8 @@ from providers._exceptions import HeraldError
 
 __all__ = [
     "IntegrityMismatch",
-    "Release",
     "RegistryError",
+    "Release",
     "check_integrity",
     "download",
     "extract",
@@ -99,30 +99,30 @@ def check_integrity(integrity: str, digest: bytes) -> None:
         raise IntegrityMismatch(f"no sha512 integrity to check against ({integrity[:40]!r})")
     actual = base64.b64encode(digest).decode()
     if not any(hmac.compare_digest(actual, want) for want in expected):
-        raise IntegrityMismatch(f"sha512 is {actual[:16]}..., the registry says {expected[0][:16]}...")
+        raise IntegrityMismatch(
+            f"sha512 is {actual[:16]}..., the registry says {expected[0][:16]}..."
+        )
 
 
 async def download(client: httpx.AsyncClient, release: Release, dest: Path) -> None:
-    """Stream the tarball to ``dest``; :class:`IntegrityMismatch` (and no file) if tampered."""
+    """Stream the tarball to ``dest`` (a scratch file: use it only if this returns);
+    :class:`IntegrityMismatch` if it is not the tarball the registry described."""
     digest = hashlib.sha512()
     try:
         async with client.stream("GET", release.tarball) as response:
             if response.status_code != 200:
                 raise RegistryError(
-                    f"{release.name}@{release.version}: the tarball answered "
-                    f"{response.status_code}"
+                    f"{release.name}@{release.version}: the tarball answered {response.status_code}"
                 )
             with dest.open("wb") as out:
                 async for chunk in response.aiter_bytes(_CHUNK):
                     digest.update(chunk)
                     out.write(chunk)
     except httpx.HTTPError as exc:
-        dest.unlink(missing_ok=True)
         raise RegistryError(f"downloading {release.name}@{release.version}: {exc!r}") from exc
     try:
         check_integrity(release.integrity, digest.digest())
     except IntegrityMismatch as exc:
-        dest.unlink(missing_ok=True)
         raise IntegrityMismatch(f"{release.name}@{release.version}: {exc}") from None
 
 

@@ -82,6 +82,7 @@ class WhatsAppSession(PairingMixin, HealingMixin):
         self._authenticated = False
         self._unblock()
         self._logging_out = False
+        self._reloaded_for_update = False
         self._reconnects = 0
         self._suspect = 0
         self._ready = asyncio.Event()
@@ -206,6 +207,8 @@ class WhatsAppSession(PairingMixin, HealingMixin):
                 await self._on_logout("require_auth")
         elif name == "socket.state":
             await self._on_state(payload)
+        elif name == "conn.needs_update":
+            await self._on_outdated("needs_update")
         elif name == "chat.msg_ack_change" and isinstance(payload, dict):
             ids = [i for i in payload.get("ids") or [] if isinstance(i, str)]
             ack = payload.get("ack")

@@ -33,9 +33,9 @@
 
   const ev = new EventEmitter();
   const Socket = new Model({ state: 'OPENING', stream: 'DISCONNECTED' });
-  const Stream = new Model({ mode: undefined, info: 'OPENING', displayInfo: 'OPENING' });
+  const Stream = new Model({ mode: undefined, info: 'OPENING', displayInfo: 'OPENING', needsUpdate: false });
   const Conn = new Model({ ref: null });
-  for (const [model, names] of [[Socket, ['state', 'stream']], [Stream, ['mode', 'info', 'displayInfo']], [Conn, ['ref']]]) {
+  for (const [model, names] of [[Socket, ['state', 'stream']], [Stream, ['mode', 'info', 'displayInfo', 'needsUpdate']], [Conn, ['ref']]]) {
     for (const name of names) {
       Object.defineProperty(model, name, { get: () => model.get(name), enumerable: true });
     }
@@ -83,6 +83,13 @@
       ev.emit('conn.main_ready');
     }
   });
+  // wa-js: conn.needs_update when WhatsApp asks for a newer build (Stream.needsUpdate).
+  Stream.on('change:needsUpdate', (model, value) => {
+    if (value) ev.emit('conn.needs_update');
+  });
+  // The build this page is (WhatsApp Web's Debug.VERSION), from the page's <meta name="wa-version">.
+  const BUILD = (document.querySelector('meta[name="wa-version"]') || {}).content || null;
+  window.Debug = window.Debug || { VERSION: BUILD };
   Stream.on('change:info', (model, info) => {
     Stream.set('displayInfo', info);
     ev.emit('conn.stream_info_changed', info);
@@ -171,6 +178,11 @@
         Socket.set('state', 'CONFLICT');
         Stream.set('mode', 'CONFLICT');
         return;
+      case 'outdated': // WhatsApp refuses this build (older than the server's minimum)
+        sim.loggedIn = false;
+        Stream.set('needsUpdate', true);
+        Socket.set('state', 'DEPRECATED_VERSION');
+        return;
       case 'blocked': // WhatsApp refuses this device: TOS_BLOCK, PROXYBLOCK ...
         sim.loggedIn = false;
         Socket.set('state', String(msg.state));
@@ -199,7 +211,7 @@
   async function hello() {
     if (!isAuthenticated()) {
       sim.keys = sim.keys || { staticKeyPair: randomKey(), identityKeyPair: randomKey(), secretKey: randomKey() };
-      send({ type: 'hello', deviceId: null, keys: sim.keys });
+      send({ type: 'hello', deviceId: null, keys: sim.keys, version: BUILD });
       return;
     }
     let record = null;
@@ -218,7 +230,7 @@
     } catch (err) {
       return logoutLocally('web_fail_storage_initialization');
     }
-    send({ type: 'hello', deviceId: sim.widMd, signature });
+    send({ type: 'hello', deviceId: sim.widMd, signature, version: BUILD });
   }
 
   async function onPaired(msg) {
@@ -380,6 +392,7 @@
     getMyUserId: () => (isAuthenticated() ? new Wid(myPhone() + '@c.us') : undefined),
     getMyUserWid: () => (isAuthenticated() ? new Wid(myPhone() + '@c.us') : undefined),
     getStreamData: () => ({ mode: Stream.mode, info: Stream.info }),
+    needsUpdate: () => !!Stream.needsUpdate,
   };
 
   Socket.takeover = function () {
