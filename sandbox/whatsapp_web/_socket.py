@@ -251,8 +251,13 @@ async def _exists(sim: WhatsAppWebSimulator, page: PageSession, message: dict[st
     except ValueError:
         await page.send({"type": "result", "seq": seq, "ok": True, "exists": False})
         return
-    exists = chat.user not in sim.not_on_whatsapp
-    await page.send({"type": "result", "seq": seq, "ok": True, "exists": exists})
+    phone = sim.phone_of_lid(chat.user) if chat.server == "lid" else chat.user
+    exists = phone is not None and phone not in sim.not_on_whatsapp
+    answer: dict[str, Any] = {"type": "result", "seq": seq, "ok": True, "exists": exists}
+    lid = sim.lids.get(phone) if exists and phone is not None else None
+    if lid is not None:
+        answer["lid"] = f"{lid}@lid"  # WhatsApp addresses this chat by its LID
+    await page.send(answer)
 
 
 def _text(value: object, limit: int = 65536) -> str | None:
@@ -301,7 +306,7 @@ async def _send(sim: WhatsAppWebSimulator, page: PageSession, message: dict[str,
         key_id=key_id,
         from_phone=device.phone,
         device_id=device.device_id,
-        to=chat.user,
+        to=(sim.phone_of_lid(chat.user) if chat.server == "lid" else None) or chat.user,
         chat_id=chat.serialized,
         type=str(kind),
         t=int(time.time()),

@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import dataclasses
 import itertools
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -110,6 +111,8 @@ class WhatsAppWebSimulator:
         self.incoming_messages: list[IncomingMessage] = []
         #: Phone numbers (digits) that are not on WhatsApp.
         self.not_on_whatsapp: set[str] = set()
+        #: Phone numbers (digits) WhatsApp addresses by a LID (``use_lid``) -> the LID user.
+        self.lids: dict[str, str] = {}
         #: wa-js error codes with which the next sends are refused, one each (``refuse``).
         self.refusals: list[str] = []
         self.stats: dict[str, SessionStats] = {}
@@ -122,6 +125,19 @@ class WhatsAppWebSimulator:
         self.app = build_app(self)
 
     # --- the phone (Python API; the HTTP API in _http.py calls these) ------------------
+
+    def use_lid(self, phone: str, lid: str | None = None) -> str:
+        """Address ``phone``'s chat by a LID from now on (``lid`` digits, else a random one):
+        ``queryExists`` answers it as ``lid``, chats and message keys use ``<lid>@lid``."""
+        digits = clean_phone(phone)
+        found = clean_phone(lid) if lid else str(secrets.randbelow(9 * 10**14) + 10**14)
+        self.lids[digits] = found
+        self._notify()
+        return f"{found}@lid"
+
+    def phone_of_lid(self, lid: str) -> str | None:
+        """The phone number (digits) a LID user stands for, if one was given (``use_lid``)."""
+        return next((phone for phone, known in self.lids.items() if known == lid), None)
 
     def pending_codes(self) -> list[PendingCode]:
         """The auth codes pages are showing now, oldest page first."""

@@ -56,6 +56,7 @@
     loggingOut: false,
     unloading: false,
     chats: new Set(),
+    chatAlias: new Map(), // phone-number chat -> the @lid id WhatsApp addresses it by
     queryCache: new Map(),
     msgs: new Map(),
     retryTimer: null,
