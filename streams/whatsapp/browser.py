@@ -223,6 +223,7 @@ class PlaywrightDriver:
                 proxy=self.spec.proxy,
                 pinned=self._launcher.web_build is not None,
                 timeout_ms=self._timeout * 1000,
+                url=self.spec.url,
             )
             try:
                 return await pw.chromium.launch_persistent_context(

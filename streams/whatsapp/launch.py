@@ -12,6 +12,7 @@ driver (``browser.py``) and anything that must open the page exactly as a sessio
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import shutil
@@ -109,12 +110,26 @@ def launch_options(
     proxy: SessionProxy | None,
     pinned: bool,
     timeout_ms: float,
+    url: str | None = None,
 ) -> dict[str, Any]:
-    """``launch_persistent_context`` keyword arguments (all but the profile directory)."""
+    """``launch_persistent_context`` keyword arguments (all but the profile directory).
+
+    ``url``: WhatsApp Web's URL (default ``WHATSAPP_WEB_URL``).
+    """
+    flags = list(CHROMIUM_FLAGS)
+    if pinned and _is_local(url or settings.whatsapp_web_url):
+        # A page served by interception has no address, so Chromium counts it as public
+        # and refuses its connections back to a local WhatsApp Web (the simulator, a
+        # mirror on the LAN) under Local Network Access. The page's own origin is local
+        # there: nothing to protect. Never for a public WhatsApp Web.
+        flags = [
+            f"{flag},LocalNetworkAccessChecks" if flag.startswith("--disable-features=") else flag
+            for flag in flags
+        ]
     options: dict[str, Any] = {
         "executable_path": executable,
         "headless": settings.wppconnect_headless,
-        "args": [*CHROMIUM_FLAGS, *(() if sandbox else NO_SANDBOX_FLAGS)],
+        "args": [*flags, *(() if sandbox else NO_SANDBOX_FLAGS)],
         "chromium_sandbox": sandbox,
         "env": browser_env(os.environ),
         "bypass_csp": settings.wppconnect_bypass_csp,
@@ -131,6 +146,18 @@ def launch_options(
         # interception: no service workers while the build is pinned.
         options["service_workers"] = "block"
     return options
+
+
+def _is_local(url: str) -> bool:
+    """``url``'s host is loopback, private or link-local (an IP address or localhost)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private or address.is_link_local
 
 
 def pinned_page_pattern(url: str) -> re.Pattern[str]:
