@@ -3,7 +3,7 @@ build, both fetched from the npm registry by ``herald whatsapp install`` into a 
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from schemas.settings._env import Section, env
 
@@ -44,3 +44,9 @@ class WhatsAppAssetsSettings(Section):
         validation_alias=env("WHATSAPP_NPM_REGISTRY"),
         description="The npm registry `herald whatsapp install` downloads from (a mirror works; every tarball's sha512 integrity is checked).",
     )
+
+    @field_validator("whatsapp_web_version", "whatsapp_cache_dir", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        """``WHATSAPP_WEB_VERSION=`` (an empty build argument, say) means not pinned."""
+        return None if isinstance(value, str) and not value.strip() else value

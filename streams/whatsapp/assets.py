@@ -7,8 +7,9 @@
     <root>/whatsapp-web/<build>.html          (only with WHATSAPP_WEB_VERSION)
 
 The worker finds them by itself (:func:`find_wajs`, :func:`find_web_build`): the bundle
-at ``WHATSAPP_WPPCONNECT_WAJS_PATH`` if set, else in this checkout's ``vendor/`` (what
-scripts/bootstrap.sh installs), else in the cache (``WHATSAPP_CACHE_DIR``, default the
+at ``WHATSAPP_WPPCONNECT_WAJS_PATH`` if set, else in this checkout's ``vendor/`` (same
+layout: scripts/bootstrap.sh runs ``herald whatsapp install --cache-dir vendor``), else
+in the cache (``WHATSAPP_CACHE_DIR``, default the
 user cache, ``$XDG_CACHE_HOME/herald`` or ``~/.cache/herald``). Anything missing is an
 :class:`AssetMissing` naming the command that fixes it.
 """
@@ -135,13 +136,17 @@ def find_web_build(settings: Settings) -> str | None:
     if not version:
         return None
     path = web_build_path(settings, version)
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise AssetMissing(
-            f"WhatsApp Web {version} (WHATSAPP_WEB_VERSION) is not installed at {path}: "
-            f"{INSTALL_HINT}"
-        ) from exc
+    for candidate in (vendor_root() / "whatsapp-web" / f"{version}.html", path):
+        try:
+            return candidate.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise AssetMissing(f"WhatsApp Web {version} cannot be read at {candidate}: {exc}") from exc
+    raise AssetMissing(
+        f"WhatsApp Web {version} (WHATSAPP_WEB_VERSION) is not installed at {path}: "
+        f"{INSTALL_HINT}"
+    )
 
 
 async def install(
