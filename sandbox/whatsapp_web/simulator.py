@@ -28,12 +28,12 @@ import asyncio
 import contextlib
 import dataclasses
 import itertools
-import secrets
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from sandbox.whatsapp_web._app import build_app
+from sandbox.whatsapp_web._directory import Directory
 from sandbox.whatsapp_web._protocol import (
     ACK_MAX,
     ACK_MIN,
@@ -58,7 +58,7 @@ __all__ = ["BLOCK_STATES", "WhatsAppWebSimulator"]
 _T = TypeVar("_T")
 
 
-class WhatsAppWebSimulator:
+class WhatsAppWebSimulator(Directory):
     """The simulated WhatsApp servers and phones behind any number of simulated pages.
 
     ``qr_interval``: seconds each auth code lives (``first_qr_interval`` for the first one;
@@ -92,6 +92,7 @@ class WhatsAppWebSimulator:
     ) -> None:
         if qr_interval <= 0 or max_codes < 1:
             raise ValueError("qr_interval must be positive and max_codes at least 1")
+        super().__init__()
         self.qr_interval = qr_interval
         self.first_qr_interval = first_qr_interval or qr_interval
         self.max_codes = max_codes
@@ -109,10 +110,6 @@ class WhatsAppWebSimulator:
         self.devices: dict[str, Device] = {}
         self.messages: list[SentMessage] = []
         self.incoming_messages: list[IncomingMessage] = []
-        #: Phone numbers (digits) that are not on WhatsApp.
-        self.not_on_whatsapp: set[str] = set()
-        #: Phone numbers (digits) WhatsApp addresses by a LID (``use_lid``) -> the LID user.
-        self.lids: dict[str, str] = {}
         #: wa-js error codes with which the next sends are refused, one each (``refuse``).
         self.refusals: list[str] = []
         self.stats: dict[str, SessionStats] = {}
@@ -125,19 +122,6 @@ class WhatsAppWebSimulator:
         self.app = build_app(self)
 
     # --- the phone (Python API; the HTTP API in _http.py calls these) ------------------
-
-    def use_lid(self, phone: str, lid: str | None = None) -> str:
-        """Address ``phone``'s chat by a LID from now on (``lid`` digits, else a random one):
-        ``queryExists`` answers it as ``lid``, chats and message keys use ``<lid>@lid``."""
-        digits = clean_phone(phone)
-        found = clean_phone(lid) if lid else str(secrets.randbelow(9 * 10**14) + 10**14)
-        self.lids[digits] = found
-        self._notify()
-        return f"{found}@lid"
-
-    def phone_of_lid(self, lid: str) -> str | None:
-        """The phone number (digits) a LID user stands for, if one was given (``use_lid``)."""
-        return next((phone for phone, known in self.lids.items() if known == lid), None)
 
     def pending_codes(self) -> list[PendingCode]:
         """The auth codes pages are showing now, oldest page first."""
@@ -295,16 +279,6 @@ class WhatsAppWebSimulator:
         for page in pages:
             await page.ws.close(code=1001, message=b"simulated network failure")
         return len(pages)
-
-    def mark_not_on_whatsapp(self, phone: str) -> str:
-        digits = clean_phone(phone)
-        self.not_on_whatsapp.add(digits)
-        return digits
-
-    def mark_on_whatsapp(self, phone: str) -> str:
-        digits = clean_phone(phone)
-        self.not_on_whatsapp.discard(digits)
-        return digits
 
     def sessions(self) -> list[SessionStats]:
         return [dataclasses.replace(s) for s in self.stats.values()]

@@ -142,10 +142,11 @@ def find_web_build(settings: Settings) -> str | None:
         except FileNotFoundError:
             continue
         except OSError as exc:
-            raise AssetMissing(f"WhatsApp Web {version} cannot be read at {candidate}: {exc}") from exc
+            raise AssetMissing(
+                f"WhatsApp Web {version} cannot be read at {candidate}: {exc}"
+            ) from exc
     raise AssetMissing(
-        f"WhatsApp Web {version} (WHATSAPP_WEB_VERSION) is not installed at {path}: "
-        f"{INSTALL_HINT}"
+        f"WhatsApp Web {version} (WHATSAPP_WEB_VERSION) is not installed at {path}: {INSTALL_HINT}"
     )
 
 
