@@ -48,6 +48,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             "the whatsapp worker needs WhatsApp Web enabled",
             "set WHATSAPP_WPPCONNECT_ENABLED=true (and see `herald doctor` for Chromium, wa-js)",
         )
+    if args.role == "whatsapp":
+        _check_assets(settings)
 
     async def prepare() -> None:
         await wait_for_kafka(settings, args.broker_wait)
@@ -122,3 +124,16 @@ def _logging_config(settings: Settings) -> dict[str, Any]:
     from streams.platform.logging import logging_dict_config
 
     return logging_dict_config(settings)
+
+
+def _check_assets(settings: Settings) -> None:
+    """Refuse to start without wa-js (or the pinned build): every session would fail."""
+    from streams.whatsapp.assets import AssetMissing, find_wajs, find_web_build
+
+    try:
+        find_wajs(settings)
+        find_web_build(settings)
+    except AssetMissing as exc:
+        raise UsageError(
+            str(exc), "run `herald whatsapp install` with the worker's settings"
+        ) from exc

@@ -250,3 +250,20 @@ def test_cli_install_refuses_a_tampered_tarball(
 def test_the_tarball_helper_builds_what_npm_pack_builds() -> None:
     with tarfile.open(fileobj=io.BytesIO(tarball({"a.txt": "x"})), mode="r:gz") as archive:
         assert archive.getnames() == ["package/a.txt"]
+
+
+def test_the_whatsapp_worker_refuses_to_start_without_wa_js(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WHATSAPP_WPPCONNECT_ENABLED", "true")
+    monkeypatch.setenv("WHATSAPP_CACHE_DIR", str(tmp_path / "empty"))
+    monkeypatch.delenv("WHATSAPP_WPPCONNECT_WAJS_PATH", raising=False)
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+    try:
+        code = main(["worker", "whatsapp"])
+    finally:
+        root.handlers[:] = handlers
+    assert code == 2
+    assert "herald whatsapp install" in capsys.readouterr().err
