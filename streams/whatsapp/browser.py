@@ -250,7 +250,10 @@ class PlaywrightDriver:
 
     async def open(self) -> None:
         async with self._launcher.starting:
-            await self._open()
+            try:
+                await self._open()
+            except BrowserUnavailable as exc:  # the session fails as session_unavailable
+                raise DriverError(f"the browser cannot start: {exc}") from exc
 
     async def _open(self) -> None:
         context = await self._launch()

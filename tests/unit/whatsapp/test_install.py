@@ -27,6 +27,7 @@ from streams.whatsapp.assets import (
     install,
 )
 from streams.whatsapp.browser import BrowserLauncher, BrowserUnavailable
+from streams.whatsapp.driver import DriverError, DriverSpec
 from streams.whatsapp.npm import IntegrityMismatch, RegistryError
 from tests.npm_registry import FakeNpmRegistry, tarball
 
@@ -267,3 +268,13 @@ def test_the_whatsapp_worker_refuses_to_start_without_wa_js(
         root.handlers[:] = handlers
     assert code == 2
     assert "herald whatsapp install" in capsys.readouterr().err
+
+
+async def test_a_session_without_wa_js_fails_as_a_driver_error_naming_the_install(
+    registry: FakeNpmRegistry, tmp_path: Path
+) -> None:
+    settings = settings_for(registry, tmp_path / "empty", wppconnect_use_chrome=False)
+    spec = DriverSpec("acme", "tenant-acme", tmp_path / "profile", "http://127.0.0.1:9")
+    driver = BrowserLauncher(settings).factory(spec, lambda name, payload: None)
+    with pytest.raises(DriverError, match="herald whatsapp install"):
+        await driver.open()
