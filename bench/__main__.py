@@ -9,6 +9,8 @@ the WhatsApp Business sandbox, and measures on the same broker:
   (c)  the same with a provider that takes 50 ms per call
   (d)  the WhatsApp Web bridge against the simulator: memory and sends per session
   (m)  what one provider call, Redis command and Kafka request costs here
+  (t)  what tracing costs the router: (b) bursts with tracing off and on, alternated
+       (not in the default set: --only t)
 
 It prints a table, the targets beside their figures and, last, ``ratio herald/raw: X.XX``
 and ``ratio herald/raw_http: X.XX``. Results go to bench/results/.
@@ -55,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--only",
         default="a,a2,b,c,d,m",
-        help="scenarios to run, comma-separated (a,a2,b,c,d,m; m: per-operation costs)",
+        help="scenarios to run, comma-separated (a,a2,b,c,d,m,t; m: per-operation costs; "
+        "t: tracing off vs on, not in the default set)",
     )
     parser.add_argument(
         "--rate", type=float, default=1000.0, help="requests/s of the latency runs (1000)"
@@ -145,6 +148,13 @@ async def _run(args: argparse.Namespace) -> int:
                 profile=burst if args.profile else None,
                 profile_dir=RESULTS_DIR,
             )
+            results += measured
+            notes += more
+        if "t" in only:
+            from bench import tracing_cost
+
+            say("(t) tracing off vs on ...")
+            measured, more = await tracing_cost.run(stack, burst)
             results += measured
             notes += more
         for r in results:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import os
 import signal
 import sys
 import uuid
@@ -26,7 +27,7 @@ from bench.report import Result
 from bench.stack import Process, Stack
 from streams.platform.admin import ensure_topics
 
-__all__ = ["main", "run", "run_anchor", "status_for"]
+__all__ = ["main", "run", "run_anchor", "same_loop_as_worker", "status_for"]
 
 
 def status_for(value: bytes) -> bytes:
@@ -148,6 +149,15 @@ async def _wait_ready(process: Process, timeout: float = 60.0) -> None:  # noqa:
         await asyncio.sleep(0.1)
 
 
+def same_loop_as_worker() -> None:
+    """The anchors run on the event loop Herald's worker runs on (``HERALD_EVENT_LOOP``,
+    uvloop by default): the ratios compare the same client stack."""
+    if os.environ.get("HERALD_EVENT_LOOP", "uvloop") == "uvloop":
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--bootstrap", required=True)
@@ -155,6 +165,7 @@ def main() -> None:
     parser.add_argument("--sink", required=True)
     parser.add_argument("--group", required=True)
     args = parser.parse_args()
+    same_loop_as_worker()
     asyncio.run(passthrough(args.bootstrap, args.source, args.sink, args.group))
 
 

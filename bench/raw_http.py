@@ -21,7 +21,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from bench.measure import Load
-from bench.raw import run_anchor, status_for
+from bench.raw import run_anchor, same_loop_as_worker, status_for
 from bench.report import Result
 from bench.stack import ACCESS_TOKEN, PHONE_NUMBER_ID, Stack
 from sandbox import GRAPH_VERSION
@@ -110,6 +110,7 @@ def main() -> None:
     parser.add_argument("--group", required=True)
     parser.add_argument("--api", required=True, help="the Graph API base URL, with version")
     args = parser.parse_args()
+    same_loop_as_worker()
     asyncio.run(passthrough(args.bootstrap, args.source, args.sink, args.group, args.api))
 
 

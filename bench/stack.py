@@ -265,12 +265,18 @@ class Stack:
                 body = {"to": "*", "delaySeconds": seconds}
                 (await client.post("/_sandbox/faults", json=body)).raise_for_status()
 
-    async def start_worker(self, settings: Settings, role: str = "router") -> Process:
+    async def start_worker(
+        self,
+        settings: Settings,
+        role: str = "router",
+        extra_env: Mapping[str, str] | None = None,
+    ) -> Process:
         await ensure_topics(settings)
         argv = [sys.executable, "-m", "streams.cli.main", "worker"]
         if role != "router":
             argv.append(role)
-        process = await self.launch(f"worker-{role}-{settings.app_id}", argv, settings)
+        name = f"worker-{role}-{settings.app_id}"
+        process = await self.launch(name, argv, settings, extra_env=extra_env)
         await wait_http(f"http://127.0.0.1:{settings.web_port}/health", process, timeout=90)
         return process
 

@@ -10,6 +10,7 @@ the caller's ``log_extra`` (tenant, notification, provider; never a secret).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -20,7 +21,7 @@ from providers.errors import from_transport
 from schemas.errors import ProviderError, ProviderTimeout, RetryableError
 from schemas.status import ErrorCode
 
-__all__ = ["log_refusal", "post", "unreadable"]
+__all__ = ["log_refusal", "parsed_url", "post", "unreadable"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ async def post(
     """
     try:
         async with asyncio.timeout(timeout):
-            response = await http.post(url, timeout=timeout, **kwargs)
+            response = await http.post(parsed_url(url), timeout=_timeout(timeout), **kwargs)
     except TimeoutError as exc:  # the overall deadline, not one httpx phase
         logger.warning(f"{service} call timed out", extra=dict(log_extra))
         raise ProviderTimeout(f"{service} did not answer within {timeout:g}s") from exc
@@ -53,6 +54,19 @@ async def post(
         log_refusal(f"{service} refused the request", log_extra, response, error)
         raise error
     return response
+
+
+@functools.lru_cache(maxsize=4096)
+def parsed_url(url: str) -> httpx.URL:
+    """``url`` parsed once: httpx parses (and validates) a string URL on every request,
+    the largest part of its own cost per call (docs/performance.md). A provider's URLs
+    are a few per tenant (a base, an account or phone-number id, a path)."""
+    return httpx.URL(url)
+
+
+@functools.lru_cache(maxsize=64)
+def _timeout(seconds: float) -> httpx.Timeout:
+    return httpx.Timeout(seconds)
 
 
 def log_refusal(

@@ -8,7 +8,7 @@ Secrets are :class:`~pydantic.SecretStr`; validation errors never echo a value.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, ConfigDict, Field, SecretStr, StringConstraints
@@ -34,6 +34,9 @@ class BaseCredentials(WireModel):
     model_config = ConfigDict(extra="forbid")
 
     provider_type: str
+    #: The field naming one of several integrations of this provider for one tenant
+    #: (wppconnect: ``session_name``); ``None``: one integration per tenant and provider.
+    instance_field: ClassVar[str | None] = None
 
     def secret_fields(self) -> list[str]:
         return [name for name, value in self if isinstance(value, SecretStr)]

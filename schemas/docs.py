@@ -48,7 +48,18 @@ def _fields_table(schema: dict[str, Any]) -> str:
         rows.append(
             f"| `{name}` | {_type_of(prop)} | {'yes' if name in required else 'no'} | {notes} |"
         )
-    return "\n".join(rows)
+    return "\n".join(rows) + _rules(schema)
+
+
+def _rules(schema: dict[str, Any]) -> str:
+    """The object-level rules (``anyOf``/``oneOf`` of required fields) in words."""
+    said = []
+    for keyword, words in (("anyOf", "At least one"), ("oneOf", "Exactly one")):
+        names = [n for option in schema.get(keyword, []) for n in option.get("required", [])]
+        if names:
+            listed = ", ".join(f"`{n}`" for n in names)
+            said.append(f"{words} of {listed} must be a non-empty string.")
+    return "".join(f"\n\n{line}" for line in said)
 
 
 def _model_section(title: str, model: type[BaseModel]) -> str:

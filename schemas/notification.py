@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from schemas._base import TenantId, WireModel
 
@@ -34,8 +34,25 @@ class Channel(StrEnum):
     DATABASE = "database"
 
 
+def _non_empty(keyword: str, *fields: str) -> dict[str, Any]:
+    """A model validator's rule in the JSON Schema: ``keyword`` (``anyOf``: at least one,
+    ``oneOf``: exactly one) of ``fields`` (wire names) is a non-empty string. The
+    validators test truthiness, so an empty string or ``null`` counts as absent, as here.
+    """
+    return {
+        keyword: [
+            {"required": [name], "properties": {name: {"type": "string", "minLength": 1}}}
+            for name in fields
+        ]
+    }
+
+
 class Recipient(WireModel):
     """Where the notification goes; which field is needed depends on the channel."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_non_empty("anyOf", "phone", "email", "deviceToken", "userId")
+    )
 
     phone: Annotated[str, StringConstraints(max_length=64)] | None = None
     email: Annotated[str, StringConstraints(max_length=320)] | None = None
@@ -51,6 +68,8 @@ class Recipient(WireModel):
 
 class Media(WireModel):
     """An attachment, inline (``base64``) or by ``url``."""
+
+    model_config = ConfigDict(json_schema_extra=_non_empty("oneOf", "base64", "url"))
 
     base64: str | None = None
     url: Annotated[str, StringConstraints(max_length=4096)] | None = None
@@ -99,6 +118,14 @@ class NotificationRequest(WireModel):
     tenant_id: TenantId
     channel: Channel
     provider: Annotated[str, StringConstraints(max_length=64)] | None = None
+    sender: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        default=None,
+        description=(
+            "which of the tenant's senders sends it: a WhatsApp Web session's `sessionName` "
+            "(provider `wppconnect`); absent: the tenant's default. A name the tenant has "
+            "no integration for is rejected with `unknown_sender`."
+        ),
+    )
     recipient: Recipient
     content: Content = Content()
     metadata: dict[str, Any] = Field(default_factory=dict)

@@ -39,6 +39,7 @@ class ErrorCode(StrEnum):
     INVALID_RECIPIENT = "invalid_recipient"
     UNSUPPORTED_CONTENT = "unsupported_content"
     NO_INTEGRATION = "no_integration"
+    UNKNOWN_SENDER = "unknown_sender"
     INVALID_CREDENTIALS = "invalid_credentials"
     PROVIDER_TIMEOUT = "provider_timeout"
     PROVIDER_UNAVAILABLE = "provider_unavailable"

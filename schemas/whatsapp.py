@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from schemas._base import TenantId, WireModel
 from schemas.status import utcnow
@@ -59,6 +60,8 @@ class SessionStatus(StrEnum):
         "sessionFailed"  # the browser failed WHATSAPP_WPPCONNECT_MAX_RESTARTS times in a row
     )
     SESSION_REFUSED = "sessionRefused"  # the worker runs WHATSAPP_WPPCONNECT_MAX_SESSIONS already
+    # the phone that logged in is not the integration's phoneNumberId (logged out again)
+    WRONG_NUMBER = "wrongNumber"
 
     @classmethod
     def _missing_(cls, value: object) -> SessionStatus | None:
@@ -107,6 +110,7 @@ class WhatsAppErrorCode(StrEnum):
     SESSION_CLOSED = "session_closed"  # the browser closed during the call
     SESSION_NOT_OWNED = "session_not_owned"  # another worker owns the session now
     SESSION_OWNED_ELSEWHERE = "session_owned_elsewhere"  # its owner did not let go in time
+    SESSION_WRONG_NUMBER = "session_wrong_number"  # logged in by another number than expected
 
 
 class CommandName(StrEnum):
@@ -135,7 +139,13 @@ class QrCodeEvent(WireModel):
     """
 
     tenant_id: str
-    session: str = Field(description="tenant-{tenantId}")
+    session: str = Field(
+        description="tenant-{tenantId}; tenant-{tenantId}@{sessionName} for further sessions"
+    )
+    session_name: str | None = Field(
+        default=None,
+        description="the session's `sessionName` (a tenant may run several sessions)",
+    )
     qr_code: str | None = Field(
         default=None, description="PNG of the QR code as a data URL (absent: reference mode)"
     )
@@ -166,6 +176,10 @@ class SessionStateEvent(WireModel):
 
     tenant_id: str
     session: str
+    session_name: str | None = Field(
+        default=None,
+        description="the session's `sessionName` (a tenant may run several sessions)",
+    )
     status: SessionStatus | None = None
     state: ConnectionState | None = None
     phone: str | None = Field(default=None, description="the paired phone, when logged in")
@@ -178,6 +192,10 @@ class InboundMessage(WireModel):
 
     tenant_id: str
     session: str
+    session_name: str | None = Field(
+        default=None,
+        description="the session's `sessionName` (a tenant may run several sessions)",
+    )
     message_id: str = Field(description="WhatsApp's message id (serialized key)")
     from_: str = Field(alias="from", description="sender's WhatsApp id, e.g. 5511999990000@c.us")
     to: str | None = None
@@ -191,4 +209,8 @@ class SessionCommand(WireModel):
 
     tenant_id: TenantId
     command: CommandName
+    session_name: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        default=None,
+        description="which of the tenant's sessions (its `sessionName`); absent: the default",
+    )
     requested_at: datetime = Field(default_factory=utcnow)

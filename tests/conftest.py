@@ -12,12 +12,13 @@ The embedded services start lazily, once per session, on free loopback ports.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from schemas.settings import Settings
 from streams.platform.admin import wait_for_broker
@@ -25,6 +26,7 @@ from streams.platform.embedded import embedded_kafka, embedded_redis, wait_for_r
 from streams.platform.redis import redis_client
 from tests.cluster import redis_cluster
 from tests.helpers import make_settings, new_secret_key
+from tests.spans import memory_exporter
 
 
 @pytest.fixture(scope="session")
@@ -134,3 +136,12 @@ def settings_factory(
         return make_settings(**values)
 
     return factory
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """Tracing on, spans kept in memory (tests/spans.py); cleared around each test."""
+    exporter = memory_exporter()
+    exporter.clear()
+    yield exporter
+    exporter.clear()

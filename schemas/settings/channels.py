@@ -45,7 +45,10 @@ class WhatsAppWebSettings(Section):
     wppconnect_session_name: str = Field(
         "notification-service",
         validation_alias=env("WHATSAPP_WPPCONNECT_SESSION_NAME"),
-        description="Default sessionName label of wppconnect integrations (browser sessions are always named tenant-{tenantId}).",
+        description=(
+            "Fallback sessionName label of a session opened without integration credentials; "
+            "the integrations' own sessionName (tenant's or system's) names their sessions."
+        ),
     )
     wppconnect_auto_close_ms: int = Field(
         60000,

@@ -47,6 +47,11 @@ class CoreSettings(Section):
         validation_alias=env("HERALD_MAX_IN_FLIGHT"),
         description="Requests a worker processes at once (overlapping provider calls); the consumer waits beyond it.",
     )
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        "uvloop",
+        validation_alias=env("HERALD_EVENT_LOOP"),
+        description="The workers' event loop: uvloop (libuv; less CPU per request on the hot path) or the standard library's asyncio. Falls back to asyncio where uvloop is not installed (Windows).",
+    )
     max_request_bytes: int = Field(
         983_040,
         ge=1024,

@@ -14,8 +14,8 @@ from typing import Any
 from schemas.integration import SYSTEM_TENANT, IntegrationSummary
 from schemas.settings import Settings
 from streams.cli._support import CommandError, format_table, print_json, redis_client
-from streams.tenancy.crypto import Cipher
-from streams.tenancy.integrations import IntegrationStore
+from streams.tenancy.crypto import Cipher, MissingSecretKey
+from streams.tenancy.integrations import IntegrationError, IntegrationStore
 
 __all__ = ["register"]
 
@@ -69,6 +69,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     _tenant_options(remove_parser)
     remove_parser.add_argument("--provider", required=True, help="provider lookup code")
+    remove_parser.add_argument(
+        "--session",
+        help="wppconnect: the sessionName of the integration to remove (needed when the "
+        "tenant has several)",
+    )
     remove_parser.set_defaults(func=run_remove)
 
 
@@ -98,7 +103,7 @@ def read_credentials(value: str) -> dict[str, Any]:
 
 def _row(s: IntegrationSummary) -> list[Any]:
     return [
-        s.provider,
+        s.provider if s.session_name is None else f"{s.provider}:{s.session_name}",
         str(s.channel),
         "yes" if s.is_default else "",
         s.priority,
@@ -151,11 +156,21 @@ async def run_list(args: argparse.Namespace, settings: Settings) -> int:
 
 async def run_remove(args: argparse.Namespace, settings: Settings) -> int:
     tenant = _tenant(args)
+    try:  # a record stored before session names were kept is read to find its name
+        cipher: Cipher | None = Cipher.from_settings(settings)
+    except MissingSecretKey:
+        cipher = None
     async with redis_client(settings) as redis:
-        removed = await IntegrationStore(redis, None).remove(tenant, args.provider)
+        try:
+            removed = await IntegrationStore(redis, cipher).remove(
+                tenant, args.provider, args.session
+            )
+        except IntegrationError as exc:
+            raise CommandError(str(exc), "add --session NAME") from exc
     if not removed:
+        which = f" {args.session}" if args.session else ""
         raise CommandError(
-            f"no {args.provider} integration for tenant {tenant}",
+            f"no {args.provider}{which} integration for tenant {tenant}",
             f"`herald integrations list --tenant {tenant}` shows the stored ones",
         )
     print(f"removed {args.provider} for tenant {tenant}")

@@ -51,6 +51,11 @@ def register(subparsers: Any) -> None:
         metavar="PROVIDER",
         help="provider lookup code, one of: %(choices)s (default: the tenant's default)",
     )
+    p.add_argument(
+        "--sender",
+        help="which of the tenant's senders: a WhatsApp Web session's sessionName "
+        "(default: the tenant's default session)",
+    )
     p.add_argument("--id", dest="notification_id", help="idempotency key (default: a new UUID)")
     to = p.add_argument_group("recipient (one of)")
     to.add_argument("--to", dest="phone", help="phone number")
@@ -128,6 +133,7 @@ def build_request(args: argparse.Namespace) -> NotificationRequest:
             "tenantId": args.tenant,
             "channel": args.channel,
             "provider": args.provider,
+            "sender": args.sender,
             "recipient": {
                 "phone": args.phone,
                 "email": args.email,

@@ -51,6 +51,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.role == "whatsapp":
         _check_assets(settings)
 
+    use_event_loop(settings.event_loop)
+
     async def prepare() -> None:
         await wait_for_kafka(settings, args.broker_wait)
         # Primary storage: noeviction, persistence (waits for Redis as long as for Kafka).
@@ -78,6 +80,25 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     worker.spinner = None
     worker.execute_from_commandline()  # runs until stopped; exits the process itself
     return 0
+
+
+def use_event_loop(name: str) -> bool:
+    """Make ``name``'s loop the one every new event loop of this process is (Faust's
+    consumer thread included); ``True`` when uvloop is in use.
+
+    uvloop runs the hot path's task switches, timers and socket writes in libuv instead
+    of Python (docs/performance.md). Without the package (Windows), asyncio's own loop.
+    """
+    if name != "uvloop":
+        asyncio.set_event_loop_policy(None)
+        return False
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency except on Windows
+        log.warning("uvloop is not installed; the worker runs asyncio's own event loop")
+        return False
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return True
 
 
 async def _check_redis(settings: Settings, wait: float) -> None:

@@ -44,7 +44,14 @@ from streams.pipeline.resolve import Rejection, Resolved, resolve_provider
 from streams.pipeline.state import NotificationRecord
 from streams.platform.infra import INFRA_ERRORS, durable
 from streams.platform.outbox import OutboxJob
-from streams.platform.tracing import batch_span, extract, remember, traced_job
+from streams.platform.tracing import (
+    batch_span,
+    extract,
+    remember,
+    traced_job,
+    tracing_on,
+    work_span,
+)
 
 __all__ = ["BatchRouter"]
 
@@ -52,6 +59,8 @@ log = logging.getLogger(__name__)
 
 Done = Callable[[], Awaitable[object]]
 Job = Callable[[], Awaitable[None]]
+#: (tenant, channel, requested provider, sender): one resolution per chunk for each.
+_ResolutionKey = tuple[str, str, str | None, str | None]
 
 
 @dataclass(slots=True)
@@ -80,11 +89,12 @@ class BatchRouter:
         """Schedule every record of ``batch``; returns once all are scheduled (not done)."""
         topic = batch[0][0].topic if batch else ""
         # One span for the batch, linking each record's context (docs/tracing.md).
-        with batch_span(f"schedule {topic}", [record.headers for record, _ in batch]):
+        with batch_span(f"schedule {topic}", (record.headers for record, _ in batch)):
             await self._route(batch)
 
     async def _route(self, batch: Sequence[tuple[RawRecord, Done]]) -> None:
         chunk: list[_Entry] = []
+        traced = tracing_on()  # once per batch: off, no header of a record is parsed
         for record, done in batch:
             outcome = decode_record(record, self.settings)
             if not isinstance(outcome, Decoded) or record.key != outcome.request.tenant_id.encode():
@@ -101,7 +111,8 @@ class BatchRouter:
             await self.inflight.acquire()
             request = outcome.request
             # `accepted` leaves before the job starts: it descends from the producer's span.
-            remember(request.tenant_id, request.id, extract(record.headers))
+            if traced and record.headers:  # without headers there is no context to continue
+                remember(request.tenant_id, request.id, extract(record.headers))
             chunk.append(_Entry(record, done, request, ordering_key(request)))
         await self._flush(chunk)
 
@@ -181,22 +192,29 @@ class BatchRouter:
 
     async def _plan(self, chunk: list[_Entry]) -> None:
         """Resolve and validate each request; decide which may start its call at once."""
-        resolutions: dict[tuple[str, str, str | None], Resolved | None] = {}
+        resolutions: dict[_ResolutionKey, Resolved | None] = {}
         providers: dict[int, Provider[Any]] = {}
         calls: Counter[str] = Counter(self.deliverer.in_flight_calls)
         seen: set[str] = set()
+        traced = tracing_on()  # checked once per chunk: off, no span is set up
         for entry in chunk:
             request = entry.request
-            rkey = (request.tenant_id, request.channel.value, request.provider)
-            if rkey not in resolutions:
-                try:
-                    resolutions[rkey] = await resolve_provider(
-                        request, self.processor.lookups, self.processor.integrations
-                    )
-                except Rejection:
-                    resolutions[rkey] = None
-                except Exception:  # the per-request path turns it into a status
-                    resolutions[rkey] = None
+            rkey = (request.tenant_id, request.channel.value, request.provider, request.sender)
+            if traced:
+                # Resolution runs here, before the record's job: its span is a child of
+                # the record's own context (docs/tracing.md), shared results included.
+                attributes = {
+                    "tenant_id": request.tenant_id,
+                    "notification_id": request.id,
+                    "herald.cached": rkey in resolutions,
+                }
+                with work_span("resolve", entry.record.headers, attributes=attributes) as span:
+                    await self._resolve(request, rkey, resolutions)
+                    found = resolutions[rkey]
+                    if found is not None:
+                        span.set_attribute("herald.provider", found.name)
+            elif rkey not in resolutions:
+                await self._resolve(request, rkey, resolutions)
             resolved = resolutions[rkey]
             if resolved is None:
                 continue
@@ -231,6 +249,24 @@ class BatchRouter:
                 src=source_of(entry.record),
                 bucket=bucket,
             )
+
+    async def _resolve(
+        self,
+        request: NotificationRequest,
+        rkey: _ResolutionKey,
+        resolutions: dict[_ResolutionKey, Resolved | None],
+    ) -> None:
+        """One resolution per tenant, channel and provider per chunk (None: per-request)."""
+        if rkey in resolutions:
+            return
+        try:
+            resolutions[rkey] = await resolve_provider(
+                request, self.processor.lookups, self.processor.integrations
+            )
+        except Rejection:
+            resolutions[rkey] = None
+        except Exception:  # the per-request path turns it into a status
+            resolutions[rkey] = None
 
     async def _claim(self, items: list[ClaimItem]) -> list[NotificationRecord | str]:
         """Claim, riding out Redis errors: a retry finds our own first try by its source."""

@@ -19,60 +19,36 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections import Counter
-from datetime import timedelta
 from typing import Any
 
 import httpx
 
 from providers import PermanentError, ProviderError, RetryableError
 from providers.base import Provider, RateLimit, Resources, SendResult
-from schemas import ErrorCode, ErrorInfo, NotificationRequest, Settings, Status, StatusEvent
+from schemas import ErrorCode, ErrorInfo, NotificationRequest, Settings, Status
 from schemas.retry import RetryEnvelope, RetryReason
-from schemas.settings import RetryPolicy
 from schemas.status import utcnow
+from streams.pipeline import outcomes
 from streams.pipeline.ratelimit import TokenBucket
 from streams.pipeline.resolve import Rejection, Resolved, alternatives, resolve_named
+from streams.pipeline.retrying import (
+    backoff_delay,
+    event_for,
+    retry_policy,
+    schedule_retry,
+    tier_topic,
+)
 from streams.pipeline.state import NotificationRecord, NotificationState
 from streams.platform.infra import durable
-from streams.platform.metrics import metrics
+from streams.platform.tracing import work_span
 from streams.tenancy.integrations import IntegrationStore
 from streams.tenancy.lookups import LookupsService
 from streams.tenancy.policy import PolicyStore
 
-__all__ = ["Deliverer", "backoff_delay", "event_for"]
+__all__ = ["Deliverer", "backoff_delay", "event_for"]  # the last two: streams.pipeline.retrying
 
 log = logging.getLogger(__name__)
-
-
-def backoff_delay(
-    attempt: int,
-    base: float,
-    cap: float,
-    retry_after: float | None = None,
-    factor: float = 2.0,
-) -> float:
-    """Exponential backoff with jitter; a provider's Retry-After wins (both capped)."""
-    if retry_after is not None and retry_after > 0:
-        return min(retry_after, cap)
-    exponential: float = base * factor ** (attempt - 1)
-    jitter: float = random.uniform(0.5, 1.0)
-    return min(cap, exponential) * jitter
-
-
-def event_for(
-    request: NotificationRequest, status: Status, provider: str | None, **fields: Any
-) -> StatusEvent:
-    return StatusEvent(
-        notification_id=request.id,
-        tenant_id=request.tenant_id,
-        channel=request.channel.value,
-        provider=provider,
-        status=status,
-        metadata=request.metadata,
-        **fields,
-    )
 
 
 class Deliverer:
@@ -159,9 +135,18 @@ class Deliverer:
         if record.phase != "scheduled" or retry.get("attempt") != envelope.attempt:
             return  # stale or duplicated envelope: another one (or the router) owns it
         try:
-            resolved = await resolve_named(
-                request, envelope.provider, self.lookups, self.integrations
-            )
+            with work_span(
+                "resolve",
+                attributes={
+                    "tenant_id": request.tenant_id,
+                    "notification_id": request.id,
+                    "herald.provider": envelope.provider,
+                    "herald.attempt": envelope.attempt,
+                },
+            ):
+                resolved = await resolve_named(
+                    request, envelope.provider, self.lookups, self.integrations
+                )
         except Rejection as exc:
             await self.fail(
                 request,
@@ -301,16 +286,6 @@ class Deliverer:
 
     # -- outcomes --------------------------------------------------------------------------
 
-    def _policy(self, provider: str) -> tuple[int, float, float, float]:
-        s = self.settings
-        o = s.retry_policies.get(provider) or RetryPolicy()
-        return (
-            o.max_attempts if o.max_attempts is not None else s.send_max_attempts,
-            o.base_delay if o.base_delay is not None else s.retry_base_delay_seconds,
-            o.factor if o.factor is not None else s.retry_factor,
-            o.max_delay if o.max_delay is not None else s.retry_max_delay_seconds,
-        )
-
     async def _after_retryable(
         self,
         request: NotificationRequest,
@@ -321,7 +296,7 @@ class Deliverer:
     ) -> Resolved | None:
         name = resolved.name
         error = ErrorInfo(code=exc.code, message=exc.message, retryable=True)
-        max_attempts, base, factor, cap = self._policy(name)
+        max_attempts, base, factor, cap = retry_policy(self.settings, name)
         if attempt >= max_attempts:
             await self.fail(request, name, error, attempt)
             return None
@@ -366,134 +341,35 @@ class Deliverer:
         reason: RetryReason,
         error: ErrorInfo | None,
     ) -> None:
-        due = utcnow() + timedelta(seconds=delay)
-        envelope = RetryEnvelope(
-            request=request,
-            attempt=attempt,
-            provider=provider,
-            tried=tried,
-            due_at=due,
-            reason=reason,
-            last_error=error,
-        )
-        # Record first, then produce: a replay of the request finds "scheduled" and produces
-        # the envelope again; duplicates are harmless (attempts are fenced).
-        await self.state.schedule(
-            request.tenant_id,
-            request.id,
-            {"attempt": attempt, "envelope": envelope.to_json().decode()},
-        )
-        if reason is RetryReason.RETRY:
-            await self.sink.status(
-                event_for(
-                    request,
-                    Status.RETRYING,
-                    provider,
-                    attempt=attempt - 1,
-                    next_attempt_at=due,
-                    error=error,
-                )
-            )
-        await self.sink.retry(self.tier_topic(delay), envelope)
-        log.info(
-            "notification scheduled",
-            extra={
-                "tenant_id": request.tenant_id,
-                "notification_id": request.id,
-                "provider": provider,
-                "attempt": attempt,
-                "reason": reason.value,
-                "delay": round(delay, 3),
-            },
+        await schedule_retry(
+            self.state,
+            self.sink,
+            self.settings,
+            request,
+            provider,
+            attempt,
+            tried,
+            delay,
+            reason,
+            error,
         )
 
     def tier_topic(self, delay: float) -> str:
-        topics = self.settings.retry_topics
-        for tier in sorted(topics):
-            if tier >= delay:
-                return topics[tier]
-        return topics[max(topics)]
+        return tier_topic(self.settings, delay)
 
     async def _sent(
         self, request: NotificationRequest, provider: str, attempt: int, message_id: str
     ) -> None:
-        tenant, nid = request.tenant_id, request.id
-        parked = await self.state.record_sent(tenant, nid, provider, message_id, attempt)
-        if parked is None:
-            log.warning(
-                "late result of an attempt that is no longer current: not emitted",
-                extra={
-                    "tenant_id": tenant,
-                    "notification_id": nid,
-                    "provider": provider,
-                    "attempt": attempt,
-                },
-            )
-            return
-        metrics().sent(provider)
-        log.debug(  # per-notification success: the status topic is the record
-            "notification sent",
-            extra={
-                "tenant_id": tenant,
-                "notification_id": nid,
-                "provider": provider,
-                "attempt": attempt,
-            },
-        )
-        await self.sink.status(
-            event_for(
-                request, Status.SENT, provider, attempt=attempt, provider_message_id=message_id
-            )
-        )
-        await self.state.set_phase(tenant, nid, "sent")
-        for item in parked:
-            if await self.state.advance(tenant, nid, item.status) is not None:
-                error = item.payload.get("error")
-                await self.sink.status(
-                    event_for(
-                        request,
-                        item.status,
-                        provider,
-                        attempt=attempt,
-                        provider_message_id=message_id,
-                        error=ErrorInfo.model_validate(error) if error else None,
-                    )
-                )
+        await outcomes.record_sent(self.state, self.sink, request, provider, attempt, message_id)
 
     async def finish_sent(self, request: NotificationRequest, record: NotificationRecord) -> None:
         """Resume after a crash between recording the send and emitting ``sent``."""
-        await self.sink.status(
-            event_for(
-                request,
-                Status.SENT,
-                record.provider,
-                attempt=record.attempt,
-                provider_message_id=record.provider_message_id,
-            )
-        )
-        await self.state.set_phase(request.tenant_id, request.id, "sent")
+        await outcomes.finish_sent(self.state, self.sink, request, record)
 
     async def fail(
         self, request: NotificationRequest, provider: str | None, error: ErrorInfo, attempt: int
     ) -> None:
-        log.warning(
-            "notification failed",
-            extra={
-                "tenant_id": request.tenant_id,
-                "notification_id": request.id,
-                "provider": provider,
-                "code": error.code,
-                "attempt": attempt,
-            },
-        )
-        await self.state.advance(request.tenant_id, request.id, Status.FAILED)
-        metrics().failed(provider, error.code)
-        await self.sink.status(
-            event_for(request, Status.FAILED, provider, attempt=attempt, error=error)
-        )
-        await self.state.set_phase(
-            request.tenant_id, request.id, "failed", error=error.model_dump_json(by_alias=True)
-        )
+        await outcomes.fail(self.state, self.sink, request, provider, error, attempt)
 
     async def reproduce(self, record: NotificationRecord) -> None:
         """Produce a scheduled record's envelope again (replay after a crash)."""

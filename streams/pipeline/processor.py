@@ -6,8 +6,10 @@ here, so a bad event never reaches Faust (which would ack it on an exception).
 
 Per request: claim the (tenant, id) record in Redis (a terminal record means a
 duplicate: nothing happens) -> resolve the provider -> ``validate()`` -> emit
-``accepted`` -> ``send()`` with bounded in-process retries -> record the provider
-message id (handing back early webhooks) -> emit ``sent`` (or ``failed``).
+``accepted`` -> ``send()`` -> record the provider message id (handing back early
+webhooks) -> emit ``sent``; a retryable failure fails over or waits on a delay topic
+(:mod:`streams.pipeline.retrying`), a permanent one ends ``failed``. The batch path
+(:mod:`streams.pipeline.batch`) hands the requests it cannot start at once to this one.
 Infrastructure errors (Redis, Kafka) are retried with backoff until they pass: the
 work is idempotent by construction, so a retry resumes where it stopped.
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 
@@ -25,6 +27,7 @@ from providers import InvalidRequest
 from providers.base import Resources
 from schemas import ErrorCode, ErrorInfo, NotificationRequest, Settings, Status, StatusEvent
 from schemas.retry import RetryEnvelope
+from streams.pipeline import badinput
 from streams.pipeline.decode import (
     DeadLetter,
     Decoded,
@@ -40,7 +43,7 @@ from streams.pipeline.resolve import CredentialsUnreadable, Rejection, Resolved,
 from streams.pipeline.state import NotificationState
 from streams.platform.infra import INFRA_ERRORS, durable
 from streams.platform.outbox import StatusOutbox
-from streams.platform.tracing import traced_job
+from streams.platform.tracing import traced_job, work_span
 from streams.tenancy.integrations import IntegrationStore
 from streams.tenancy.lookups import LookupsService
 from streams.tenancy.policy import PolicyStore
@@ -86,7 +89,6 @@ class RequestProcessor:
         sink: EventSink,
         policies: PolicyStore,
         buckets: TokenBucket,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         resources: Resources | None = None,
         outbox: StatusOutbox | None = None,
     ) -> None:
@@ -98,7 +100,6 @@ class RequestProcessor:
         self.integrations = integrations
         self.http = http
         self.sink = sink
-        self.sleep = sleep
         self.inflight = InFlight(settings.max_in_flight)
         self.deliverer = Deliverer(
             settings=settings,
@@ -120,6 +121,12 @@ class RequestProcessor:
             return job
         return self.outbox.tracked(record.topic, record.partition, record.offset, tenant, job)
 
+    @staticmethod
+    def _traced(record: RawRecord, job: Job, **attributes: Any) -> Job:
+        """``job`` in its record's CONSUMER span (as it is, while tracing is off)."""
+        where = {"partition": record.partition, "offset": record.offset, **attributes}
+        return traced_job(record.topic, record.headers, job, **where)
+
     async def submit(self, record: RawRecord, done: Callable[[], Awaitable[object]]) -> None:
         """Schedule one record; ``done`` runs once its outputs are on the broker."""
         outcome = decode_record(record, self.settings)
@@ -131,42 +138,42 @@ class RequestProcessor:
         outcome: DeadLetter | Invalid | Decoded,
         done: Callable[[], Awaitable[object]],
     ) -> None:
+        # Each job in its record's span: what it produces continues the producer's trace.
         if isinstance(outcome, DeadLetter):
             key = f"\x00dlq{record.offset % 16}"  # dead letters need no order among themselves
             letter = outcome
-            await self.inflight.submit(
-                key, self._tracked(record, None, lambda: self._dead(letter)), done
-            )
+            dead = self._traced(record, lambda: self._dead(letter))
+            await self.inflight.submit(key, self._tracked(record, None, dead), done)
         elif isinstance(outcome, Invalid):
             key = f"{outcome.tenant_id}\x00invalid"
             invalid = outcome
-            job = self._tracked(record, invalid.tenant_id, lambda: self._invalid(invalid))
+            rejected = self._traced(
+                record,
+                lambda: self._invalid(invalid),
+                tenant_id=invalid.tenant_id,
+                notification_id=invalid.notification_id,
+            )
+            job = self._tracked(record, invalid.tenant_id, rejected)
             await self.inflight.submit(key, job, done)
         else:
             request = outcome.request
             if record.key != request.tenant_id.encode():
                 # Mis-keyed by its producer: re-key by tenant so that the tenant's requests
                 # meet in one partition, and let that copy be processed instead.
-                await self.inflight.submit(
-                    "\x00forward",
-                    self._tracked(
-                        record,
-                        None,
-                        lambda: self._retry_infra(
-                            lambda: self.sink.forward(record, request.tenant_id.encode()),
-                            "forward",
-                        ),
+                forward = self._traced(
+                    record,
+                    lambda: self._retry_infra(
+                        lambda: self.sink.forward(record, request.tenant_id.encode()), "forward"
                     ),
-                    done,
+                )
+                await self.inflight.submit(
+                    "\x00forward", self._tracked(record, None, forward), done
                 )
                 return
             src = source_of(record)
-            traced = traced_job(
-                record.topic,
-                record.headers,
+            traced = self._traced(
+                record,
                 lambda: self.request_job(request, src),
-                partition=record.partition,
-                offset=record.offset,
                 tenant_id=request.tenant_id,
                 notification_id=request.id,
             )
@@ -191,51 +198,10 @@ class RequestProcessor:
     # -- the three kinds of input ----------------------------------------------------------
 
     async def _dead(self, letter: DeadLetter) -> None:
-        log.warning(
-            "dead letter",
-            extra={
-                "reason": letter.info.reason.value,
-                "detail": letter.info.detail[:200],
-                "topic": letter.record.topic,
-                "partition": letter.record.partition,
-                "offset": letter.record.offset,
-            },
-        )
-        await self._retry_infra(lambda: self.sink.dead_letter(letter), "dead-letter")
+        await badinput.dead_letter(self.sink, letter)
 
     async def _invalid(self, invalid: Invalid) -> None:
-        async def step() -> None:
-            record = await self.state.claim(invalid.tenant_id, invalid.notification_id)
-            if record is not None and record.terminal:
-                return
-            await self.sink.status(
-                StatusEvent(
-                    notification_id=invalid.notification_id,
-                    tenant_id=invalid.tenant_id,
-                    channel=invalid.channel,
-                    status=Status.REJECTED,
-                    error=ErrorInfo(code=ErrorCode.INVALID_REQUEST, message=invalid.message),
-                    metadata=invalid.metadata,
-                )
-            )
-            await self.state.set_phase(
-                invalid.tenant_id,
-                invalid.notification_id,
-                "rejected",
-                error=ErrorInfo(
-                    code=ErrorCode.INVALID_REQUEST, message=invalid.message
-                ).model_dump_json(by_alias=True),
-            )
-
-        log.info(
-            "request rejected",
-            extra={
-                "tenant_id": invalid.tenant_id,
-                "notification_id": invalid.notification_id,
-                "code": ErrorCode.INVALID_REQUEST.value,
-            },
-        )
-        await self._retry_infra(step, "reject-invalid")
+        await badinput.reject_invalid(self.state, self.sink, invalid)
 
     async def request_job(self, request: NotificationRequest, src: str | None = None) -> None:
         """The per-request path, to its end: never leaves a request without an outcome."""
@@ -357,9 +323,11 @@ class RequestProcessor:
                 await self.deliverer.unknown_outcome(request, record)
                 return
         try:
-            resolved = await resolve_provider(request, self.lookups, self.integrations)
-            provider = self.deliverer.build(resolved)
-            provider.validate(request)
+            with work_span("resolve", attributes={"notification_id": nid}) as span:
+                resolved = await resolve_provider(request, self.lookups, self.integrations)
+                span.set_attribute("herald.provider", resolved.name)
+                provider = self.deliverer.build(resolved)
+                provider.validate(request)
         except Rejection as exc:
             await self._reject(request, exc.code, exc.message)
             return

@@ -18,7 +18,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from providers.base import Resources
 from providers.database import InboxStore
-from providers.transports import provider_mounts
+from providers.transports import ProviderClient, provider_mounts
 from schemas import Settings
 from seeds import load_seeds
 from streams.pipeline.batch import BatchRouter
@@ -77,7 +77,7 @@ class Runtime:
             settings = self.settings
             self.redis = redis_for(settings, pooled=True)  # one node or a Redis Cluster
             limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-            self.http = httpx.AsyncClient(
+            self.http = ProviderClient(
                 timeout=httpx.Timeout(settings.provider_timeout_seconds),
                 # httpx's API with aiohttp's HTTP/1.1 engine: measured 6-16x the requests per
                 # second of httpcore's pool on this machine (docs/performance.md).

@@ -12,7 +12,7 @@ from aiokafka.errors import MessageSizeTooLargeError
 from schemas import NotificationRequest, StatusEvent
 from schemas.retry import RetryEnvelope
 from streams.pipeline.decode import DeadLetter, RawRecord
-from streams.platform.tracing import produce_span, status_headers
+from streams.platform.tracing import produce_span, status_headers, tracing_on
 
 if TYPE_CHECKING:
     from streams.platform.outbox import OutboxJob, StatusOutbox
@@ -82,15 +82,18 @@ class FaustSink:
         # Straight to Faust's producer (the aiokafka one): the topic's send adds a
         # FutureMessage, callbacks and sensors per record that the router does not use.
         producer, name = topic.app.producer, topic.get_topic_name()
+        # Trace headers now, before the first await: a chunk's `accepted` events are handed
+        # over before its jobs run, so they name the span remembered at that moment (the
+        # producer's), never a job's that started meanwhile (docs/tracing.md).
+        traced = (
+            {id(e): status_headers(name, e.tenant_id, e.notification_id) for e in events}
+            if tracing_on()
+            else {}
+        )
         if self._outbox is None:
             pending = [
                 await producer.send(
-                    name,
-                    e.tenant_id.encode(),
-                    e.to_json(),
-                    None,
-                    None,
-                    status_headers(name, e.tenant_id, e.notification_id),  # None: tracing off
+                    name, e.tenant_id.encode(), e.to_json(), None, None, traced.get(id(e))
                 )
                 for e in events
             ]
@@ -105,7 +108,7 @@ class FaustSink:
                 event.to_json(),
                 partition,
                 None,
-                status_headers(name, event.tenant_id, event.notification_id),
+                traced.get(id(event)),
             )
             return _offset(future)
 

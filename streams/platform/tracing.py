@@ -15,6 +15,7 @@ The pieces the pipeline uses, all plain functions:
 * :func:`consume_span` -- a CONSUMER span continuing a record's context.
 * :func:`produce_span` -- a PRODUCER span; yields the headers to send with the record.
 * :func:`batch_span` -- one span for a batch, *linking* each record's context.
+* :func:`work_span` -- a step of a notification's work (resolve, a WhatsApp Web send).
 * Log records carry ``trace_id`` and ``span_id`` (hex) while a span is current.
 """
 
@@ -48,7 +49,9 @@ __all__ = [
     "status_headers",
     "traced_job",
     "tracer",
+    "tracing_on",
     "tracing_requested",
+    "work_span",
 ]
 
 Headers = Sequence[tuple[str, bytes]]
@@ -226,6 +229,33 @@ def produce_span(
 
 
 @contextmanager
+def work_span(
+    name: str,
+    headers: Headers | None = None,
+    *,
+    kind: SpanKind = SpanKind.INTERNAL,
+    attributes: Mapping[str, Any] | None = None,
+) -> Iterator[Span]:
+    """A span for one step of a notification's work (resolving, a WhatsApp Web send...).
+
+    Under the current span; with ``headers``, under the context that record carries
+    (work done for a record away from its job, such as the batch path's resolution) or,
+    when it carries none, under the current span. Tracing off: no span at all.
+    """
+    if not _recording():
+        yield trace.INVALID_SPAN
+        return
+    context = None
+    if headers is not None:
+        carried = extract(headers)
+        if trace.get_current_span(carried).get_span_context().is_valid:
+            context = carried
+    attrs = {k: v for k, v in (attributes or {}).items() if v is not None}
+    with tracer().start_as_current_span(name, context=context, kind=kind, attributes=attrs) as span:
+        yield span
+
+
+@contextmanager
 def batch_span(name: str, records: Iterable[Headers | None], **attributes: Any) -> Iterator[Span]:
     """One span for a batch of records, with a link to each record's context.
 
@@ -265,11 +295,32 @@ def instrument_http_client(client: Any) -> bool:
     return True
 
 
+_on = False  # an SDK provider was seen: it cannot be replaced, so this stays true
+_UNKNOWN = object()
+_ENV_PROVIDER = "OTEL_PYTHON_TRACER_PROVIDER" in os.environ  # the API may load one lazily
+
+
 def _recording() -> bool:
-    """True once a real (SDK) tracer provider is installed; False means tracing is off."""
-    return not isinstance(
+    """True once a real (SDK) tracer provider is installed; False means tracing is off.
+
+    On every request's path, so cheap when off: while no provider is set the API's
+    ``get_tracer_provider()`` looks at ``os.environ`` on each call (docs/performance.md
+    measured it), so its global is read first (falling back on the public call if the API
+    ever renames it).
+    """
+    global _on
+    if _on:
+        return True
+    if getattr(trace, "_TRACER_PROVIDER", _UNKNOWN) is None and not _ENV_PROVIDER:
+        return False
+    _on = not isinstance(
         trace.get_tracer_provider(), trace.ProxyTracerProvider | trace.NoOpTracerProvider
     )
+    return _on
+
+
+#: Public name of the check, for hot paths that skip a span's set-up once per batch.
+tracing_on = _recording
 
 
 # -- log correlation ----------------------------------------------------------------------

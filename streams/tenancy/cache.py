@@ -103,6 +103,14 @@ class CachingIntegrationStore(IntegrationStore):
             self._put(key, value)
         return value  # type: ignore[no-any-return]
 
+    async def instances(self, tenant_id: str, provider: str) -> builtins.list[IntegrationSummary]:
+        key = ("instances", tenant_id, provider)
+        value = self._get(key)
+        if value is _MISSING:
+            value = await super().instances(tenant_id, provider)
+            self._put(key, value)
+        return list(value)
+
     async def for_channel(
         self, tenant_id: str, channel: Channel | str
     ) -> builtins.list[IntegrationSummary]:
@@ -127,6 +135,6 @@ class CachingIntegrationStore(IntegrationStore):
         self._forget(tenant_id)
         return await super().set(tenant_id, provider, *args, **kwargs)
 
-    async def remove(self, tenant_id: str, provider: str) -> bool:
+    async def remove(self, tenant_id: str, provider: str, instance: str | None = None) -> bool:
         self._forget(tenant_id)
-        return await super().remove(tenant_id, provider)
+        return await super().remove(tenant_id, provider, instance)

@@ -2,7 +2,10 @@
 
 Thin adapters over :class:`streams.whatsapp.endpoints.SessionEndpoints`: reads come
 from Redis, commands are produced to ``whatsapp.commands`` (keyed by tenant) for the
-worker that owns the session.
+worker that owns the session. Every endpoint takes the optional query parameter
+``session`` (a ``sessionName``, :func:`session_param`) and hands it to
+:meth:`SessionEndpoints.locate`, which selects the tenant's session (its default without
+the parameter); endpoints added later do the same.
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ from streams.pipeline.ratelimit import TokenBucket
 from streams.tenancy.auth import TenantKeys
 from streams.webhooks import WebhookResponse
 from streams.whatsapp.endpoints import SessionEndpoints
+from streams.whatsapp.naming import SessionRef
+from streams.whatsapp.selection import select_session
 from streams.whatsapp.store import SessionStore
 
 if TYPE_CHECKING:
     from streams.platform.runtime import Runtime
 
-__all__ = ["register"]
+__all__ = ["register", "session_param"]
 
 
 def _reply(view: View, answer: WebhookResponse) -> Response:
@@ -34,6 +39,12 @@ def _reply(view: View, answer: WebhookResponse) -> Response:
     )
 
 
+def session_param(request: Request) -> str | None:
+    """The ``session`` query parameter (a tenant's ``sessionName``), if given."""
+    value = request.query.get("session")
+    return value if isinstance(value, str) and value else None
+
+
 def register(app: faust.App, runtime: Runtime) -> None:
     endpoints: list[SessionEndpoints] = []
 
@@ -41,6 +52,10 @@ def register(app: faust.App, runtime: Runtime) -> None:
         topic = runtime.topics.whatsapp_commands
         pending = await topic.send(key=command.tenant_id.encode(), value=command.to_json())
         await pending
+
+    async def select(tenant_id: str, session: str | None) -> SessionRef:
+        _, ref = await select_session(tenant_id, session, runtime.lookups, runtime.integrations)
+        return ref
 
     async def current() -> SessionEndpoints:
         await runtime.start()
@@ -52,6 +67,7 @@ def register(app: faust.App, runtime: Runtime) -> None:
                     store=SessionStore(runtime.redis, cipher=runtime.cipher),
                     commands=produce,
                     qr_reads_per_minute=runtime.settings.wppconnect_qr_reads_per_minute,
+                    select=select,
                 )
             )
         return endpoints[0]
@@ -62,16 +78,22 @@ def register(app: faust.App, runtime: Runtime) -> None:
     @app.page("/webhooks/wppconnect/qr/{tenant_id}")
     class WPPConnectQr(View):
         async def get(self, request: Request, tenant_id: str) -> Response:
-            return _reply(self, await (await current()).qr(tenant_id, headers(request)))
+            answer = await (await current()).qr(tenant_id, headers(request), session_param(request))
+            return _reply(self, answer)
 
     @app.page("/webhooks/wppconnect/session/{tenant_id}")
     class WPPConnectSession(View):
         async def get(self, request: Request, tenant_id: str) -> Response:
-            return _reply(self, await (await current()).session(tenant_id, headers(request)))
+            answer = await (await current()).session(
+                tenant_id, headers(request), session_param(request)
+            )
+            return _reply(self, answer)
 
     @app.page("/webhooks/wppconnect/session/{tenant_id}/disconnect")
     class WPPConnectDisconnect(View):
         async def post(self, request: Request, tenant_id: str) -> Response:
             handlers = await current()
-            answer = await handlers.command(tenant_id, CommandName.DISCONNECT, headers(request))
+            answer = await handlers.command(
+                tenant_id, CommandName.DISCONNECT, headers(request), session_param(request)
+            )
             return _reply(self, answer)

@@ -1,7 +1,10 @@
 """The WhatsApp Web session workers (``herald worker whatsapp``).
 
-One browser session per tenant (``tenant-{tenantId}``), pinned to the worker that owns
-the tenant's ``whatsapp.dispatch`` partition and holds its lease (:class:`LeaseManager`):
+One browser session per ``wppconnect`` integration of a tenant (``tenant-{tenantId}``; a
+tenant's further sessions ``tenant-{tenantId}@{sessionName}``: ``naming.py``, chosen by a
+request's ``sender``, a command's ``sessionName`` or the endpoints' ``?session=`` through
+one helper, ``selection.py``), pinned to the worker that owns the tenant's
+``whatsapp.dispatch`` partition and holds its lease (:class:`LeaseManager`):
 :class:`SessionManager` and :class:`WhatsAppSession` (the state machine, self-healing),
 the token stores (``file``, ``redis``: an encrypted profile archive any worker restores),
 the upkeep (lease renewal, hand-over, idle close, snapshots), the dispatch and command
@@ -41,7 +44,9 @@ from streams.whatsapp.events import (
 )
 from streams.whatsapp.lease import Lease, LeaseManager, LeaseUnavailable
 from streams.whatsapp.manager import SessionManager, message_key, options_for
+from streams.whatsapp.naming import SessionRef, session_id, split_sid
 from streams.whatsapp.pacing import Pacer
+from streams.whatsapp.selection import select_session, session_for
 from streams.whatsapp.session import (
     NOT_AUTHENTICATED,
     SESSION_FAILED,
@@ -84,6 +89,7 @@ __all__ = [
     "SessionManager",
     "SessionOptions",
     "SessionPhase",
+    "SessionRef",
     "SessionStore",
     "TokenStore",
     "Upkeep",
@@ -94,7 +100,11 @@ __all__ = [
     "message_key",
     "options_for",
     "qr_key",
+    "select_session",
+    "session_for",
+    "session_id",
     "session_key",
     "session_name",
+    "split_sid",
     "token_key",
 ]

@@ -1,4 +1,7 @@
-"""Session commands from ``whatsapp.commands``: ``{tenantId, command}``.
+"""Session commands from ``whatsapp.commands``: ``{tenantId, command, sessionName?}``.
+
+``sessionName`` picks one of the tenant's sessions (``selection.py``); without it the
+command is for the tenant's default session.
 
 ``connect`` starts the tenant's session (a QR code follows if it is not paired),
 ``disconnect`` closes its browser and keeps the pairing, ``logout`` logs out on
@@ -16,9 +19,8 @@ from collections.abc import Awaitable, Callable
 import orjson
 from pydantic import ValidationError
 
-from schemas import DeadLetterInfo, DeadLetterReason, NotificationRequest
+from schemas import DeadLetterInfo, DeadLetterReason
 from schemas._base import TENANT_ID_PATTERN
-from schemas.notification import Channel, Recipient
 from schemas.whatsapp import CommandName, SessionCommand, SessionStateEvent
 from streams.pipeline.decode import DeadLetter, RawRecord
 from streams.pipeline.inflight import InFlight
@@ -26,9 +28,10 @@ from streams.pipeline.processor import EventSink
 from streams.pipeline.resolve import Rejection
 from streams.tenancy.integrations import IntegrationStore
 from streams.tenancy.lookups import LookupsService
-from streams.whatsapp.dispatch import credentials_for
 from streams.whatsapp.events import SessionEvents
 from streams.whatsapp.manager import SessionManager, options_for
+from streams.whatsapp.selection import select_session
+from streams.whatsapp.tokens import session_name
 
 __all__ = ["MAX_COMMAND_BYTES", "CommandProcessor", "decode_command"]
 
@@ -74,6 +77,10 @@ def decode_command(record: RawRecord) -> SessionCommand | DeadLetter:
             return _dead(
                 record, DeadLetterReason.INVALID_TENANT, f"tenantId must match {TENANT_ID_PATTERN}"
             )
+        if "sessionName" in fields or "session_name" in fields:
+            return _dead(
+                record, DeadLetterReason.INVALID_COMMAND, "sessionName must be 1 to 64 characters"
+            )
         names = ", ".join(c.value for c in CommandName)
         return _dead(record, DeadLetterReason.INVALID_COMMAND, f"command must be one of {names}")
 
@@ -112,35 +119,59 @@ class CommandProcessor:
 
     async def execute(self, command: SessionCommand, *, partition: int | None = None) -> None:
         tenant = command.tenant_id
-        log.info("session command", extra={"tenant_id": tenant, "command": command.command.value})
+        log.info(
+            "session command",
+            extra={
+                "tenant_id": tenant,
+                "command": command.command.value,
+                "session_name": command.session_name,
+            },
+        )
         try:
             if command.command == CommandName.CONNECT:
-                await self._connect(tenant, partition)
+                await self._connect(command, partition)
             elif command.command == CommandName.DISCONNECT:
-                await self.sessions.close(tenant, "disconnect")
+                await self.sessions.close(await self._sid(command), "disconnect")
             elif command.command == CommandName.LOGOUT:
-                await self.sessions.close(tenant, "logout", logout=True)
+                await self.sessions.close(await self._sid(command), "logout", logout=True)
             else:
-                await self._status(tenant)
+                await self._status(command)
         except Rejection as exc:
             log.warning("session command refused", extra={"tenant_id": tenant, "code": exc.code})
         except Exception:
             log.exception("session command failed", extra={"tenant_id": tenant})
 
-    async def _connect(self, tenant: str, partition: int | None) -> None:
-        probe = NotificationRequest(
-            id="connect", tenant_id=tenant, channel=Channel.WHATSAPP, recipient=Recipient(phone="0")
+    async def _connect(self, command: SessionCommand, partition: int | None) -> None:
+        credentials, ref = await select_session(
+            command.tenant_id, command.session_name, self.lookups, self.integrations
         )
-        credentials = await credentials_for(probe, self.lookups, self.integrations)
         options = options_for(self.sessions.settings, credentials)
-        await self.sessions.ensure(tenant, options, partition=partition)
+        await self.sessions.ensure(ref.sid, options, partition=partition, is_default=ref.is_default)
 
-    async def _status(self, tenant: str) -> None:
-        session = self.sessions.get(tenant)
+    async def _sid(self, command: SessionCommand) -> str:
+        """The session id the command means; the tenant's first session when the tenant
+        has no integration to choose from (its session may still run or hold a token)."""
+        try:
+            _, ref = await select_session(
+                command.tenant_id, command.session_name, self.lookups, self.integrations
+            )
+        except Rejection:
+            if command.session_name is not None:
+                raise
+            return command.tenant_id
+        return ref.sid
+
+    async def _status(self, command: SessionCommand) -> None:
+        tenant = command.tenant_id
+        sid = await self._sid(command)
+        session = self.sessions.get(sid)
         if session is None or (session.status is None and session.state is None):
             await self.events.sink.state(
                 SessionStateEvent(
-                    tenant_id=tenant, session=f"tenant-{tenant}", detail="no session on this worker"
+                    tenant_id=tenant,
+                    session=session_name(sid),
+                    session_name=command.session_name,
+                    detail="no session on this worker",
                 )
             )
             return

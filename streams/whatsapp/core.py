@@ -20,6 +20,7 @@ from providers._exceptions import ProviderError, RetryableError
 from schemas.whatsapp import ConnectionState, SessionStatus
 from streams.whatsapp.driver import DriverError, DriverFactory, DriverSpec, SessionDriver
 from streams.whatsapp.lease import Lease
+from streams.whatsapp.naming import tenant_of
 from streams.whatsapp.options import (
     COMMIT_SECONDS,
     SessionHooks,
@@ -53,8 +54,13 @@ class SessionCore:
         hooks: SessionHooks | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        self.tenant_id = tenant_id
+        #: The session id (``naming.py``): the tenant id, or ``{tenantId}@{sessionName}``
+        #: for a tenant's further sessions; every key and folder of the session uses it.
+        self.sid = tenant_id
+        self.tenant_id = tenant_of(tenant_id)
         self.name = session_name(tenant_id)
+        #: The session a request without ``sender`` uses (its URLs need no ``session``).
+        self.is_default = True
         self.url = url
         self.options = SessionOptions()
         self.phase = SessionPhase.NEW
@@ -166,7 +172,12 @@ class SessionCore:
         log.log(
             level,
             message,
-            extra={"tenant_id": self.tenant_id, "session": self.name, "provider": "wppconnect"}
+            extra={
+                "tenant_id": self.tenant_id,
+                "session": self.name,
+                "session_name": self.options.session_label,
+                "provider": "wppconnect",
+            }
             | extra,
         )
 
@@ -174,7 +185,7 @@ class SessionCore:
         return DriverSpec(
             tenant_id=self.tenant_id,
             session=self.name,
-            profile_dir=self._tokens.profile_dir(self.tenant_id),
+            profile_dir=self._tokens.profile_dir(self.sid),
             url=self.url,
             proxy=self.options.proxy,
         )
@@ -304,7 +315,7 @@ class SessionCore:
             await self._status(SessionStatus.BROWSER_CLOSE, reason)
             if delete_token:
                 self.token_deleted = True
-                await self._tokens.delete(self.tenant_id)
+                await self._tokens.delete(self.sid)
                 await self._status(SessionStatus.DELETE_TOKEN, reason)
             if self._hooks is not None:
                 await self._hooks.session_closed(self.me)

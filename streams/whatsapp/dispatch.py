@@ -1,7 +1,8 @@
 """What a WhatsApp worker does with one ``whatsapp.dispatch`` record.
 
 The router accepted the request and marked it ``dispatched``; this continues it: start
-(or reuse) the tenant's session, wait until it can send (a QR code may have to be
+(or reuse) the session the request names (``sender``, else the tenant's default:
+``selection.py``), wait until it can send (a QR code may have to be
 scanned first), check the number is on WhatsApp, send, record the WhatsApp message id
 (handing back acks that arrived earlier) and emit ``sent`` -- or ``failed``.
 
@@ -20,6 +21,8 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+from opentelemetry.trace import SpanKind
+
 from providers._exceptions import (
     HeraldError,
     InvalidRequest,
@@ -29,23 +32,23 @@ from providers._exceptions import (
 )
 from providers.wppconnect import WPPConnectProvider, build_call
 from schemas import ErrorInfo, NotificationRequest, Settings, Status, StatusEvent
-from schemas.credentials import WPPConnectCredentials
 from schemas.status import utcnow
 from streams.pipeline.decode import DeadLetter, Invalid, RawRecord, decode
 from streams.pipeline.inflight import InFlight
 from streams.pipeline.processor import INFRA_ERRORS, EventSink
-from streams.pipeline.resolve import Rejection, resolve_provider
+from streams.pipeline.resolve import Rejection
 from streams.pipeline.state import RANKS, NotificationRecord, NotificationState
 from streams.platform.metrics import metrics
 from streams.platform.outbox import StatusOutbox
-from streams.platform.tracing import traced_job
+from streams.platform.tracing import traced_job, work_span
 from streams.tenancy.integrations import IntegrationStore
 from streams.tenancy.lookups import LookupsService
 from streams.whatsapp.manager import SessionManager, options_for
 from streams.whatsapp.message_ids import MessageIds
+from streams.whatsapp.selection import session_for
 from streams.whatsapp.session import FINAL_CLOSE_CODES
 
-__all__ = ["DispatchProcessor", "credentials_for"]
+__all__ = ["DispatchProcessor"]
 
 log = logging.getLogger(__name__)
 
@@ -55,18 +58,6 @@ Done = Callable[[], Awaitable[object]]
 
 class _Abandoned(HeraldError):
     """The worker is stopping or lost the tenant's partition: leave the record unacked."""
-
-
-async def credentials_for(
-    request: NotificationRequest, lookups: LookupsService, integrations: IntegrationStore
-) -> WPPConnectCredentials:
-    """The wppconnect credentials the router resolved for ``request`` (tenant, else system)."""
-    resolved = await resolve_provider(
-        request.model_copy(update={"provider": PROVIDER}), lookups, integrations
-    )
-    if not isinstance(resolved.credentials, WPPConnectCredentials):
-        raise Rejection("invalid_credentials", "the integration is not a wppconnect one")
-    return resolved.credentials
 
 
 def _delay(attempt: int, base: float, cap: float, retry_after: float | None = None) -> float:
@@ -124,8 +115,18 @@ class DispatchProcessor:
                 log.info("dispatch left for the next owner", extra={"partition": record.partition})
 
         def tracked(
-            tenant: str | None, work: Callable[[], Awaitable[None]]
+            tenant: str | None, work: Callable[[], Awaitable[None]], nid: str | None = None
         ) -> Callable[[], Awaitable[None]]:
+            # In the record's span (it continues the hand-off's trace; docs/tracing.md).
+            work = traced_job(
+                record.topic,
+                record.headers,
+                work,
+                partition=record.partition,
+                offset=record.offset,
+                tenant_id=tenant,
+                notification_id=nid,
+            )
             if self.outbox is None:  # HOOK(outbox): this record's events are attributed to it
                 return work
             return self.outbox.tracked(record.topic, record.partition, record.offset, tenant, work)
@@ -139,7 +140,11 @@ class DispatchProcessor:
             invalid = outcome
             await self.inflight.submit(
                 invalid.tenant_id,
-                tracked(invalid.tenant_id, lambda: job(lambda: self._invalid(invalid))),
+                tracked(
+                    invalid.tenant_id,
+                    lambda: job(lambda: self._invalid(invalid)),
+                    invalid.notification_id,
+                ),
                 ack,
             )
         else:
@@ -156,16 +161,7 @@ class DispatchProcessor:
                         del queued[tenant]
 
             queued[tenant] += 1  # the session's queue depth, visible in the metrics
-            traced = traced_job(
-                record.topic,
-                record.headers,
-                deliver,
-                partition=record.partition,
-                offset=record.offset,
-                tenant_id=tenant,
-                notification_id=request.id,
-            )
-            await self.inflight.submit(tenant, tracked(tenant, traced), ack)
+            await self.inflight.submit(tenant, tracked(tenant, deliver, request.id), ack)
 
     async def process(self, record: RawRecord) -> None:
         """Process one record to the end (tests and tools)."""
@@ -228,7 +224,8 @@ class DispatchProcessor:
             await self._replayed(request, record)
             return
         try:
-            credentials = await credentials_for(request, self.lookups, self.integrations)
+            with work_span("resolve", attributes=self._span_attributes(request)):
+                credentials, ref = await session_for(request, self.lookups, self.integrations)
             call = build_call(request)
         except Rejection as exc:
             await self._fail(request, PermanentError(exc.code, exc.message), 1)
@@ -244,7 +241,11 @@ class DispatchProcessor:
             self._abandon_if_leaving(partition, None)
             try:
                 session = await self.sessions.ensure(
-                    tenant, options, waiting_since=arrived, partition=partition
+                    ref.sid,
+                    options,
+                    waiting_since=arrived,
+                    partition=partition,
+                    is_default=ref.is_default,
                 )
                 await self.sessions.prepare(session)
                 async with session.send_guard:
@@ -254,7 +255,14 @@ class DispatchProcessor:
                     if record is not None and record.rank >= RANKS[Status.SENT]:
                         await self._replayed(request, record)
                         return
-                    message_id = await self.sessions.send(session, call, key=key)
+                    # A CLIENT span for the call into the session's page (wa-js).
+                    with work_span(
+                        f"send {PROVIDER}",
+                        kind=SpanKind.CLIENT,
+                        attributes=self._span_attributes(request, attempt),
+                    ) as span:
+                        message_id = await self.sessions.send(session, call, key=key)
+                        span.set_attribute("herald.provider_message_id", message_id)
                     await self._sent(request, message_id, attempt)
                 return
             except RetryableError as exc:
@@ -281,6 +289,17 @@ class DispatchProcessor:
             except PermanentError as exc:
                 await self._fail(request, exc, attempt)
                 return
+
+    @staticmethod
+    def _span_attributes(
+        request: NotificationRequest, attempt: int | None = None
+    ) -> dict[str, Any]:
+        return {
+            "tenant_id": request.tenant_id,
+            "notification_id": request.id,
+            "herald.provider": PROVIDER,
+            "herald.attempt": attempt,
+        }
 
     def _abandon_if_leaving(self, partition: int, exc: BaseException | None) -> None:
         if self.stopping or (self.owned is not None and partition not in self.owned):

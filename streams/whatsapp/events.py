@@ -1,7 +1,7 @@
 """Where session events go: Redis (for the endpoints), Kafka, and status updates.
 
 :class:`SessionEvents` is the :class:`~streams.whatsapp.session.SessionListener` of
-the worker: a QR code is stored at ``wppconnect:qr:{tenantId}`` and produced to
+the worker: a QR code is stored at ``wppconnect:qr:{sid}`` (``naming.py``) and produced to
 ``whatsapp.qr``; statuses and states are written to the session hash and produced to
 ``whatsapp.state``; acks become delivery reports (``StatusUpdater``); incoming
 messages go to ``whatsapp.inbound``.
@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from urllib.parse import quote
 
 from providers.wppconnect import WPPConnectProvider, ack_outcome
 from schemas.status import utcnow
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from streams.platform.topics import Topics
     from streams.whatsapp.session import WhatsAppSession
 
-__all__ = ["FaustWhatsAppSink", "MemoryWhatsAppSink", "SessionEvents", "WhatsAppSink"]
+__all__ = ["FaustWhatsAppSink", "MemoryWhatsAppSink", "SessionEvents", "WhatsAppSink", "qr_url"]
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,20 @@ class MemoryWhatsAppSink:
             await changed.wait()
 
 
+def _label(session: WhatsAppSession) -> str:
+    """The session's ``sessionName`` (its integration's, else the configured default)."""
+    return session.options.session_label
+
+
+def qr_url(session: WhatsAppSession) -> str:
+    """Where the UI reads the session's QR code: the tenant's URL, naming the session
+    (``?session=``) unless it is the one an unnamed request selects (``endpoints.py``)."""
+    url = f"/webhooks/wppconnect/qr/{session.tenant_id}"
+    if session.sid != session.tenant_id or not session.is_default:
+        url += f"?session={quote(_label(session), safe='')}"
+    return url
+
+
 def _timestamp(seconds: Any) -> datetime:
     if isinstance(seconds, int | float) and seconds > 0:
         return datetime.fromtimestamp(seconds, UTC)
@@ -138,13 +153,20 @@ class SessionEvents:
         self, session: WhatsAppSession, status: SessionStatus, detail: str | None
     ) -> None:
         phone = session.phone if status.value in LOGGED_IN else None
+        label = _label(session)
         await self.store.record_status(
-            session.tenant_id, session.name, status.value, detail=detail, phone=phone
+            session.sid,
+            session.name,
+            status.value,
+            detail=detail,
+            phone=phone,
+            session_name=label,
         )
         await self.sink.state(
             SessionStateEvent(
                 tenant_id=session.tenant_id,
                 session=session.name,
+                session_name=label,
                 status=status,
                 phone=phone,
                 detail=detail,
@@ -154,16 +176,23 @@ class SessionEvents:
     async def on_state(
         self, session: WhatsAppSession, state: ConnectionState, detail: str | None = None
     ) -> None:
-        await self.store.record_state(session.tenant_id, session.name, state.value, detail=detail)
+        label = _label(session)
+        await self.store.record_state(
+            session.sid, session.name, state.value, detail=detail, session_name=label
+        )
         await self.sink.state(
             SessionStateEvent(
-                tenant_id=session.tenant_id, session=session.name, state=state, detail=detail
+                tenant_id=session.tenant_id,
+                session=session.name,
+                session_name=label,
+                state=state,
+                detail=detail,
             )
         )
 
     async def on_qr(self, session: WhatsAppSession, qr: QrCode) -> None:
         metrics().qr_codes.add(1)
-        await self.store.put_qr(session.tenant_id, qr, session.options.qr_timeout_ms)
+        await self.store.put_qr(session.sid, qr, session.options.qr_timeout_ms)
         material = qr.model_dump() if self.qr_publish == "full" else {}
         if not material:  # reference: where to fetch it, not what it is
             material = {"expires_at": qr.expires_at, "attempts": qr.attempts}
@@ -171,14 +200,15 @@ class SessionEvents:
             QrCodeEvent(
                 tenant_id=session.tenant_id,
                 session=session.name,
+                session_name=_label(session),
                 qr_ref=qr_ref(qr.url_code),
-                qr_url=f"/webhooks/wppconnect/qr/{session.tenant_id}",
+                qr_url=qr_url(session),
                 **material,
             )
         )
 
     async def on_qr_cleared(self, session: WhatsAppSession) -> None:
-        await self.store.clear_qr(session.tenant_id)
+        await self.store.clear_qr(session.sid)
 
     async def on_ack(self, session: WhatsAppSession, ack: int, ids: list[str]) -> None:
         outcome = ack_outcome(ack)
@@ -201,6 +231,7 @@ class SessionEvents:
             InboundMessage(
                 tenant_id=session.tenant_id,
                 session=session.name,
+                session_name=_label(session),
                 message_id=str(message["id"]),
                 from_=str(message.get("from") or ""),
                 to=message.get("to") if isinstance(message.get("to"), str) else None,

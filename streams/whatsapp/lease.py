@@ -2,7 +2,9 @@
 
 WhatsApp lets one WhatsApp Web page per linked device be live: a second one puts the
 first in ``CONFLICT``. Herald's workers therefore take a per-tenant lease before they
-open a tenant's browser, and give it back after closing it:
+open a tenant's browser, and give it back after closing it (one lease per session: a
+tenant's further sessions have their own, ``wppconnect:lease:{tenantId}@{sessionName}``,
+see ``naming.py``):
 
 * ``wppconnect:lease:{tenantId}`` -- a hash ``{owner, token}`` with a TTL
   (``WHATSAPP_WPPCONNECT_LEASE_TTL``), created only if absent (``acquire``), its TTL
@@ -28,17 +30,18 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from providers._exceptions import RetryableError
+from streams.whatsapp.naming import tagged
 
 __all__ = ["Lease", "LeaseManager", "LeaseUnavailable", "fence_key", "lease_key"]
 
 
 def lease_key(tenant_id: str) -> str:
     """Hash-tagged by tenant: one cluster slot with the fence and the token archive."""
-    return f"wppconnect:lease:{{{tenant_id}}}"
+    return f"wppconnect:lease:{tagged(tenant_id)}"
 
 
 def fence_key(tenant_id: str) -> str:
-    return f"wppconnect:fence:{{{tenant_id}}}"
+    return f"wppconnect:fence:{tagged(tenant_id)}"
 
 
 class LeaseUnavailable(RetryableError):

@@ -1,4 +1,8 @@
-"""The sessions a WhatsApp worker holds: one per tenant, started lazily, owned by lease.
+"""The sessions a WhatsApp worker holds: one per session id, started lazily, owned by lease.
+
+A session id (``naming.py``) is the tenant id for a tenant's first session and
+``{tenantId}@{sessionName}`` for its further ones; the methods below take it where
+they say ``tenant_id``.
 
 The manager starts a tenant's session on its first message (or a ``connect``
 command) and sends through it. Before a session's browser opens, the manager takes the
@@ -124,6 +128,7 @@ class SessionManager:
         *,
         waiting_since: float | None = None,
         partition: int | None = None,
+        is_default: bool | None = None,
     ) -> WhatsAppSession:
         """The tenant's running session, started if needed.
 
@@ -135,6 +140,8 @@ class SessionManager:
         session = self._session(tenant_id)
         if partition is not None:
             session.partition = partition
+        if is_default is not None:
+            session.is_default = is_default
         async with session.start_lock:
             session.touch()
             if session.running:
@@ -149,6 +156,7 @@ class SessionManager:
                 and session.closed_at >= waiting_since
             ):
                 raise error
+            session.options = options  # a refusal already names the session's sessionName
             await self._admit(session)
             try:
                 await self._open(session, options)
@@ -158,9 +166,9 @@ class SessionManager:
 
     async def _admit(self, session: WhatsAppSession) -> None:
         """Refuse a new session beyond the worker's maximum (retryable)."""
-        opening = self._opening - {s.tenant_id for s in self.active()}
+        opening = self._opening - {s.sid for s in self.active()}
         if len(self.active()) + len(opening) < self.max_sessions:
-            self._opening.add(session.tenant_id)
+            self._opening.add(session.sid)
             return
         metrics().refused.add(1)
         detail = f"this worker runs {self.max_sessions} sessions (WHATSAPP_WPPCONNECT_MAX_SESSIONS)"
@@ -173,7 +181,7 @@ class SessionManager:
         raise RetryableError("session_limit", f"session refused: {detail}", retry_after=5.0)
 
     async def _open(self, session: WhatsAppSession, options: SessionOptions) -> None:
-        tenant = session.tenant_id
+        tenant = session.sid
         lease = None
         if self.leases is not None:
             lease = await self.leases.acquire(tenant, wait=self._lease_wait())
@@ -290,7 +298,7 @@ class SessionManager:
             *(self.release(s, "partition_revoked", HANDOVER) for s in moving),
             return_exceptions=True,
         )
-        return [s.tenant_id for s in moving]
+        return [s.sid for s in moving]
 
     async def close_all(self, reason: str = "shutdown") -> None:
         running = [s for s in self.sessions() if s.running]
@@ -312,18 +320,14 @@ class SessionManager:
             "queue_depth": [
                 (float(n), {"tenant": tenant}) for tenant, n in self.queued.items() if n > 0
             ]
-            + [
-                (0.0, {"tenant": s.tenant_id})
-                for s in active
-                if self.queued.get(s.tenant_id, 0) <= 0
-            ],
+            + [(0.0, {"tenant": s.sid}) for s in active if self.queued.get(s.tenant_id, 0) <= 0],
             "memory": [
-                (float(s.memory_bytes), {"tenant": s.tenant_id})
+                (float(s.memory_bytes), {"tenant": s.sid})
                 for s in active
                 if s.memory_bytes is not None
             ],
             "token_size": [
-                (float(s.token_bytes), {"tenant": s.tenant_id})
+                (float(s.token_bytes), {"tenant": s.sid})
                 for s in active
                 if s.token_bytes is not None
             ],
@@ -334,6 +338,7 @@ class SessionManager:
             {
                 "tenantId": s.tenant_id,
                 "session": s.name,
+                "sessionName": s.options.session_label,
                 "phase": s.phase.value,
                 "status": s.status.value if s.status else None,
                 "state": s.state.value if s.state else None,

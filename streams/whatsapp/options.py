@@ -23,6 +23,7 @@ __all__ = [
     "SESSION_CONFLICT",
     "SESSION_FAILED",
     "SESSION_OUTDATED",
+    "SESSION_WRONG_NUMBER",
     "SessionHooks",
     "SessionListener",
     "SessionOptions",
@@ -43,6 +44,8 @@ SESSION_CONFLICT = WhatsAppErrorCode.SESSION_CONFLICT.value
 SESSION_BLOCKED = WhatsAppErrorCode.SESSION_BLOCKED.value
 #: ... of messages whose session WhatsApp found too old (DEPRECATED_VERSION, needs_update).
 SESSION_OUTDATED = WhatsAppErrorCode.SESSION_OUTDATED.value
+#: ... of messages whose session was logged in by another number than its phoneNumberId.
+SESSION_WRONG_NUMBER = WhatsAppErrorCode.SESSION_WRONG_NUMBER.value
 #: Seconds after which Chromium has committed a localStorage write to disk (it commits
 #: about 5 s after a change): a login older than this, in a browser that is still
 #: alive, is on disk even when Herald could not keep its own copy (``login.py``).
@@ -56,6 +59,7 @@ FINAL_CLOSE_CODES = frozenset(
         SESSION_CONFLICT,
         SESSION_BLOCKED,
         SESSION_OUTDATED,
+        SESSION_WRONG_NUMBER,
     }
 )
 
@@ -98,6 +102,8 @@ class SessionOptions:
     proxy: SessionProxy | None = None
     #: The pinned WhatsApp Web build (``WHATSAPP_WEB_VERSION``), for the outdated reports.
     web_version: str | None = None
+    #: The digits the session must be logged in as (``phoneNumberId`` when it is a number).
+    expected_phone: str | None = None
 
 
 class SessionListener(Protocol):
@@ -165,6 +171,7 @@ def options_for(settings: Settings, credentials: WPPConnectCredentials | None) -
         send_jitter_ms=settings.wppconnect_send_jitter_ms,
         proxy=proxy_for(creds),
         web_version=settings.whatsapp_web_version,
+        expected_phone=creds.expected_phone() if creds else None,
     )
 
 

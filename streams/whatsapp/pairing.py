@@ -31,6 +31,7 @@ its state recovers (``CONNECTED``, or a scan).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 from typing import Any
@@ -46,6 +47,7 @@ from streams.whatsapp.options import (
     SESSION_CONFLICT,
     SESSION_FAILED,
     SESSION_OUTDATED,
+    SESSION_WRONG_NUMBER,
     SessionPhase,
 )
 
@@ -156,6 +158,8 @@ class PairingMixin(SessionCore):
                 self._log("could not read the session's phone", logging.WARNING, error=repr(exc))
         if not self.running:  # closed while we asked
             return
+        if await self._wrong_number():
+            return
         self.phase = SessionPhase.READY
         self.touch()  # idle from now on, not from when it started
         if self.status != SessionStatus.IN_CHAT:
@@ -252,6 +256,25 @@ class PairingMixin(SessionCore):
         )
         await self._status(SessionStatus.SESSION_FAILED, detail)
         await self._shutdown(RetryableError(SESSION_OUTDATED, detail), reason="outdated")
+
+    async def _wrong_number(self) -> bool:
+        """Logged in by another number than the integration's ``phoneNumberId``: reported
+        (``wrongNumber``) and logged out, so nothing is sent from the wrong number."""
+        expected = self.options.expected_phone
+        if expected is None or self.phone is None or self.phone == expected:
+            return False
+        detail = f"logged in as {self.phone}; phoneNumberId expects {expected}"
+        self._log("session logged in by another number: logging out", logging.WARNING)
+        await self._status(SessionStatus.WRONG_NUMBER, detail)
+        self._logging_out = True
+        with contextlib.suppress(DriverError):
+            await self.call("conn.logout")
+        await self._shutdown(
+            RetryableError(SESSION_WRONG_NUMBER, f"the session was {detail}"),
+            reason="wrong_number",
+            delete_token=True,
+        )
+        return True
 
     async def _on_logout(self, reason: str | None) -> None:
         if self.phase == SessionPhase.CLOSED or self._logging_out:

@@ -50,7 +50,7 @@ class Archiver:
     def after_login(self, session: WhatsAppSession) -> None:
         """Logged in: archive a running copy as soon as the login is on disk."""
         task = self._spawn(self._first_archive(session), f"{session.name}-snapshot")
-        tenant = session.tenant_id
+        tenant = session.sid
         self._first[tenant] = task
         task.add_done_callback(
             lambda done: self._first.pop(tenant) if self._first.get(tenant) is done else None
@@ -66,7 +66,7 @@ class Archiver:
     async def after_close(self, session: WhatsAppSession) -> None:
         """Archive the closed profile (consistent now), then release the lease."""
         lease, session.lease = session.lease, None
-        waiting = self._first.get(session.tenant_id)
+        waiting = self._first.get(session.sid)
         if waiting is not None and waiting is not asyncio.current_task():
             waiting.cancel()  # the closing archive below supersedes it
         if session.started_at is not None and session.closed_at is not None:
@@ -77,7 +77,7 @@ class Archiver:
             try:
                 await self._save(session, lease)
             except Exception:
-                log.exception("session token not archived", extra={"tenant_id": session.tenant_id})
+                log.exception("session token not archived", extra={"tenant_id": session.sid})
         if lease is not None and self.leases is not None:
             with contextlib.suppress(Exception):
                 await self.leases.release(lease)
@@ -91,12 +91,12 @@ class Archiver:
         try:
             await self._save(session, session.lease)
         except Exception:
-            log.exception("session snapshot failed", extra={"tenant_id": session.tenant_id})
+            log.exception("session snapshot failed", extra={"tenant_id": session.sid})
 
     async def _save(self, session: WhatsAppSession, lease: Lease | None) -> None:
         async with session.snapshot_lock:
             session.last_snapshot = asyncio.get_running_loop().time()
-            info = await self.tokens.save(session.tenant_id, lease)
+            info = await self.tokens.save(session.sid, lease)
         if info is None:
             return
         session.token_bytes = info.stored_bytes
@@ -104,7 +104,7 @@ class Archiver:
         log.info(
             "session token archived",
             extra={
-                "tenant_id": session.tenant_id,
+                "tenant_id": session.sid,
                 "bytes": info.stored_bytes,
                 "raw_bytes": info.raw_bytes,
                 "files": info.files,

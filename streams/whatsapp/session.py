@@ -118,7 +118,7 @@ class WhatsAppSession(PairingMixin, HealingMixin):
         ``lease_lost``: another worker owns the session now; nothing is archived or released.
         """
         if not self.running:
-            if logout and await self._tokens.delete(self.tenant_id):
+            if logout and await self._tokens.delete(self.sid):
                 await self._status(SessionStatus.DELETE_TOKEN, reason)
             return
         self.lease_lost = lease_lost

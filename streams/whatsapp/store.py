@@ -6,6 +6,9 @@ tenant's number to their phone), living no longer than the QR code itself; witho
 cipher nothing is stored. ``wppconnect:session:{tenantId}``: a hash written by the owning worker -- status
 and since when, connection state and since when, the phone once logged in, which
 worker holds the session, its browser's memory and its archived token's size.
+
+Each takes a session id (``naming.py``): the tenant id for a tenant's first session (the
+seed's keys, unchanged), ``{tenantId}@{sessionName}`` for its further sessions.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from redis.asyncio import Redis
 from schemas.status import utcnow
 from schemas.whatsapp import QrCode
 from streams.tenancy.crypto import Cipher, CryptoError
+from streams.whatsapp.naming import tenant_of
 
 __all__ = ["LOGGED_IN", "SessionStore", "qr_key", "qr_ref", "session_key"]
 
@@ -92,10 +96,12 @@ class SessionStore:
         *,
         detail: str | None = None,
         phone: str | None = None,
+        session_name: str | None = None,
     ) -> None:
         now = utcnow().isoformat()
         mapping: dict[Any, Any] = {
             "session": session,
+            "sessionName": session_name or "",
             "status": status,
             "since": now,
             "updatedAt": now,
@@ -111,11 +117,18 @@ class SessionStore:
             await pipe.execute()
 
     async def record_state(
-        self, tenant_id: str, session: str, state: str, *, detail: str | None = None
+        self,
+        tenant_id: str,
+        session: str,
+        state: str,
+        *,
+        detail: str | None = None,
+        session_name: str | None = None,
     ) -> None:
         now = utcnow().isoformat()
         mapping: dict[Any, Any] = {
             "session": session,
+            "sessionName": session_name or "",
             "state": state,
             "stateSince": now,
             "updatedAt": now,
@@ -144,8 +157,9 @@ class SessionStore:
         data = {_s(k): _s(v) for k, v in raw.items()}
         status = data.get("status")
         view: dict[str, Any] = {
-            "tenantId": tenant_id,
+            "tenantId": tenant_of(tenant_id),
             "session": data.get("session"),
+            "sessionName": data.get("sessionName") or None,
             "status": status,
             "since": data.get("since"),
             "state": data.get("state"),

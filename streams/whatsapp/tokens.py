@@ -38,6 +38,7 @@ from streams.tenancy.crypto import Cipher, CryptoError
 from streams.tenancy.integrations import CAS_HSET, Reencrypted
 from streams.whatsapp.archive import ARCHIVE_FORMAT, MARKER, pack, unpack
 from streams.whatsapp.lease import Lease, lease_key
+from streams.whatsapp.naming import tagged, untagged
 
 __all__ = [
     "ArchiveInfo",
@@ -59,8 +60,11 @@ def session_name(tenant_id: str) -> str:
 
 
 def token_key(tenant_id: str) -> str:
-    """Hash-tagged by tenant (one cluster slot with the lease that fences its writes)."""
-    return f"wppconnect:token:{{{tenant_id}}}"
+    """Hash-tagged by tenant (one cluster slot with the lease that fences its writes).
+
+    ``tenant_id`` is a session id (``naming.py``): ``acme``, or ``acme@sales``.
+    """
+    return f"wppconnect:token:{tagged(tenant_id)}"
 
 
 def legacy_token_key(tenant_id: str) -> str:
@@ -70,7 +74,7 @@ def legacy_token_key(tenant_id: str) -> str:
 
 def tombstone_key(tenant_id: str) -> str:
     """Written at logout: the login is gone, so a local profile must not outlive it."""
-    return f"wppconnect:tombstone:{{{tenant_id}}}"  # same slot as token_key
+    return f"wppconnect:tombstone:{tagged(tenant_id)}"  # same slot as token_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,12 +321,13 @@ async def reencrypt_archives(redis: Redis, cipher: Cipher, *, dry_run: bool = Fa
     """
     report = Reencrypted()
     cas = redis.register_script(CAS_HSET)
-    async for raw_key in redis.scan_iter(match=token_key("*"), count=500):
+    prefix = token_key("").removesuffix("{}")  # "wppconnect:token:"
+    async for raw_key in redis.scan_iter(match=prefix + "{*", count=500):
         key = _text(raw_key)
-        prefix, suffix = token_key("").split("{}")  # "wppconnect:token:{", "}"
-        if not (key.startswith(prefix + "{") and key.endswith("}" + suffix)):
+        # A session id: the tenant, or tenant@sessionName for its further sessions.
+        tenant_id = untagged(key[len(prefix) :]) if key.startswith(prefix) else None
+        if tenant_id is None or token_key(tenant_id) != key:
             continue
-        tenant_id = key[len(prefix) + 1 : len(key) - len(suffix) - 1]
         if _text(await redis.type(key)) != "hash":
             continue
         token = await redis.hget(key, "archive")

@@ -83,7 +83,7 @@ class Upkeep:
         manager = self.manager
         now = asyncio.get_running_loop().time()
         for session in manager.active():
-            if session.tenant_id in self._busy:
+            if session.sid in self._busy:
                 continue
             if not await self._renew(session):
                 continue
@@ -95,7 +95,7 @@ class Upkeep:
             ):
                 self._later(session, manager.release(session, "partition_revoked", HANDOVER))
             elif self._idle(session, now):
-                log.info("closing an idle session", extra={"tenant_id": session.tenant_id})
+                log.info("closing an idle session", extra={"tenant_id": session.sid})
                 self._later(session, manager.release(session, "idle", IDLE))
             elif self._snapshot_due(session, now):
                 self._later(session, manager.snapshot(session))
@@ -107,7 +107,7 @@ class Upkeep:
         leases, lease = self.manager.leases, session.lease
         if leases is None or lease is None:
             return True
-        tenant = session.tenant_id
+        tenant = session.sid
         try:
             # A Redis that hangs (a partition, not a refusal) counts as a failure too.
             async with asyncio.timeout(max(self.tick, 1.0)):
@@ -135,14 +135,12 @@ class Upkeep:
             return True
         if holder is None:
             # Expired (this worker stalled past the TTL) but nobody took it: take it again.
-            again = await leases.try_acquire(session.tenant_id)
+            again = await leases.try_acquire(session.sid)
             if isinstance(again, Lease) and session.running:
                 session.lease = again
-                log.warning(
-                    "session lease expired: taken again", extra={"tenant_id": session.tenant_id}
-                )
+                log.warning("session lease expired: taken again", extra={"tenant_id": session.sid})
                 return True
-        log.warning("session lease lost: closing", extra={"tenant_id": session.tenant_id})
+        log.warning("session lease lost: closing", extra={"tenant_id": session.sid})
         self._later(session, session.close("lease_lost", code=NOT_OWNED, lease_lost=True))
         return False
 
@@ -162,7 +160,7 @@ class Upkeep:
         return last is None or now - last >= self.snapshot_every
 
     def _later(self, session: WhatsAppSession, work: object) -> None:
-        tenant = session.tenant_id
+        tenant = session.sid
         self._busy.add(tenant)
         task = self.manager.spawn(work, f"{session.name}-upkeep")
         task.add_done_callback(lambda _: self._busy.discard(tenant))
@@ -172,11 +170,11 @@ class Upkeep:
         sessions = [s for s in self.manager.active() if s.driver is not None]
         found = await asyncio.to_thread(self._measure, sessions)
         for session in sessions:
-            session.memory_bytes = found.get(session.tenant_id)
+            session.memory_bytes = found.get(session.sid)
             if self.report is not None:
                 try:
                     await self.report(
-                        session.tenant_id,
+                        session.sid,
                         memory_bytes=session.memory_bytes,
                         token_bytes=session.token_bytes,
                     )
@@ -189,14 +187,14 @@ class Upkeep:
             driver = session.driver
             if driver is None:
                 continue
-            cached = self._pids.get(session.tenant_id)
+            cached = self._pids.get(session.sid)
             pid = cached[1] if cached and cached[0] == id(driver) else None
             if pid is None:
-                pid = browser_pid(self.manager.tokens.path(session.tenant_id))
+                pid = browser_pid(self.manager.tokens.path(session.sid))
                 if pid is None:
                     continue
-                self._pids[session.tenant_id] = (id(driver), pid)
+                self._pids[session.sid] = (id(driver), pid)
             size = tree_memory(pid)
             if size is not None:
-                sizes[session.tenant_id] = size
+                sizes[session.sid] = size
         return sizes

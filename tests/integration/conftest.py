@@ -13,6 +13,8 @@ from schemas.settings import Settings
 from streams.platform.admin import ensure_topics
 from streams.platform.embedded import find_free_port
 from tests.helpers import WorkerProcess
+from tests.integration.batch_rig import rig  # noqa: F401 - the batch-path tests' fixture
+from tests.integration.fault_rig import rig_factory  # noqa: F401 - the fault tests' fixture
 from tests.postgres import inbox_database_url, postgres_server  # noqa: F401 - fixtures
 
 KafkaTopics = Callable[..., Awaitable[Settings]]

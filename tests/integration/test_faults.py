@@ -15,171 +15,28 @@ import os
 import random
 import signal
 import uuid
-from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections import Counter
+from collections.abc import Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-import pytest_asyncio
 from aiokafka import AIOKafkaConsumer
-from redis.asyncio import Redis
 
-from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
 from schemas import Settings
-from seeds import load_seeds
-from streams.platform.admin import ensure_topics
 from streams.platform.embedded import embedded_kafka, embedded_redis
-from streams.tenancy.crypto import Cipher
-from streams.tenancy.integrations import IntegrationStore
-from tests.helpers import WorkerProcess, make_settings, produce_many
+from tests.helpers import make_settings, produce_many
+from tests.integration.fault_rig import (
+    UNLIMITED,
+    Rig,
+    request,
+    setup_rig,
+    wait_finished,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-TERMINAL = {"sent", "failed", "rejected"}
-#: The Cloud API's documented 80 messages/s would make these runs minutes long.
-UNLIMITED = {"whatsapp-business": {"perSecond": 1_000_000, "burst": 1_000_000}}
-
-
-def request(i: int, tenant: str = "acme", run: str = "") -> dict[str, Any]:
-    return {
-        "id": f"{run}-{i}",
-        "tenantId": tenant,
-        "channel": "whatsapp",
-        "recipient": {
-            "phone": f"+1555{i:07d}"
-        },  # one recipient per request: provider calls are countable
-        "content": {"body": f"message {i}"},
-    }
-
-
-@dataclass
-class Outcomes:
-    """Status events by notification, read continuously from the status topic."""
-
-    events: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def terminal(self, nid: str) -> set[str]:
-        return {e["status"] for e in self.events.get(nid, []) if e["status"] in TERMINAL}
-
-    def finished(self, ids: list[str]) -> bool:
-        return all(self.terminal(i) for i in ids)
-
-
-async def follow(settings: Settings, outcomes: Outcomes) -> None:
-    consumer = AIOKafkaConsumer(
-        settings.topic_status,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        request_timeout_ms=120_000,
-    )
-    await consumer.start()
-    try:
-        while True:
-            batches = await consumer.getmany(timeout_ms=500, max_records=5000)
-            for records in batches.values():
-                for r in records:
-                    e = orjson.loads(r.value)
-                    outcomes.events[e["notificationId"]].append(e)
-            if batches:
-                outcomes.changed.set()
-                outcomes.changed = asyncio.Event()
-    finally:
-        await consumer.stop()
-
-
-async def wait_finished(outcomes: Outcomes, ids: list[str], timeout: float) -> None:  # noqa: ASYNC109
-    async with asyncio.timeout(timeout):
-        while not outcomes.finished(ids):
-            await outcomes.changed.wait()
-
-
-@dataclass
-class Rig:
-    settings: Settings
-    sandbox: WhatsAppBusinessSandbox
-    workdir: Path
-    outcomes: Outcomes
-    workers: list[WorkerProcess] = field(default_factory=list)
-
-    async def worker(self) -> WorkerProcess:
-        n = len(self.workers)
-        w = WorkerProcess(
-            self.settings,
-            workdir=self.workdir / f"w{n}",
-            log_path=self.workdir / f"w{n}.log",
-            ready_timeout=120,
-        )
-        self.workers.append(w)
-        return await w.start()
-
-    def provider_calls(self) -> Counter[str]:
-        return Counter(m.to for m in self.sandbox.messages)
-
-
-async def _setup(
-    stack: AsyncExitStack, settings: Settings, workdir: Path, tenants: tuple[str, ...] = ("acme",)
-) -> Rig:
-    sandbox = WhatsAppBusinessSandbox()
-    stack.push_async_callback(sandbox.close)
-    base = await stack.enter_async_context(serve_app(sandbox.app, port=0))
-    settings = settings.model_copy(update={"whatsapp_business_api_url": f"{base}/{GRAPH_VERSION}"})
-    redis = Redis.from_url(settings.redis_url)
-    stack.push_async_callback(redis.aclose)
-    await load_seeds(redis)
-    store = IntegrationStore(redis, Cipher.from_settings(settings))
-    for n, tenant in enumerate(tenants):
-        phone_id = f"10654035224292{n}"
-        sandbox.add_account(phone_id, access_token=f"tok-{tenant}", app_secret="sec")
-        await store.set(
-            tenant,
-            "whatsapp-business",
-            {
-                "phoneNumberId": phone_id,
-                "accessToken": f"tok-{tenant}",
-                "appSecret": "sec",
-                "verifyToken": f"ver-{tenant}",
-            },
-            is_default=True,
-        )
-    await ensure_topics(settings)
-    outcomes = Outcomes()
-    follower = asyncio.create_task(follow(settings, outcomes))
-
-    async def stop_follower() -> None:
-        follower.cancel()
-        await asyncio.gather(follower, return_exceptions=True)
-
-    stack.push_async_callback(stop_follower)
-    rig = Rig(settings=settings, sandbox=sandbox, workdir=workdir, outcomes=outcomes)
-
-    async def stop_workers() -> None:
-        for w in rig.workers:
-            await w.stop()
-
-    stack.push_async_callback(stop_workers)
-    return rig
-
-
-@pytest_asyncio.fixture
-async def rig_factory(
-    settings_factory: Callable[..., Settings], redis: Redis, tmp_path: Path
-) -> AsyncIterator[Callable[..., Any]]:
-    del redis  # flushed after the test
-    async with AsyncExitStack() as stack:
-
-        async def make(**overrides: Any) -> Rig:
-            tenants = overrides.pop("tenants", ("acme",))
-            overrides.setdefault("rate_limits", UNLIMITED)
-            return await _setup(stack, settings_factory(**overrides), tmp_path, tenants)
-
-        yield make
 
 
 async def test_kill_9_in_the_middle_of_10000_requests(rig_factory: Callable[..., Any]) -> None:
@@ -254,7 +111,7 @@ async def test_broker_and_redis_outages(tmp_path: Path, test_secret_key: str) ->
             secret_key=test_secret_key,
             rate_limits=UNLIMITED,
         )
-        rig = await _setup(stack, settings, tmp_path)
+        rig = await setup_rig(stack, settings, tmp_path)
         worker = await rig.worker()
         run = uuid.uuid4().hex[:8]
         reqs = [request(i, run=run) for i in range(600)]

@@ -170,6 +170,30 @@ export const notificationRequestSchema = {
     },
     "Media": {
       "description": "An attachment, inline (``base64``) or by ``url``.",
+      "oneOf": [
+        {
+          "properties": {
+            "base64": {
+              "minLength": 1,
+              "type": "string"
+            }
+          },
+          "required": [
+            "base64"
+          ]
+        },
+        {
+          "properties": {
+            "url": {
+              "minLength": 1,
+              "type": "string"
+            }
+          },
+          "required": [
+            "url"
+          ]
+        }
+      ],
       "properties": {
         "base64": {
           "anyOf": [
@@ -240,6 +264,52 @@ export const notificationRequestSchema = {
       "type": "object"
     },
     "Recipient": {
+      "anyOf": [
+        {
+          "properties": {
+            "phone": {
+              "minLength": 1,
+              "type": "string"
+            }
+          },
+          "required": [
+            "phone"
+          ]
+        },
+        {
+          "properties": {
+            "email": {
+              "minLength": 1,
+              "type": "string"
+            }
+          },
+          "required": [
+            "email"
+          ]
+        },
+        {
+          "properties": {
+            "deviceToken": {
+              "minLength": 1,
+              "type": "string"
+            }
+          },
+          "required": [
+            "deviceToken"
+          ]
+        },
+        {
+          "properties": {
+            "userId": {
+              "minLength": 1,
+              "type": "string"
+            }
+          },
+          "required": [
+            "userId"
+          ]
+        }
+      ],
       "description": "Where the notification goes; which field is needed depends on the channel.",
       "properties": {
         "phone": {
@@ -327,6 +397,21 @@ export const notificationRequestSchema = {
       ],
       "default": null,
       "title": "Provider"
+    },
+    "sender": {
+      "anyOf": [
+        {
+          "maxLength": 64,
+          "minLength": 1,
+          "type": "string"
+        },
+        {
+          "type": "null"
+        }
+      ],
+      "default": null,
+      "description": "which of the tenant's senders sends it: a WhatsApp Web session's `sessionName` (provider `wppconnect`); absent: the tenant's default. A name the tenant has no integration for is rejected with `unknown_sender`.",
+      "title": "Sender"
     },
     "recipient": {
       "$ref": "#/$defs/Recipient"

@@ -5,6 +5,28 @@
  * Delivery channels, named as the seed's lookup metadata names them.
  */
 export type Channel = ("email" | "sms" | "fcm" | "whatsapp" | "database")
+/**
+ * Where the notification goes; which field is needed depends on the channel.
+ */
+export type Recipient = (Recipient1 & Recipient2)
+export type Recipient1 = ({
+phone: string
+} | {
+email: string
+} | {
+deviceToken: string
+} | {
+userId: string
+})
+/**
+ * An attachment, inline (``base64``) or by ``url``.
+ */
+export type Media = (Media1 & Media2)
+export type Media1 = ({
+base64: string
+} | {
+url: string
+})
 export type Status = ("accepted" | "sent" | "delivered" | "read" | "failed" | "rejected" | "retrying")
 export type DeadLetterReason = ("too_large" | "not_utf8" | "not_json" | "not_an_object" | "missing_id" | "missing_tenant" | "invalid_tenant" | "invalid_command")
 /**
@@ -14,7 +36,7 @@ export type DeadLetterReason = ("too_large" | "not_utf8" | "not_json" | "not_an_
  * Herald emits ``disconnectedMobile`` and accepts the seed's spelling as an alias
  * (:data:`STATUS_ALIASES`).
  */
-export type SessionStatus = ("isLogged" | "notLogged" | "qrReadSuccess" | "qrReadFail" | "qrReadError" | "browserClose" | "autocloseCalled" | "disconnectedMobile" | "deleteToken" | "inChat" | "phoneNotConnected" | "serverClose" | "sessionFailed" | "sessionRefused")
+export type SessionStatus = ("isLogged" | "notLogged" | "qrReadSuccess" | "qrReadFail" | "qrReadError" | "browserClose" | "autocloseCalled" | "disconnectedMobile" | "deleteToken" | "inChat" | "phoneNotConnected" | "serverClose" | "sessionFailed" | "sessionRefused" | "wrongNumber")
 /**
  * WhatsApp Web's socket states (``WPP.whatsapp.Socket.state``; wa-js ``SOCKET_STATE``).
  */
@@ -44,6 +66,10 @@ id: string
 tenantId: string
 channel: Channel
 provider?: (string | null)
+/**
+ * which of the tenant's senders sends it: a WhatsApp Web session's `sessionName` (provider `wppconnect`); absent: the tenant's default. A name the tenant has no integration for is rejected with `unknown_sender`.
+ */
+sender?: (string | null)
 recipient: Recipient
 content?: Content
 metadata?: {
@@ -51,10 +77,7 @@ metadata?: {
 }
 createdAt?: (string | null)
 }
-/**
- * Where the notification goes; which field is needed depends on the channel.
- */
-export interface Recipient {
+export interface Recipient2 {
 phone?: (string | null)
 email?: (string | null)
 deviceToken?: (string | null)
@@ -68,10 +91,7 @@ media?: (Media | null)
 location?: (Location | null)
 contact?: (Contact | null)
 }
-/**
- * An attachment, inline (``base64``) or by ``url``.
- */
-export interface Media {
+export interface Media2 {
 base64?: (string | null)
 url?: (string | null)
 filename?: (string | null)
@@ -132,9 +152,13 @@ timestamp?: string
 export interface QrCodeEvent {
 tenantId: string
 /**
- * tenant-{tenantId}
+ * tenant-{tenantId}; tenant-{tenantId}@{sessionName} for further sessions
  */
 session: string
+/**
+ * the session's `sessionName` (a tenant may run several sessions)
+ */
+sessionName?: (string | null)
 /**
  * PNG of the QR code as a data URL (absent: reference mode)
  */
@@ -171,6 +195,10 @@ timestamp?: string
 export interface SessionStateEvent {
 tenantId: string
 session: string
+/**
+ * the session's `sessionName` (a tenant may run several sessions)
+ */
+sessionName?: (string | null)
 status?: (SessionStatus | null)
 state?: (ConnectionState | null)
 /**
@@ -186,6 +214,10 @@ timestamp?: string
 export interface InboundMessage {
 tenantId: string
 session: string
+/**
+ * the session's `sessionName` (a tenant may run several sessions)
+ */
+sessionName?: (string | null)
 /**
  * WhatsApp's message id (serialized key)
  */
@@ -205,5 +237,9 @@ timestamp: string
 export interface SessionCommand {
 tenantId: string
 command: CommandName
+/**
+ * which of the tenant's sessions (its `sessionName`); absent: the default
+ */
+sessionName?: (string | null)
 requestedAt?: string
 }

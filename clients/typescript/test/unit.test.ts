@@ -80,6 +80,30 @@ test('requests are checked against the schema before sending', () => {
   assert.ok(problems({ tenantId: 'acme', channel: 'sms', recipient: {} }).some((p) => p.includes("'id'")));
 });
 
+test('a recipient needs an address and media exactly one source, as the worker checks', () => {
+  const fails = (recipient: unknown, media?: unknown): boolean => {
+    const content = media === undefined ? { body: 'hi' } : { media };
+    try {
+      validateRequest({ id: 'x', tenantId: 'acme', channel: 'whatsapp', recipient, content });
+      return false;
+    } catch (error) {
+      assert.ok(error instanceof InvalidRequestError);
+      return true;
+    }
+  };
+  const phone = { phone: '+5511999990001' };
+  assert.equal(fails({}), true);
+  assert.equal(fails({ phone: '' }), true);
+  assert.equal(fails({ phone: null, email: '' }), true);
+  assert.equal(fails({ userId: 'u1' }), false);
+  assert.equal(fails({ phone: '', deviceToken: 't' }), false);
+  assert.equal(fails(phone, {}), true);
+  assert.equal(fails(phone, { base64: 'aGk=', url: 'https://example.com/a.png' }), true);
+  assert.equal(fails(phone, { url: '' }), true);
+  assert.equal(fails(phone, { url: 'https://example.com/a.png' }), false);
+  assert.equal(fails(phone, { base64: '', url: 'https://example.com/a.png' }), false);
+});
+
 test('waiting handles are released when the reader stops', async () => {
   const handle = new NotificationHandle(request);
   const waiting = handle.wait('sent', { timeoutMs: 5000 });

@@ -5,12 +5,17 @@ with herald_client inside its own span; Herald's side of the trace (the tracing 
 consume/produce spans, as the router uses them) continues it from the record's headers
 and produces a status whose headers carry the context on. Every span arrives at the
 receiver over OTLP/HTTP in one trace, and the log line carries trace_id/span_id.
+
+Then the same through real workers: the client's send → ``herald worker`` → ``sent``; and
+a producer's context → the router → the WhatsApp Web hand-off → ``herald worker
+whatsapp`` (headless Chromium, the WhatsApp Web simulator) → ``sent``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import sys
 import textwrap
 from collections.abc import Callable
@@ -21,15 +26,20 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
+from sandbox import serve_app
+from sandbox.whatsapp_web import WhatsAppWebSimulator
 from schemas import Settings
 from seeds import load_seeds
-from tests.helpers import consume_until
+from streams.tenancy.crypto import Cipher
+from streams.tenancy.integrations import IntegrationStore
+from tests.helpers import consume_until, produce
 from tests.integration.clients.otlp_receiver import ReceivedSpan, otlp_receiver
 from tests.integration.conftest import KafkaTopics
 
 pytestmark = pytest.mark.integration
 
-PRODUCER = 4  # opentelemetry.proto.trace.v1.Span.SpanKind
+CLIENT = 3  # opentelemetry.proto.trace.v1.Span.SpanKind
+PRODUCER = 4
 CONSUMER = 5
 
 SCRIPT = textwrap.dedent(
@@ -217,3 +227,91 @@ async def test_one_trace_from_the_clients_send_through_a_worker_to_sent(
     records = await consume_until(settings, settings.topic_status, 2)
     carried = {dict(r.headers)["traceparent"].decode().split("-")[1] for r in records}
     assert carried == {trace_id}
+
+
+async def test_one_trace_across_the_whatsapp_web_handoff(
+    settings_factory: Callable[..., Settings],
+    worker_factory: Callable[..., Any],
+    redis: Redis,
+    tmp_path: Path,
+) -> None:
+    """Producer → router → ``whatsapp.dispatch`` → the WhatsApp worker's send (real
+    Chromium, the simulator as WhatsApp Web) → ``sent``, one trace at a real receiver."""
+    sim = WhatsAppWebSimulator(qr_interval=60)
+    async with serve_app(sim.app, port=0) as url, otlp_receiver() as receiver:
+        settings = settings_factory(
+            whatsapp_web_url=url,
+            wppconnect_enabled=True,
+            wppconnect_token_folder=str(tmp_path / "tokens"),
+            wppconnect_send_rate=0,
+        )
+        await load_seeds(redis)
+        await IntegrationStore(redis, Cipher.from_settings(settings)).set(
+            "acme", "wppconnect", {"sessionName": "s", "phoneNumberId": "p"}, is_default=True
+        )
+        otel = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_BSP_SCHEDULE_DELAY": "100"}
+        await worker_factory(settings, extra_env=otel)
+        await worker_factory(settings, role="whatsapp", extra_env=otel)
+        # The producing service's context, as its own SDK would send it.
+        trace_id, parent_id = secrets.token_hex(16), secrets.token_hex(8)
+        nid = f"n-{secrets.token_hex(4)}"
+        request = {
+            "id": nid,
+            "tenantId": "acme",
+            "channel": "whatsapp",
+            "recipient": {"phone": "+5511999990001"},
+            "content": {"body": "traced"},
+        }
+        await produce(
+            settings,
+            settings.topic_requests,
+            "acme",
+            orjson.dumps(request),
+            [("traceparent", f"00-{trace_id}-{parent_id}-01".encode())],
+        )
+        [qr] = await consume_until(settings, settings.topic_whatsapp_qr, 1, timeout=90)
+        await sim.scan(orjson.loads(qr.value)["urlCode"], "5511988887777")
+
+        def sent(records: list[Any]) -> bool:
+            return any(orjson.loads(r.value)["status"] == "sent" for r in records)
+
+        statuses = await consume_until(settings, settings.topic_status, sent, timeout=90)
+        [handoff] = await consume_until(settings, settings.topic_whatsapp_dispatch, 1)
+
+        def complete(spans: list[ReceivedSpan]) -> bool:
+            mine = [s for s in spans if s.trace_id == trace_id]
+            return sum(s.name == f"send {settings.topic_status}" for s in mine) >= 2 and any(
+                s.name == "send wppconnect" for s in mine
+            )
+
+        async with asyncio.timeout(60):
+            spans = await receiver.wait_for(complete)
+        await sim.close()
+
+    mine = {s.name: s for s in spans if s.trace_id == trace_id}
+    receive = mine[f"process {settings.topic_requests}"]
+    produce_handoff = mine[f"send {settings.topic_whatsapp_dispatch}"]
+    receive_handoff = mine[f"process {settings.topic_whatsapp_dispatch}"]
+    send = mine["send wppconnect"]
+    assert receive.parent_span_id == parent_id  # the producer's span, across Kafka
+    assert (produce_handoff.kind, produce_handoff.parent_span_id) == (PRODUCER, receive.span_id)
+    assert (receive_handoff.kind, receive_handoff.parent_span_id) == (
+        CONSUMER,
+        produce_handoff.span_id,
+    )
+    assert (send.kind, send.parent_span_id) == (CLIENT, receive_handoff.span_id)
+    assert {s.service for s in mine.values()} == {"herald-worker"}  # both workers' default
+    # The records carry the context on: the hand-off names its PRODUCER span, the status
+    # events their own, in the producer's trace; `sent` descends from the WhatsApp job.
+    assert dict(handoff.headers)["traceparent"].decode().split("-")[1:3] == [
+        trace_id,
+        produce_handoff.span_id,
+    ]
+    status_spans = {s.span_id: s for s in spans if s.name == f"send {settings.topic_status}"}
+    by_status = {}
+    for record in statuses:
+        _, tid, span_id, _ = dict(record.headers)["traceparent"].decode().split("-")
+        assert tid == trace_id
+        by_status[orjson.loads(record.value)["status"]] = status_spans[span_id]
+    assert by_status["accepted"].parent_span_id == parent_id
+    assert by_status["sent"].parent_span_id == receive_handoff.span_id

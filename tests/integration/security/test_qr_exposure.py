@@ -30,10 +30,11 @@ CODE = "2@pairing-ref-XYZ,publickey=,identity=,adv="
 
 
 def fake_session(tenant: str) -> WhatsAppSession:
-    options = SimpleNamespace(qr_timeout_ms=60000)
-    return cast(
-        WhatsAppSession, SimpleNamespace(tenant_id=tenant, name=f"tenant-{tenant}", options=options)
+    options = SimpleNamespace(qr_timeout_ms=60000, session_label="support")
+    session = SimpleNamespace(
+        tenant_id=tenant, sid=tenant, is_default=True, name=f"tenant-{tenant}", options=options
     )
+    return cast(WhatsAppSession, session)
 
 
 def events(redis: Redis, cipher: Cipher, publish: str) -> tuple[SessionEvents, MemoryWhatsAppSink]:

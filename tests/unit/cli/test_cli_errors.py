@@ -389,3 +389,14 @@ def test_sigterm_ends_an_async_command_like_ctrl_c() -> None:
     with pytest.raises(KeyboardInterrupt):
         asyncio.run(_until_terminated(command, argparse.Namespace(), Settings(_env_file=None)))
     assert cleaned == [True]
+
+
+def test_send_names_the_sender() -> None:
+    """``--sender`` picks one of the tenant's WhatsApp Web sessions (its sessionName)."""
+    from streams.cli.main import build_parser
+    from streams.cli.send import build_request
+
+    argv = ["send", "--tenant", "acme", "--to", "+5511999990001", "--body", "hi"]
+    args = build_parser().parse_args([*argv, "--sender", "sales"])
+    assert build_request(args).sender == "sales"
+    assert build_request(build_parser().parse_args(argv)).sender is None

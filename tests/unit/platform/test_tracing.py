@@ -8,14 +8,12 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 
 import httpx
 import orjson
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
@@ -30,7 +28,9 @@ from streams.platform.tracing import (
     produce_span,
     traced_job,
     tracing_requested,
+    work_span,
 )
+from tests.spans import by_name as spans_by_name
 
 # The example of the W3C Trace Context recommendation (section 3.2.2 / 3.3.1).
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -38,25 +38,9 @@ TRACE_ID = 0x4BF92F3577B34DA6A3CE929D0E0E4736
 PARENT_ID = 0x00F067AA0BA902B7
 TRACESTATE = "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"
 
-_EXPORTER = InMemorySpanExporter()
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    """The process's tracer provider, recording in memory (installed once per session)."""
-    if not isinstance(trace.get_tracer_provider(), TracerProvider):
-        provider = TracerProvider()
-        provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
-        trace.set_tracer_provider(provider)
-    assert isinstance(trace.get_tracer_provider(), TracerProvider)
-    _EXPORTER.clear()
-    yield _EXPORTER
-    _EXPORTER.clear()
-
 
 def by_name(exporter: InMemorySpanExporter, name: str) -> ReadableSpan:
-    [span] = [s for s in exporter.get_finished_spans() if s.name == name]
-    return span
+    return spans_by_name(exporter.get_finished_spans(), name)
 
 
 def test_extract_reads_the_w3c_example() -> None:
@@ -129,6 +113,26 @@ def test_batch_span_links_every_records_context(spans: InMemorySpanExporter) -> 
     }
     assert span.attributes is not None
     assert span.attributes["messaging.batch.message_count"] == 2
+
+
+def test_work_span_parent_is_the_records_context_else_the_current_span(
+    spans: InMemorySpanExporter,
+) -> None:
+    record = [("traceparent", TRACEPARENT.encode())]
+    with consume_span("batch", None) as current:
+        with work_span("resolve", record, attributes={"tenant_id": "acme", "unset": None}):
+            pass
+        with work_span("resolve-plain", [("x-app", b"1")]):
+            pass
+        with work_span("send wppconnect", kind=SpanKind.CLIENT):
+            pass
+    resolve = by_name(spans, "resolve")
+    assert resolve.parent is not None
+    assert (resolve.parent.trace_id, resolve.parent.span_id) == (TRACE_ID, PARENT_ID)
+    assert dict(resolve.attributes or {}) == {"tenant_id": "acme"}  # None values left out
+    for name in ("resolve-plain", "send wppconnect"):  # no context carried: the current span
+        assert by_name(spans, name).parent.span_id == current.get_span_context().span_id  # type: ignore[union-attr]
+    assert by_name(spans, "send wppconnect").kind == SpanKind.CLIENT
 
 
 def test_no_span_no_header() -> None:
@@ -221,6 +225,7 @@ def test_off_means_nothing_added() -> None:
         import asyncio
         from streams.platform.tracing import (
             batch_span, configure_tracing, instrument_http_client, produce_span, traced_job,
+            work_span,
         )
 
         async def job() -> None: ...
@@ -232,6 +237,8 @@ def test_off_means_nothing_added() -> None:
         with produce_span("t") as headers:
             assert headers == [], headers
         with batch_span("b", [[("traceparent", b"garbage")]]) as span:
+            assert not span.is_recording()
+        with work_span("resolve", [("traceparent", b"00-" + b"1" * 32 + b"-" + b"2" * 16 + b"-01")]) as span:
             assert not span.is_recording()
         assert instrument_http_client(object()) is False
         print("ok")
