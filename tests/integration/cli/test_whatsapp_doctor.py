@@ -11,7 +11,9 @@ import asyncio
 import hashlib
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Iterator
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -67,6 +69,29 @@ def lines(out: str) -> dict[str, str]:
             if line[2:].startswith(name + " "):
                 found[name] = line
     return found
+
+
+async def test_with_a_pin_the_doctor_opens_the_pinned_build(
+    capsys: pytest.CaptureFixture[str],
+    simulator: tuple[WhatsAppWebSimulator, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """WHATSAPP_WEB_VERSION: the doctor is served the pinned page, as a session is."""
+    _, url = simulator
+    page = (resources.files("sandbox.whatsapp_web") / "static" / "index.html").read_text()
+    pinned = re.sub(r'(name="wa-version" content=")[^"]*', r"\g<1>2.3000.2000000000", page)
+    (tmp_path / "cache" / "whatsapp-web").mkdir(parents=True)
+    (tmp_path / "cache" / "whatsapp-web" / "2.3000.2000000000.html").write_text(pinned)
+    monkeypatch.setenv("WHATSAPP_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("WHATSAPP_WEB_VERSION", "2.3000.2000000000")
+    code, out, err = await doctor(capsys, "--url", url + "/", "--timeout", "30", "--json")
+    assert code == ExitCode.OK, out + err
+    checks = {c["name"]: c for c in json.loads(out)["checks"]}
+    assert checks["whatsapp web"]["details"] == {
+        "version": "2.3000.2000000000",
+        "pinned": "2.3000.2000000000",
+    }
 
 
 async def test_the_simulator_passes_every_check(
