@@ -102,7 +102,8 @@ class WhatsAppErrorCode(StrEnum):
     SESSION_DISCONNECTED = "session_disconnected"  # closed on purpose (disconnect, shutdown)
     SESSION_FAILED = "session_failed"  # browser or connection failed too often
     SESSION_CONFLICT = "session_conflict"  # WhatsApp Web open elsewhere, takeover off
-    SESSION_BLOCKED = "session_blocked"  # PROXYBLOCK, TOS_BLOCK, SMB_TOS_BLOCK, old version
+    SESSION_BLOCKED = "session_blocked"  # PROXYBLOCK, TOS_BLOCK, SMB_TOS_BLOCK
+    SESSION_OUTDATED = "session_outdated"  # DEPRECATED_VERSION, needs_update: upgrade the pin
     PHONE_NOT_CONNECTED = "phone_not_connected"  # logged in but never reached the chats
     SESSION_LIMIT = "session_limit"  # the worker runs its maximum of sessions
     SESSION_UNAVAILABLE = "session_unavailable"  # the browser did not start

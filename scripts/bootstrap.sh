@@ -4,7 +4,7 @@
 #   1. OS packages (only as root on Debian/Ubuntu; skipped otherwise, never fatal).
 #   2. .venv with Python >= 3.11 (python3 -m venv, else virtualenv fetched from PyPI).
 #   3. pip install -e '.[dev]' and -e ./sandbox when a pyproject.toml changed since the last install.
-#   4. vendor/wa-js: the pinned @wppconnect/wa-js npm package (npm pack), never committed.
+#   4. vendor/wa-js: the pinned @wppconnect/wa-js (herald whatsapp install), never committed.
 #   5. npm ci in clients/asyncapi and clients/typescript (their package-lock.json) when the
 #      lock file changed since the last install; pip install -e clients/python.
 #
@@ -128,29 +128,12 @@ install_project() {
 }
 
 # The wa-js bundle injected into WhatsApp Web, at the version the bridge is written for
-# (providers/wppconnect/_contract.py). Needs npm (installed from Debian when missing).
+# (providers/wppconnect/_contract.py), and the pinned WhatsApp Web build when
+# WHATSAPP_WEB_VERSION is set: `herald whatsapp install` (npm registry, integrity checked)
+# into vendor/ (git-ignored, never committed), where the worker of a checkout looks first.
 vendor_wajs() {
-  local version dest=vendor/wa-js tmp tarball
-  version=$(sed -n 's/^WAJS_VERSION = "\(.*\)"$/\1/p' providers/wppconnect/_contract.py)
-  [[ -n $version ]] || die "WAJS_VERSION not found in providers/wppconnect/_contract.py"
-  if [[ -f $dest/package.json ]] && grep -q "\"version\": \"$version\"" "$dest/package.json"; then
-    log "wa-js: $version present"
-    return
-  fi
-  if ! command -v npm > /dev/null; then
-    if [[ $(id -u) -eq 0 ]] && command -v apt-get > /dev/null && [[ ${HERALD_SKIP_OS_PACKAGES:-0} != 1 ]]; then
-      apt_install npm || die "could not install npm (needed for @wppconnect/wa-js)"
-    else
-      die "npm is needed to fetch @wppconnect/wa-js@$version"
-    fi
-  fi
-  log "wa-js: npm pack @wppconnect/wa-js@$version -> $dest"
-  tmp=$(mktemp -d)
-  tarball=$(cd "$tmp" && npm pack --silent "@wppconnect/wa-js@$version" | tail -n 1)
-  rm -rf "$dest"
-  mkdir -p "$dest"
-  tar -xzf "$tmp/$tarball" -C "$dest" --strip-components=1
-  rm -rf "$tmp"
+  log "wa-js: herald whatsapp install --cache-dir vendor"
+  "$VENV/bin/herald" whatsapp install --cache-dir vendor || die "herald whatsapp install failed"
 }
 
 ensure_npm() {

@@ -102,6 +102,7 @@ _TEMPLATE = r"""
       authenticated: !!WPP.conn.isAuthenticated(),
       mainReady: !!WPP.conn.isMainReady(),
       state: socket && socket.state ? String(socket.state) : null,
+      needsUpdate: typeof WPP.conn.needsUpdate === 'function' ? !!WPP.conn.needsUpdate() : false,
     };
   };
 

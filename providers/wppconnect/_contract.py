@@ -25,6 +25,7 @@ WPP_FUNCTIONS: dict[str, str] = {
     "conn.getMyUserId": "conn/functions/getMyUserId.d.ts",
     "conn.getStreamData": "conn/functions/getStreamData.d.ts",
     "conn.genLinkDeviceCodeForPhoneNumber": "conn/functions/genLinkDeviceCodeForPhoneNumber.d.ts",
+    "conn.needsUpdate": "conn/functions/needsUpdate.d.ts",
     # sending
     "chat.sendTextMessage": "chat/functions/sendTextMessage.d.ts",
     "chat.sendFileMessage": "chat/functions/sendFileMessage.d.ts",
@@ -44,6 +45,7 @@ WPP_EVENTS: dict[str, str] = {
     "conn.logout": "conn/events/eventTypes.d.ts",
     "conn.logout_reason": "conn/events/eventTypes.d.ts",
     "conn.stream_info_changed": "conn/events/eventTypes.d.ts",
+    "conn.needs_update": "conn/events/eventTypes.d.ts",
     "chat.new_message": "chat/events/eventTypes.d.ts",
     "chat.msg_ack_change": "chat/events/eventTypes.d.ts",
 }

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 from aiohttp import web
 
 from sandbox.whatsapp_web._app import build_app
+from sandbox.whatsapp_web._directory import Directory
 from sandbox.whatsapp_web._records import (
     Device,
     IncomingMessage,
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["SimulatorCore"]
 
 
-class SimulatorCore:
+class SimulatorCore(Directory):
     def __init__(
         self,
         *,
@@ -47,9 +48,11 @@ class SimulatorCore:
         reconnect_delay: float = 1.0,
         boot_delay: float = 0.0,
         link_code_ttl: float = 180.0,
+        min_version: str | None = None,
     ) -> None:
         if qr_interval <= 0 or max_codes < 1:
             raise ValueError("qr_interval must be positive and max_codes at least 1")
+        super().__init__()
         self.qr_interval = qr_interval
         self.first_qr_interval = first_qr_interval or qr_interval
         self.max_codes = max_codes
@@ -61,12 +64,13 @@ class SimulatorCore:
         self.reconnect_delay = reconnect_delay
         self.boot_delay = boot_delay
         self.link_code_ttl = link_code_ttl
+        #: The oldest WhatsApp Web build the "servers" accept (``None``: any): an older page
+        #: is told to update (``conn.needs_update``, ``DEPRECATED_VERSION``).
+        self.min_version = min_version
         #: Linked devices by device id (``<phone>:<n>@c.us``).
         self.devices: dict[str, Device] = {}
         self.messages: list[SentMessage] = []
         self.incoming_messages: list[IncomingMessage] = []
-        #: Phone numbers (digits) that are not on WhatsApp.
-        self.not_on_whatsapp: set[str] = set()
         #: wa-js error codes with which the next sends are refused, one each (``refuse``).
         self.refusals: list[str] = []
         self.stats: dict[str, SessionStats] = {}

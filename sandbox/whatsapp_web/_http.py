@@ -17,6 +17,7 @@ POST    /phone/logout                    ``{"phone", "deviceId"?, "reason"?}``: 
 POST    /phone/conflict                  ``{"phone"}``: open the session elsewhere
 POST    /phone/block                     ``{"phone", "state"}``: WhatsApp refuses the device
 POST    /phone/refuse                    ``{"code", "count"?}``: refuse the next sends (wa-js code)
+POST    /phone/lid                       ``{"phone", "lid"?}``: address the phone's chat by a LID
 POST    /phone/disconnect                ``{"phone", "seconds"?}``: drop the pages' links
 GET     /phone/not-on-whatsapp           numbers marked as not on WhatsApp
 POST    /phone/not-on-whatsapp           ``{"phone"}``: mark a number
@@ -88,6 +89,10 @@ class BlockBody(PhoneBody):
 class RefuseBody(WireModel):
     code: str = Field(pattern=r"^[a-z_]{1,80}$")
     count: int = Field(1, ge=1, le=1000)
+
+
+class LidBody(PhoneBody):
+    lid: str | None = Field(None, pattern=r"^\d{5,20}$")
 
 
 class DisconnectBody(PhoneBody):
@@ -210,6 +215,10 @@ def add_phone_routes(app: web.Application, sim: WhatsAppWebSimulator) -> None:
         sim.refuse(body.code, body.count)
         return _json({"refusals": len(sim.refusals)})
 
+    async def post_lid(request: web.Request) -> web.Response:
+        body: LidBody = await _parse(request, LidBody)
+        return _json({"lid": sim.use_lid(body.phone, body.lid)}, 201)
+
     async def post_disconnect(request: web.Request) -> web.Response:
         body: DisconnectBody = await _parse(request, DisconnectBody)
         return _json({"pages": await sim.disconnect(body.phone, seconds=body.seconds)})
@@ -246,6 +255,7 @@ def add_phone_routes(app: web.Application, sim: WhatsAppWebSimulator) -> None:
         ("POST", "/phone/conflict", post_conflict),
         ("POST", "/phone/block", post_block),
         ("POST", "/phone/refuse", post_refuse),
+        ("POST", "/phone/lid", post_lid),
         ("POST", "/phone/disconnect", post_disconnect),
         ("GET", "/phone/not-on-whatsapp", list_unknown),
         ("POST", "/phone/not-on-whatsapp", mark_unknown),

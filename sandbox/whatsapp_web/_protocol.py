@@ -23,6 +23,9 @@ Server -> page
 ``conflict``     this device is now used from another page (or ``/phone/conflict``)
 ``blocked``      WhatsApp refuses this device (``/phone/block``): ``state`` (``TOS_BLOCK``,
                  ``SMB_TOS_BLOCK``, ``PROXYBLOCK`` or ``DEPRECATED_VERSION``)
+``outdated``     the page's build (``hello``'s ``version``) is older than the simulator's
+                 ``min_version``: the page sets ``Stream.needsUpdate`` (wa-js
+                 ``conn.needs_update``) and goes ``DEPRECATED_VERSION``
 ``unavailable``  the phone is offline (``/phone/disconnect``); the socket closes next
 ``result``       answer to a request: ``seq``, ``ok``, then ``t`` (send), ``exists``
                  (``find-chat``/``query-exists``), ``code`` (``link-code``) or ``error``
@@ -37,7 +40,8 @@ Page -> server
 ================  ==========================================================================
 ``hello``         after ``welcome``: ``deviceId`` and ``signature`` (base64 raw ECDSA P-256
                   over the challenge) for a stored pairing, or ``keys`` {``staticKeyPair``,
-                  ``identityKeyPair``, ``secretKey``} for an unpaired page
+                  ``identityKeyPair``, ``secretKey``} for an unpaired page; both with
+                  ``version``, the page's build (``<meta name="wa-version">``)
 ``refresh-qr``    restart the code rotation (``WPP.conn.refreshQR()``)
 ``register``      after ``paired``: ``deviceId``, ``publicKey`` (base64 SPKI of the new
                   non-extractable key pair) and ``signature`` over the challenge
@@ -73,6 +77,7 @@ __all__ = [
     "PROTOCOL_VERSION",
     "AuthCodeParts",
     "ChatId",
+    "build_key",
     "clean_phone",
     "format_full_code",
     "incoming_key_id",
@@ -233,3 +238,9 @@ def load_public_key(spki_b64: object) -> bytes:
     if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
         raise ValueError("publicKey must be an ECDSA P-256 key")
     return der
+
+
+def build_key(version: object) -> tuple[int, int, int] | None:
+    """``2.3000.1048032155-alpha`` -> ``(2, 3000, 1048032155)``; ``None`` if not a build."""
+    match = re.match(r"^(\d+)\.(\d+)\.(\d+)", version) if isinstance(version, str) else None
+    return (int(match[1]), int(match[2]), int(match[3])) if match else None

@@ -21,6 +21,7 @@ from aiohttp import WSMsgType, web
 
 from sandbox.whatsapp_web._linking import on_link_code_request
 from sandbox.whatsapp_web._protocol import (
+    build_key,
     format_full_code,
     load_public_key,
     new_ref,
@@ -155,6 +156,11 @@ async def _dispatch(sim: WhatsAppWebSimulator, page: PageSession, message: dict[
 async def _hello(sim: WhatsAppWebSimulator, page: PageSession, message: dict[str, Any]) -> None:
     page.stop_rotation()
     sim._set_code(page, None)
+    if sim.min_version is not None:
+        build, least = build_key(message.get("version")), build_key(sim.min_version)
+        if build is None or (least is not None and build < least):
+            await page.send({"type": "outdated", "minVersion": sim.min_version})
+            return
     device_id = message.get("deviceId")
     if device_id:
         device = sim.devices.get(str(device_id))
@@ -248,8 +254,13 @@ async def _exists(sim: WhatsAppWebSimulator, page: PageSession, message: dict[st
     except ValueError:
         await page.send({"type": "result", "seq": seq, "ok": True, "exists": False})
         return
-    exists = chat.user not in sim.not_on_whatsapp
-    await page.send({"type": "result", "seq": seq, "ok": True, "exists": exists})
+    phone = sim.phone_of_lid(chat.user) if chat.server == "lid" else chat.user
+    exists = phone is not None and phone not in sim.not_on_whatsapp
+    answer: dict[str, Any] = {"type": "result", "seq": seq, "ok": True, "exists": exists}
+    lid = sim.lids.get(phone) if exists and phone is not None else None
+    if lid is not None:
+        answer["lid"] = f"{lid}@lid"  # WhatsApp addresses this chat by its LID
+    await page.send(answer)
 
 
 def _text(value: object, limit: int = 65536) -> str | None:
@@ -298,7 +309,7 @@ async def _send(sim: WhatsAppWebSimulator, page: PageSession, message: dict[str,
         key_id=key_id,
         from_phone=device.phone,
         device_id=device.device_id,
-        to=chat.user,
+        to=(sim.phone_of_lid(chat.user) if chat.server == "lid" else None) or chat.user,
         chat_id=chat.serialized,
         type=str(kind),
         t=int(time.time()),

@@ -73,7 +73,10 @@ class WhatsAppWebSimulator(SimulatorCore):
     page caches ``queryExists`` answers (wa-js: 300 s and 15 s). ``boot_delay``: seconds
     a page waits for the server's first frame, like WhatsApp Web's loading screen (0: none;
     events then start within milliseconds of the page's load). ``link_code_ttl``: seconds
-    a pairing code (link by phone number) can be entered.
+    a pairing code (link by phone number) can be entered. ``min_version``: the oldest
+    WhatsApp Web build accepted (the page's ``<meta name="wa-version">``, 2.3000.1000000000
+    for the simulator's own page); older pages get ``conn.needs_update`` and
+    ``DEPRECATED_VERSION``, as WhatsApp does with outdated clients.
     """
 
     # --- the phone (Python API; the HTTP API in _http.py calls these) ------------------
@@ -244,16 +247,6 @@ class WhatsAppWebSimulator(SimulatorCore):
         for page in pages:
             await page.ws.close(code=1001, message=b"simulated network failure")
         return len(pages)
-
-    def mark_not_on_whatsapp(self, phone: str) -> str:
-        digits = clean_phone(phone)
-        self.not_on_whatsapp.add(digits)
-        return digits
-
-    def mark_on_whatsapp(self, phone: str) -> str:
-        digits = clean_phone(phone)
-        self.not_on_whatsapp.discard(digits)
-        return digits
 
     def sessions(self) -> list[SessionStats]:
         return [dataclasses.replace(s) for s in self.stats.values()]

@@ -10,6 +10,7 @@ The fields are grouped by concern, a class each, and composed into the one
 * InboxSettings (:mod:`schemas.settings.platform`)
 * WhatsAppBusinessSettings (:mod:`schemas.settings.channels`)
 * WhatsAppWebSettings (:mod:`schemas.settings.channels`)
+* WhatsAppAssetsSettings (:mod:`schemas.settings.whatsapp_assets`)
 * EmailSettings (:mod:`schemas.settings.channels`)
 * SmsSettings (:mod:`schemas.settings.channels`)
 * PushSettings (:mod:`schemas.settings.channels`)
@@ -41,6 +42,7 @@ from schemas.settings.platform import (
     ObservabilitySettings,
     RedisSettings,
 )
+from schemas.settings.whatsapp_assets import WhatsAppAssetsSettings
 
 __all__ = [
     "RateLimitSetting",
@@ -54,6 +56,7 @@ class Settings(
     PushSettings,
     SmsSettings,
     EmailSettings,
+    WhatsAppAssetsSettings,
     WhatsAppWebSettings,
     WhatsAppBusinessSettings,
     InboxSettings,

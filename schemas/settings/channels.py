@@ -90,7 +90,7 @@ class WhatsAppWebSettings(Section):
     wppconnect_wajs_path: str | None = Field(
         None,
         validation_alias=env("WHATSAPP_WPPCONNECT_WAJS_PATH"),
-        description="The @wppconnect/wa-js bundle injected into WhatsApp Web; unset: vendor/wa-js/dist/wppconnect-wa.js of the checkout (installed by scripts/bootstrap.sh).",
+        description="The @wppconnect/wa-js bundle injected into WhatsApp Web; unset: vendor/wa-js/<version>/ of a checkout, else the cache that `herald whatsapp install` fills (WHATSAPP_CACHE_DIR).",
     )
     wppconnect_headless: bool = Field(
         True,

@@ -56,6 +56,12 @@ def register_whatsapp_web_sandbox(services: Any) -> None:
         action="store_true",
         help="reload the page once right after a scan, as WhatsApp Web sometimes does",
     )
+    web.add_argument(
+        "--min-version",
+        metavar="BUILD",
+        help="refuse WhatsApp Web builds older than BUILD (e.g. 2.3000.1000000001): their "
+        "pages get conn.needs_update and DEPRECATED_VERSION, as outdated clients do",
+    )
 
 
 async def run_whatsapp_web(args: argparse.Namespace, settings: Settings) -> int:
@@ -65,8 +71,10 @@ async def run_whatsapp_web(args: argparse.Namespace, settings: Settings) -> int:
     WhatsApp Web bridge uses (pairing by QR code, sending, acks, incoming messages, logout,
     conflict, pairing codes), and 'the phone' over HTTP under /phone/: scan a code (or fail
     a scan), enter a pairing code, list sent messages, make acks happen, write to a
-    session. For tests, the demo and UI teams building the QR flow without a phone. Open the page on localhost or 127.0.0.1 (WebCrypto needs a secure
-    context). See docs/whatsapp-web-simulator.md.
+    session. For tests, the demo and UI teams building the QR flow without a phone. With
+    --min-version, pages of older WhatsApp Web builds are refused as WhatsApp refuses an
+    outdated client (conn.needs_update, DEPRECATED_VERSION). Open the page on localhost or
+    127.0.0.1 (WebCrypto needs a secure context). See docs/whatsapp-web-simulator.md.
     """
     simulator = WhatsAppWebSimulator(
         qr_interval=args.qr_interval,
@@ -76,6 +84,7 @@ async def run_whatsapp_web(args: argparse.Namespace, settings: Settings) -> int:
         reload_after_pairing=args.reload_after_pairing,
         boot_delay=max(args.boot_delay, 0.0),
         link_code_ttl=args.link_code_ttl,
+        min_version=args.min_version,
     )
     return await serve_until_interrupted(
         simulator,

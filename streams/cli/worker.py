@@ -56,6 +56,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             "rest with it, whichever WHATSAPP_WPPCONNECT_TOKEN_STORE",
             "run `herald keygen` and set HERALD_SECRET_KEY (the same on every worker)",
         )
+    if args.role == "whatsapp":
+        _check_assets(settings)  # wa-js and the pinned build, before any wait
 
     async def prepare() -> None:
         await wait_for_kafka(settings, args.broker_wait)
@@ -154,3 +156,16 @@ def _logging_config(settings: Settings) -> dict[str, Any]:
     from streams.platform.logging import logging_dict_config
 
     return logging_dict_config(settings)
+
+
+def _check_assets(settings: Settings) -> None:
+    """Refuse to start without wa-js (or the pinned build): every session would fail."""
+    from streams.whatsapp.assets import AssetMissing, find_wajs, find_web_build
+
+    try:
+        find_wajs(settings)
+        find_web_build(settings)
+    except AssetMissing as exc:
+        raise UsageError(
+            str(exc), "run `herald whatsapp install` with the worker's settings"
+        ) from exc

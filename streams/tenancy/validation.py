@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from providers.registry import get_provider_class
 from schemas._base import TENANT_ID_PATTERN, is_tenant_id
@@ -111,13 +111,16 @@ def field_errors(provider: str, exc: ValidationError) -> dict[str, str]:
     return errors
 
 
-def reveal(creds: BaseCredentials) -> dict[str, Any]:
-    """The credentials as wire JSON with the secret values in clear (for encryption only)."""
+def reveal(creds: BaseModel) -> dict[str, Any]:
+    """The credentials as wire JSON with the secret values in clear (for encryption only),
+    nested models included (a wppconnect ``proxy`` has a password)."""
     data: dict[str, Any] = creds.model_dump(mode="json", by_alias=True, exclude_none=True)
     for name, field in type(creds).model_fields.items():
         value = getattr(creds, name)
         if isinstance(value, SecretStr):
             data[field.alias or name] = value.get_secret_value()
+        elif isinstance(value, BaseModel):
+            data[field.alias or name] = reveal(value)
     return data
 
 

@@ -1,14 +1,15 @@
 """The Playwright driver: one Chromium per session, on the session's own profile.
 
 Each session is a Playwright persistent context (``launch_persistent_context`` with the
-tenant's profile directory: its login survives restarts). Before any page script runs,
-every load gets the wa-js bundle and Herald's bridge (``add_init_script``: init scripts
-are not subject to the page's CSP, so WhatsApp Web's CSP stays on unless
-``WHATSAPP_WPPCONNECT_BYPASS_CSP``); the bridge reports events through the
-``__heraldEmit`` binding. Chromium runs with :data:`CHROMIUM_FLAGS` (as little background
-work, caching and memory as WhatsApp Web allows), sandboxed where the platform allows
-(:func:`use_sandbox`), with an environment that holds no Herald secret
-(:func:`browser_env`). The isolation model: docs/security.md.
+tenant's profile directory: its login survives restarts), launched as
+:mod:`streams.whatsapp.launch` says (flags, sandbox, environment, the session's proxy).
+Before any page script runs, every load gets the wa-js bundle and Herald's bridge
+(``add_init_script``: init scripts are not subject to the page's CSP, so WhatsApp Web's
+CSP stays on unless ``WHATSAPP_WPPCONNECT_BYPASS_CSP``); the bridge reports events
+through the ``__heraldEmit`` binding. With ``WHATSAPP_WEB_VERSION`` the pinned WhatsApp
+Web page is served in place of the live one (:func:`~streams.whatsapp.launch.pin_build`).
+The bundle and the build come from :mod:`streams.whatsapp.assets`. The isolation
+model: docs/security.md.
 """
 
 from __future__ import annotations
@@ -17,9 +18,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import re
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +30,7 @@ from providers.wppconnect import BINDING_NAME, BRIDGE_JS, CALL_FUNCTION
 from providers.wppconnect._bridge import STATE_FUNCTION, TAKEOVER_FUNCTION
 from schemas.settings import Settings
 from streams.whatsapp import login
+from streams.whatsapp.assets import AssetMissing, cache_root, find_wajs, find_web_build
 from streams.whatsapp.driver import (
     ContextReset,
     DriverClosed,
@@ -41,7 +40,14 @@ from streams.whatsapp.driver import (
     EventCallback,
     WppError,
 )
-from streams.whatsapp.isolation import NO_SANDBOX_FLAGS, WPP_CONFIG_JS, browser_env, use_sandbox
+from streams.whatsapp.isolation import WPP_CONFIG_JS, use_sandbox
+from streams.whatsapp.launch import (
+    CHROMIUM_FLAGS,
+    find_chromium,
+    launch_options,
+    pin_build,
+    user_agent,
+)
 
 __all__ = [
     "CHROMIUM_FLAGS",
@@ -50,48 +56,14 @@ __all__ = [
     "PlaywrightDriver",
     "default_wajs_path",
     "find_chromium",
+    "wajs_path",
 ]
 
 log = logging.getLogger(__name__)
 
-#: Chromium flags of every session, one reason each.
-CHROMIUM_FLAGS: tuple[str, ...] = (
-    "--disable-dev-shm-usage",  # containers have a tiny /dev/shm; use /tmp
-    "--disable-gpu",  # no GPU on servers; avoids the GPU process
-    "--disable-software-rasterizer",
-    "--disable-background-networking",  # no safe-browsing, variations, update pings
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-extensions",
-    "--disable-default-apps",
-    "--disable-breakpad",
-    "--disable-crash-reporter",
-    "--disable-domain-reliability",
-    "--disable-client-side-phishing-detection",
-    "--disable-features=Translate,OptimizationHints,MediaRouter,CalculateNativeWinOcclusion,InterestFeedContentSuggestions,AutofillServerCommunication",
-    "--metrics-recording-only",
-    "--no-first-run",
-    "--no-default-browser-check",
-    "--no-pings",
-    "--mute-audio",
-    "--password-store=basic",
-    "--use-mock-keychain",
-    # WhatsApp Web must keep running while nobody looks at it.
-    "--disable-background-timer-throttling",
-    "--disable-renderer-backgrounding",
-    "--disable-backgrounding-occluded-windows",
-    # No caches worth keeping: the profile holds the login, not downloaded assets.
-    "--disk-cache-size=1",
-    "--media-cache-size=1",
-    "--aggressive-cache-discard",
-    "--renderer-process-limit=2",
-)
-
 #: Browsers a worker starts at the same time (each start takes about a CPU-second).
 LAUNCH_CONCURRENCY = 2
 
-_CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome")
-_VIEWPORT = {"width": 1024, "height": 768}
 _CONTEXT_GONE = ("Execution context was destroyed", "Cannot find context", "navigat")
 _CLOSED = (
     "has been closed",
@@ -108,44 +80,23 @@ _DRIVER_GONE = ("Connection closed", "Playwright connection closed", "Event loop
 
 
 class BrowserUnavailable(HeraldError):
-    """Chromium or the wa-js bundle cannot be found."""
-
-
-def find_chromium(configured: str | None) -> str | None:
-    """The configured executable, else ``/usr/bin/chromium``, else one on PATH."""
-    for candidate in (configured,) if configured else _CANDIDATES:
-        if Path(candidate).is_file():
-            return str(candidate)
-        found = shutil.which(candidate)
-        if found:
-            return found
-    return None
-
-
-def default_wajs_path() -> Path:
-    """``vendor/wa-js/dist/wppconnect-wa.js`` of this checkout (scripts/bootstrap.sh)."""
-    return Path(__file__).resolve().parents[2] / "vendor" / "wa-js" / "dist" / "wppconnect-wa.js"
+    """Chromium, the wa-js bundle or the pinned WhatsApp Web build cannot be found."""
 
 
 def wajs_path(settings: Settings) -> Path:
-    return Path(settings.wppconnect_wajs_path or default_wajs_path())
-
-
-def _user_agent(executable: str) -> str | None:
-    """A desktop Chrome user agent of the executable's major version (no "HeadlessChrome")."""
+    """The wa-js bundle the worker injects (or, missing, where the install puts it)."""
     try:
-        out = subprocess.run(
-            [executable, "--version"], capture_output=True, text=True, timeout=10, check=False
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    match = re.search(r"(\d+)\.\d+\.\d+\.\d+", out)
-    if not match:
-        return None
-    return (
-        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-        f"Chrome/{match.group(1)}.0.0.0 Safari/537.36"
-    )
+        return find_wajs(settings)
+    except AssetMissing:
+        if settings.wppconnect_wajs_path:
+            return Path(settings.wppconnect_wajs_path).expanduser()
+        version = settings.wppconnect_wajs_version
+        return cache_root(settings) / "wa-js" / version / "dist" / "wppconnect-wa.js"
+
+
+def default_wajs_path() -> Path:
+    """:func:`wajs_path` under the settings of the environment (benchmarks, scripts)."""
+    return wajs_path(Settings())
 
 
 class BrowserLauncher:
@@ -156,6 +107,8 @@ class BrowserLauncher:
         self._playwright: Playwright | None = None
         self._lock = asyncio.Lock()
         self._wajs: str | None = None
+        #: The pinned WhatsApp Web page (``WHATSAPP_WEB_VERSION``), or ``None``.
+        self.web_build: str | None = None
         self.executable: str | None = None
         self.user_agent: str | None = None
         self.sandbox = use_sandbox(settings.wppconnect_chromium_sandbox, os.geteuid())
@@ -177,14 +130,14 @@ class BrowserLauncher:
 
     def _prepare(self) -> None:
         settings = self.settings
-        path = wajs_path(settings)
         try:
+            path = find_wajs(settings)
             self._wajs = WPP_CONFIG_JS + path.read_text(encoding="utf-8")
+            self.web_build = find_web_build(settings)
+        except AssetMissing as exc:
+            raise BrowserUnavailable(str(exc)) from exc
         except OSError as exc:
-            raise BrowserUnavailable(
-                f"the wa-js bundle is missing at {path}: run scripts/bootstrap.sh "
-                "(npm pack @wppconnect/wa-js) or set WHATSAPP_WPPCONNECT_WAJS_PATH"
-            ) from exc
+            raise BrowserUnavailable(f"the wa-js bundle cannot be read: {exc}") from exc
         if settings.wppconnect_use_chrome:
             self.executable = find_chromium(settings.wppconnect_chromium_path)
             if self.executable is None:
@@ -192,7 +145,7 @@ class BrowserLauncher:
                     "no Chromium found: install Debian's chromium or set "
                     "WHATSAPP_WPPCONNECT_CHROMIUM_PATH"
                 )
-            self.user_agent = _user_agent(self.executable)
+            self.user_agent = user_agent(self.executable)
 
     @property
     def wajs(self) -> str:
@@ -264,18 +217,19 @@ class PlaywrightDriver:
             pw = await self._launcher.playwright()
             settings = self._launcher.settings
             sandbox = self._launcher.sandbox
+            options = launch_options(
+                settings,
+                executable=self._launcher.executable,
+                agent=self._launcher.user_agent,
+                sandbox=sandbox,
+                proxy=self.spec.proxy,
+                pinned=self._launcher.web_build is not None,
+                timeout_ms=self._timeout * 1000,
+                url=self.spec.url,
+            )
             try:
                 return await pw.chromium.launch_persistent_context(
-                    str(self.spec.profile_dir),
-                    executable_path=self._launcher.executable,
-                    headless=settings.wppconnect_headless,
-                    args=[*CHROMIUM_FLAGS, *(() if sandbox else NO_SANDBOX_FLAGS)],
-                    chromium_sandbox=sandbox,
-                    env=browser_env(os.environ),
-                    bypass_csp=settings.wppconnect_bypass_csp,
-                    viewport=_VIEWPORT,  # type: ignore[arg-type]
-                    user_agent=self._launcher.user_agent,
-                    timeout=self._timeout * 1000,
+                    str(self.spec.profile_dir), **options
                 )
             except PlaywrightError as exc:
                 if attempt == 1 and any(s in str(exc) for s in _DRIVER_GONE):
@@ -298,7 +252,10 @@ class PlaywrightDriver:
 
     async def open(self) -> None:
         async with self._launcher.starting:
-            await self._open()
+            try:
+                await self._open()
+            except BrowserUnavailable as exc:  # the session fails as session_unavailable
+                raise DriverError(f"the browser cannot start: {exc}") from exc
 
     async def _open(self) -> None:
         context = await self._launch()
@@ -312,6 +269,8 @@ class PlaywrightDriver:
                 await context.add_init_script(script=login.restore_script(kept))
             await context.add_init_script(script=self._launcher.wajs)
             await context.add_init_script(script=BRIDGE_JS)
+            if self._launcher.web_build is not None:
+                await pin_build(context, self.spec.url, self._launcher.web_build)
             page = context.pages[0] if context.pages else await context.new_page()
             self._page = page
             page.on("close", lambda _: self._gone("page.closed"))

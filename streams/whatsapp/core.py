@@ -39,6 +39,9 @@ __all__ = ["SessionCore"]
 
 log = logging.getLogger("streams.whatsapp.session")
 
+#: Chats whose resolved id a session remembers (see ``remember_chat``).
+_CHAT_IDS_KEPT = 10_000
+
 
 class SessionCore:
     def __init__(
@@ -131,6 +134,10 @@ class SessionCore:
         self._authenticated = False
         self._reconnects = 0
         self._logging_out = False
+        self._reloaded_for_update = False
+        #: Phone-number chat -> the chat id wa-js sent to (``...@lid`` for chats WhatsApp
+        #: addresses by LID), from earlier sends: message ids are built on it.
+        self.chat_ids: dict[str, str] = {}  # one reload per run for an outdated build
         self._suspect = 0
         self.pacer = Pacer(0, 0, clock=self._clock)
 
@@ -158,6 +165,15 @@ class SessionCore:
         at = self.authenticated_at
         return at is not None and self._clock() - at >= COMMIT_SECONDS
 
+    def remember_chat(self, chat_id: str, resolved: str) -> None:
+        """``chat_id`` is addressed as ``resolved`` (bounded: the oldest entry goes first)."""
+        if self.chat_ids.get(chat_id) == resolved:
+            return
+        self.chat_ids.pop(chat_id, None)
+        if len(self.chat_ids) >= _CHAT_IDS_KEPT:
+            self.chat_ids.pop(next(iter(self.chat_ids)))
+        self.chat_ids[chat_id] = resolved
+
     def touch(self) -> None:
         self.last_used = self._clock()
 
@@ -180,6 +196,7 @@ class SessionCore:
             session=self.name,
             profile_dir=self._tokens.profile_dir(self.sid),
             url=self.url,
+            proxy=self.options.proxy,
         )
 
     def _new_driver(self) -> SessionDriver:

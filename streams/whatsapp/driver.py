@@ -11,7 +11,7 @@ snapshot, reload, close. Events from the page (wa-js events, socket state change
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,6 +26,7 @@ __all__ = [
     "DriverTimeout",
     "EventCallback",
     "SessionDriver",
+    "SessionProxy",
     "WppError",
 ]
 
@@ -55,11 +56,33 @@ class WppError(DriverError):
 
 
 @dataclass(frozen=True, slots=True)
+class SessionProxy:
+    """The proxy a session's browser goes through (the credentials' ``proxy``).
+
+    ``password`` stays out of ``repr`` (and so out of any log line that shows this).
+    """
+
+    server: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    def playwright(self) -> dict[str, str]:
+        """Playwright's ``proxy`` launch option."""
+        found = {"server": self.server}
+        if self.username is not None:
+            found["username"] = self.username
+        if self.password is not None:
+            found["password"] = self.password
+        return found
+
+
+@dataclass(frozen=True, slots=True)
 class DriverSpec:
     tenant_id: str
     session: str
     profile_dir: Path
     url: str
+    proxy: SessionProxy | None = None
 
 
 class SessionDriver(Protocol):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from schemas.credentials import WPPConnectCredentials
 from schemas.settings import Settings
 from schemas.whatsapp import ConnectionState, QrCode, SessionStatus, WhatsAppErrorCode
+from streams.whatsapp.driver import SessionProxy
 
 if TYPE_CHECKING:
     from streams.whatsapp.session import WhatsAppSession
@@ -22,6 +23,7 @@ __all__ = [
     "SESSION_BLOCKED",
     "SESSION_CONFLICT",
     "SESSION_FAILED",
+    "SESSION_OUTDATED",
     "SESSION_WRONG_NUMBER",
     "LinkCode",
     "SessionHooks",
@@ -29,6 +31,7 @@ __all__ = [
     "SessionOptions",
     "SessionPhase",
     "options_for",
+    "proxy_for",
 ]
 
 #: The retryable error code of messages whose session could not log in.
@@ -41,6 +44,8 @@ SESSION_FAILED = WhatsAppErrorCode.SESSION_FAILED.value
 SESSION_CONFLICT = WhatsAppErrorCode.SESSION_CONFLICT.value
 #: ... of messages waiting while WhatsApp blocked the session (TOS_BLOCK, PROXYBLOCK ...).
 SESSION_BLOCKED = WhatsAppErrorCode.SESSION_BLOCKED.value
+#: ... of messages whose session WhatsApp found too old (DEPRECATED_VERSION, needs_update).
+SESSION_OUTDATED = WhatsAppErrorCode.SESSION_OUTDATED.value
 #: ... of messages whose session was logged in by another number than its phoneNumberId.
 SESSION_WRONG_NUMBER = WhatsAppErrorCode.SESSION_WRONG_NUMBER.value
 #: Seconds after which Chromium has committed a localStorage write to disk (it commits
@@ -55,6 +60,7 @@ FINAL_CLOSE_CODES = frozenset(
         SESSION_FAILED,
         SESSION_CONFLICT,
         SESSION_BLOCKED,
+        SESSION_OUTDATED,
         SESSION_WRONG_NUMBER,
     }
 )
@@ -94,6 +100,10 @@ class SessionOptions:
     restart_base_delay: float = 1.0
     send_rate_per_minute: float = 20.0
     send_jitter_ms: int = 2000
+    #: The proxy the session's browser goes through (the credentials' ``proxy``).
+    proxy: SessionProxy | None = None
+    #: The pinned WhatsApp Web build (``WHATSAPP_WEB_VERSION``), for the outdated reports.
+    web_version: str | None = None
     #: The digits the session must be logged in as (``phoneNumberId`` when it is a number).
     expected_phone: str | None = None
 
@@ -173,5 +183,16 @@ def options_for(settings: Settings, credentials: WPPConnectCredentials | None) -
         restart_base_delay=min(1.0, settings.wppconnect_reconnect_max_delay_seconds),
         send_rate_per_minute=settings.wppconnect_send_rate,
         send_jitter_ms=settings.wppconnect_send_jitter_ms,
+        proxy=proxy_for(creds),
+        web_version=settings.whatsapp_web_version,
         expected_phone=creds.expected_phone() if creds else None,
     )
+
+
+def proxy_for(credentials: WPPConnectCredentials | None) -> SessionProxy | None:
+    """The credentials' ``proxy``, password revealed only into the launch option."""
+    proxy = credentials.proxy if credentials else None
+    if proxy is None:
+        return None
+    password = proxy.password.get_secret_value() if proxy.password else None
+    return SessionProxy(proxy.server, proxy.username, password)

@@ -16,8 +16,12 @@ syncing (logged in)    ``WHATSAPP_WPPCONNECT_SYNC_TIMEOUT``: ``phoneNotConnected
 ``CONFLICT``           takeover if configured; after ``conflict_timeout_ms`` in CONFLICT the
                        waiting messages fail (``session_conflict``) and CONFLICT is
                        reported again with that detail; the session stays open
-blocked by WhatsApp    ``TOS_BLOCK``, ``SMB_TOS_BLOCK``, ``PROXYBLOCK``,
-                       ``DEPRECATED_VERSION``: they fail at once (``session_blocked``)
+blocked by WhatsApp    ``TOS_BLOCK``, ``SMB_TOS_BLOCK``, ``PROXYBLOCK``: they fail at once
+                       (``session_blocked``)
+outdated               ``DEPRECATED_VERSION`` or wa-js ``conn.needs_update``: pinned
+                       (``WHATSAPP_WEB_VERSION``), ``sessionFailed`` naming the pin and
+                       closed (``session_outdated``); unpinned, one reload for WhatsApp's
+                       current build first
 page or browser dead   the watchdog (``healing.py``): ``max_restarts`` reopenings
 =====================  =====================================================================
 
@@ -42,6 +46,7 @@ from streams.whatsapp.options import (
     SESSION_BLOCKED,
     SESSION_CONFLICT,
     SESSION_FAILED,
+    SESSION_OUTDATED,
     SESSION_WRONG_NUMBER,
     SessionPhase,
 )
@@ -56,7 +61,6 @@ BLOCKING_STATES = frozenset(
         ConnectionState.PROXYBLOCK,
         ConnectionState.TOS_BLOCK,
         ConnectionState.SMB_TOS_BLOCK,
-        ConnectionState.DEPRECATED_VERSION,
     }
 )
 
@@ -108,6 +112,8 @@ class PairingMixin(SessionCore):
                 await self._on_auth_code(code)
         if snap.get("state"):
             await self._on_state(snap["state"], force=True)
+        if snap.get("needsUpdate") and self.phase != SessionPhase.CLOSED:
+            await self._on_outdated("needs_update")  # wa-js fired it before we listened
 
     async def _on_auth_code(self, code: Any) -> None:
         if self.phase not in (SessionPhase.STARTING, SessionPhase.PAIRING):
@@ -205,6 +211,8 @@ class PairingMixin(SessionCore):
             self._start_timer(
                 "conflict", self.options.conflict_timeout_ms, self._conflict_timed_out
             )
+        elif state == ConnectionState.DEPRECATED_VERSION:
+            await self._on_outdated(state.value)
         elif state in BLOCKING_STATES:
             self._log("WhatsApp blocks this session", logging.ERROR, state=state.value)
             self._block(
@@ -231,6 +239,44 @@ class PairingMixin(SessionCore):
             return
         self._log("the phone could not link this session", logging.WARNING, state=state.value)
         await self._status(SessionStatus.QR_READ_FAIL, f"linking failed: back to {state.value}")
+
+    async def _on_outdated(self, why: str) -> None:
+        """WhatsApp finds this WhatsApp Web build too old (DEPRECATED_VERSION, needs_update).
+
+        A pinned build stays too old whatever the page does: the session stops and says
+        which pin to upgrade. Unpinned, WhatsApp serves its current build on a reload: one
+        reload first, then the same stop.
+        """
+        if self.phase == SessionPhase.CLOSED:
+            return
+        pinned = self.options.web_version
+        if not pinned and not self._reloaded_for_update and self._driver is not None:
+            self._reloaded_for_update = True
+            self._log("WhatsApp Web asks for an update: reloading", logging.WARNING, reason=why)
+            try:
+                async with self._lock:
+                    await self._driver.reload()
+                return
+            except DriverError as exc:
+                self._log("reload failed", logging.WARNING, error=repr(exc))
+        if pinned:
+            detail = (
+                f"WhatsApp Web {pinned} (WHATSAPP_WEB_VERSION) is outdated ({why}): pin a "
+                "newer build and run `herald whatsapp install`"
+            )
+        else:
+            detail = (
+                f"WhatsApp finds this WhatsApp Web client outdated ({why}): upgrade wa-js "
+                "(WHATSAPP_WPPCONNECT_WAJS_VERSION) or pin a current WHATSAPP_WEB_VERSION"
+            )
+        self._log(
+            "WhatsApp Web is outdated: session stopped",
+            logging.ERROR,
+            reason=why,
+            web_version=pinned,
+        )
+        await self._status(SessionStatus.SESSION_FAILED, detail)
+        await self._shutdown(RetryableError(SESSION_OUTDATED, detail), reason="outdated")
 
     async def _wrong_number(self) -> bool:
         """Logged in by another number than the integration's ``phoneNumberId``: reported

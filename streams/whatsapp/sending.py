@@ -26,7 +26,15 @@ from streams.whatsapp.driver import (
 if TYPE_CHECKING:
     from streams.whatsapp.session import WhatsAppSession
 
-__all__ = ["message_key", "prepare", "send", "translate", "with_message_id"]
+__all__ = [
+    "REMOTE_MISMATCH",
+    "chat_of",
+    "message_key",
+    "prepare",
+    "send",
+    "translate",
+    "with_message_id",
+]
 
 
 def message_key(tenant_id: str, notification_id: str) -> str:
@@ -104,17 +112,56 @@ async def send(
             raise translate(exc, "the contact check") from exc
     if not found:
         raise PermanentError("not_on_whatsapp", f"{call.chat_id} is not on WhatsApp")
-    chat = found.get("wid") if isinstance(found, dict) else None
-    chat_id = chat if isinstance(chat, str) and chat else call.chat_id
+    wid, lid = (
+        (_text(found.get(k)) for k in ("wid", "lid"))
+        if isinstance(found, dict)
+        else (
+            None,
+            None,
+        )
+    )
+    chat_id = session.chat_ids.get(call.chat_id) or wid or call.chat_id
     await fence(session)
     try:
-        result: Any = await session.call(
-            call.function, chat_id, *with_message_id(call, chat_id, key)
-        )
+        try:
+            result: Any = await session.call(
+                call.function, chat_id, *with_message_id(call, chat_id, key)
+            )
+        except WppError as exc:
+            # WhatsApp addresses this chat by its LID: wa-js refuses a message id whose
+            # chat is the phone number's. Nothing was created: the same id, on the LID.
+            if exc.code != REMOTE_MISMATCH or key is None or not lid or lid == chat_id:
+                raise
+            chat_id = lid
+            result = await session.call(
+                call.function, chat_id, *with_message_id(call, chat_id, key)
+            )
     except DriverError as exc:
         raise translate(exc, call.function) from exc
     session.touch()
     message_id = result.get("id") if isinstance(result, dict) else None
     if not isinstance(message_id, str) or not message_id:
         raise RetryableError("provider_error", f"{call.function} returned no message id")
+    resolved = chat_of(result, message_id)
+    if resolved is not None:
+        session.remember_chat(call.chat_id, resolved)
     return message_id
+
+
+#: wa-js's code for a ``messageId`` whose chat is not the chat the message goes to.
+REMOTE_MISMATCH = "message_key_remote_id_is_not_same_of_chat"
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def chat_of(result: Any, message_id: str) -> str | None:
+    """The chat wa-js sent to: the result's ``to``, else the chat part of its message id
+    (``true_<chat>_<key>``; ``sendFileMessage`` answers no ``to``)."""
+    to = _text(result.get("to")) if isinstance(result, dict) else None
+    if to is not None:
+        return to
+    head, _, rest = message_id.partition("_")
+    chat, _, tail = rest.rpartition("_")
+    return chat if head in ("true", "false") and "@" in chat and tail else None

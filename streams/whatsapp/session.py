@@ -86,6 +86,7 @@ class WhatsAppSession(LinkCodeMixin, HealingMixin):
         self._authenticated = False
         self._unblock()
         self._logging_out = False
+        self._reloaded_for_update = False
         self._reconnects = 0
         self._suspect = 0
         self._ready = asyncio.Event()
@@ -212,6 +213,8 @@ class WhatsAppSession(LinkCodeMixin, HealingMixin):
                 await self._on_logout("require_auth")
         elif name == "socket.state":
             await self._on_state(payload)
+        elif name == "conn.needs_update":
+            await self._on_outdated("needs_update")
         elif name == "chat.msg_ack_change" and isinstance(payload, dict):
             ids = [i for i in payload.get("ids") or [] if isinstance(i, str)]
             ack = payload.get("ack")

@@ -17,6 +17,10 @@ def test_dockerfile_pins_the_wa_js_version_the_bridge_is_checked_against() -> No
     assert f"ARG WAJS_VERSION={WAJS_VERSION}" in dockerfile
     targets = re.findall(r"^FROM \S+ AS (\S+)", dockerfile, flags=re.M)
     assert {"wajs", "build", "router", "whatsapp"} <= set(targets)
+    # The same command as scripts/bootstrap.sh, where the worker looks (WHATSAPP_CACHE_DIR).
+    assert "herald whatsapp install --cache-dir /opt/herald-cache" in dockerfile
+    assert "WHATSAPP_CACHE_DIR=/opt/herald-cache" in dockerfile
+    assert 'herald" whatsapp install' in (ROOT / "scripts" / "bootstrap.sh").read_text()
 
 
 def test_compose_runs_the_router_and_the_whatsapp_worker() -> None:

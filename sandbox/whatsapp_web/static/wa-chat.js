@@ -94,12 +94,15 @@
       throw new WPPError('not_authenticated', 'The page is not logged in: scan its QR code first');
     }
     if (!wid.isUser()) throw new WPPError('chat_not_found', 'Chat not found for ' + wid);
-    if (sim.chats.has(wid._serialized)) return wid;
+    const known = () => (sim.chatAlias.has(wid._serialized) ? new Wid(sim.chatAlias.get(wid._serialized)) : wid);
+    if (sim.chats.has(wid._serialized)) return known();
     const answer = await request({ type: 'find-chat', user: wid.user, server: wid.server });
     if (!answer.ok) throw toError(answer.error);
     if (!answer.exists) throw new WPPError('chat_not_found', 'Chat not found for ' + chatId);
     sim.chats.add(wid._serialized);
-    return wid;
+    // WhatsApp addresses this chat by its LID: the chat (and its messages' keys) use it.
+    if (answer.lid && answer.lid !== wid._serialized) sim.chatAlias.set(wid._serialized, answer.lid);
+    return known();
   }
 
   function messageKey(chat, options) {
@@ -242,7 +245,8 @@
       if (!core.isAuthenticated() || !wid.isUser()) return null;
       try {
         const answer = await request({ type: 'query-exists', user: wid.user, server: wid.server });
-        return answer.ok && answer.exists ? { wid, biz: false } : null;
+        if (!answer.ok || !answer.exists) return null;
+        return answer.lid ? { wid, biz: false, lid: new Wid(answer.lid) } : { wid, biz: false };
       } catch (err) {
         return null;
       }

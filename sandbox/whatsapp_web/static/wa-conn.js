@@ -82,6 +82,7 @@
     getMyUserId: () => (isAuthenticated() ? new Wid(myPhone() + '@c.us') : undefined),
     getMyUserWid: () => (isAuthenticated() ? new Wid(myPhone() + '@c.us') : undefined),
     getStreamData: () => ({ mode: Stream.mode, info: Stream.info }),
+    needsUpdate: () => !!Stream.needsUpdate,
   };
 
   Socket.takeover = function () {

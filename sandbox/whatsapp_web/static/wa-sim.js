@@ -27,18 +27,19 @@
 
   const WAJS_VERSION = '4.6.0';
   const SIMULATOR_VERSION = '1';
-  // The WhatsApp Web build this page stands for, where WhatsApp Web reports its own:
-  // window.Debug.VERSION (wa-js reads it there too: conn.main_init, isMainInit).
-  const WHATSAPP_WEB_VERSION = '2.3000.0-simulator';
+  // The WhatsApp Web build this page is, from the page's <meta name="wa-version"> (a pinned
+  // build's page says its own), where WhatsApp Web reports it: window.Debug.VERSION (wa-js
+  // reads it there too: conn.main_init, isMainInit). Sent in the hello (min_version).
+  const WHATSAPP_WEB_VERSION = (document.querySelector('meta[name="wa-version"]') || {}).content || null;
   const SEND_DEFAULTS = { detectMentioned: true, linkPreview: true, markIsRead: true, waitForAck: true, delay: 0 };
   const MIB = 1024 * 1024;
   const UPLOAD_LIMITS = { image: 16 * MIB, video: 16 * MIB, audio: 16 * MIB, ptt: 16 * MIB, sticker: 16 * MIB, document: 100 * MIB };
 
   const ev = new EventEmitter();
   const Socket = new Model({ state: 'OPENING', stream: 'DISCONNECTED' });
-  const Stream = new Model({ mode: undefined, info: 'OPENING', displayInfo: 'OPENING' });
+  const Stream = new Model({ mode: undefined, info: 'OPENING', displayInfo: 'OPENING', needsUpdate: false });
   const Conn = new Model({ ref: null });
-  for (const [model, names] of [[Socket, ['state', 'stream']], [Stream, ['mode', 'info', 'displayInfo']], [Conn, ['ref']]]) {
+  for (const [model, names] of [[Socket, ['state', 'stream']], [Stream, ['mode', 'info', 'displayInfo', 'needsUpdate']], [Conn, ['ref']]]) {
     for (const name of names) {
       Object.defineProperty(model, name, { get: () => model.get(name), enumerable: true });
     }
@@ -59,6 +60,7 @@
     loggingOut: false,
     unloading: false,
     chats: new Set(),
+    chatAlias: new Map(), // phone-number chat -> the @lid id WhatsApp addresses it by
     queryCache: new Map(),
     msgs: new Map(),
     retryTimer: null,
@@ -85,6 +87,10 @@
       sim.mainReady = true;
       ev.emit('conn.main_ready');
     }
+  });
+  // wa-js: conn.needs_update when WhatsApp asks for a newer build (Stream.needsUpdate).
+  Stream.on('change:needsUpdate', (model, value) => {
+    if (value) ev.emit('conn.needs_update');
   });
   Stream.on('change:info', (model, info) => {
     Stream.set('displayInfo', info);
@@ -182,6 +188,11 @@
         Socket.set('state', 'CONFLICT');
         Stream.set('mode', 'CONFLICT');
         return;
+      case 'outdated': // WhatsApp refuses this build (older than the server's minimum)
+        sim.loggedIn = false;
+        Stream.set('needsUpdate', true);
+        Socket.set('state', 'DEPRECATED_VERSION');
+        return;
       case 'blocked': // WhatsApp refuses this device: TOS_BLOCK, PROXYBLOCK ...
         sim.loggedIn = false;
         Socket.set('state', String(msg.state));
@@ -210,7 +221,7 @@
   async function hello() {
     if (!isAuthenticated()) {
       sim.keys = sim.keys || { staticKeyPair: randomKey(), identityKeyPair: randomKey(), secretKey: randomKey() };
-      send({ type: 'hello', deviceId: null, keys: sim.keys });
+      send({ type: 'hello', deviceId: null, keys: sim.keys, version: WHATSAPP_WEB_VERSION });
       return;
     }
     let record = null;
@@ -229,7 +240,7 @@
     } catch (err) {
       return logoutLocally('web_fail_storage_initialization');
     }
-    send({ type: 'hello', deviceId: sim.widMd, signature });
+    send({ type: 'hello', deviceId: sim.widMd, signature, version: WHATSAPP_WEB_VERSION });
   }
 
   async function onPaired(msg) {

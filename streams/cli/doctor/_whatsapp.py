@@ -36,9 +36,7 @@ def bundle_version(path: Path) -> str | None:
 
 def check_wajs(settings: Settings) -> Check:
     path = wajs_path(settings)
-    hint = (
-        "run scripts/bootstrap.sh (npm pack the pinned wa-js) or set WHATSAPP_WPPCONNECT_WAJS_PATH"
-    )
+    hint = "run `herald whatsapp install` (or set WHATSAPP_WPPCONNECT_WAJS_PATH)"
     if not path.is_file():
         return Check("wa-js", Outcome.FAIL, f"no bundle at {path}", hint)
     version = bundle_version(path)

@@ -12,7 +12,7 @@ from typing import Any
 
 __all__ = ["SUBCOMMANDS", "register"]
 
-SUBCOMMANDS = ("doctor",)
+SUBCOMMANDS = ("doctor", "install")
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:

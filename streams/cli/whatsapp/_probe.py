@@ -3,7 +3,8 @@
 The page is opened by the session's own driver (:class:`~streams.whatsapp.browser.
 BrowserLauncher` and :class:`~streams.whatsapp.browser.PlaywrightDriver`: the same
 Chromium, launch flags, sandbox, persistent profile, login restore, wa-js and bridge
-init scripts), on a throw-away profile directory that is removed afterwards: the doctor
+init scripts, the pinned WhatsApp Web build of ``WHATSAPP_WEB_VERSION`` served in place of
+the page by :func:`~streams.whatsapp.launch.pin_build`), on a throw-away profile directory that is removed afterwards: the doctor
 never touches a tenant's login, and a running worker's sessions are not disturbed.
 
 :data:`PROBE_JS` reads, in the page, what wa-js and WhatsApp Web say about themselves:
@@ -77,6 +78,8 @@ class PageProbe:
     """Everything the doctor learnt; ``None`` where it did not get that far."""
 
     url: str
+    #: The pinned build (``WHATSAPP_WEB_VERSION``) served in place of the page, if any.
+    pinned: str | None = None
     browser_error: str | None = None
     executable: str | None = None
     user_agent: str | None = None
@@ -153,7 +156,7 @@ async def _auth_code(
 
 async def probe_page(settings: Settings, url: str, *, wait_seconds: float) -> PageProbe:
     """Open ``url`` as a session would and read the page (``wait_seconds`` per wait)."""
-    result = PageProbe(url=url)
+    result = PageProbe(url=url, pinned=settings.whatsapp_web_version)
     launcher = BrowserLauncher(settings)
     try:
         await launcher.playwright()

@@ -2,10 +2,11 @@
 
 Opens the WhatsApp Web URL (WHATSAPP_WEB_URL, or --url) exactly as a session does -- the
 same Chromium, launch flags, sandbox and persistent profile handling, wa-js and Herald's
-bridge injected before the page's scripts -- on a throw-away profile (no tenant's login
-is used or changed), and reports one line per check: the page's HTTP status, the
-WhatsApp Web version served, whether wa-js became ready (WPP.isReady) and which module
-loader it found, the authentication state, and whether an auth code (QR) can be
+bridge injected before the page's scripts, the pinned build served in place of the page when
+WHATSAPP_WEB_VERSION is set -- on a throw-away profile (no tenant's login is used or
+changed), and reports one line per check: the page's HTTP status, the WhatsApp Web version
+served (which must be the pin, if one is set), whether wa-js became ready (WPP.isReady) and
+which module loader it found, the authentication state, and whether an auth code (QR) can be
 obtained. Exit code 1 when a check fails, 3 when Chromium or the wa-js bundle is not
 available. Run it before upgrading wa-js or WhatsApp Web (docs/whatsapp-web.md).
 """
@@ -140,7 +141,18 @@ def _version(probe: PageProbe) -> Check:
             "the page reports no WhatsApp Web version (window.Debug.VERSION)",
             "is this WhatsApp Web? A page without WhatsApp's scripts leaves wa-js waiting",
         )
-    return Check("whatsapp web", Outcome.OK, f"version {version}", details={"version": version})
+    details = {"version": version, "pinned": probe.pinned}
+    if probe.pinned and version != probe.pinned:
+        return Check(
+            "whatsapp web",
+            Outcome.FAIL,
+            f"version {version}, not the pinned {probe.pinned} (WHATSAPP_WEB_VERSION)",
+            "run `herald whatsapp install` with these settings; --url must be the page the "
+            "pin replaces",
+            details=details,
+        )
+    pin = " (pinned: WHATSAPP_WEB_VERSION)" if probe.pinned else ""
+    return Check("whatsapp web", Outcome.OK, f"version {version}{pin}", details=details)
 
 
 def _loader(page: dict[str, Any]) -> str:

@@ -11,7 +11,9 @@ import asyncio
 import hashlib
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Iterator
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -69,6 +71,29 @@ def lines(out: str) -> dict[str, str]:
     return found
 
 
+async def test_with_a_pin_the_doctor_opens_the_pinned_build(
+    capsys: pytest.CaptureFixture[str],
+    simulator: tuple[WhatsAppWebSimulator, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """WHATSAPP_WEB_VERSION: the doctor is served the pinned page, as a session is."""
+    _, url = simulator
+    page = (resources.files("sandbox.whatsapp_web") / "static" / "index.html").read_text()
+    pinned = re.sub(r'(name="wa-version" content=")[^"]*', r"\g<1>2.3000.2000000000", page)
+    (tmp_path / "cache" / "whatsapp-web").mkdir(parents=True)
+    (tmp_path / "cache" / "whatsapp-web" / "2.3000.2000000000.html").write_text(pinned)
+    monkeypatch.setenv("WHATSAPP_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("WHATSAPP_WEB_VERSION", "2.3000.2000000000")
+    code, out, err = await doctor(capsys, "--url", url + "/", "--timeout", "30", "--json")
+    assert code == ExitCode.OK, out + err
+    checks = {c["name"]: c for c in json.loads(out)["checks"]}
+    assert checks["whatsapp web"]["details"] == {
+        "version": "2.3000.2000000000",
+        "pinned": "2.3000.2000000000",
+    }
+
+
 async def test_the_simulator_passes_every_check(
     capsys: pytest.CaptureFixture[str], simulator: tuple[WhatsAppWebSimulator, str]
 ) -> None:
@@ -92,7 +117,8 @@ async def test_the_simulator_passes_every_check(
     checks = {c["name"]: c for c in report["checks"]}
     assert [c["outcome"] for c in report["checks"]] == ["ok"] * 6
     assert checks["page"]["details"]["status"] == 200
-    assert checks["whatsapp web"]["details"]["version"] == "2.3000.0-simulator"
+    # The version the simulator's page says in its <meta name="wa-version">.
+    assert checks["whatsapp web"]["details"]["version"] == "2.3000.1000000000"
     assert checks["wa-js"]["details"]["ready"] is True
     assert checks["wa-js"]["details"]["version"] == "4.6.0"
     assert checks["wa-js"]["details"]["loaderType"] == "simulator"

@@ -18,6 +18,8 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Playwright
 
 from providers.wppconnect._contract import WAJS_VERSION, WPP_FUNCTIONS, WPP_PROPERTIES
+from schemas.settings import Settings
+from streams.whatsapp.assets import AssetMissing, find_wajs
 from tests.browser import copy_profile, launch_persistent
 from tests.integration.sandbox.conftest import PageOpener, Running, SimPage, SimulatorFactory, pair
 
@@ -518,9 +520,11 @@ async def test_reload_after_pairing_restores_on_the_new_document(
 
 
 def _wajs_bundle() -> Path | None:
-    """The pinned wa-js bundle that scripts/bootstrap.sh vendors (npm pack)."""
-    bundle = Path(__file__).resolve().parents[3] / "vendor/wa-js/dist/wppconnect-wa.js"
-    return bundle if bundle.is_file() else None
+    """The pinned wa-js bundle (scripts/bootstrap.sh: `herald whatsapp install`)."""
+    try:
+        return find_wajs(Settings(_env_file=None))
+    except AssetMissing:
+        return None
 
 
 async def test_the_real_wa_js_bundle_injected_first_is_replaced(
@@ -528,7 +532,7 @@ async def test_the_real_wa_js_bundle_injected_first_is_replaced(
 ) -> None:
     bundle = _wajs_bundle()
     if bundle is None:
-        pytest.skip("vendor/wa-js is missing: run scripts/bootstrap.sh")
+        pytest.skip("the wa-js bundle is missing: run `herald whatsapp install`")
     page = await open_page(context, simulator.url, init_script=bundle.read_text())
     assert await page.evaluate("window.__waSimulator.preexistingWPP") is True
     assert await page.evaluate("WPP === window.__waSimulatorWPP") is True

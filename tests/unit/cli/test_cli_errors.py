@@ -338,7 +338,7 @@ def test_wajs_version_is_checked(tmp_path: Path) -> None:
     missing = check_wajs(Settings(_env_file=None, wppconnect_wajs_path=str(tmp_path / "none.js")))
     assert missing.outcome is Outcome.FAIL
     assert missing.hint is not None
-    assert "bootstrap" in missing.hint
+    assert "herald whatsapp install" in missing.hint
 
 
 def test_command_error_defaults() -> None:

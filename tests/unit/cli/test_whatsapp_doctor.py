@@ -65,3 +65,22 @@ def test_no_code_fails_and_the_code_is_never_in_the_report() -> None:
 
 def test_an_unknown_version_on_a_ready_page_only_warns() -> None:
     assert outcomes(probe(waVersion=None))["whatsapp web"] is Outcome.WARN
+
+
+def test_a_page_that_is_not_the_pinned_build_fails_naming_both() -> None:
+    found = probe(waVersion="2.3000.1029")
+    found.pinned = "2.3000.2000"
+    check = {c.name: c for c in checks_of(found)}["whatsapp web"]
+    assert check.outcome is Outcome.FAIL
+    assert "2.3000.1029" in check.summary
+    assert "2.3000.2000" in check.summary
+    assert check.hint is not None
+    assert "herald whatsapp install" in check.hint
+
+
+def test_the_pinned_build_served_passes() -> None:
+    found = probe(waVersion="2.3000.2000")
+    found.pinned = "2.3000.2000"
+    check = {c.name: c for c in checks_of(found)}["whatsapp web"]
+    assert check.outcome is Outcome.OK
+    assert check.details == {"version": "2.3000.2000", "pinned": "2.3000.2000"}

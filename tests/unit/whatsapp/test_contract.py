@@ -1,7 +1,7 @@
 """Every wa-js name the bridge uses exists in the pinned package's TypeScript declarations.
 
-The package is installed by scripts/bootstrap.sh (``npm pack @wppconnect/wa-js``) where
-the settings point (``WHATSAPP_WPPCONNECT_WAJS_PATH``, default vendor/wa-js/dist/...).
+The package is installed by ``herald whatsapp install`` (scripts/bootstrap.sh: into
+vendor/) where the worker finds it (``streams.whatsapp.assets.find_wajs``).
 """
 
 from __future__ import annotations
