@@ -9,6 +9,7 @@ endpoints and their tenant isolation, a worker restart, a logout.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -205,9 +206,17 @@ async def test_pairing_sending_acks_endpoints_restart_and_logout(env: Env) -> No
     states = await env.states("acme", lambda es: "inChat" in statuses_of(es))
     assert statuses_of(states) == ["notLogged", "qrReadSuccess", "inChat"]
     assert await env.redis.get("wppconnect:qr:acme") is None
-    session = await env.get(env.router, "/webhooks/wppconnect/session/acme", env.keys["acme"])
-    assert session.status_code == 200
-    body = session.json()
+    body: dict[str, Any] = {}
+    # The stored session gains its phone number just after `inChat` is emitted: wait for it.
+    async with asyncio.timeout(10):
+        while "phone" not in body:
+            session = await env.get(
+                env.router, "/webhooks/wppconnect/session/acme", env.keys["acme"]
+            )
+            assert session.status_code == 200
+            body = session.json()
+            if "phone" not in body:
+                await asyncio.sleep(0.05)
     assert (body["status"], body["state"], body["phone"]) == ("inChat", "CONNECTED", ACME_PHONE)
     assert body["since"]
     assert body["session"] == "tenant-acme"
