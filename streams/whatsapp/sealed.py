@@ -23,32 +23,30 @@ the integrations and the ``redis`` store), written atomically with mode 0600.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from schemas.status import utcnow
 from streams.tenancy.crypto import Cipher, CryptoError
 from streams.tenancy.integrations import Reencrypted
-from streams.whatsapp.archive import ARCHIVE_FORMAT, MARKER, pack, unpack
+from streams.whatsapp.archive import unpack
 from streams.whatsapp.lease import Lease
-from streams.whatsapp.tokens import ArchiveInfo, FileTokenStore, session_name
+from streams.whatsapp.tokens import (
+    ArchiveInfo,
+    FileTokenStore,
+    archive_aad,
+    seal_profile,
+    session_name,
+)
 
 __all__ = ["SEALED_DIR", "SealedFileTokenStore", "archive_aad", "reencrypt_sealed"]
 
 #: The sealed archives' folder inside the token folder (a leading dot never starts a
 #: ``tenant-...`` profile name, so no tenant's profile can be this folder).
 SEALED_DIR = ".sealed"
-
-
-def archive_aad(tenant_id: str) -> bytes:
-    """The associated data binding an archive to its tenant (the Redis store's too)."""
-    return f"wppconnect-token:{tenant_id}".encode()
 
 
 class SealedFileTokenStore(FileTokenStore):
@@ -74,17 +72,6 @@ class SealedFileTokenStore(FileTokenStore):
         data = self._read(tenant_id)
         return None if data is None else {k: v for k, v in data.items() if k != "archive"}
 
-    def _marker(self, tenant_id: str) -> str | None:
-        try:
-            return (self.path(tenant_id) / MARKER).read_text().strip() or None
-        except OSError:
-            return None
-
-    def _write_marker(self, tenant_id: str, archive_id: str) -> None:
-        path = self.path(tenant_id)
-        if path.is_dir():
-            (path / MARKER).write_text(archive_id)
-
     async def restore(self, tenant_id: str) -> bool:
         stored = await asyncio.to_thread(self._read, tenant_id)
         if stored is None:
@@ -104,31 +91,10 @@ class SealedFileTokenStore(FileTokenStore):
         path = self.path(tenant_id)
         if not path.is_dir():
             return None
-        packed = await asyncio.to_thread(pack, path)
-        token = self._cipher.encrypt(packed.data, archive_aad(tenant_id))
-        archive_id = hashlib.sha256(token.encode()).hexdigest()[:24]
-        record = {
-            "archive": token,
-            "id": archive_id,
-            "format": ARCHIVE_FORMAT,
-            "keyId": self._cipher.key_id,
-            "bytes": len(token),
-            "compressedBytes": len(packed.data),
-            "rawBytes": packed.raw_bytes,
-            "files": packed.files,
-            "savedAt": utcnow().isoformat(),
-            "owner": lease.owner if lease else "",
-        }
+        record, info = await seal_profile(path, self._cipher, tenant_id, lease)
         await asyncio.to_thread(self._write, tenant_id, orjson.dumps(record))
-        self._write_marker(tenant_id, archive_id)
-        return ArchiveInfo(
-            archive_id=archive_id,
-            stored_bytes=len(token),
-            compressed_bytes=len(packed.data),
-            raw_bytes=packed.raw_bytes,
-            files=packed.files,
-            key_id=self._cipher.key_id,
-        )
+        self._write_marker(tenant_id, info.archive_id)
+        return info
 
     def _write(self, tenant_id: str, body: bytes) -> None:
         """Atomically: a private temporary file beside it, then a rename."""
@@ -151,10 +117,9 @@ class SealedFileTokenStore(FileTokenStore):
     async def forget_local(self, tenant_id: str) -> bool:
         """Remove the plaintext profile if it is exactly what is sealed (after a close)."""
         stored = await asyncio.to_thread(self._read, tenant_id)
-        if stored is None or self._marker(tenant_id) != str(stored.get("id")):
-            return False
-        await asyncio.to_thread(shutil.rmtree, self.path(tenant_id), True)
-        return True
+        return await self._forget_if_archived(
+            tenant_id, None if stored is None else str(stored.get("id"))
+        )
 
     async def delete(self, tenant_id: str) -> bool:
         sealed = self.sealed_path(tenant_id)

@@ -45,7 +45,9 @@ __all__ = [
     "FileTokenStore",
     "RedisTokenStore",
     "TokenStore",
+    "archive_aad",
     "reencrypt_archives",
+    "seal_profile",
     "session_name",
     "token_key",
     "tombstone_key",
@@ -142,6 +144,17 @@ class FileTokenStore:
     def exists(self, tenant_id: str) -> bool:
         return self.path(tenant_id).is_dir()
 
+    def _marker(self, tenant_id: str) -> str | None:
+        try:
+            return (self.path(tenant_id) / MARKER).read_text().strip() or None
+        except OSError:
+            return None
+
+    def _write_marker(self, tenant_id: str, archive_id: str) -> None:
+        path = self.path(tenant_id)
+        if path.is_dir():
+            (path / MARKER).write_text(archive_id)
+
     async def restore(self, tenant_id: str) -> bool:
         return self.exists(tenant_id)
 
@@ -150,6 +163,13 @@ class FileTokenStore:
 
     async def forget_local(self, tenant_id: str) -> bool:
         return False  # nothing else holds the login
+
+    async def _forget_if_archived(self, tenant_id: str, archive_id: str | None) -> bool:
+        """Remove the local profile if it is exactly the archive ``archive_id``."""
+        if archive_id is None or self._marker(tenant_id) != archive_id:
+            return False
+        await asyncio.to_thread(shutil.rmtree, self.path(tenant_id), True)
+        return True
 
     async def has_login(self, tenant_id: str) -> bool:
         return self.exists(tenant_id)
@@ -177,8 +197,41 @@ return 1
 """
 
 
-def _aad(tenant_id: str) -> bytes:
+def archive_aad(tenant_id: str) -> bytes:
+    """The associated data binding an archive to its tenant (every encrypted store)."""
     return f"wppconnect-token:{tenant_id}".encode()
+
+
+async def seal_profile(
+    path: Path, cipher: Cipher, tenant_id: str, lease: Lease | None
+) -> tuple[dict[str, str | int], ArchiveInfo]:
+    """Pack and encrypt the profile at ``path``: the stored record's fields and its info.
+
+    The archive's ``id`` names its content (the marker in a profile unpacked from it).
+    """
+    packed = await asyncio.to_thread(pack, path)
+    token = cipher.encrypt(packed.data, archive_aad(tenant_id))
+    info = ArchiveInfo(
+        archive_id=hashlib.sha256(token.encode()).hexdigest()[:24],
+        stored_bytes=len(token),
+        compressed_bytes=len(packed.data),
+        raw_bytes=packed.raw_bytes,
+        files=packed.files,
+        key_id=cipher.key_id,
+    )
+    fields: dict[str, str | int] = {
+        "archive": token,
+        "id": info.archive_id,
+        "format": ARCHIVE_FORMAT,
+        "keyId": cipher.key_id,
+        "bytes": len(token),
+        "compressedBytes": len(packed.data),
+        "rawBytes": packed.raw_bytes,
+        "files": packed.files,
+        "savedAt": utcnow().isoformat(),
+        "owner": lease.owner if lease else "",
+    }
+    return fields, info
 
 
 def _text(value: object) -> str:
@@ -209,17 +262,6 @@ class RedisTokenStore(FileTokenStore):
             return None
         return {_text(k): _text(v) for k, v in raw.items() if _text(k) != "archive"}
 
-    def _marker(self, tenant_id: str) -> str | None:
-        try:
-            return (self.path(tenant_id) / MARKER).read_text().strip() or None
-        except OSError:
-            return None
-
-    def _write_marker(self, tenant_id: str, archive_id: str) -> None:
-        path = self.path(tenant_id)
-        if path.is_dir():
-            (path / MARKER).write_text(archive_id)
-
     async def restore(self, tenant_id: str) -> bool:
         """Unpack the stored archive into the local profile (skipped if it is that one).
 
@@ -248,7 +290,7 @@ class RedisTokenStore(FileTokenStore):
         token = await self._redis.hget(token_key(tenant_id), "archive")
         if token is None:  # deleted meanwhile
             return await self.restore(tenant_id)
-        data = self._cipher.decrypt(_text(token), _aad(tenant_id))
+        data = self._cipher.decrypt(_text(token), archive_aad(tenant_id))
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         files = await asyncio.to_thread(unpack, data, self.path(tenant_id))
         self._write_marker(tenant_id, archive_id)
@@ -279,22 +321,8 @@ class RedisTokenStore(FileTokenStore):
         path = self.path(tenant_id)
         if not path.is_dir():
             return None
-        packed = await asyncio.to_thread(pack, path)
-        token = self._cipher.encrypt(packed.data, _aad(tenant_id))
-        archive_id = hashlib.sha256(token.encode()).hexdigest()[:24]
-        fields: dict[str, str | int] = {
-            "archive": token,
-            "id": archive_id,
-            "format": ARCHIVE_FORMAT,
-            "keyId": self._cipher.key_id,
-            "bytes": len(token),
-            "compressedBytes": len(packed.data),
-            "rawBytes": packed.raw_bytes,
-            "files": packed.files,
-            "savedAt": utcnow().isoformat(),
-            "owner": lease.owner if lease else "",
-            "fence": lease.token if lease else "",
-        }
+        fields, info = await seal_profile(path, self._cipher, tenant_id, lease)
+        fields["fence"] = lease.token if lease else ""
         args: list[str | int] = [lease.owner if lease else "", lease.token if lease else ""]
         for name, value in fields.items():
             args.extend((name, value))
@@ -308,15 +336,8 @@ class RedisTokenStore(FileTokenStore):
                 extra={"tenant_id": tenant_id},
             )
             return None
-        self._write_marker(tenant_id, archive_id)
-        return ArchiveInfo(
-            archive_id=archive_id,
-            stored_bytes=len(token),
-            compressed_bytes=len(packed.data),
-            raw_bytes=packed.raw_bytes,
-            files=packed.files,
-            key_id=self._cipher.key_id,
-        )
+        self._write_marker(tenant_id, info.archive_id)
+        return info
 
     async def has_login(self, tenant_id: str) -> bool:
         if await self._redis.exists(token_key(tenant_id)):  # one key per command: slots
@@ -326,10 +347,9 @@ class RedisTokenStore(FileTokenStore):
     async def forget_local(self, tenant_id: str) -> bool:
         """Remove the local profile if it is exactly the stored archive (after a close)."""
         stored_id = await self._redis.hget(token_key(tenant_id), "id")
-        if stored_id is None or self._marker(tenant_id) != _text(stored_id):
-            return False
-        await asyncio.to_thread(shutil.rmtree, self.path(tenant_id), True)
-        return True
+        return await self._forget_if_archived(
+            tenant_id, None if stored_id is None else _text(stored_id)
+        )
 
     async def delete(self, tenant_id: str) -> bool:
         """Remove the archive and the local profile, and leave a tombstone (see ``restore``)."""
@@ -364,10 +384,12 @@ async def reencrypt_archives(redis: Redis, cipher: Cipher, *, dry_run: bool = Fa
             continue
         try:
             if Cipher.token_key_id(_text(token)) == cipher.key_id:
-                cipher.decrypt(_text(token), _aad(tenant_id))
+                cipher.decrypt(_text(token), archive_aad(tenant_id))
                 report.current.append(tenant_id)
                 continue
-            fresh = cipher.encrypt(cipher.decrypt(_text(token), _aad(tenant_id)), _aad(tenant_id))
+            fresh = cipher.encrypt(
+                cipher.decrypt(_text(token), archive_aad(tenant_id)), archive_aad(tenant_id)
+            )
         except CryptoError as exc:
             report.failed[tenant_id] = str(exc)
             continue
