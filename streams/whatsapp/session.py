@@ -59,6 +59,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: Seconds a logout waits for a logged-in session's connection (:meth:`_until_connected`).
+LOGOUT_CONNECT_WAIT = 15.0
+
 
 class WhatsAppSession(LinkCodeMixin, HealingMixin):
     """One tenant's session: its runs, and the event pump that drives the parts."""
@@ -127,6 +130,7 @@ class WhatsAppSession(LinkCodeMixin, HealingMixin):
             return
         self.lease_lost = lease_lost
         if logout:
+            await self._until_connected()
             self._logging_out = True
             driver = self._driver
             if driver is not None:
@@ -137,6 +141,22 @@ class WhatsAppSession(LinkCodeMixin, HealingMixin):
         else:
             error = RetryableError(code, f"the session was closed ({reason})")
         await self._shutdown(error, reason=reason, delete_token=logout)
+
+    async def _until_connected(self) -> None:
+        """Logged in but not connected yet (``SYNCING``, e.g. a stored login just
+        opened): wait, at most :data:`LOGOUT_CONNECT_WAIT` seconds, for the connection. A logout travels
+        over WhatsApp's socket; sent before it is up, it would log out only this page and
+        leave the linked device on the phone."""
+        if self.phase is not SessionPhase.SYNCING:
+            return
+        waiters = {asyncio.ensure_future(e.wait()) for e in (self._ready, self._closed)}
+        try:
+            await asyncio.wait(
+                waiters, timeout=LOGOUT_CONNECT_WAIT, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
 
     async def wait_ready(self) -> None:
         """Return once messages can be sent; raise if the run ends first or is blocked.

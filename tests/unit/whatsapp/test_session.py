@@ -280,3 +280,26 @@ async def test_a_browser_that_cannot_start_is_retryable(world: World) -> None:
     world.fake.fail_open = False
     await world.start()
     await world.events.wait(lambda r: len(r.qrs) == 1)
+
+
+async def test_a_logout_waits_for_the_connection_of_a_login_still_syncing(world: World) -> None:
+    """Sent before the socket is up, a logout would log out only the page: the phone would
+    keep the linked device (the removal of an integration opens a stored login for this)."""
+    world.tokens.profile_dir("acme").joinpath("fake-pairing").write_text("5511900000000")
+    world.fake.paired_state = "OPENING"  # logged in, not connected yet
+    await world.start()
+    session = world.manager.get("acme")
+    assert session is not None
+    await world.events.wait(has_status("isLogged"))
+    assert session.phase is SessionPhase.SYNCING
+    driver = world.fake.latest("acme")
+    closing = asyncio.create_task(world.manager.close("acme", "logout", logout=True))
+    for _ in range(20):  # let the close begin: it waits
+        await asyncio.sleep(0)
+    assert ("conn.logout", ()) not in driver.calls
+    driver.emit("socket.state", "CONNECTED")
+    async with asyncio.timeout(5):
+        assert await closing
+    calls = [name for name, _ in driver.calls]
+    assert calls.index("conn.logout") > calls.index("conn.getMyUserId")  # after inChat
+    assert world.events.status_names()[-2:] == ["browserClose", "deleteToken"]
