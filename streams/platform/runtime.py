@@ -18,7 +18,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from providers.base import Resources
 from providers.database import InboxStore
-from providers.transports import ProviderClient, provider_mounts
+from providers.transports import DirectPost, ProviderClient, provider_mounts
 from schemas import Settings
 from seeds import load_seeds
 from streams.pipeline.batch import BatchRouter
@@ -76,16 +76,18 @@ class Runtime:
                 return
             settings = self.settings
             self.redis = redis_for(settings, pooled=True)  # one node or a Redis Cluster
-            limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+            direct = DirectPost(limit=256)  # one aiohttp pool for both paths
             self.http = ProviderClient(
                 timeout=httpx.Timeout(settings.provider_timeout_seconds),
                 # httpx's API with aiohttp's HTTP/1.1 engine: measured 6-16x the requests per
                 # second of httpcore's pool on this machine (docs/performance.md).
-                transport=AiohttpTransport(limits=limits),
+                transport=AiohttpTransport(client=direct.session),
+                direct=direct,  # plain body POSTs without httpx's model layer
                 follow_redirects=False,
                 mounts=provider_mounts(settings),  # e.g. HTTP/2 for APNs
             )
-            instrument_http_client(self.http)  # CLIENT spans when tracing is on
+            if instrument_http_client(self.http):  # CLIENT spans when tracing is on
+                self.http.httpx_only()  # the instrumentation wraps httpx's transports
             try:
                 cipher: Cipher | None = Cipher.from_settings(settings)
             except MissingSecretKey:
