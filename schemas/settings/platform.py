@@ -82,6 +82,12 @@ class CoreSettings(Section):
         validation_alias=env("HERALD_ROUTER_BATCH_WINDOW_MS"),
         description="How long a batch waits for more records after its first, in milliseconds (the latency a light load pays for batching).",
     )
+    router_token_lease_ms: float = Field(
+        100.0,
+        ge=0,
+        validation_alias=env("HERALD_ROUTER_TOKEN_LEASE_MS"),
+        description="When a batch reads a tenant's rate-limit bucket in Redis, it also takes this many milliseconds of the bucket's rate ahead; later batches spend them without a Redis call. Unspent, they are dropped when the lease ends (a worker sends less than the limit then, never more). 0: every batch reads its buckets.",
+    )
     webhook_max_body_bytes: int = Field(
         262_144,
         ge=1024,

@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
+from streams.pipeline.ratelimit import TokenLeases
 from streams.pipeline.state import NotificationRecord, ParkedStatus, parked_for
 from streams.platform.redis import queue_script
 from streams.tenancy import keys
@@ -58,18 +59,19 @@ end
 """
 
 # KEYS: nb bucket keys, then the notification hashes (one tenant, or one Redis).
-# ARGV: nb, now (s), ttl, then (rate, burst) per bucket, then per notification:
+# ARGV: nb, now (s), ttl, then (rate, burst, ahead) per bucket, then per notification:
 #   bucket (-1: create `accepted` only, 0: no rate limit, k: bucket k), provider, channel,
 #   metadata json, src.
-# Returns per notification: the existing record (flat list), or 1 (began), or 0 (created).
+# Returns per notification: the existing record (flat list), or 1 (began), or 0 (created);
+# then per bucket the tokens leased beyond the need (at most its `ahead`).
 _CLAIM_BATCH = """
 local nb = tonumber(ARGV[1])
 local now = tonumber(ARGV[2])
 local ttl = ARGV[3]
 local tokens, rates, bursts, used = {}, {}, {}, {}
 for b = 1, nb do
-  rates[b] = tonumber(ARGV[2 + 2 * b])
-  bursts[b] = tonumber(ARGV[3 + 2 * b])
+  rates[b] = tonumber(ARGV[1 + 3 * b])
+  bursts[b] = tonumber(ARGV[2 + 3 * b])
   local raw = redis.call('GET', KEYS[b])
   local t, ts = bursts[b], now
   if raw then
@@ -81,7 +83,7 @@ for b = 1, nb do
   tokens[b] = t
 end
 local out = {}
-local base = 4 + 2 * nb
+local base = 4 + 3 * nb
 for i = nb + 1, #KEYS do
   local a = base + (i - nb - 1) * 5
   local key = KEYS[i]
@@ -109,7 +111,14 @@ for i = nb + 1, #KEYS do
     redis.call('EXPIRE', key, ttl)
   end
 end
+local leased = #out
 for b = 1, nb do
+  local ahead = math.min(tonumber(ARGV[3 + 3 * b]), math.floor(tokens[b]))
+  if ahead > 0 then
+    tokens[b] = tokens[b] - ahead
+    used[b] = true
+  end
+  out[leased + b] = math.max(ahead, 0)
   if used[b] then
     local ms = math.ceil(bursts[b] / rates[b] * 1000) + 1000
     redis.call('SET', KEYS[b], string.format('%.6f %.6f', tokens[b], now), 'PX', ms)
@@ -188,8 +197,11 @@ class BatchState:
         correlation_ttl_seconds: int,
         max_parked: int = 16,
         cluster: bool = False,
+        leases: TokenLeases | None = None,
     ) -> None:
         self._redis = redis
+        #: Tokens taken ahead by earlier claims (none: every claim reads its buckets).
+        self.leases = leases or TokenLeases(0)
         self._ttl = ttl_seconds
         self._corr_ttl = correlation_ttl_seconds
         self._max_parked = max_parked
@@ -209,6 +221,8 @@ class BatchState:
             return []
         now = f"{time.time():.6f}"
         groups = self._groups([item.tenant_id for item in items])
+        leases = self.leases
+        leasing: list[list[str]] = []  # per group, its buckets in the script's order
         async with self._redis.pipeline(transaction=False) as pipe:
             for indexes in groups.values():
                 buckets: dict[str, int] = {}
@@ -219,13 +233,15 @@ class BatchState:
                     item = items[i]
                     if item.bucket is None:
                         index = -1
-                    elif item.bucket == ():
+                    elif len(item.bucket) == 0:
                         index = 0
+                    elif leases.spend(bkey := bucket_key(item.tenant_id, item.provider)):
+                        index = 0  # paid with a token leased before
                     else:
-                        bkey = bucket_key(item.tenant_id, item.provider)
                         if bkey not in buckets:
                             buckets[bkey] = len(buckets) + 1
-                            bucket_args.extend(item.bucket)
+                            rate, burst = item.bucket
+                            bucket_args.extend((rate, burst, leases.ahead(rate, burst)))
                         index = buckets[bkey]
                     item_keys.append(keys.notification(item.tenant_id, item.notification_id))
                     item_args.extend(
@@ -237,10 +253,13 @@ class BatchState:
                     [*buckets, *item_keys],
                     [len(buckets), now, self._ttl, *bucket_args, *item_args],
                 )
+                leasing.append(list(buckets))
             replies = await pipe.execute()
         results: list[NotificationRecord | str] = [CREATED] * len(items)
-        for indexes, reply in zip(groups.values(), replies, strict=True):
-            for i, value in zip(indexes, reply, strict=True):
+        for indexes, reply, bkeys in zip(groups.values(), replies, leasing, strict=True):
+            for bkey, leased in zip(bkeys, reply[len(indexes) :], strict=True):
+                leases.grant(bkey, int(leased))
+            for i, value in zip(indexes, reply[: len(indexes)], strict=True):
                 if isinstance(value, list):
                     item = items[i]
                     results[i] = NotificationRecord.from_flat(

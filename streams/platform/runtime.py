@@ -24,7 +24,7 @@ from seeds import load_seeds
 from streams.pipeline.batch import BatchRouter
 from streams.pipeline.batchstate import BatchState
 from streams.pipeline.processor import INFRA_ERRORS, EventSink, RequestProcessor
-from streams.pipeline.ratelimit import TokenBucket
+from streams.pipeline.ratelimit import TokenBucket, TokenLeases
 from streams.pipeline.state import NotificationState
 from streams.pipeline.updates import StatusUpdater
 from streams.platform.outbox import StatusOutbox
@@ -128,6 +128,7 @@ class Runtime:
                     ttl_seconds=settings.idempotency_ttl_seconds,
                     correlation_ttl_seconds=settings.correlation_ttl_seconds,
                     cluster=isinstance(self.redis, RedisCluster),
+                    leases=TokenLeases(settings.router_token_lease_ms / 1000),
                 ),
             )
             self.updater = StatusUpdater(self.state, self.sink)
