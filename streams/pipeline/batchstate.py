@@ -33,7 +33,7 @@ from redis.asyncio import Redis
 
 from streams.pipeline.ratelimit import TokenLeases
 from streams.pipeline.state import NotificationRecord, ParkedStatus, parked_for
-from streams.platform.redis import queue_script
+from streams.platform.redis import queue_script, run_pipeline
 from streams.tenancy import keys
 
 __all__ = [
@@ -221,44 +221,17 @@ class BatchState:
             return []
         now = f"{time.time():.6f}"
         groups = self._groups([item.tenant_id for item in items])
-        leases = self.leases
-        leasing: list[list[str]] = []  # per group, its buckets in the script's order
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for indexes in groups.values():
-                buckets: dict[str, int] = {}
-                bucket_args: list[Any] = []
-                item_keys: list[str] = []
-                item_args: list[Any] = []
-                for i in indexes:
-                    item = items[i]
-                    if item.bucket is None:
-                        index = -1
-                    elif len(item.bucket) == 0:
-                        index = 0
-                    elif leases.spend(bkey := bucket_key(item.tenant_id, item.provider)):
-                        index = 0  # paid with a token leased before
-                    else:
-                        if bkey not in buckets:
-                            buckets[bkey] = len(buckets) + 1
-                            rate, burst = item.bucket
-                            bucket_args.extend((rate, burst, leases.ahead(rate, burst)))
-                        index = buckets[bkey]
-                    item_keys.append(keys.notification(item.tenant_id, item.notification_id))
-                    item_args.extend(
-                        (index, item.provider, item.channel, orjson.dumps(item.metadata), item.src)
-                    )
-                await queue_script(
-                    pipe,
-                    self._claim,
-                    [*buckets, *item_keys],
-                    [len(buckets), now, self._ttl, *bucket_args, *item_args],
-                )
-                leasing.append(list(buckets))
-            replies = await pipe.execute()
+        calls = [self._claim_call(items, indexes, now) for indexes in groups.values()]
+
+        def build(pipe: Any) -> None:
+            for call_keys, call_args, _ in calls:
+                queue_script(pipe, self._claim, call_keys, call_args)
+
+        replies = await run_pipeline(self._redis, build, (self._claim,))
         results: list[NotificationRecord | str] = [CREATED] * len(items)
-        for indexes, reply, bkeys in zip(groups.values(), replies, leasing, strict=True):
+        for indexes, reply, (_, _, bkeys) in zip(groups.values(), replies, calls, strict=True):
             for bkey, leased in zip(bkeys, reply[len(indexes) :], strict=True):
-                leases.grant(bkey, int(leased))
+                self.leases.grant(bkey, int(leased))
             for i, value in zip(indexes, reply[: len(indexes)], strict=True):
                 if isinstance(value, list):
                     item = items[i]
@@ -269,36 +242,64 @@ class BatchState:
                     results[i] = BEGAN if int(value) == 1 else CREATED
         return results
 
+    def _claim_call(
+        self, items: Sequence[ClaimItem], indexes: list[int], now: str
+    ) -> tuple[list[str], list[Any], list[str]]:
+        """One group's claim script call: its keys, its arguments and its buckets (in the
+        script's order). A token leased before pays for an item here, without the bucket."""
+        buckets: dict[str, int] = {}
+        bucket_args: list[Any] = []
+        item_keys: list[str] = []
+        item_args: list[Any] = []
+        leases = self.leases
+        for i in indexes:
+            item = items[i]
+            if item.bucket is None:
+                index = -1
+            elif len(item.bucket) == 0:
+                index = 0
+            elif leases.spend(bkey := bucket_key(item.tenant_id, item.provider)):
+                index = 0  # paid with a token leased before
+            else:
+                if bkey not in buckets:
+                    buckets[bkey] = len(buckets) + 1
+                    rate, burst = item.bucket
+                    bucket_args.extend((rate, burst, leases.ahead(rate, burst)))
+                index = buckets[bkey]
+            item_keys.append(keys.notification(item.tenant_id, item.notification_id))
+            item_args.extend(
+                (index, item.provider, item.channel, orjson.dumps(item.metadata), item.src)
+            )
+        call_keys = [*buckets, *item_keys]
+        return call_keys, [len(buckets), now, self._ttl, *bucket_args, *item_args], list(buckets)
+
     async def record_sent(self, items: Sequence[SentItem]) -> list[tuple[bool, list[ParkedStatus]]]:
         """Per item: whether its attempt was still current, and the reports parked for it."""
         if not items:
             return []
         groups = self._groups([item.tenant_id for item in items])
-        async with self._redis.pipeline(transaction=False) as pipe:
+        parked = [keys.parked(item.provider, item.provider_message_id) for item in items]
+
+        def build(pipe: Any) -> None:  # safe twice: compare-and-set, SET, EXISTS (or LPOP)
             for indexes in groups.values():
                 args: list[Any] = []
                 for i in indexes:
                     args.extend((items[i].attempt, items[i].provider_message_id))
-                await queue_script(
-                    pipe,
-                    self._record,
-                    [
-                        keys.notification(items[i].tenant_id, items[i].notification_id)
-                        for i in indexes
-                    ],
-                    args,
-                )
-            parked = [keys.parked(item.provider, item.provider_message_id) for item in items]
+                hashes = [
+                    keys.notification(items[i].tenant_id, items[i].notification_id) for i in indexes
+                ]
+                queue_script(pipe, self._record, hashes, args)
             for item in items:
                 corr = orjson.dumps({"t": item.tenant_id, "n": item.notification_id})
                 pmid = item.provider_message_id
                 pipe.set(keys.correlation(item.provider, pmid), corr, ex=self._corr_ttl)
-            if self._cluster:  # one slot per message id: a pop each
+            if self._cluster:  # one slot per message id: a pop each (EVAL: never refused)
                 for key in parked:
                     pipe.lpop(key, self._max_parked)
             else:  # one EXISTS for the wave; a report is parked rarely
                 pipe.exists(*parked)
-            replies = await pipe.execute()
+
+        replies = await run_pipeline(self._redis, build, (self._record,))
         current = [False] * len(items)
         for indexes, reply in zip(groups.values(), replies, strict=False):
             for i, value in zip(indexes, reply, strict=True):

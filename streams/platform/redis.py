@@ -21,20 +21,28 @@ instead, a semaphore of ``HERALD_REDIS_MAX_CONNECTIONS`` commands in flight).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
+from redis.exceptions import NoScriptError
 
 if TYPE_CHECKING:
     from redis.commands.core import AsyncScript
 
     from schemas.settings import Settings
 
-__all__ = ["RedisTarget", "parse_redis_url", "queue_script", "redis_client", "redis_for"]
+__all__ = [
+    "RedisTarget",
+    "parse_redis_url",
+    "queue_script",
+    "redis_client",
+    "redis_for",
+    "run_pipeline",
+]
 
 #: Extra connections per cluster node beyond the command limit, for WATCH transactions
 #: (they hold a connection between WATCH and EXEC, outside the command semaphore).
@@ -167,18 +175,42 @@ def redis_for(settings: Settings, *, pooled: bool = False, **kwargs: Any) -> Red
     return redis_client(settings.redis_url, cluster=settings.redis_cluster, **kwargs)
 
 
-async def queue_script(
-    pipe: Any, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]
-) -> None:
+def queue_script(pipe: Any, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> None:
     """Queue a call of ``script`` on a pipeline of either kind (for batches).
 
     redis-py refuses EVALSHA in a cluster pipeline, so there the script's body goes with the
     call (EVAL; the server compiles a body once and caches it by its digest). On one node
-    the script is queued as EVALSHA, and the pipeline loads it first if the server lacks
-    it. Each call's ``keys`` must share one slot, as for any script (docs/redis.md).
+    the script goes as EVALSHA alone: redis-py's own way (``script(client=pipe)``) asks
+    ``SCRIPT EXISTS`` before every pipeline, a round trip more per batch; a server that lost
+    the script answers NOSCRIPT instead, and the caller loads it and runs the pipeline
+    again (:func:`run_pipeline`). Each call's ``keys`` must share one slot, as for any
+    script (docs/redis.md).
     """
     if isinstance(pipe, ClusterPipeline):
         body = script.script
         pipe.eval(body if isinstance(body, str) else bytes(body).decode(), len(keys), *keys, *args)
         return
-    await script(keys=list(keys), args=list(args), client=pipe)
+    pipe.evalsha(script.sha, len(keys), *keys, *args)
+
+
+async def run_pipeline(
+    redis: Any, build: Callable[[Any], None], scripts: Sequence[AsyncScript]
+) -> list[Any]:
+    """Build a non-transactional pipeline with ``build`` and run it; if the server lost a
+    script (a restart, ``SCRIPT FLUSH``), load ``scripts`` and run it once more.
+
+    ``build`` must queue commands that are safe to run twice: a pipeline whose script was
+    refused ran its other commands, and the script calls of one node use one digest, so
+    they are all refused together.
+    """
+    for attempt in (1, 2):
+        async with redis.pipeline(transaction=False) as pipe:
+            build(pipe)
+            try:
+                return list(await pipe.execute())
+            except NoScriptError:
+                if attempt == 2:
+                    raise
+        for script in scripts:
+            await redis.script_load(script.script)
+    raise AssertionError("unreachable")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisClusterException, ResponseError
 
-from streams.platform.redis import queue_script, redis_for
+from streams.platform.redis import queue_script, redis_for, run_pipeline
 from tests.helpers import make_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
@@ -54,11 +55,15 @@ async def test_scripts_are_pipelined_on_either_kind(redis_url: str, redis: Redis
     try:
         script = client.register_script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
         tenants = [f"t{i}" for i in range(12)]  # spread over every node of a cluster
-        for _ in range(2):  # the second round: already loaded (one node) or cached (cluster)
-            async with client.pipeline(transaction=False) as pipe:
-                for i, tenant in enumerate(tenants):
-                    await queue_script(pipe, script, [f"herald:test:{{{tenant}}}"], [i + 1])
-                results = await pipe.execute()
+
+        def build(pipe: Any) -> None:
+            for i, tenant in enumerate(tenants):
+                queue_script(pipe, script, [f"herald:test:{{{tenant}}}"], [i + 1])
+
+        # The first round: refused and loaded (one node) or compiled (cluster); the second
+        # runs what the server has.
+        for _ in range(2):
+            results = await run_pipeline(client, build, (script,))
         assert results == [2 * (i + 1) for i in range(len(tenants))]
         assert await redis.get("herald:test:{t11}") == b"24"
     finally:
