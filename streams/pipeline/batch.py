@@ -9,7 +9,8 @@
    resolution per tenant, channel and provider per chunk) and validates it;
 3. claims the whole chunk in one Redis round trip
    (:meth:`~streams.pipeline.batchstate.BatchState.claim`): new requests with a token
-   (one bucket read and write per tenant and provider per chunk) and a free bulkhead
+   (one bucket read and write per tenant and provider per chunk, or a token leased by an
+   earlier chunk: ``TokenLeases``) and a free bulkhead
    slot, and no earlier request to the same recipient still in flight, start attempt 1
    at once; the others are created ``accepted`` and continue the per-request way
    (rate-limit waits, bulkheads, hand-offs to another worker role); records that exist
