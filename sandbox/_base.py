@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 __all__ = [
+    "ChangeNotifier",
     "ControlModel",
     "FaultBody",
     "FaultLike",
@@ -158,19 +159,11 @@ async def delivery_answer(
     return json_response({field: status})
 
 
-class SandboxBase(Generic[F]):
-    """Change notification, faults, background tasks and webhook delivery of one fake."""
+class ChangeNotifier:
+    """``notify()`` / ``wait_for(predicate)``: tests wait for what a fake saw, never sleep."""
 
     def __init__(self) -> None:
-        self.faults: dict[str, F] = {}
-        #: Requests currently held back by a delay or hang fault.
-        self.held = 0
         self._changed = asyncio.Event()
-        self._closing = asyncio.Event()
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._session: aiohttp.ClientSession | None = None
-
-    # --- waiting (tests) --------------------------------------------------------------
 
     def notify(self) -> None:
         """Wake every ``wait_for``: something the fake records has changed."""
@@ -188,6 +181,19 @@ class SandboxBase(Generic[F]):
             if result:
                 return result
             await changed.wait()
+
+
+class SandboxBase(ChangeNotifier, Generic[F]):
+    """Change notification, faults, background tasks and webhook delivery of one fake."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.faults: dict[str, F] = {}
+        #: Requests currently held back by a delay or hang fault.
+        self.held = 0
+        self._closing = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._session: aiohttp.ClientSession | None = None
 
     # --- faults -----------------------------------------------------------------------
 
