@@ -39,9 +39,11 @@ __all__ = [
     "SandboxBase",
     "delivery_answer",
     "email_address",
+    "fault_headers",
     "json_response",
     "parse_body",
     "problem",
+    "raw_fault_response",
 ]
 
 logger = logging.getLogger(__name__)
@@ -143,6 +145,29 @@ async def parse_body(request: web.Request, model: type[_M]) -> _M:
         raise web.HTTPBadRequest(
             text=orjson.dumps(details, default=str).decode(), content_type="application/json"
         ) from exc
+
+
+class RawFault(Protocol):
+    """A fault that may carry a ``Retry-After`` and a body to answer as is."""
+
+    @property
+    def retry_after(self) -> float | None: ...
+
+    @property
+    def raw_body(self) -> bytes | None: ...
+
+
+def fault_headers(fault: RawFault) -> dict[str, str]:
+    """The ``Retry-After`` header of a fault that sets one (seconds, as the services write it)."""
+    return {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+
+
+def raw_fault_response(fault: RawFault, status: int) -> web.Response | None:
+    """The fault's ``raw_body`` as is with ``status`` (and its ``Retry-After``); ``None``
+    when the fault has no raw body."""
+    if fault.raw_body is None:
+        return None
+    return web.Response(body=fault.raw_body, status=status, headers=fault_headers(fault))
 
 
 async def delivery_answer(
