@@ -22,6 +22,7 @@ import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 import aiohttp
@@ -36,6 +37,7 @@ __all__ = [
     "ControlModel",
     "FaultBody",
     "FaultLike",
+    "FaultTerms",
     "SandboxBase",
     "delivery_answer",
     "email_address",
@@ -62,6 +64,19 @@ class FaultLike(Protocol):
 
 
 F = TypeVar("F", bound=FaultLike)
+
+
+@dataclass(slots=True, kw_only=True)
+class FaultTerms:
+    """What the fault records of the API fakes share, after their own error fields:
+    ``retry_after`` (sent as ``Retry-After``), ``delay`` seconds to hold the request first
+    (``math.inf``: until the fake closes), ``raw_body`` to answer as is, and ``times`` (how
+    many requests it applies to; ``None``: all)."""
+
+    retry_after: float | None = None
+    delay: float | None = None
+    raw_body: bytes | None = None
+    times: int | None = None
 
 
 class ControlModel(BaseModel):
@@ -147,22 +162,12 @@ async def parse_body(request: web.Request, model: type[_M]) -> _M:
         ) from exc
 
 
-class RawFault(Protocol):
-    """A fault that may carry a ``Retry-After`` and a body to answer as is."""
-
-    @property
-    def retry_after(self) -> float | None: ...
-
-    @property
-    def raw_body(self) -> bytes | None: ...
-
-
-def fault_headers(fault: RawFault) -> dict[str, str]:
+def fault_headers(fault: FaultTerms) -> dict[str, str]:
     """The ``Retry-After`` header of a fault that sets one (seconds, as the services write it)."""
     return {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
 
 
-def raw_fault_response(fault: RawFault, status: int) -> web.Response | None:
+def raw_fault_response(fault: FaultTerms, status: int) -> web.Response | None:
     """The fault's ``raw_body`` as is with ``status`` (and its ``Retry-After``); ``None``
     when the fault has no raw body."""
     if fault.raw_body is None:

@@ -34,7 +34,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from sandbox._base import SandboxBase, fault_headers, raw_fault_response
+from sandbox._base import FaultTerms, SandboxBase, fault_headers, raw_fault_response
 from sandbox._fcm import (
     FCM_CODES,
     JWT_BEARER,
@@ -117,7 +117,7 @@ class FcmMessage:
 
 
 @dataclass(slots=True)
-class FcmFault:
+class FcmFault(FaultTerms):
     """An answer for one registration token instead of accepting it.
 
     ``delay`` seconds pass first (``math.inf``: never answer); then ``raw_body`` is
@@ -127,10 +127,6 @@ class FcmFault:
     error_code: str | None = "INTERNAL"
     http_status: int | None = None
     message: str | None = None
-    retry_after: float | None = None
-    delay: float | None = None
-    raw_body: bytes | None = None
-    times: int | None = None
 
 
 @dataclass(slots=True)
