@@ -12,6 +12,7 @@ import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -25,6 +26,7 @@ __all__ = [
     "make_requests",
     "recipient_index",
     "run_load",
+    "text_request",
 ]
 
 _TERMINAL_OTHER = {"failed", "rejected"}
@@ -54,20 +56,31 @@ def make_requests(
     prefix: str, count: int, tenant_ids: Sequence[str], recipients: int = RECIPIENTS
 ) -> list[tuple[bytes, bytes, str]]:
     """``count`` requests as (key, value, id): round-robin over tenants and recipients."""
-    out = []
-    for i in range(count):
-        tenant = tenant_ids[i % len(tenant_ids)]
-        nid = f"{prefix}-{i}"
-        body = {
-            "id": nid,
-            "tenantId": tenant,
-            "channel": "whatsapp",
-            "recipient": {"phone": f"+55119{recipient_index(i, recipients):08d}"},
-            "content": {"body": f"Your order #{i} has shipped and will arrive tomorrow."},
-            "metadata": {"orderId": i, "bench": prefix},
-        }
-        out.append((tenant.encode(), orjson.dumps(body), nid))
-    return out
+    return [
+        text_request(
+            f"{prefix}-{i}",
+            tenant_ids[i % len(tenant_ids)],
+            f"+55119{recipient_index(i, recipients):08d}",
+            f"Your order #{i} has shipped and will arrive tomorrow.",
+            {"orderId": i, "bench": prefix},
+        )
+        for i in range(count)
+    ]
+
+
+def text_request(
+    nid: str, tenant: str, phone: str, text: str, metadata: dict[str, Any]
+) -> tuple[bytes, bytes, str]:
+    """One WhatsApp text request as (key, value, id): keyed by tenant, as producers do."""
+    body = {
+        "id": nid,
+        "tenantId": tenant,
+        "channel": "whatsapp",
+        "recipient": {"phone": phone},
+        "content": {"body": text},
+        "metadata": metadata,
+    }
+    return tenant.encode(), orjson.dumps(body), nid
 
 
 @dataclass

@@ -27,7 +27,16 @@ from bench.report import Result
 from bench.stack import Process, Stack
 from streams.platform.admin import ensure_topics
 
-__all__ = ["main", "run", "run_anchor", "same_loop_as_worker", "status_for"]
+__all__ = [
+    "anchor_clients",
+    "anchor_parser",
+    "assign_source",
+    "main",
+    "run",
+    "run_anchor",
+    "same_loop_as_worker",
+    "status_for",
+]
 
 
 def status_for(value: bytes) -> bytes:
@@ -53,7 +62,9 @@ def status_for(value: bytes) -> bytes:
     )
 
 
-async def passthrough(bootstrap: str, source: str, sink: str, group: str) -> None:
+def anchor_clients(bootstrap: str, group: str) -> tuple[AIOKafkaConsumer, AIOKafkaProducer]:
+    """An anchor's consumer (manual commits, from the earliest offset) and producer (acks
+    from all replicas), configured alike in every anchor."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=group,
@@ -65,16 +76,37 @@ async def passthrough(bootstrap: str, source: str, sink: str, group: str) -> Non
         fetch_max_wait_ms=10,
     )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=1)
+    return consumer, producer
+
+
+async def assign_source(consumer: AIOKafkaConsumer, source: str) -> None:
+    """Assign every partition of ``source`` to the started ``consumer``, then print the
+    ``ready`` line :func:`run_anchor` waits for."""
+    await consumer.topics()  # fetches the cluster metadata
+    assigned = [TopicPartition(source, p) for p in consumer.partitions_for_topic(source) or ()]
+    consumer.assign(assigned)
+    print("ready", flush=True)
+
+
+def anchor_parser(description: str | None) -> argparse.ArgumentParser:
+    """The command line every anchor takes: ``--bootstrap --source --sink --group``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--source", required=True)
+    parser.add_argument("--sink", required=True)
+    parser.add_argument("--group", required=True)
+    return parser
+
+
+async def passthrough(bootstrap: str, source: str, sink: str, group: str) -> None:
+    consumer, producer = anchor_clients(bootstrap, group)
     await consumer.start()
     await producer.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     try:
-        await consumer.topics()  # fetches the cluster metadata
-        assigned = [TopicPartition(source, p) for p in consumer.partitions_for_topic(source) or ()]
-        consumer.assign(assigned)
-        print("ready", flush=True)
+        await assign_source(consumer, source)
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=100, max_records=2000)
             futures = []
@@ -159,12 +191,7 @@ def same_loop_as_worker() -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--bootstrap", required=True)
-    parser.add_argument("--source", required=True)
-    parser.add_argument("--sink", required=True)
-    parser.add_argument("--group", required=True)
-    args = parser.parse_args()
+    args = anchor_parser(__doc__).parse_args()
     same_loop_as_worker()
     asyncio.run(passthrough(args.bootstrap, args.source, args.sink, args.group))
 

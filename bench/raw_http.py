@@ -11,17 +11,22 @@ what the client stack (aiokafka + aiohttp) can do for this job on this machine.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import signal
 from collections.abc import Sequence
 
 import aiohttp
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from bench.measure import Load
-from bench.raw import run_anchor, same_loop_as_worker, status_for
+from bench.raw import (
+    anchor_clients,
+    anchor_parser,
+    assign_source,
+    run_anchor,
+    same_loop_as_worker,
+    status_for,
+)
 from bench.report import Result
 from bench.stack import ACCESS_TOKEN, PHONE_NUMBER_ID, Stack
 from sandbox import GRAPH_VERSION
@@ -46,15 +51,7 @@ async def _call(session: aiohttp.ClientSession, url: str, value: bytes) -> str:
 
 
 async def passthrough(bootstrap: str, source: str, sink: str, group: str, api: str) -> None:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=group,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_partition_fetch_bytes=4 * 1024 * 1024,
-        fetch_max_wait_ms=10,  # as (a): tansu does not wake a long poll on new data
-    )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=1)
+    consumer, producer = anchor_clients(bootstrap, group)
     url = f"{api}/{PHONE_NUMBER_ID}/messages"
     headers = {"Authorization": f"Bearer {ACCESS_TOKEN}", "Content-Type": "application/json"}
     connector = aiohttp.TCPConnector(limit=IN_FLIGHT)
@@ -73,10 +70,7 @@ async def passthrough(bootstrap: str, source: str, sink: str, group: str, api: s
         return await producer.send(sink, key=key, value=orjson.dumps(status))
 
     try:
-        await consumer.topics()
-        assigned = [TopicPartition(source, p) for p in consumer.partitions_for_topic(source) or ()]
-        consumer.assign(assigned)
-        print("ready", flush=True)
+        await assign_source(consumer, source)
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=100, max_records=2000)
             tasks = [
@@ -103,11 +97,7 @@ async def run(stack: Stack, loads: Sequence[tuple[str, str, Load]]) -> list[Resu
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--bootstrap", required=True)
-    parser.add_argument("--source", required=True)
-    parser.add_argument("--sink", required=True)
-    parser.add_argument("--group", required=True)
+    parser = anchor_parser(__doc__)
     parser.add_argument("--api", required=True, help="the Graph API base URL, with version")
     args = parser.parse_args()
     same_loop_as_worker()

@@ -16,7 +16,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -149,23 +149,30 @@ def ratio_line(results: Sequence[Result]) -> str | None:
     return f"ratio herald/raw: {b.throughput / a.throughput:.2f}"
 
 
+def _table(head: str, align: str, rows: Iterable[str]) -> str:
+    """A Markdown table: the header row, the alignment row, then ``rows``."""
+    return "\n".join([head, align, *rows])
+
+
 def throughput_table(results: Sequence[Result]) -> str:
-    rows = [
+    return _table(
         "| scenario | messages | offered/s | throughput/s | p50 ms | p99 ms | CPU s (process) "
         "| CPU µs/msg | peak RSS MiB |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in results:
-        cpu = r.cpu
-        per_msg = cpu / r.messages * 1e6 if cpu is not None and r.messages else None
-        flag = "" if r.complete else " (incomplete)"
-        rows.append(
-            f"| ({r.key}) {r.title}{flag} | {r.messages:,} | {_fmt(r.offered_rate, 0)} "
-            f"| {_fmt(r.throughput, 0)} | {_fmt(r.p50)} | {_fmt(r.p99)} "
-            f"| {_fmt(cpu, 2)} ({r.measured or '-'}) | {_fmt(per_msg, 0)} "
-            f"| {_fmt(r.peak_rss_mib, 0)} |"
-        )
-    return "\n".join(rows)
+        (_throughput_row(r) for r in results),
+    )
+
+
+def _throughput_row(r: Result) -> str:
+    cpu = r.cpu
+    per_msg = cpu / r.messages * 1e6 if cpu is not None and r.messages else None
+    flag = "" if r.complete else " (incomplete)"
+    return (
+        f"| ({r.key}) {r.title}{flag} | {r.messages:,} | {_fmt(r.offered_rate, 0)} "
+        f"| {_fmt(r.throughput, 0)} | {_fmt(r.p50)} | {_fmt(r.p99)} "
+        f"| {_fmt(cpu, 2)} ({r.measured or '-'}) | {_fmt(per_msg, 0)} "
+        f"| {_fmt(r.peak_rss_mib, 0)} |"
+    )
 
 
 def cpu_table(results: Sequence[Result]) -> str:
@@ -175,13 +182,14 @@ def cpu_table(results: Sequence[Result]) -> str:
         names.extend(n for n in r.cpu_seconds if n not in names)
     if not names:
         return ""
-    head = "| scenario | seconds | " + " | ".join(names) + " |"
-    sep = "|---|---:|" + "---:|" * len(names)
-    rows = [head, sep]
-    for r in results:
-        cells = " | ".join(_cpu_cell(r, n) for n in names)
-        rows.append(f"| ({r.key}) | {_fmt(r.seconds, 2)} | {cells} |")
-    return "\n".join(rows)
+    return _table(
+        "| scenario | seconds | " + " | ".join(names) + " |",
+        "|---|---:|" + "---:|" * len(names),
+        (
+            f"| ({r.key}) | {_fmt(r.seconds, 2)} | {' | '.join(_cpu_cell(r, n) for n in names)} |"
+            for r in results
+        ),
+    )
 
 
 def _cpu_cell(result: Result, name: str) -> str:
@@ -193,20 +201,19 @@ def _cpu_cell(result: Result, name: str) -> str:
 
 
 def sessions_table(sessions: Sequence[SessionResult]) -> str:
-    rows = [
+    return _table(
         "| sessions | Chromium flags | PSS MiB/session | anon+shmem PSS MiB/session | RSS MiB/session "
         "| worker PSS MiB | sends/s per session | sends/s worker | p50 ms | p99 ms | stable |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
-    ]
-    for s in sessions:
-        rows.append(
+        (
             f"| {s.sessions} | {s.flags} | {_fmt(s.pss_mib_per_session, 0)} "
             f"| {_fmt(s.anon_mib_per_session, 0)} | {_fmt(s.rss_mib_per_session, 0)} "
             f"| {_fmt(s.worker_pss_mib, 0)} "
             f"| {_fmt(s.sends_per_second_per_session)} | {_fmt(s.sends_per_second_worker)} "
             f"| {_fmt(s.p50_ms)} | {_fmt(s.p99_ms)} | {'yes' if s.stable else 'NO'} |"
-        )
-    return "\n".join(rows)
+            for s in sessions
+        ),
+    )
 
 
 def markdown(

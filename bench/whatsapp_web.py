@@ -30,7 +30,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from redis.asyncio import Redis
 
-from bench.load import Collector, run_load
+from bench.load import Collector, run_load, text_request
 from bench.procstats import memory_kib, start_ticks, tree, tree_memory_detail_kib
 from bench.report import SessionResult, percentile, say
 from bench.stack import Process, Stack, wait_http
@@ -126,20 +126,17 @@ async def _state_events(bootstrap: str, topic: str) -> list[dict[str, Any]]:
 
 
 def _requests(tenants: list[str], per_tenant: int, prefix: str) -> list[tuple[bytes, bytes, str]]:
-    out = []
-    for round_ in range(per_tenant):
-        for i, tenant in enumerate(tenants):
-            nid = f"{prefix}-{tenant}-{round_}"
-            body = {
-                "id": nid,
-                "tenantId": tenant,
-                "channel": "whatsapp",
-                "recipient": {"phone": f"+55119{(i * 37 + round_) % 10_000_000:08d}"},
-                "content": {"body": f"Your order #{round_} has shipped."},
-                "metadata": {"round": round_},
-            }
-            out.append((tenant.encode(), orjson.dumps(body), nid))
-    return out
+    return [
+        text_request(
+            f"{prefix}-{tenant}-{round_}",
+            tenant,
+            f"+55119{(i * 37 + round_) % 10_000_000:08d}",
+            f"Your order #{round_} has shipped.",
+            {"round": round_},
+        )
+        for round_ in range(per_tenant)
+        for i, tenant in enumerate(tenants)
+    ]
 
 
 async def _pair_all(

@@ -22,6 +22,7 @@ import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 import aiohttp
@@ -32,15 +33,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 __all__ = [
+    "ChangeNotifier",
     "ControlModel",
     "FaultBody",
     "FaultLike",
+    "FaultTerms",
     "SandboxBase",
     "delivery_answer",
     "email_address",
+    "fault_headers",
     "json_response",
     "parse_body",
     "problem",
+    "raw_fault_response",
 ]
 
 logger = logging.getLogger(__name__)
@@ -59,6 +64,19 @@ class FaultLike(Protocol):
 
 
 F = TypeVar("F", bound=FaultLike)
+
+
+@dataclass(slots=True, kw_only=True)
+class FaultTerms:
+    """What the fault records of the API fakes share, after their own error fields:
+    ``retry_after`` (sent as ``Retry-After``), ``delay`` seconds to hold the request first
+    (``math.inf``: until the fake closes), ``raw_body`` to answer as is, and ``times`` (how
+    many requests it applies to; ``None``: all)."""
+
+    retry_after: float | None = None
+    delay: float | None = None
+    raw_body: bytes | None = None
+    times: int | None = None
 
 
 class ControlModel(BaseModel):
@@ -144,6 +162,19 @@ async def parse_body(request: web.Request, model: type[_M]) -> _M:
         ) from exc
 
 
+def fault_headers(fault: FaultTerms) -> dict[str, str]:
+    """The ``Retry-After`` header of a fault that sets one (seconds, as the services write it)."""
+    return {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+
+
+def raw_fault_response(fault: FaultTerms, status: int) -> web.Response | None:
+    """The fault's ``raw_body`` as is with ``status`` (and its ``Retry-After``); ``None``
+    when the fault has no raw body."""
+    if fault.raw_body is None:
+        return None
+    return web.Response(body=fault.raw_body, status=status, headers=fault_headers(fault))
+
+
 async def delivery_answer(
     deliver: Coroutine[Any, Any, int], field: str, what: str = "webhook"
 ) -> web.Response:
@@ -158,19 +189,11 @@ async def delivery_answer(
     return json_response({field: status})
 
 
-class SandboxBase(Generic[F]):
-    """Change notification, faults, background tasks and webhook delivery of one fake."""
+class ChangeNotifier:
+    """``notify()`` / ``wait_for(predicate)``: tests wait for what a fake saw, never sleep."""
 
     def __init__(self) -> None:
-        self.faults: dict[str, F] = {}
-        #: Requests currently held back by a delay or hang fault.
-        self.held = 0
         self._changed = asyncio.Event()
-        self._closing = asyncio.Event()
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._session: aiohttp.ClientSession | None = None
-
-    # --- waiting (tests) --------------------------------------------------------------
 
     def notify(self) -> None:
         """Wake every ``wait_for``: something the fake records has changed."""
@@ -188,6 +211,19 @@ class SandboxBase(Generic[F]):
             if result:
                 return result
             await changed.wait()
+
+
+class SandboxBase(ChangeNotifier, Generic[F]):
+    """Change notification, faults, background tasks and webhook delivery of one fake."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.faults: dict[str, F] = {}
+        #: Requests currently held back by a delay or hang fault.
+        self.held = 0
+        self._closing = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._session: aiohttp.ClientSession | None = None
 
     # --- faults -----------------------------------------------------------------------
 

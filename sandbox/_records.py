@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sandbox._base import FaultTerms
+
 __all__ = ["DeliveredWebhook", "Fault", "SandboxAccount", "SentMessage", "UploadedMedia"]
 
 
@@ -53,7 +55,7 @@ class DeliveredWebhook:
 
 
 @dataclass(slots=True)
-class Fault:
+class Fault(FaultTerms):
     """What to do to requests for one recipient instead of accepting them.
 
     ``delay`` seconds pass first (``math.inf``: never answer, until the server stops).
@@ -67,7 +69,3 @@ class Fault:
     message: str | None = None
     details: str | None = None
     error_type: str = "OAuthException"
-    retry_after: float | None = None
-    delay: float | None = None
-    raw_body: bytes | None = None
-    times: int | None = None

@@ -6,7 +6,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from sandbox._base import SandboxBase
+from sandbox._base import FaultTerms, SandboxBase
 
 __all__ = ["SmsFault", "SmsSandboxBase", "recipient_key"]
 
@@ -19,7 +19,7 @@ def recipient_key(to: str) -> str:
 
 
 @dataclass(slots=True)
-class SmsFault:
+class SmsFault(FaultTerms):
     """What to do to requests for one recipient instead of accepting them.
 
     ``delay`` seconds pass first (``math.inf``: never answer, until the server stops).
@@ -31,10 +31,6 @@ class SmsFault:
     http_status: int = 400
     code: str | None = None
     message: str | None = None
-    retry_after: float | None = None
-    delay: float | None = None
-    raw_body: bytes | None = None
-    times: int | None = None
 
 
 class SmsSandboxBase(SandboxBase[SmsFault]):

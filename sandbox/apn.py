@@ -37,7 +37,7 @@ import jwt
 import orjson
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from sandbox._base import SandboxBase
+from sandbox._base import FaultTerms, SandboxBase
 from sandbox._h2 import H2Request, H2Response
 
 __all__ = ["APNsFault", "APNsSandbox", "PushedNotification", "SandboxTeam", "new_device_token"]
@@ -96,16 +96,12 @@ class PushedNotification:
 
 
 @dataclass(slots=True)
-class APNsFault:
+class APNsFault(FaultTerms):
     """An answer for one device token: ``reason`` with ``status`` after ``delay`` seconds
     (``math.inf``: never), or ``raw_body``; ``times`` limits how often."""
 
     status: int = 500
     reason: str | None = "InternalServerError"
-    retry_after: float | None = None
-    delay: float | None = None
-    raw_body: bytes | None = None
-    times: int | None = None
 
 
 class _Refusal(Exception):

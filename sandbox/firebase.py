@@ -34,7 +34,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from sandbox._base import SandboxBase
+from sandbox._base import FaultTerms, SandboxBase, fault_headers, raw_fault_response
 from sandbox._fcm import (
     FCM_CODES,
     JWT_BEARER,
@@ -117,7 +117,7 @@ class FcmMessage:
 
 
 @dataclass(slots=True)
-class FcmFault:
+class FcmFault(FaultTerms):
     """An answer for one registration token instead of accepting it.
 
     ``delay`` seconds pass first (``math.inf``: never answer); then ``raw_body`` is
@@ -127,10 +127,6 @@ class FcmFault:
     error_code: str | None = "INTERNAL"
     http_status: int | None = None
     message: str | None = None
-    retry_after: float | None = None
-    delay: float | None = None
-    raw_body: bytes | None = None
-    times: int | None = None
 
 
 @dataclass(slots=True)
@@ -306,20 +302,15 @@ class FirebaseSandbox(SandboxBase[FcmFault]):
             return None
         if await self.hold(fault):
             return json_response(google_error(503, "The service is currently unavailable."), 503)
-        headers = {}
-        if fault.retry_after is not None:
-            headers["Retry-After"] = f"{fault.retry_after:g}"
         if fault.raw_body is not None:
-            return web.Response(
-                body=fault.raw_body, status=fault.http_status or 500, headers=headers
-            )
+            return raw_fault_response(fault, fault.http_status or 500)
         if fault.error_code is None:
             return None
         status, message = FCM_CODES.get(fault.error_code, (500, "Internal error encountered."))
         body = google_error(
             fault.http_status or status, fault.message or message, fcm_code=fault.error_code
         )
-        return json_response(body, fault.http_status or status, headers)
+        return json_response(body, fault.http_status or status, fault_headers(fault))
 
     async def _send(self, request: web.Request) -> web.Response:
         project = request.match_info["project"]

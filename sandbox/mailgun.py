@@ -53,6 +53,16 @@ def _problem(status: int, message: str) -> web.Response:
     return _json({"message": message}, status)
 
 
+def _delivery_status(
+    code: int, message: str, *, retry_seconds: int | None = None
+) -> dict[str, Any]:
+    """The ``delivery-status`` of a failed event's first attempt, as Mailgun writes it."""
+    status: dict[str, Any] = {"code": code, "message": message, "description": "", "attempt-no": 1}
+    if retry_seconds is not None:
+        status["retry-seconds"] = retry_seconds
+    return status
+
+
 def _valid(address: str) -> bool:
     try:
         email_address(address)
@@ -153,21 +163,16 @@ class MailgunSandbox(EmailSandbox):
             data["severity"] = severity
             if severity == "permanent":
                 data["reason"] = "bounce"
-                data["delivery-status"] = {
-                    "code": 550,
-                    "message": "5.1.1 The email account that you tried to reach does not exist.",
-                    "description": "",
-                    "attempt-no": 1,
-                }
+                data["delivery-status"] = _delivery_status(
+                    550, "5.1.1 The email account that you tried to reach does not exist."
+                )
             else:
                 data["reason"] = "generic"
-                data["delivery-status"] = {
-                    "code": 452,
-                    "message": "4.2.2 The email account that you tried to reach is over quota.",
-                    "description": "",
-                    "attempt-no": 1,
-                    "retry-seconds": 600,
-                }
+                data["delivery-status"] = _delivery_status(
+                    452,
+                    "4.2.2 The email account that you tried to reach is over quota.",
+                    retry_seconds=600,
+                )
         elif name == "opened":
             data["ip"] = "203.0.113.7"
             data["client-info"] = {"client-type": "browser", "client-name": "Chrome"}

@@ -27,7 +27,7 @@ from xml.sax.saxutils import escape
 from aiohttp import web
 from pydantic import Field
 
-from sandbox._base import ControlModel
+from sandbox._base import ControlModel, fault_headers, raw_fault_response
 from sandbox._sigv4 import AwsKey, SigV4Error, verify_sigv4
 from sandbox._sms_base import SmsFault, SmsSandboxBase, recipient_key
 from sandbox._twilio_control import FaultBody, parse_body, sandbox_json
@@ -266,16 +266,13 @@ class SNSSandbox(SmsSandboxBase):
             return None
         if await self.hold(fault):
             return error_response("ServiceUnavailable", "Service is unavailable", 503, "Receiver")
-        headers = (
-            {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else None
-        )
         if fault.raw_body is not None:
-            return web.Response(body=fault.raw_body, status=fault.http_status, headers=headers)
+            return raw_fault_response(fault, fault.http_status)
         if fault.code is None:
             return None
         kind = "Receiver" if fault.http_status >= 500 else "Sender"
         message = fault.message or f"Sandbox fault {fault.code}"
-        return error_response(fault.code, message, fault.http_status, kind, headers)
+        return error_response(fault.code, message, fault.http_status, kind, fault_headers(fault))
 
     # --- control ----------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
 
+from sandbox._base import fault_headers, raw_fault_response
 from sandbox._signatures import TWILIO_SIGNATURE_HEADER as SIGNATURE_HEADER
 from sandbox._signatures import twilio_signature as compute_signature
 from sandbox._sms_base import SmsFault, SmsSandboxBase
@@ -221,16 +222,14 @@ class TwilioSandbox(SmsSandboxBase):
         return account
 
     def _fault_response(self, fault: SmsFault) -> web.Response | None:
-        headers = {}
-        if fault.retry_after is not None:
-            headers["Retry-After"] = f"{fault.retry_after:g}"
         if fault.raw_body is not None:
-            return web.Response(body=fault.raw_body, status=fault.http_status, headers=headers)
+            return raw_fault_response(fault, fault.http_status)
         if fault.code is None:
             return None
         code = int(fault.code) if fault.code.isdigit() else 20500
         message = fault.message or f"Sandbox fault {code}"
-        return twilio_json(error_body(code, message, fault.http_status), fault.http_status, headers)
+        body = error_body(code, message, fault.http_status)
+        return twilio_json(body, fault.http_status, fault_headers(fault))
 
     async def _create_message(self, request: web.Request) -> web.Response:
         try:

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import orjson
 from aiohttp import web
 
-from sandbox._base import SandboxBase
+from sandbox._base import SandboxBase, fault_headers, raw_fault_response
 from sandbox._control import add_control_routes
 from sandbox._graph import (
     GraphFault,
@@ -253,11 +253,8 @@ class WhatsAppBusinessSandbox(SandboxBase[Fault]):
             return None
         if await self.hold(fault):
             return graph_json(graph_error_body(2, "Service temporarily unavailable"), 503)
-        headers = {}
-        if fault.retry_after is not None:
-            headers["Retry-After"] = f"{fault.retry_after:g}"
         if fault.raw_body is not None:
-            return web.Response(body=fault.raw_body, status=fault.http_status, headers=headers)
+            return raw_fault_response(fault, fault.http_status)
         if fault.code is None:
             return None
         body = graph_error_body(
@@ -266,7 +263,7 @@ class WhatsAppBusinessSandbox(SandboxBase[Fault]):
             error_type=fault.error_type,
             details=fault.details,
         )
-        return graph_json(body, fault.http_status, headers)
+        return graph_json(body, fault.http_status, fault_headers(fault))
 
     async def _messages(self, request: web.Request) -> web.Response:
         try:

@@ -83,7 +83,6 @@ class SimulatorCore(Directory):
         self.link_codes: dict[str, PendingLinkCode] = {}
         #: Codes that expired (code -> phone), to tell "expired" from "wrong".
         self.expired_link_codes: dict[str, str] = {}
-        self._changed = asyncio.Event()
         self.app: web.Application = build_app(cast("WhatsAppWebSimulator", self))
 
     # --- used by the page sockets (_socket.py) ------------------------------------------
@@ -97,13 +96,9 @@ class SimulatorCore(Directory):
             "reconnectDelayMs": int(self.reconnect_delay * 1000),
         }
 
-    def _notify(self) -> None:
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
-
     def _attach(self, page: PageSession) -> None:
         self._pages[page.id] = page
-        self._notify()
+        self.notify()
 
     async def _detach(self, page: PageSession) -> None:
         page.stop_rotation()
@@ -119,7 +114,7 @@ class SimulatorCore(Directory):
         page.code = code
         if code is not None:
             self._codes[code.ref] = code
-        self._notify()
+        self.notify()
 
     async def _login(self, page: PageSession, device: Device, *, resumed: bool) -> None:
         until = self._offline_until.get(device.phone, 0.0)
@@ -156,7 +151,7 @@ class SimulatorCore(Directory):
                 await page.send({"type": "logout", "reason": reason})
         if not any(d.phone == device.phone for d in self.devices.values()):
             self._backlog.pop(device.phone, None)
-        self._notify()
+        self.notify()
 
     async def _deliver(self, phone: str, payload: dict[str, Any]) -> int:
         pages = [p for p in self._pages.values() if p.live and p.phone == phone]
@@ -175,4 +170,4 @@ class SimulatorCore(Directory):
             stats.live = sum(1 for p in pages if p.live)
             stats.max_concurrent = max(stats.max_concurrent, stats.open)
             stats.max_live = max(stats.max_live, stats.live)
-        self._notify()
+        self.notify()

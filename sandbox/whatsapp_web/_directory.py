@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import secrets
 
+from sandbox._base import ChangeNotifier
 from sandbox.whatsapp_web._protocol import clean_phone
 
 __all__ = ["Directory"]
 
 
-class Directory:
+class Directory(ChangeNotifier):
     def __init__(self) -> None:
+        super().__init__()
         #: Phone numbers (digits) that are not on WhatsApp.
         self.not_on_whatsapp: set[str] = set()
         #: Phone numbers (digits) WhatsApp addresses by a LID (``use_lid``) -> the LID user.
         self.lids: dict[str, str] = {}
-
-    def _notify(self) -> None:
-        raise NotImplementedError
 
     def mark_not_on_whatsapp(self, phone: str) -> str:
         digits = clean_phone(phone)
@@ -41,7 +40,7 @@ class Directory:
         digits = clean_phone(phone)
         found = clean_phone(lid) if lid else str(secrets.randbelow(9 * 10**14) + 10**14)
         self.lids[digits] = found
-        self._notify()
+        self.notify()
         return f"{found}@lid"
 
     def phone_of_lid(self, lid: str) -> str | None:

@@ -36,11 +36,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from aiohttp import web
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from sandbox._base import ControlModel as WireModel
+from sandbox._base import json_response as _json
+from sandbox._base import parse_body as _parse
 from sandbox.whatsapp_web._linking import LinkCodeRefused
 
 if TYPE_CHECKING:
@@ -97,20 +98,6 @@ class LidBody(PhoneBody):
 
 class DisconnectBody(PhoneBody):
     seconds: float = Field(0.0, ge=0, le=3600)
-
-
-def _json(body: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
-
-
-async def _parse(request: web.Request, model: type[WireModel]) -> Any:
-    try:
-        return model.model_validate_json(await request.read())
-    except ValidationError as exc:
-        details = {"error": "invalid body", "details": exc.errors(include_url=False)}
-        raise web.HTTPBadRequest(
-            text=orjson.dumps(details, default=str).decode(), content_type="application/json"
-        ) from exc
 
 
 def _errors(handler: Handler) -> Handler:

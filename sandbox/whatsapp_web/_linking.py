@@ -123,7 +123,7 @@ async def on_link_code_request(
     expires = datetime.now(UTC) + timedelta(seconds=sim.link_code_ttl)
     sim.link_codes[code] = PendingLinkCode(code, digits, page.id, expires)
     asyncio.get_running_loop().call_later(sim.link_code_ttl, _expire, sim, code)
-    sim._notify()
+    sim.notify()
     await page.send({"type": "result", "seq": seq, "ok": True, "code": code})
 
 
@@ -158,4 +158,4 @@ def _expire(sim: SimulatorCore, code: str) -> None:
     sim.expired_link_codes[code] = pending.phone
     while len(sim.expired_link_codes) > _EXPIRED_KEPT:
         del sim.expired_link_codes[next(iter(sim.expired_link_codes))]
-    sim._notify()
+    sim.notify()

@@ -247,7 +247,7 @@ async def _exists(sim: WhatsAppWebSimulator, page: PageSession, message: dict[st
         code = sim.refusals.pop(0)
         error = {"code": code, "message": f"WhatsApp refused the message ({code})"}
         await page.send({"type": "result", "seq": seq, "ok": False, "error": error})
-        sim._notify()
+        sim.notify()
         return
     try:
         chat = parse_chat_id(f"{message.get('user')}@{message.get('server')}")
@@ -327,4 +327,4 @@ async def _send(sim: WhatsAppWebSimulator, page: PageSession, message: dict[str,
     sim.messages.append(record)
     logger.debug("simulator recorded a message", extra={"message_id": record.id})
     await page.send({"type": "result", "seq": seq, "ok": True, "t": record.t})
-    sim._notify()
+    sim.notify()

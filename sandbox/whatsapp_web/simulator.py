@@ -29,7 +29,6 @@ import asyncio
 import contextlib
 import dataclasses
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from sandbox.whatsapp_web import _linking
@@ -164,7 +163,7 @@ class WhatsAppWebSimulator(SimulatorCore):
         message.acks.append(ack)
         payload = {"type": "ack", "ack": ack, "chat": message.chat_id, "ids": [message.key_id]}
         await self._deliver(message.from_phone, payload)
-        self._notify()
+        self.notify()
         return message
 
     async def incoming(
@@ -188,7 +187,7 @@ class WhatsAppWebSimulator(SimulatorCore):
         message.delivered = await self._deliver(
             to_digits, {"type": "message", "message": message.page_payload()}
         )
-        self._notify()
+        self.notify()
         return message
 
     async def logout(
@@ -237,7 +236,7 @@ class WhatsAppWebSimulator(SimulatorCore):
     def refuse(self, code: str, count: int = 1) -> None:
         """Refuse the next ``count`` sends (any page) with the wa-js error ``code``."""
         self.refusals.extend([code] * count)
-        self._notify()
+        self.notify()
 
     async def disconnect(self, phone: str, *, seconds: float = 0.0) -> int:
         """Drop the links of ``phone``'s pages; they may log in again after ``seconds``."""
@@ -254,19 +253,7 @@ class WhatsAppWebSimulator(SimulatorCore):
     def clear_messages(self) -> None:
         self.messages.clear()
         self.incoming_messages.clear()
-        self._notify()
-
-    async def wait_for(self, predicate: Callable[[], _T]) -> _T:
-        """Wait until ``predicate()`` is truthy (checked on every change); return it.
-
-        Waits without limit: bound it with ``asyncio.timeout``.
-        """
-        while True:
-            changed = self._changed
-            result = predicate()
-            if result:
-                return result
-            await changed.wait()
+        self.notify()
 
     async def close(self) -> None:
         """Stop every code rotation and close every page's link."""
