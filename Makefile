@@ -31,7 +31,7 @@ test: bootstrap
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	@status=0; $(BIN)/pytest -q $(ARGS) || status=$$?; \
+	@status=0; $(BIN)/pytest -q --durations=25 $(ARGS) || status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest: no tests collected: that is a failure" >&2; fi; \
 	exit $$status
 
