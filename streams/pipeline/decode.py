@@ -31,6 +31,7 @@ __all__ = [
     "Decoded",
     "Invalid",
     "RawRecord",
+    "dead_letter_for",
     "decode",
     "decode_record",
     "ordering_key",
@@ -71,7 +72,8 @@ class Decoded:
     request: NotificationRequest
 
 
-def _dead(record: RawRecord, reason: DeadLetterReason, detail: str) -> DeadLetter:
+def dead_letter_for(record: RawRecord, reason: DeadLetterReason, detail: str) -> DeadLetter:
+    """``record`` as a dead letter: the reason, ``detail`` (1 KiB at most), where it was."""
     info = DeadLetterInfo(
         reason=reason,
         detail=detail[:1024],
@@ -128,9 +130,9 @@ def decode(
 ) -> DeadLetter | Invalid | Decoded:
     value = record.value
     if value is None or len(value) == 0:
-        return _dead(record, DeadLetterReason.NOT_JSON, "empty value")
+        return dead_letter_for(record, DeadLetterReason.NOT_JSON, "empty value")
     if len(value) > max_bytes:
-        return _dead(
+        return dead_letter_for(
             record, DeadLetterReason.TOO_LARGE, f"{len(value)} bytes > limit of {max_bytes}"
         )
     try:
@@ -139,21 +141,23 @@ def decode(
         reason = (
             DeadLetterReason.NOT_UTF8 if "utf-8" in str(exc).lower() else DeadLetterReason.NOT_JSON
         )
-        return _dead(record, reason, str(exc))
+        return dead_letter_for(record, reason, str(exc))
     if not isinstance(data, dict):
-        return _dead(
+        return dead_letter_for(
             record, DeadLetterReason.NOT_AN_OBJECT, f"top-level JSON is {type(data).__name__}"
         )
     notification_id = data.get("id")
     if not isinstance(notification_id, str) or not 0 < len(notification_id) <= _MAX_ID_LENGTH:
-        return _dead(record, DeadLetterReason.MISSING_ID, "`id` must be a string of 1-256 chars")
+        return dead_letter_for(
+            record, DeadLetterReason.MISSING_ID, "`id` must be a string of 1-256 chars"
+        )
     tenant_id = data.get("tenantId", data.get("tenant_id"))
     if not isinstance(tenant_id, str) or not tenant_id:
-        return _dead(
+        return dead_letter_for(
             record, DeadLetterReason.MISSING_TENANT, "`tenantId` must be a non-empty string"
         )
     if not is_tenant_id(tenant_id):  # full match: "acme\n" is refused
-        return _dead(
+        return dead_letter_for(
             record, DeadLetterReason.INVALID_TENANT, f"`tenantId` must match {TENANT_ID_PATTERN}"
         )
     channel = data.get("channel")

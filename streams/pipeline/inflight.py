@@ -13,13 +13,27 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
-__all__ = ["InFlight"]
+__all__ = ["Done", "InFlight", "run_to_end"]
 
 log = logging.getLogger(__name__)
 
 Job = Callable[[], Awaitable[None]]
 Done = Callable[[], Awaitable[object]]
+_Item = TypeVar("_Item")
+
+
+async def run_to_end(submit: Callable[[_Item, Done], Awaitable[None]], item: _Item) -> None:
+    """``submit(item, done)``, then wait until ``done`` has run: one record processed to
+    the end (the processors' ``process``, for tests and tools)."""
+    finished = asyncio.Event()
+
+    async def done() -> None:
+        finished.set()
+
+    await submit(item, done)
+    await finished.wait()
 
 
 class InFlight:

@@ -37,7 +37,7 @@ from streams.pipeline.decode import (
     ordering_key,
 )
 from streams.pipeline.delivery import Deliverer, backoff_delay, event_for
-from streams.pipeline.inflight import InFlight
+from streams.pipeline.inflight import InFlight, run_to_end
 from streams.pipeline.ratelimit import TokenBucket
 from streams.pipeline.resolve import CredentialsUnreadable, Rejection, Resolved, resolve_provider
 from streams.pipeline.state import NotificationState
@@ -182,13 +182,7 @@ class RequestProcessor:
 
     async def process(self, record: RawRecord) -> None:
         """Process one record to the end (tests and tools; the agent uses :meth:`submit`)."""
-        finished = asyncio.Event()
-
-        async def done() -> None:
-            finished.set()
-
-        await self.submit(record, done)
-        await finished.wait()
+        await run_to_end(self.submit, record)
 
     # -- infrastructure retries ------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from aiokafka.errors import MessageSizeTooLargeError
 
@@ -138,7 +138,30 @@ async def _offset(future: Awaitable[Any]) -> int:
 _T = TypeVar("_T")
 
 
-class MemorySink:
+class ChangeWaiter:
+    """What the in-memory sinks share: ``wait_for(predicate)``, re-checked on each change.
+
+    A subclass calls :meth:`_notify` after each thing it records.
+    """
+
+    def __init__(self) -> None:
+        self._changed = asyncio.Event()
+
+    def _notify(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    async def wait_for(self, predicate: Callable[[Self], _T]) -> _T:
+        """The first truthy ``predicate(self)`` (bound it with ``asyncio.timeout``)."""
+        while True:
+            changed = self._changed
+            result = predicate(self)
+            if result:
+                return result
+            await changed.wait()
+
+
+class MemorySink(ChangeWaiter):
     """A built-in fake sink for tests and tools: keeps everything in lists.
 
     ``wait_for(predicate)`` returns once ``predicate(self)`` is truthy, re-checked on
@@ -146,6 +169,7 @@ class MemorySink:
     """
 
     def __init__(self, *, max_record_bytes: int | None = None) -> None:
+        super().__init__()
         #: When set, a record larger than this is refused as the producer would refuse
         #: it (``MessageSizeTooLargeError``), and dead letters are fitted as FaustSink does.
         self.max_record_bytes = max_record_bytes
@@ -154,11 +178,6 @@ class MemorySink:
         self.forwarded: list[tuple[RawRecord, bytes]] = []
         self.handed_off: list[tuple[str, NotificationRequest]] = []
         self.retries: list[tuple[str, RetryEnvelope]] = []
-        self._changed = asyncio.Event()
-
-    def _notify(self) -> None:
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
 
     async def status(self, event: StatusEvent) -> None:
         await self.emit_statuses([event])
@@ -201,11 +220,3 @@ class MemorySink:
 
     def of(self, notification_id: str) -> list[StatusEvent]:
         return [e for e in self.statuses if e.notification_id == notification_id]
-
-    async def wait_for(self, predicate: Callable[[MemorySink], _T]) -> _T:
-        while True:
-            changed = self._changed
-            result = predicate(self)
-            if result:
-                return result
-            await changed.wait()

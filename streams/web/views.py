@@ -21,10 +21,11 @@ from streams.web.guard import WebhookGuard, client_address
 if TYPE_CHECKING:
     from streams.platform.runtime import Runtime
 
-__all__ = ["mount_webhooks", "register", "webhook_view"]
+__all__ = ["mount_webhooks", "register", "reply", "webhook_view"]
 
 
-def _reply(view: View, answer: WebhookResponse) -> Response:
+def reply(view: View, answer: WebhookResponse) -> Response:
+    """``answer`` (a webhook's or an endpoint's) as ``view``'s HTTP response."""
     return view.text(
         answer.body,
         content_type=answer.content_type,
@@ -91,7 +92,7 @@ def webhook_view(hook: Webhook, runtime: Runtime) -> type[View]:
         answer = await guard.run(
             hook.path, source, incoming, lambda: hook.handler(incoming, context)
         )
-        return _reply(view, answer)
+        return reply(view, answer)
 
     methods: dict[str, Callable[[View, Request], Awaitable[Response]]] = {
         method.lower(): answer for method in hook.methods

@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 from schemas.whatsapp import CommandName, SessionCommand
 from streams.pipeline.ratelimit import TokenBucket
 from streams.tenancy.auth import TenantKeys
-from streams.webhooks import WebhookResponse
+from streams.web.views import reply
 from streams.whatsapp.endpoints import MAX_PAIRING_BODY, SessionEndpoints
 from streams.whatsapp.feed import SessionFeed
 from streams.whatsapp.live import SSE_HEADERS, LiveEvents, LiveStream, StreamSlots
@@ -41,15 +41,6 @@ if TYPE_CHECKING:
 __all__ = ["register", "session_param"]
 
 log = logging.getLogger(__name__)
-
-
-def _reply(view: View, answer: WebhookResponse) -> Response:
-    return view.text(
-        answer.body,
-        content_type=answer.content_type,
-        status=answer.status,
-        headers=answer.headers or None,
-    )
 
 
 def session_param(request: Request) -> str | None:
@@ -146,7 +137,7 @@ def register(app: faust.App, runtime: Runtime) -> None:
     class WPPConnectQr(View):
         async def get(self, request: Request, tenant_id: str) -> Response:
             answer = await (await current()).qr(tenant_id, headers(request), session_param(request))
-            return _reply(self, answer)
+            return reply(self, answer)
 
     @app.page("/webhooks/wppconnect/session/{tenant_id}")
     class WPPConnectSession(View):
@@ -154,14 +145,14 @@ def register(app: faust.App, runtime: Runtime) -> None:
             answer = await (await current()).session(
                 tenant_id, headers(request), session_param(request)
             )
-            return _reply(self, answer)
+            return reply(self, answer)
 
     @app.page("/webhooks/wppconnect/session/{tenant_id}/events")
     class WPPConnectEvents(View):
         async def get(self, request: Request, tenant_id: str) -> Any:
             opened = await (await live()).open(tenant_id, headers(request))
             if not isinstance(opened, LiveStream):
-                return _reply(self, opened)
+                return reply(self, opened)
             return await _stream(request, opened)
 
     def command_view(command: CommandName) -> type[View]:
@@ -170,7 +161,7 @@ def register(app: faust.App, runtime: Runtime) -> None:
             answer = await handlers.command(
                 tenant_id, command, headers(request), session_param(request)
             )
-            return _reply(view, answer)
+            return reply(view, answer)
 
         return type(f"WPPConnect{command.value.title()}", (View,), {"post": post})
 
@@ -189,4 +180,4 @@ def register(app: faust.App, runtime: Runtime) -> None:
             answer = await handlers.pairing_code(
                 tenant_id, headers(request), body, session_param(request)
             )
-            return _reply(self, answer)
+            return reply(self, answer)

@@ -21,11 +21,11 @@ from collections.abc import Awaitable, Callable
 import orjson
 from pydantic import ValidationError
 
-from schemas import DeadLetterInfo, DeadLetterReason
+from schemas import DeadLetterReason
 from schemas._base import TENANT_ID_PATTERN
 from schemas.errors import HeraldError, ProviderError, RetryableError
 from schemas.whatsapp import CommandName, SessionCommand, SessionStateEvent
-from streams.pipeline.decode import DeadLetter, RawRecord
+from streams.pipeline.decode import DeadLetter, RawRecord, dead_letter_for
 from streams.pipeline.inflight import InFlight
 from streams.pipeline.processor import EventSink
 from streams.pipeline.resolve import Rejection
@@ -43,58 +43,51 @@ log = logging.getLogger(__name__)
 MAX_COMMAND_BYTES = 4096
 
 
-def _dead(record: RawRecord, reason: DeadLetterReason, detail: str) -> DeadLetter:
-    info = DeadLetterInfo(
-        reason=reason,
-        detail=detail[:1024],
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-    )
-    return DeadLetter(record=record, info=info)
-
-
 def decode_command(record: RawRecord) -> SessionCommand | DeadLetter:
     """A :class:`SessionCommand`, or the dead letter saying why the bytes are not one."""
     raw = record.value
     if raw is not None and len(raw) > MAX_COMMAND_BYTES:
-        return _dead(record, DeadLetterReason.TOO_LARGE, f"larger than {MAX_COMMAND_BYTES} bytes")
+        return dead_letter_for(
+            record, DeadLetterReason.TOO_LARGE, f"larger than {MAX_COMMAND_BYTES} bytes"
+        )
     try:
         text = (raw or b"").decode("utf-8")
     except UnicodeDecodeError:
-        return _dead(record, DeadLetterReason.NOT_UTF8, "value is not UTF-8")
+        return dead_letter_for(record, DeadLetterReason.NOT_UTF8, "value is not UTF-8")
     try:
         data = orjson.loads(text)
     except orjson.JSONDecodeError:
-        return _dead(record, DeadLetterReason.NOT_JSON, "value is not JSON")
+        return dead_letter_for(record, DeadLetterReason.NOT_JSON, "value is not JSON")
     if not isinstance(data, dict):
-        return _dead(record, DeadLetterReason.NOT_AN_OBJECT, "value is not a JSON object")
+        return dead_letter_for(record, DeadLetterReason.NOT_AN_OBJECT, "value is not a JSON object")
     tenant = data.get("tenantId")
     if not isinstance(tenant, str) or not tenant:
-        return _dead(record, DeadLetterReason.MISSING_TENANT, "tenantId is missing")
+        return dead_letter_for(record, DeadLetterReason.MISSING_TENANT, "tenantId is missing")
     try:
         return SessionCommand.model_validate(data)
     except ValidationError as exc:
         fields = {str(e["loc"][0]) for e in exc.errors(include_input=False) if e["loc"]}
         if "tenantId" in fields or "tenant_id" in fields:
-            return _dead(
+            return dead_letter_for(
                 record, DeadLetterReason.INVALID_TENANT, f"tenantId must match {TENANT_ID_PATTERN}"
             )
         if "sessionName" in fields or "session_name" in fields:
-            return _dead(
+            return dead_letter_for(
                 record, DeadLetterReason.INVALID_COMMAND, "sessionName must be 1 to 64 characters"
             )
         if "command" not in fields and ("phone" in fields or _needs_phone(exc)):
-            return _dead(
+            return dead_letter_for(
                 record,
                 DeadLetterReason.INVALID_COMMAND,
                 "pairingCode needs a phone of 8 to 15 digits (no +, no leading zero)",
             )
         if "command" not in fields and fields:
             named = ", ".join(sorted(fields))
-            return _dead(record, DeadLetterReason.INVALID_COMMAND, f"invalid {named}")
+            return dead_letter_for(record, DeadLetterReason.INVALID_COMMAND, f"invalid {named}")
         names = ", ".join(c.value for c in CommandName)
-        return _dead(record, DeadLetterReason.INVALID_COMMAND, f"command must be one of {names}")
+        return dead_letter_for(
+            record, DeadLetterReason.INVALID_COMMAND, f"command must be one of {names}"
+        )
 
 
 def _needs_phone(exc: ValidationError) -> bool:

@@ -34,9 +34,10 @@ from providers.wppconnect import WPPConnectProvider, build_call
 from schemas import ErrorInfo, NotificationRequest, Settings, Status, StatusEvent
 from schemas.status import utcnow
 from streams.pipeline.decode import DeadLetter, Invalid, RawRecord, decode
-from streams.pipeline.inflight import InFlight
+from streams.pipeline.inflight import InFlight, run_to_end
 from streams.pipeline.processor import INFRA_ERRORS, EventSink
 from streams.pipeline.resolve import Rejection
+from streams.pipeline.retrying import event_for
 from streams.pipeline.state import RANKS, NotificationRecord, NotificationState
 from streams.platform.metrics import metrics
 from streams.platform.outbox import StatusOutbox
@@ -165,13 +166,7 @@ class DispatchProcessor:
 
     async def process(self, record: RawRecord) -> None:
         """Process one record to the end (tests and tools)."""
-        finished = asyncio.Event()
-
-        async def done() -> None:
-            finished.set()
-
-        await self.submit(record, done)
-        await finished.wait()
+        await run_to_end(self.submit, record)
 
     async def _retry_infra(self, step: Callable[[], Awaitable[None]]) -> None:
         attempt = 0
@@ -193,15 +188,7 @@ class DispatchProcessor:
     # --- one request ----------------------------------------------------------------------
 
     def _event(self, request: NotificationRequest, status: Status, **fields: Any) -> StatusEvent:
-        return StatusEvent(
-            notification_id=request.id,
-            tenant_id=request.tenant_id,
-            channel=request.channel.value,
-            provider=PROVIDER,
-            status=status,
-            metadata=request.metadata,
-            **fields,
-        )
+        return event_for(request, status, PROVIDER, **fields)
 
     async def _invalid(self, invalid: Invalid) -> None:
         event = StatusEvent(

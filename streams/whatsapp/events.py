@@ -9,11 +9,9 @@ messages go to ``whatsapp.inbound``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 from providers.wppconnect import WPPConnectProvider, ack_outcome
@@ -28,6 +26,7 @@ from schemas.whatsapp import (
 )
 from streams.pipeline.updates import DeliveryReport, StatusUpdater
 from streams.platform.metrics import metrics
+from streams.platform.sink import ChangeWaiter
 from streams.whatsapp.store import LOGGED_IN, SessionStore, qr_ref
 
 if TYPE_CHECKING:
@@ -70,21 +69,14 @@ class FaustWhatsAppSink:
         await self._send(self._topics.whatsapp_inbound, message.tenant_id, message.to_json())
 
 
-_T = TypeVar("_T")
-
-
-class MemoryWhatsAppSink:
+class MemoryWhatsAppSink(ChangeWaiter):
     """Keeps everything in lists (tests); ``wait_for(predicate)`` as ``MemorySink``'s."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.qrs: list[QrCodeEvent] = []
         self.states: list[SessionStateEvent] = []
         self.messages: list[InboundMessage] = []
-        self._changed = asyncio.Event()
-
-    def _notify(self) -> None:
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
 
     async def qr(self, event: QrCodeEvent) -> None:
         self.qrs.append(event)
@@ -104,14 +96,6 @@ class MemoryWhatsAppSink:
             for e in self.states
             if e.status is not None and (tenant_id is None or e.tenant_id == tenant_id)
         ]
-
-    async def wait_for(self, predicate: Callable[[MemoryWhatsAppSink], _T]) -> _T:
-        while True:
-            changed = self._changed
-            result = predicate(self)
-            if result:
-                return result
-            await changed.wait()
 
 
 def _label(session: WhatsAppSession) -> str:

@@ -123,6 +123,18 @@ class SessionStore:
             return {"error": {"code": "unreadable", "message": "the answer could not be read"}}
         return data if isinstance(data, dict) else None
 
+    def _entry(
+        self, session: str, session_name: str | None, now: str, **fields: Any
+    ) -> dict[Any, Any]:
+        """``fields`` with what every write of a session's hash carries (``updatedAt``: now)."""
+        return {
+            "session": session,
+            "sessionName": session_name or "",
+            **fields,
+            "updatedAt": now,
+            "owner": self.owner,
+        }
+
     async def record_status(
         self,
         tenant_id: str,
@@ -134,15 +146,9 @@ class SessionStore:
         session_name: str | None = None,
     ) -> None:
         now = utcnow().isoformat()
-        mapping: dict[Any, Any] = {
-            "session": session,
-            "sessionName": session_name or "",
-            "status": status,
-            "since": now,
-            "updatedAt": now,
-            "detail": detail or "",
-            "owner": self.owner,
-        }
+        mapping = self._entry(
+            session, session_name, now, status=status, since=now, detail=detail or ""
+        )
         if phone:
             mapping["phone"] = phone
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -161,14 +167,7 @@ class SessionStore:
         session_name: str | None = None,
     ) -> None:
         now = utcnow().isoformat()
-        mapping: dict[Any, Any] = {
-            "session": session,
-            "sessionName": session_name or "",
-            "state": state,
-            "stateSince": now,
-            "updatedAt": now,
-            "owner": self.owner,
-        }
+        mapping = self._entry(session, session_name, now, state=state, stateSince=now)
         if detail:
             mapping["detail"] = detail
         await self._redis.hset(session_key(tenant_id), mapping=mapping)
