@@ -17,7 +17,9 @@ import builtins
 import logging
 import time
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -31,6 +33,7 @@ __all__ = ["CachingIntegrationStore"]
 log = logging.getLogger(__name__)
 
 _MISSING = object()
+_V = TypeVar("_V")
 
 
 class CachingIntegrationStore(IntegrationStore):
@@ -57,6 +60,14 @@ class CachingIntegrationStore(IntegrationStore):
         self._entries.move_to_end(key)
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
+
+    async def _through(self, key: tuple[str, ...], load: Callable[[], Awaitable[_V]]) -> _V:
+        """The cached value of ``key``, else ``load()``'s (then cached)."""
+        value = self._get(key)
+        if value is _MISSING:
+            value = await load()
+            self._put(key, value)
+        return value  # type: ignore[no-any-return]
 
     def cached(self, tenant_id: str) -> bool:
         return any(key[1] == tenant_id for key in self._entries)
@@ -96,38 +107,31 @@ class CachingIntegrationStore(IntegrationStore):
                 await asyncio.sleep(1.0)
 
     async def get(self, tenant_id: str, provider: str) -> IntegrationSummary | None:
-        key = ("get", tenant_id, provider)
-        value = self._get(key)
-        if value is _MISSING:
-            value = await super().get(tenant_id, provider)
-            self._put(key, value)
-        return value  # type: ignore[no-any-return]
+        return await self._through(
+            ("get", tenant_id, provider), partial(super().get, tenant_id, provider)
+        )
 
     async def instances(self, tenant_id: str, provider: str) -> builtins.list[IntegrationSummary]:
-        key = ("instances", tenant_id, provider)
-        value = self._get(key)
-        if value is _MISSING:
-            value = await super().instances(tenant_id, provider)
-            self._put(key, value)
-        return list(value)
+        return list(
+            await self._through(
+                ("instances", tenant_id, provider), partial(super().instances, tenant_id, provider)
+            )
+        )
 
     async def for_channel(
         self, tenant_id: str, channel: Channel | str
     ) -> builtins.list[IntegrationSummary]:
-        key = ("channel", tenant_id, str(channel))
-        value = self._get(key)
-        if value is _MISSING:
-            value = await super().for_channel(tenant_id, channel)
-            self._put(key, value)
-        return list(value)
+        return list(
+            await self._through(
+                ("channel", tenant_id, str(channel)),
+                partial(super().for_channel, tenant_id, channel),
+            )
+        )
 
     async def credentials(self, tenant_id: str, provider: str) -> BaseCredentials | None:
-        key = ("credentials", tenant_id, provider)
-        value = self._get(key)
-        if value is _MISSING:
-            value = await super().credentials(tenant_id, provider)
-            self._put(key, value)
-        return value  # type: ignore[no-any-return]
+        return await self._through(
+            ("credentials", tenant_id, provider), partial(super().credentials, tenant_id, provider)
+        )
 
     async def set(
         self, tenant_id: str, provider: str, *args: Any, **kwargs: Any

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import builtins
 import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 import orjson
 from pydantic import ValidationError
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
 from schemas.credentials import BaseCredentials, credentials_adapter
@@ -87,6 +88,7 @@ CHANGES_CHANNEL = "herald:integrations:changed"
 #: :mod:`streams.whatsapp.removal`).
 REMOVED_CHANNEL = "herald:integrations:removed"
 _MAX_WATCH_RETRIES = 32
+_R = TypeVar("_R")
 
 
 def _text(value: bytes | str) -> str:
@@ -144,6 +146,28 @@ class IntegrationStore:
             return provider
         return named
 
+    async def _transact(
+        self, tenant_id: str, change: Callable[[Pipeline, dict[str, Any]], Awaitable[_R]]
+    ) -> _R:
+        """``change`` as an optimistic transaction on the tenant's integrations hash.
+
+        ``change`` gets the pipeline, WATCHing the hash, and the records it holds; it
+        queues its writes after ``pipe.multi()`` and executes them (or unwatches and
+        returns). Run again when the hash changed meanwhile, up to ``_MAX_WATCH_RETRIES``.
+        """
+        key = keys.integrations(tenant_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for _ in range(_MAX_WATCH_RETRIES):
+                try:
+                    await pipe.watch(key)
+                    existing = {
+                        _text(k): orjson.loads(v) for k, v in (await pipe.hgetall(key)).items()
+                    }
+                    return await change(pipe, existing)
+                except WatchError:
+                    continue
+        raise IntegrationError(f"too much concurrent change to {tenant_id}'s integrations")
+
     async def set(
         self,
         tenant_id: str,
@@ -171,51 +195,41 @@ class IntegrationStore:
         for index_key in new_index:
             await self._redis.sadd(index_key, tenant_id)
         stale: builtins.set[str] = builtins.set()
-        async with self._redis.pipeline(transaction=True) as pipe:
-            for _ in range(_MAX_WATCH_RETRIES):
-                try:
-                    await pipe.watch(key)
-                    existing = {
-                        _text(k): orjson.loads(v) for k, v in (await pipe.hgetall(key)).items()
-                    }
-                    name = self._name_for(tenant_id, provider, instance, existing)
-                    summary = IntegrationSummary(
-                        tenant_id=tenant_id,
-                        provider=provider,
-                        name=name,
-                        session_name=instance,
-                        channel=channel,
-                        is_default=is_default,
-                        priority=priority,
-                        is_active=is_active,
-                        key_id=cipher.key_id,
-                        credential_fields=sorted(clear.keys() - {"providerType"}),
-                        updated_at=utcnow(),
-                    )
-                    token = cipher.encrypt(orjson.dumps(clear), f"{tenant_id}:{name}".encode())
-                    record = {
-                        **summary.model_dump(mode="json", by_alias=True, exclude={"name"}),
-                        "credentials": token,
-                        "indexKeys": new_index,
-                    }
-                    stale = set(existing.get(name, {}).get("indexKeys", [])) - set(new_index)
-                    pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.hset(key, name, orjson.dumps(record))
-                    if is_default:
-                        for other, rec in existing.items():
-                            if (
-                                other != name
-                                and rec.get("channel") == channel
-                                and rec.get("isDefault")
-                            ):
-                                pipe.hset(key, other, orjson.dumps({**rec, "isDefault": False}))
-                    await pipe.execute()
-                    break
-                except WatchError:
-                    continue
-            else:
-                raise IntegrationError(f"too much concurrent change to {tenant_id}'s integrations")
-        del clear
+
+        async def store(pipe: Pipeline, existing: dict[str, Any]) -> tuple[str, IntegrationSummary]:
+            nonlocal stale
+            name = self._name_for(tenant_id, provider, instance, existing)
+            summary = IntegrationSummary(
+                tenant_id=tenant_id,
+                provider=provider,
+                name=name,
+                session_name=instance,
+                channel=channel,
+                is_default=is_default,
+                priority=priority,
+                is_active=is_active,
+                key_id=cipher.key_id,
+                credential_fields=sorted(clear.keys() - {"providerType"}),
+                updated_at=utcnow(),
+            )
+            token = cipher.encrypt(orjson.dumps(clear), f"{tenant_id}:{name}".encode())
+            record = {
+                **summary.model_dump(mode="json", by_alias=True, exclude={"name"}),
+                "credentials": token,
+                "indexKeys": new_index,
+            }
+            stale = set(existing.get(name, {}).get("indexKeys", [])) - set(new_index)
+            pipe.multi()  # type: ignore[no-untyped-call]
+            pipe.hset(key, name, orjson.dumps(record))
+            if is_default:
+                for other, rec in existing.items():
+                    if other != name and rec.get("channel") == channel and rec.get("isDefault"):
+                        pipe.hset(key, other, orjson.dumps({**rec, "isDefault": False}))
+            await pipe.execute()
+            return name, summary
+
+        name, summary = await self._transact(tenant_id, store)
+        clear.clear()  # the secrets in clear: dropped once stored (the closure holds the dict)
         await self._drop_index_entries(tenant_id, stale)
         await self._redis.publish(CHANGES_CHANNEL, tenant_id)
         log.info(
@@ -281,41 +295,35 @@ class IntegrationStore:
         """
         _check_tenant(tenant_id)
         key = keys.integrations(tenant_id)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            for _ in range(_MAX_WATCH_RETRIES):
-                try:
-                    await pipe.watch(key)
-                    existing = {
-                        _text(k): orjson.loads(v) for k, v in (await pipe.hgetall(key)).items()
-                    }
-                    mine = {n: r for n, r in existing.items() if provider_of(n) == provider}
-                    if instance is not None:
-                        mine = {
-                            n: r
-                            for n, r in mine.items()
-                            if self._stored_instance(tenant_id, n, r) == instance
-                        }
-                    elif len(mine) > 1:
-                        await pipe.unwatch()  # type: ignore[no-untyped-call]
-                        names = sorted(
-                            str(self._stored_instance(tenant_id, n, r)) for n, r in mine.items()
-                        )
-                        raise IntegrationError(
-                            f"{tenant_id} has {len(mine)} {provider} integrations "
-                            f"({', '.join(names)}): name the session to remove"
-                        )
-                    if not mine:
-                        await pipe.unwatch()  # type: ignore[no-untyped-call]
-                        return False
-                    name, record = next(iter(mine.items()))
-                    pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.hdel(key, name)
-                    await pipe.execute()
-                    break
-                except WatchError:
-                    continue
-            else:
-                raise IntegrationError(f"too much concurrent change to {tenant_id}'s integrations")
+
+        async def drop(pipe: Pipeline, existing: dict[str, Any]) -> tuple[str, Any] | None:
+            mine = {n: r for n, r in existing.items() if provider_of(n) == provider}
+            if instance is not None:
+                mine = {
+                    n: r
+                    for n, r in mine.items()
+                    if self._stored_instance(tenant_id, n, r) == instance
+                }
+            elif len(mine) > 1:
+                await pipe.unwatch()  # type: ignore[no-untyped-call]
+                names = sorted(str(self._stored_instance(tenant_id, n, r)) for n, r in mine.items())
+                raise IntegrationError(
+                    f"{tenant_id} has {len(mine)} {provider} integrations "
+                    f"({', '.join(names)}): name the session to remove"
+                )
+            if not mine:
+                await pipe.unwatch()  # type: ignore[no-untyped-call]
+                return None
+            found = next(iter(mine.items()))
+            pipe.multi()  # type: ignore[no-untyped-call]
+            pipe.hdel(key, found[0])
+            await pipe.execute()
+            return found
+
+        dropped = await self._transact(tenant_id, drop)
+        if dropped is None:
+            return False
+        name, record = dropped
         await self._drop_index_entries(tenant_id, builtins.set(record.get("indexKeys", [])))
         await self._redis.publish(CHANGES_CHANNEL, tenant_id)
         removed = {"tenantId": tenant_id, "provider": provider, "integration": name}
