@@ -5,11 +5,30 @@ Requests are signed with botocore's own signer (``SigV4Auth``), as the AWS SDKs 
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from pydantic import SecretStr
 
-__all__ = ["endpoint_url", "sign_request"]
+__all__ = ["AwsKeys", "endpoint_url", "sign_post", "sign_request"]
+
+
+class AwsKeys(Protocol):
+    """The fields of an AWS integration's credentials (``SESCredentials``, ``SNSCredentials``)."""
+
+    @property
+    def region(self) -> str: ...
+
+    @property
+    def access_key_id(self) -> str: ...
+
+    @property
+    def secret_access_key(self) -> SecretStr: ...
+
+    @property
+    def session_token(self) -> SecretStr | None: ...
 
 
 def endpoint_url(template: str, region: str) -> str:
@@ -31,3 +50,20 @@ def sign_request(
     request = AWSRequest(method=method, url=url, data=body, headers=headers)
     SigV4Auth(credentials, service, region).add_auth(request)
     return {str(k): str(v) for k, v in request.headers.items()}
+
+
+def sign_post(
+    url: str, body: bytes, content_type: str, keys: AwsKeys, *, service: str
+) -> dict[str, str]:
+    """The headers of a SigV4-signed ``POST`` of ``body`` to ``url`` with ``keys``."""
+    token = keys.session_token.get_secret_value() if keys.session_token else None
+    credentials = Credentials(keys.access_key_id, keys.secret_access_key.get_secret_value(), token)
+    return sign_request(
+        "POST",
+        url,
+        body,
+        {"Content-Type": content_type},
+        credentials=credentials,
+        region=keys.region,
+        service=service,
+    )

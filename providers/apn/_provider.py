@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from typing import Any, ClassVar
@@ -10,9 +9,9 @@ from typing import Any, ClassVar
 import httpx
 import orjson
 
-from providers._http import log_refusal
+from providers._http import log_refusal, post
 from providers.apn._credentials import APNCredentials
-from providers.apn._errors import error_from_response, error_from_transport
+from providers.apn._errors import error_from_response
 from providers.apn._payload import (
     build_headers,
     build_payload,
@@ -143,24 +142,21 @@ class APNProvider(Provider[APNCredentials]):
         provider_token: str,
         request: NotificationRequest,
     ) -> httpx.Response:
-        timeout = self.settings.provider_timeout_seconds
-        all_headers = {
-            **headers,
-            "authorization": f"bearer {provider_token}",
-            "content-type": "application/json",
-        }
-        try:
-            async with asyncio.timeout(timeout):
-                return await self.http.post(url, content=body, headers=all_headers, timeout=timeout)
-        except TimeoutError as exc:
-            logger.warning("APNs call timed out", extra=self.log_extra(request))
-            raise error_from_transport(httpx.ReadTimeout("deadline exceeded")) from exc
-        except httpx.HTTPError as exc:
-            logger.warning(
-                "APNs call failed",
-                extra={**self.log_extra(request), "error": type(exc).__name__},
-            )
-            raise error_from_transport(exc) from exc
+        """The call with ``provider_token``; a refusal is returned as it is (``send`` reads
+        it: an expired token is renewed once)."""
+        return await post(
+            self.http,
+            url,
+            service="APNs",
+            timeout=self.settings.provider_timeout_seconds,
+            log_extra=self.log_extra(request),
+            content=body,
+            headers={
+                **headers,
+                "authorization": f"bearer {provider_token}",
+                "content-type": "application/json",
+            },
+        )
 
 
 def _origin(url: str) -> str:

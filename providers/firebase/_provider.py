@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -10,13 +9,12 @@ from urllib.parse import quote
 import httpx
 import orjson
 
-from providers._http import log_refusal, read_json, unreadable
+from providers._http import log_refusal, post, read_json, unreadable
 from providers.base import Provider, ProviderInfo, RateLimit, SendResult
 from providers.firebase._auth import DEFAULT_ACCESS_TOKENS, AccessTokenCache
 from providers.firebase._credentials import FirebaseCredentials
 from providers.firebase._errors import (
     error_from_response,
-    error_from_transport,
     parse_error,
 )
 from providers.firebase._payload import build_message, options, registration_token
@@ -108,21 +106,17 @@ class FirebaseProvider(Provider[FirebaseCredentials]):
     async def _post(
         self, payload: bytes, token: str, request: NotificationRequest
     ) -> httpx.Response:
-        timeout = self.settings.provider_timeout_seconds
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        try:
-            async with asyncio.timeout(timeout):
-                return await self.http.post(
-                    self.url, content=payload, headers=headers, timeout=timeout
-                )
-        except TimeoutError as exc:
-            logger.warning("FCM call timed out", extra=self.log_extra(request))
-            raise error_from_transport(httpx.ReadTimeout("deadline exceeded")) from exc
-        except httpx.HTTPError as exc:
-            logger.warning(
-                "FCM call failed", extra={**self.log_extra(request), "error": type(exc).__name__}
-            )
-            raise error_from_transport(exc) from exc
+        """The call with the access ``token``; a refusal is returned as it is (``send`` reads
+        it: a refused token is refreshed once)."""
+        return await post(
+            self.http,
+            self.url,
+            service="FCM",
+            timeout=self.settings.provider_timeout_seconds,
+            log_extra=self.log_extra(request),
+            content=payload,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
 
 
 def _refreshable(response: httpx.Response) -> bool:

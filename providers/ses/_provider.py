@@ -7,9 +7,8 @@ import re
 from typing import Any, ClassVar
 
 import orjson
-from botocore.credentials import Credentials
 
-from providers._aws import endpoint_url, sign_request
+from providers._aws import endpoint_url, sign_post, sign_request
 from providers._email import EMAIL_CONTENT_TYPES, email_message, format_address
 from providers._http import post, unreadable
 from providers.base import Provider, ProviderInfo, SendResult
@@ -99,18 +98,7 @@ class SESProvider(Provider[SESCredentials]):
         creds = self.credentials
         body = orjson.dumps(self.format_payload(request))
         url = endpoint_url(self.settings.ses_endpoint_url, creds.region) + SEND_EMAIL_PATH
-        token = creds.session_token.get_secret_value() if creds.session_token else None
-        headers = sign_request(
-            "POST",
-            url,
-            body,
-            {"Content-Type": "application/json"},
-            credentials=Credentials(
-                creds.access_key_id, creds.secret_access_key.get_secret_value(), token
-            ),
-            region=creds.region,
-            service=SIGNING_NAME,
-        )
+        headers = sign_post(url, body, "application/json", creds, service=SIGNING_NAME)
         log_extra = self.log_extra(request, region=creds.region)
         response = await post(
             self.http,
