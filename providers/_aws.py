@@ -5,30 +5,21 @@ Requests are signed with botocore's own signer (``SigV4Auth``), as the AWS SDKs 
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Union
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from pydantic import SecretStr
+
+if TYPE_CHECKING:
+    from providers.ses._credentials import SESCredentials
+    from providers.sns._credentials import SNSCredentials
 
 __all__ = ["AwsKeys", "endpoint_url", "sign_post", "sign_request"]
 
 
-class AwsKeys(Protocol):
-    """The fields of an AWS integration's credentials (``SESCredentials``, ``SNSCredentials``)."""
-
-    @property
-    def region(self) -> str: ...
-
-    @property
-    def access_key_id(self) -> str: ...
-
-    @property
-    def secret_access_key(self) -> SecretStr: ...
-
-    @property
-    def session_token(self) -> SecretStr | None: ...
+#: The credentials of an AWS integration: a region and an access key (and STS token).
+AwsKeys = Union["SESCredentials", "SNSCredentials"]
 
 
 def endpoint_url(template: str, region: str) -> str:

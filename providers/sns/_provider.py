@@ -5,20 +5,12 @@ from __future__ import annotations
 import logging
 from typing import ClassVar
 
-from providers._aws import sign_post
 from providers._http import post, unreadable
 from providers._sms import check_sms, normalize_sender
 from providers.base import Provider, ProviderInfo, RateLimit, SendResult
 from providers.sns._credentials import SNSCredentials
 from providers.sns._errors import error_from_response
-from providers.sns._query import (
-    CONTENT_TYPE,
-    SERVICE,
-    encode_form,
-    endpoint_url,
-    parse_message_id,
-    publish_params,
-)
+from providers.sns._query import encode_form, endpoint_url, parse_message_id, publish_params, signed
 from schemas.credentials_base import BaseCredentials
 from schemas.notification import Channel, NotificationRequest
 
@@ -69,7 +61,7 @@ class SNSProvider(Provider[SNSCredentials]):
         creds = self.credentials
         url = self.endpoint()
         body = encode_form(self.format_payload(request))
-        headers = sign_post(url, body, CONTENT_TYPE, creds, service=SERVICE)
+        headers = signed(url, body, creds)
         timeout = self.settings.provider_timeout_seconds
         log_extra = self.log_extra(request, region=creds.region)
         response = await post(

@@ -31,8 +31,8 @@ from xml.etree import ElementTree
 
 from botocore.credentials import Credentials
 
+from providers._aws import AwsKeys, sign_post, sign_request
 from providers._aws import endpoint_url as aws_endpoint_url
-from providers._aws import sign_request
 
 __all__ = [
     "API_VERSION",
@@ -47,6 +47,7 @@ __all__ = [
     "parse_message_id",
     "publish_params",
     "sign",
+    "signed",
 ]
 
 API_VERSION = "2010-03-31"
@@ -109,6 +110,11 @@ def sign(
     return sign_request(
         "POST", url, body, headers, credentials=credentials, region=region, service=SERVICE
     )
+
+
+def signed(url: str, body: bytes, keys: AwsKeys) -> dict[str, str]:
+    """:func:`sign` with the integration's keys (``SNSCredentials``)."""
+    return sign_post(url, body, CONTENT_TYPE, keys, service=SERVICE)
 
 
 # --- answers ----------------------------------------------------------------------------
