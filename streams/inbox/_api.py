@@ -107,21 +107,15 @@ def _cursor(query: Mapping[str, str]) -> Cursor | None:
         raise _Refused(_error(400, "invalid_cursor", str(exc))) from exc
 
 
+@dataclass(kw_only=True, eq=False)
 class InboxApi:
-    def __init__(
-        self,
-        *,
-        store: InboxStore,
-        keys: TenantKeys,
-        state: NotificationState,
-        updater: StatusUpdater,
-        sink: EventSink,
-    ) -> None:
-        self.store = store
-        self.keys = keys
-        self.state = state
-        self.updater = updater
-        self.sink = sink
+    """The ``/inbox`` endpoints' logic over the inbox store, the API keys and the state."""
+
+    store: InboxStore
+    keys: TenantKeys
+    state: NotificationState
+    updater: StatusUpdater
+    sink: EventSink
 
     async def _guard(self, tenant_id: str, user_id: str, headers: Mapping[str, str]) -> None:
         auth = await self.keys.authorize(tenant_id, bearer_key(headers), Scope.INBOX)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 import orjson
 from pydantic import ValidationError
@@ -95,22 +96,16 @@ def _needs_phone(exc: ValidationError) -> bool:
     return any("needs a phone" in str(e.get("msg", "")) for e in exc.errors(include_input=False))
 
 
+@dataclass(kw_only=True, eq=False)
 class CommandProcessor:
-    def __init__(
-        self,
-        *,
-        sessions: SessionManager,
-        events: SessionEvents,
-        sink: EventSink,
-        lookups: LookupsService,
-        integrations: IntegrationStore,
-    ) -> None:
-        self.sessions = sessions
-        self.events = events
-        self.sink = sink
-        self.lookups = lookups
-        self.integrations = integrations
-        self.inflight = InFlight(64)
+    """Runs the session commands (connect, disconnect, logout, status, pairingCode)."""
+
+    sessions: SessionManager
+    events: SessionEvents
+    sink: EventSink
+    lookups: LookupsService
+    integrations: IntegrationStore
+    inflight: InFlight = field(default_factory=lambda: InFlight(64), init=False)
 
     async def submit(self, record: RawRecord, done: Callable[[], Awaitable[object]]) -> None:
         decoded = decode_command(record)
