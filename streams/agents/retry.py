@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 import faust
 from pydantic import ValidationError
 
-from schemas import DeadLetterInfo, DeadLetterReason
+from schemas import DeadLetterReason
 from schemas.retry import RetryEnvelope
 from schemas.status import utcnow
-from streams.agents.router import record_from_event
-from streams.pipeline.decode import DeadLetter
+from streams.agents.router import acked_records
+from streams.pipeline.decode import dead_letter_for
 
 if TYPE_CHECKING:
     from streams.platform.runtime import Runtime
@@ -41,24 +41,13 @@ def _register_one(app: faust.App, name: str, topic: Any, runtime: Runtime) -> An
     @app.agent(topic, name=f"retry:{name}")
     async def retry(stream: Any) -> None:
         await runtime.start()
-        manual = stream.noack()
-        async for event in manual.events():
-
-            async def done(event: Any = event) -> None:
-                await manual.ack(event)
-
-            record = record_from_event(event)
+        async for record, done in acked_records(stream):
             try:
                 envelope = RetryEnvelope.model_validate_json(record.value or b"")
             except ValidationError as exc:
-                info = DeadLetterInfo(
-                    reason=DeadLetterReason.NOT_JSON,
-                    detail=f"not a retry envelope: {exc.error_count()} errors",
-                    topic=record.topic,
-                    partition=record.partition,
-                    offset=record.offset,
-                )
-                await runtime.sink.dead_letter(DeadLetter(record=record, info=info))
+                detail = f"not a retry envelope: {exc.error_count()} errors"
+                letter = dead_letter_for(record, DeadLetterReason.NOT_JSON, detail)
+                await runtime.sink.dead_letter(letter)
                 await done()
                 continue
             wait = (envelope.due_at - utcnow()).total_seconds()

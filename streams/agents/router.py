@@ -13,7 +13,7 @@ of order is safe.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import faust
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from streams.platform.runtime import Runtime
     from streams.platform.topics import Topics
 
-__all__ = ["record_from_event", "register"]
+__all__ = ["acked_records", "record_from_event", "register"]
 
 Item = tuple[RawRecord, Callable[[], Awaitable[object]]]
 
@@ -45,6 +45,17 @@ def record_from_event(event: Any) -> RawRecord:
     )
 
 
+async def acked_records(stream: Any) -> AsyncIterator[Item]:
+    """Each record of an agent's ``stream`` with its manual ack: ``done`` acknowledges it."""
+    manual = stream.noack()
+    async for event in manual.events():
+
+        async def done(event: Any = event) -> None:
+            await manual.ack(event)
+
+        yield record_from_event(event), done
+
+
 def register(app: faust.App, topics: Topics, runtime: Runtime) -> Any:
     settings = runtime.settings
     holder: dict[str, Collector[Item]] = {}
@@ -52,19 +63,14 @@ def register(app: faust.App, topics: Topics, runtime: Runtime) -> Any:
     @app.agent(topics.requests, name="router")
     async def route(stream: Any) -> None:
         await runtime.start()
-        manual = stream.noack()
         collector: Collector[Item] = Collector(
             runtime.batch_router.route,
             max_size=settings.router_batch_max,
             window=settings.router_batch_window_ms / 1000,
         )
         holder["collector"] = collector
-        async for event in manual.events():
-
-            async def done(event: Any = event) -> None:
-                await manual.ack(event)
-
-            await collector.add((record_from_event(event), done))
+        async for item in acked_records(stream):
+            await collector.add(item)
 
     @app.on_partitions_assigned.connect
     async def on_assigned(app: faust.App, assigned: Any, **kwargs: Any) -> None:

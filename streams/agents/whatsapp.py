@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import faust
 
-from streams.agents.router import record_from_event
+from streams.agents.router import acked_records
 
 if TYPE_CHECKING:
     from streams.platform.topics import Topics
@@ -33,24 +33,14 @@ def register(app: faust.App, topics: Topics, runtime: WhatsAppRuntime) -> None:
     @app.agent(topics.whatsapp_dispatch, name="whatsapp-dispatch")
     async def dispatch(stream: Any) -> None:
         await runtime.start()
-        manual = stream.noack()
-        async for event in manual.events():
-
-            async def done(event: Any = event) -> None:
-                await manual.ack(event)
-
-            await runtime.dispatcher.submit(record_from_event(event), done)
+        async for record, done in acked_records(stream):
+            await runtime.dispatcher.submit(record, done)
 
     @app.agent(topics.whatsapp_commands, name="whatsapp-commands")
     async def commands(stream: Any) -> None:
         await runtime.start()
-        manual = stream.noack()
-        async for event in manual.events():
-
-            async def done(event: Any = event) -> None:
-                await manual.ack(event)
-
-            await runtime.commands.submit(record_from_event(event), done)
+        async for record, done in acked_records(stream):
+            await runtime.commands.submit(record, done)
 
     @app.on_partitions_revoked.connect
     async def on_revoked(app: faust.App, revoked: Any, **kwargs: Any) -> None:
