@@ -32,7 +32,7 @@ import orjson
 from redis.asyncio import Redis
 
 from streams.pipeline.ratelimit import TokenLeases
-from streams.pipeline.state import NotificationRecord, ParkedStatus, parked_for
+from streams.pipeline.state import ADVANCE_RULE, NotificationRecord, ParkedStatus, parked_for
 from streams.platform.redis import queue_script, run_pipeline
 from streams.tenancy import keys
 
@@ -49,14 +49,6 @@ __all__ = [
 #: :meth:`BatchState.claim` outcomes for a new request (an existing one returns its record).
 BEGAN = "began"  # phase sending, attempt 1: make the provider call now
 CREATED = "created"  # phase accepted: the per-request path takes it from here
-
-_ALLOWED = """
-local function allowed(cur, new)
-  if cur == 9 then return false end
-  if new == 9 then return cur < 3 end
-  return new > cur
-end
-"""
 
 # KEYS: nb bucket keys, then the notification hashes (one tenant, or one Redis).
 # ARGV: nb, now (s), ttl, then (rate, burst, ahead) per bucket, then per notification:
@@ -131,7 +123,7 @@ return out
 # state.RANKS.)
 # Returns per key 1 (recorded now or before, by this attempt) or 0 (not this attempt's).
 _RECORD_SENT_BATCH = (
-    _ALLOWED
+    ADVANCE_RULE
     + """
 local out = {}
 for i, key in ipairs(KEYS) do

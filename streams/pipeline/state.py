@@ -45,6 +45,7 @@ from streams.tenancy import keys
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "ADVANCE_RULE",
     "RANKS",
     "TERMINAL_PHASES",
     "NotificationRecord",
@@ -62,8 +63,9 @@ redis.call('EXPIRE', KEYS[1], ARGV[1])
 return {}
 """
 
-# Status transition rule shared by the scripts below (rank ARGV-independent).
-_ADVANCE_RULE = """
+#: The status transition rule (Lua ``allowed(cur, new)`` on ranks) of the scripts below
+#: and of the batch scripts (``batchstate.py``).
+ADVANCE_RULE = """
 local function allowed(cur, new)
   if cur == 9 then return false end
   if new == 9 then return cur < 3 end
@@ -85,7 +87,7 @@ return 1
 
 # KEYS[1] notification hash; ARGV: new rank. Returns the record (flat list) if advanced, else {}.
 _ADVANCE = (
-    _ADVANCE_RULE
+    ADVANCE_RULE
     + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
 local cur = tonumber(redis.call('HGET', KEYS[1], 'rank') or '-1')
@@ -112,7 +114,7 @@ return parked
 # (a zombie's late result). ARGV[4]: the notification's TTL: a hash that expired meanwhile
 # is re-created with its TTL, never without.
 _RECORD_SENT = (
-    _ADVANCE_RULE
+    ADVANCE_RULE
     + """
 if ARGV[3] ~= '' then
   local st = redis.call('HMGET', KEYS[1], 'phase', 'attempt', 'pmid')
