@@ -40,7 +40,7 @@ from streams.pipeline.batchstate import BEGAN, CREATED, BatchState, ClaimItem, S
 from streams.pipeline.completions import Completions, emit_statuses
 from streams.pipeline.decode import Decoded, RawRecord, decode_record, ordering_key
 from streams.pipeline.delivery import event_for
-from streams.pipeline.processor import RequestProcessor, source_of
+from streams.pipeline.processor import RequestProcessor, source_of, traced_record
 from streams.pipeline.resolve import Rejection, Resolved, resolve_provider
 from streams.pipeline.state import NotificationRecord
 from streams.platform.infra import INFRA_ERRORS, durable
@@ -49,7 +49,6 @@ from streams.platform.tracing import (
     batch_span,
     extract,
     remember,
-    traced_job,
     tracing_on,
     work_span,
 )
@@ -157,14 +156,8 @@ class BatchRouter:
             else:  # not claimed here (rejected, unreadable credentials) or already exists
                 job = self._per_request(entry)
             record, request = entry.record, entry.request
-            traced = traced_job(
-                record.topic,
-                record.headers,
-                job,
-                partition=record.partition,
-                offset=record.offset,
-                tenant_id=request.tenant_id,
-                notification_id=request.id,
+            traced = traced_record(
+                record, job, tenant_id=request.tenant_id, notification_id=request.id
             )
             self.inflight.spawn(entry.key, self._as(owner, traced), entry.done)
 

@@ -48,7 +48,14 @@ from streams.tenancy.integrations import IntegrationStore
 from streams.tenancy.lookups import LookupsService
 from streams.tenancy.policy import PolicyStore
 
-__all__ = ["INFRA_ERRORS", "EventSink", "RequestProcessor", "backoff_delay", "source_of"]
+__all__ = [
+    "INFRA_ERRORS",
+    "EventSink",
+    "RequestProcessor",
+    "backoff_delay",
+    "source_of",
+    "traced_record",
+]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +82,12 @@ class EventSink(Protocol):
     async def handoff(self, role: str, request: NotificationRequest) -> None: ...
 
     async def retry(self, topic: str, envelope: RetryEnvelope) -> None: ...
+
+
+def traced_record(record: RawRecord, job: Job, **attributes: Any) -> Job:
+    """``job`` in its record's CONSUMER span (as it is, while tracing is off)."""
+    where = {"partition": record.partition, "offset": record.offset, **attributes}
+    return traced_job(record.topic, record.headers, job, **where)
 
 
 class RequestProcessor:
@@ -121,12 +134,6 @@ class RequestProcessor:
             return job
         return self.outbox.tracked(record.topic, record.partition, record.offset, tenant, job)
 
-    @staticmethod
-    def _traced(record: RawRecord, job: Job, **attributes: Any) -> Job:
-        """``job`` in its record's CONSUMER span (as it is, while tracing is off)."""
-        where = {"partition": record.partition, "offset": record.offset, **attributes}
-        return traced_job(record.topic, record.headers, job, **where)
-
     async def submit(self, record: RawRecord, done: Callable[[], Awaitable[object]]) -> None:
         """Schedule one record; ``done`` runs once its outputs are on the broker."""
         outcome = decode_record(record, self.settings)
@@ -142,12 +149,12 @@ class RequestProcessor:
         if isinstance(outcome, DeadLetter):
             key = f"\x00dlq{record.offset % 16}"  # dead letters need no order among themselves
             letter = outcome
-            dead = self._traced(record, lambda: self._dead(letter))
+            dead = traced_record(record, lambda: self._dead(letter))
             await self.inflight.submit(key, self._tracked(record, None, dead), done)
         elif isinstance(outcome, Invalid):
             key = f"{outcome.tenant_id}\x00invalid"
             invalid = outcome
-            rejected = self._traced(
+            rejected = traced_record(
                 record,
                 lambda: self._invalid(invalid),
                 tenant_id=invalid.tenant_id,
@@ -160,7 +167,7 @@ class RequestProcessor:
             if record.key != request.tenant_id.encode():
                 # Mis-keyed by its producer: re-key by tenant so that the tenant's requests
                 # meet in one partition, and let that copy be processed instead.
-                forward = self._traced(
+                forward = traced_record(
                     record,
                     lambda: self._retry_infra(
                         lambda: self.sink.forward(record, request.tenant_id.encode()), "forward"
@@ -171,7 +178,7 @@ class RequestProcessor:
                 )
                 return
             src = source_of(record)
-            traced = self._traced(
+            traced = traced_record(
                 record,
                 lambda: self.request_job(request, src),
                 tenant_id=request.tenant_id,
@@ -374,12 +381,9 @@ class RequestProcessor:
     ) -> None:
         job: Callable[[], Awaitable[None]] = lambda: self.retry(envelope)  # noqa: E731
         if source is not None:  # continue the trace the delay topic's record carries
-            job = traced_job(
-                source.topic,
-                source.headers,
+            job = traced_record(
+                source,
                 job,
-                partition=source.partition,
-                offset=source.offset,
                 tenant_id=envelope.request.tenant_id,
                 notification_id=envelope.request.id,
                 **{"herald.attempt": envelope.attempt, "herald.provider": envelope.provider},

@@ -35,13 +35,13 @@ from schemas import ErrorInfo, NotificationRequest, Settings, Status, StatusEven
 from schemas.status import utcnow
 from streams.pipeline.decode import DeadLetter, Invalid, RawRecord, decode
 from streams.pipeline.inflight import InFlight, run_to_end
-from streams.pipeline.processor import INFRA_ERRORS, EventSink
+from streams.pipeline.processor import INFRA_ERRORS, EventSink, traced_record
 from streams.pipeline.resolve import Rejection
 from streams.pipeline.retrying import event_for
 from streams.pipeline.state import RANKS, NotificationRecord, NotificationState
 from streams.platform.metrics import metrics
 from streams.platform.outbox import StatusOutbox
-from streams.platform.tracing import traced_job, work_span
+from streams.platform.tracing import work_span
 from streams.tenancy.integrations import IntegrationStore
 from streams.tenancy.lookups import LookupsService
 from streams.whatsapp.manager import SessionManager, options_for
@@ -119,15 +119,7 @@ class DispatchProcessor:
             tenant: str | None, work: Callable[[], Awaitable[None]], nid: str | None = None
         ) -> Callable[[], Awaitable[None]]:
             # In the record's span (it continues the hand-off's trace; docs/tracing.md).
-            work = traced_job(
-                record.topic,
-                record.headers,
-                work,
-                partition=record.partition,
-                offset=record.offset,
-                tenant_id=tenant,
-                notification_id=nid,
-            )
+            work = traced_record(record, work, tenant_id=tenant, notification_id=nid)
             if self.outbox is None:  # HOOK(outbox): this record's events are attributed to it
                 return work
             return self.outbox.tracked(record.topic, record.partition, record.offset, tenant, work)
