@@ -18,6 +18,7 @@ from aiokafka.errors import KafkaError, for_code
 
 from schemas.errors import BrokerUnavailable
 from schemas.settings import Settings
+from streams.platform.infra import until_answered
 
 __all__ = ["BrokerUnavailable", "TopicCreationError", "ensure_topics", "wait_for_broker"]
 
@@ -60,29 +61,26 @@ async def _tcp_unreachable(bootstrap: str) -> OSError | None:
 
 async def wait_for_broker(bootstrap: str, timeout: float = 30.0) -> None:  # noqa: ASYNC109
     """Retry a cluster metadata request until the broker answers, or raise after ``timeout``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    delay = 0.01
-    last: BaseException | None = None
-    while True:
-        last = await _tcp_unreachable(bootstrap)
-        if last is None:
-            admin = _admin(bootstrap, min(5.0, max(timeout, 1.0)))
-            try:
-                await admin.start()
-                await admin.describe_cluster()
-                return
-            except (KafkaError, OSError, TimeoutError) as exc:
-                last = exc
-            finally:
-                await admin.close()
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            raise BrokerUnavailable(
-                f"Kafka at {bootstrap} did not answer within {timeout:g}s: {last}"
-            ) from last
-        await asyncio.sleep(min(delay, remaining))
-        delay = min(delay * 2, _MAX_BACKOFF)
+
+    async def attempt() -> BaseException | None:
+        unreachable = await _tcp_unreachable(bootstrap)
+        if unreachable is not None:
+            return unreachable
+        admin = _admin(bootstrap, min(5.0, max(timeout, 1.0)))
+        try:
+            await admin.start()
+            await admin.describe_cluster()
+            return None
+        except (KafkaError, OSError, TimeoutError) as exc:
+            return exc
+        finally:
+            await admin.close()
+
+    last = await until_answered(attempt, timeout, max_delay=_MAX_BACKOFF)
+    if last is not None:
+        raise BrokerUnavailable(
+            f"Kafka at {bootstrap} did not answer within {timeout:g}s: {last}"
+        ) from last
 
 
 async def _create(admin: Any, settings: Settings, names: set[str], budget: float) -> set[str]:

@@ -34,6 +34,7 @@ from redis.exceptions import RedisError
 
 from schemas.settings import Settings
 from streams.platform.admin import wait_for_broker
+from streams.platform.infra import until_answered
 from streams.platform.redis import redis_client
 
 __all__ = [
@@ -317,24 +318,20 @@ async def embedded_kafka(
 
 async def wait_for_redis(url: str, timeout: float = 30.0) -> None:  # noqa: ASYNC109
     """Poll ``PING`` until Redis at ``url`` answers; :class:`TimeoutError` after ``timeout``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    delay = 0.01
-    last: Exception | None = None
-    while True:
+
+    async def attempt() -> BaseException | None:
         client = redis_client(url, socket_connect_timeout=1.0, socket_timeout=1.0)
         try:
             await client.ping()
-            return
+            return None
         except (RedisError, OSError) as exc:
-            last = exc
+            return exc
         finally:
             await client.aclose()
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            raise TimeoutError(f"Redis at {url} did not answer PING within {timeout}s: {last}")
-        await asyncio.sleep(min(delay, remaining))
-        delay = min(delay * 2, 0.5)
+
+    last = await until_answered(attempt, timeout, max_delay=0.5)
+    if last is not None:
+        raise TimeoutError(f"Redis at {url} did not answer PING within {timeout}s: {last}")
 
 
 @asynccontextmanager

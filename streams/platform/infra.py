@@ -16,7 +16,7 @@ from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-__all__ = ["INFRA_ERRORS", "durable"]
+__all__ = ["INFRA_ERRORS", "durable", "until_answered"]
 
 log = logging.getLogger(__name__)
 
@@ -52,3 +52,26 @@ async def durable(step: Callable[[], Awaitable[T]], what: str) -> T:
                 },
             )
             await asyncio.sleep(delay)
+
+
+async def until_answered(
+    attempt: Callable[[], Awaitable[BaseException | None]],
+    timeout: float,  # noqa: ASYNC109 - the deadline of the whole wait
+    *,
+    max_delay: float,
+) -> BaseException | None:
+    """Repeat ``attempt`` (``None``: it succeeded; else why not) until it succeeds or
+    ``timeout`` seconds have passed: ``None``, or the last failure. Sleeps from 10 ms,
+    doubling up to ``max_delay``, never past the deadline (a service starting up)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    delay = 0.01
+    while True:
+        last = await attempt()
+        if last is None:
+            return None
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return last
+        await asyncio.sleep(min(delay, remaining))
+        delay = min(delay * 2, max_delay)
