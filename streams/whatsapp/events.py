@@ -134,6 +134,14 @@ class SessionEvents:
         self.updater = updater
         self.qr_publish = qr_publish  # "full" or "reference" (WHATSAPP_WPPCONNECT_QR_PUBLISH)
 
+    async def _publish(self, session: WhatsAppSession, label: str, **change: Any) -> None:
+        """A :class:`SessionStateEvent` of ``session`` with ``change`` (a status or a state)."""
+        await self.sink.state(
+            SessionStateEvent(
+                tenant_id=session.tenant_id, session=session.name, session_name=label, **change
+            )
+        )
+
     async def on_status(
         self, session: WhatsAppSession, status: SessionStatus, detail: str | None
     ) -> None:
@@ -147,16 +155,7 @@ class SessionEvents:
             phone=phone,
             session_name=label,
         )
-        await self.sink.state(
-            SessionStateEvent(
-                tenant_id=session.tenant_id,
-                session=session.name,
-                session_name=label,
-                status=status,
-                phone=phone,
-                detail=detail,
-            )
-        )
+        await self._publish(session, label, status=status, phone=phone, detail=detail)
 
     async def on_state(
         self, session: WhatsAppSession, state: ConnectionState, detail: str | None = None
@@ -165,15 +164,7 @@ class SessionEvents:
         await self.store.record_state(
             session.sid, session.name, state.value, detail=detail, session_name=label
         )
-        await self.sink.state(
-            SessionStateEvent(
-                tenant_id=session.tenant_id,
-                session=session.name,
-                session_name=label,
-                state=state,
-                detail=detail,
-            )
-        )
+        await self._publish(session, label, state=state, detail=detail)
 
     async def on_qr(self, session: WhatsAppSession, qr: QrCode) -> None:
         metrics().qr_codes.add(1)
