@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
 
 from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
@@ -29,6 +29,7 @@ from schemas import DeadLetterInfo, Settings
 from seeds import load_seeds
 from streams.cli._support import add_command
 from streams.cli.demo_whatsapp_web import unavailable_reason, whatsapp_web_demo
+from streams.cli.kafka import from_the_start
 from streams.platform.admin import ensure_topics
 from streams.platform.embedded import (
     embedded_kafka,
@@ -138,14 +139,7 @@ async def _wait_healthy(url: str, proc: asyncio.subprocess.Process, log: Path) -
 
 async def _watch(settings: Settings, expected: int, deadline: float) -> int:
     """Print status events and dead letters; return how many samples reached their end."""
-    consumer = AIOKafkaConsumer(
-        settings.topic_status,
-        settings.topic_dlq,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
+    consumer = await from_the_start(settings, settings.topic_status, settings.topic_dlq)
     finished = 0
     try:
         while finished < expected and time.monotonic() < deadline:

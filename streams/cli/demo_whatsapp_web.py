@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from sandbox import serve_app
 from sandbox.whatsapp_web import WhatsAppWebSimulator
 from schemas import Settings
+from streams.cli.kafka import from_the_start
 from streams.platform.embedded import find_free_port, settings_env, spawn, terminate_process
 from streams.tenancy.crypto import Cipher
 from streams.tenancy.integrations import IntegrationStore
@@ -89,14 +90,7 @@ async def whatsapp_web_demo(
     stack.push_async_callback(terminate_process, proc)
     print(f"worker whatsapp: http://127.0.0.1:{wa_cfg.web_port} (log: {log})", flush=True)
 
-    consumer = AIOKafkaConsumer(
-        cfg.topic_whatsapp_qr,
-        cfg.topic_status,
-        bootstrap_servers=cfg.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
+    consumer = await from_the_start(cfg, cfg.topic_whatsapp_qr, cfg.topic_status)
     stack.push_async_callback(consumer.stop)
     nid = f"demo-wpp-{uuid.uuid4().hex[:6]}"
     request = {

@@ -20,7 +20,13 @@ from schemas.settings import Settings
 from streams.cli.errors import CommandError, ServiceUnavailable, UsageError
 from streams.platform.admin import BrokerUnavailable, wait_for_broker
 
-__all__ = ["BROKER_WAIT_DEFAULT", "add_broker_wait", "follow", "wait_for_kafka"]
+__all__ = [
+    "BROKER_WAIT_DEFAULT",
+    "add_broker_wait",
+    "follow",
+    "from_the_start",
+    "wait_for_kafka",
+]
 
 #: Seconds a command waits for the broker unless ``--broker-wait`` says otherwise.
 BROKER_WAIT_DEFAULT = 30.0
@@ -144,3 +150,15 @@ def check_topics(settings: Settings, topics: Sequence[str]) -> list[str]:
             "Herald's topics: " + ", ".join(known),
         )
     return list(dict.fromkeys(topics))
+
+
+async def from_the_start(settings: Settings, *topics: str) -> AIOKafkaConsumer:
+    """A started consumer of ``topics`` from their first records (the demos' watchers)."""
+    consumer = AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    return consumer
