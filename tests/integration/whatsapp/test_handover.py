@@ -32,13 +32,11 @@ from redis.asyncio import Redis
 from sandbox import serve_app
 from sandbox.whatsapp_web import WhatsAppWebSimulator
 from schemas import Settings
-from seeds import load_seeds
-from streams.tenancy.crypto import Cipher
-from streams.tenancy.integrations import IntegrationStore
 from streams.whatsapp.lease import lease_key
 from streams.whatsapp.tokens import token_key
 from tests.browser import require_chromium
 from tests.helpers import WorkerProcess, consume_until, produce_many
+from tests.integration.whatsapp.rig import seed_integrations, support_sessions
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -167,15 +165,8 @@ async def test_sessions_move_between_workers_with_no_qr_no_loss_no_duplicate(
             topic_partitions=6,
             send_max_attempts=10,
         )
-        await load_seeds(redis)
-        store = IntegrationStore(redis, Cipher.from_settings(settings))
-        for tenant in TENANTS:
-            await store.set(
-                tenant,
-                "wppconnect",
-                {"sessionName": f"{tenant}-support", "phoneNumberId": f"wpp-{tenant}"},
-                is_default=True,
-            )
+        sessions = support_sessions(TENANTS, phone_number_id=lambda tenant: f"wpp-{tenant}")
+        await seed_integrations(redis, settings, sessions)
         story = Story(settings, sim, redis)
 
         async def whatsapp_worker(name: str) -> WorkerProcess:

@@ -37,12 +37,11 @@ from redis.asyncio import Redis
 from sandbox import serve_app
 from sandbox.whatsapp_web import WhatsAppWebSimulator
 from schemas import Settings
-from seeds import load_seeds
 from streams.tenancy.crypto import Cipher
-from streams.tenancy.integrations import IntegrationStore
 from streams.whatsapp.store import SessionStore, qr_key, session_key
 from tests.browser import require_chromium
 from tests.helpers import WorkerProcess, consume_until, herald_executable, produce
+from tests.integration.whatsapp.rig import seed_integrations, support_sessions
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -187,15 +186,8 @@ async def story(
             wppconnect_auto_close_ms=0,
             topic_partitions=2,
         )
-        await load_seeds(redis)
-        store = IntegrationStore(redis, Cipher.from_settings(settings))
-        for tenant in TENANTS:
-            await store.set(
-                tenant,
-                "wppconnect",
-                {"sessionName": f"{tenant}-support", "phoneNumberId": f"wpp-{tenant}"},
-                is_default=True,
-            )
+        sessions = support_sessions(TENANTS, phone_number_id=lambda tenant: f"wpp-{tenant}")
+        await seed_integrations(redis, settings, sessions)
         result = Story(settings, sim, redis, tmp_path)
         try:
             yield result

@@ -1,0 +1,136 @@
+"""The rig the WhatsApp end-to-end tests share: the WhatsApp Web simulator served on a free
+port, each tenant's ``wppconnect`` integrations stored, tenant API keys, and real
+``herald worker`` processes (router and whatsapp) started on settings pointing at the
+simulator.
+
+``start_rig`` (a fixture, in conftest.py) starts one; ``seed_integrations`` and
+``support_sessions`` serve the tests that start their workers themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import orjson
+from aiokafka.structs import ConsumerRecord
+from redis.asyncio import Redis
+
+from sandbox import serve_app
+from sandbox.whatsapp_web import WhatsAppWebSimulator
+from schemas import Settings
+from seeds import load_seeds
+from streams.tenancy.auth import TenantKeys
+from streams.tenancy.crypto import Cipher
+from streams.tenancy.integrations import IntegrationStore
+from tests.helpers import WorkerProcess, consume_until
+
+#: tenant -> its ``wppconnect`` integrations' credentials, the first one its default.
+Sessions = Mapping[str, Sequence[Mapping[str, Any]]]
+
+
+def support_sessions(
+    tenants: Iterable[str], phone_number_id: Callable[[str], str] = lambda _: "wpp-1"
+) -> dict[str, list[dict[str, Any]]]:
+    """One default session per tenant, named ``<tenant>-support``."""
+    return {
+        tenant: [{"sessionName": f"{tenant}-support", "phoneNumberId": phone_number_id(tenant)}]
+        for tenant in tenants
+    }
+
+
+async def seed_integrations(redis: Redis, settings: Settings, sessions: Sessions) -> None:
+    """Load the seed data, then store each tenant's ``wppconnect`` integrations in order
+    (sealed with the settings' key), the first of each tenant as its default."""
+    await load_seeds(redis)
+    store = IntegrationStore(redis, Cipher.from_settings(settings))
+    for tenant, credentials in sessions.items():
+        for index, values in enumerate(credentials):
+            await store.set(tenant, "wppconnect", dict(values), is_default=index == 0)
+
+
+@dataclass
+class Rig:
+    """A running rig: the settings the workers run on, the simulator, the router and
+    whatsapp workers, Redis and each tenant's API key."""
+
+    settings: Settings
+    sim: WhatsAppWebSimulator
+    router: WorkerProcess
+    wa: WorkerProcess
+    redis: Redis
+    keys: dict[str, str] = field(default_factory=dict)
+
+    #: how long ``records`` waits by default, in seconds
+    wait_seconds: ClassVar[float] = 60
+
+    async def records(
+        self,
+        topic: str,
+        until: Callable[[list[dict[str, Any]]], object],
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> list[dict[str, Any]]:
+        """The topic's events (decoded) once ``until`` holds for them."""
+
+        def done(records: list[ConsumerRecord]) -> bool:
+            return bool(until([orjson.loads(r.value) for r in records]))
+
+        wait = self.wait_seconds if timeout is None else timeout
+        found = await consume_until(self.settings, topic, done, timeout=wait)
+        return [orjson.loads(r.value) for r in found]
+
+
+R = TypeVar("R", bound=Rig)
+RigStarter = Callable[..., AbstractAsyncContextManager[Any]]
+
+
+def rig_starter(
+    settings_factory: Callable[..., Settings],
+    worker_factory: Callable[..., Awaitable[WorkerProcess]],
+    redis: Redis,
+    tmp_path: Path,
+) -> RigStarter:
+    """``start_rig(rig_type, sim, sessions, *, whatsapp_first=False, **settings)``.
+
+    Serves ``sim``, makes settings with WhatsApp Web on, pointed at it and a token folder
+    in the test's directory (``settings`` override them), stores ``sessions``, creates an
+    API key per tenant of ``sessions``, starts the router and whatsapp workers (the
+    whatsapp one first with ``whatsapp_first``) and yields a ``rig_type``; stops them
+    in the reverse order and closes the simulator.
+    """
+
+    @asynccontextmanager
+    async def start(
+        rig_type: type[R],
+        sim: WhatsAppWebSimulator,
+        sessions: Sessions,
+        *,
+        whatsapp_first: bool = False,
+        **overrides: Any,
+    ) -> AsyncIterator[R]:
+        async with serve_app(sim.app, port=0) as url:
+            values: dict[str, Any] = {
+                "whatsapp_web_url": url,
+                "wppconnect_enabled": True,
+                "wppconnect_token_folder": str(tmp_path / "tokens"),
+            }
+            settings = settings_factory(**{**values, **overrides})
+            await seed_integrations(redis, settings, sessions)
+            keys = {t: (await TenantKeys(redis).create(t))[0] for t in sessions}
+            if whatsapp_first:
+                wa = await worker_factory(settings, role="whatsapp")
+                router = await worker_factory(settings)
+            else:
+                router = await worker_factory(settings)
+                wa = await worker_factory(settings, role="whatsapp")
+            try:
+                yield rig_type(settings, sim, router, wa, redis, keys)
+            finally:
+                for worker in (router, wa) if whatsapp_first else (wa, router):
+                    await worker.stop()
+                await sim.close()
+
+    return start
