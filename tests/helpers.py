@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import logging
 import os
 import shutil
 import sys
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ __all__ = [
     "events_until_sent",
     "has",
     "herald_executable",
+    "kept_root_logging",
     "make_settings",
     "new_secret_key",
     "notification_events",
@@ -64,6 +66,19 @@ FAST_GROUP_TIMINGS: dict[str, Any] = {
 def new_secret_key() -> str:
     """A fresh HERALD_SECRET_KEY: 32 random bytes, urlsafe base64."""
     return base64.urlsafe_b64encode(os.urandom(32)).decode()
+
+
+@contextlib.contextmanager
+def kept_root_logging() -> Iterator[None]:
+    """The root logger's handlers and level put back on exit (Herald's CLI and
+    ``configure_logging`` install their own handler, on the stream of the moment)."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 def topic_overrides(suffix: str) -> dict[str, str]:

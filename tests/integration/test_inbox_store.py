@@ -7,7 +7,6 @@ variant skips, saying why, only where no server can be had: see ``tests/postgres
 from __future__ import annotations
 
 import asyncio
-import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -44,7 +43,7 @@ from streams.inbox import (
     upgrade,
 )
 from streams.platform.embedded import find_free_port
-from tests.helpers import make_settings
+from tests.helpers import kept_root_logging, make_settings
 from tests.inbox import migrated_store
 from tests.postgres import PostgresServer, require_postgres, throwaway_postgres
 
@@ -144,11 +143,8 @@ async def test_auto_migrate_is_on_for_sqlite_only_unless_set(tmp_path: Path) -> 
 @pytest.fixture
 def cli_logging() -> Iterator[None]:
     """``main()`` installs a log handler on the captured stderr: take it away afterwards."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+    with kept_root_logging():
+        yield
 
 
 @pytest.mark.usefixtures("cli_logging")

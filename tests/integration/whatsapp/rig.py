@@ -3,8 +3,9 @@ port, each tenant's ``wppconnect`` integrations stored, tenant API keys, and rea
 ``herald worker`` processes (router and whatsapp) started on settings pointing at the
 simulator.
 
-``start_rig`` (a fixture, in conftest.py) starts one; ``seed_integrations`` and
-``support_sessions`` serve the tests that start their workers themselves.
+``start_rig`` (a fixture, in conftest.py) starts one; ``served``, ``seed_integrations``,
+``support_sessions``, ``moving_session_settings`` and ``wppconnect_request`` serve the
+tests that start their workers or session managers themselves.
 """
 
 from __future__ import annotations
@@ -30,6 +31,44 @@ from tests.helpers import WorkerProcess, consume_until
 
 #: tenant -> its ``wppconnect`` integrations' credentials, the first one its default.
 Sessions = Mapping[str, Sequence[Mapping[str, Any]]]
+
+
+@asynccontextmanager
+async def served(sim: WhatsAppWebSimulator) -> AsyncIterator[str]:
+    """``sim`` served on a free loopback port (its URL yielded), closed after."""
+    async with serve_app(sim.app, port=0) as url:
+        try:
+            yield url
+        finally:
+            await sim.close()
+
+
+def moving_session_settings(
+    settings_factory: Callable[..., Settings], url: str, **overrides: Any
+) -> Settings:
+    """Settings for sessions that move between whatsapp workers: WhatsApp Web at ``url``,
+    logins kept in Redis, no pacing of sends and no closing of idle sessions."""
+    values: dict[str, Any] = {
+        "whatsapp_web_url": url,
+        "wppconnect_enabled": True,
+        "wppconnect_token_store": "redis",
+        "wppconnect_send_rate": 0,
+        "wppconnect_auto_close_ms": 0,
+    }
+    return settings_factory(**{**values, **overrides})
+
+
+def wppconnect_request(nid: str, tenant: str, phone: str, body: str) -> dict[str, Any]:
+    """A text notification request for ``phone``, sent through the tenant's WhatsApp Web
+    session (``provider: wppconnect``)."""
+    return {
+        "id": nid,
+        "tenantId": tenant,
+        "channel": "whatsapp",
+        "provider": "wppconnect",
+        "recipient": {"phone": phone},
+        "content": {"body": body},
+    }
 
 
 def support_sessions(
@@ -111,7 +150,7 @@ def rig_starter(
         whatsapp_first: bool = False,
         **overrides: Any,
     ) -> AsyncIterator[R]:
-        async with serve_app(sim.app, port=0) as url:
+        async with served(sim) as url:
             values: dict[str, Any] = {
                 "whatsapp_web_url": url,
                 "wppconnect_enabled": True,
@@ -131,6 +170,5 @@ def rig_starter(
             finally:
                 for worker in (router, wa) if whatsapp_first else (wa, router):
                     await worker.stop()
-                await sim.close()
 
     return start

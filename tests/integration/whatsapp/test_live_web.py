@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import logging
 import os
 import socket
 import threading
@@ -29,7 +28,7 @@ from streams.whatsapp.browser import BrowserLauncher
 from streams.whatsapp.manager import options_for
 from streams.whatsapp.tokens import FileTokenStore
 from tests.browser import require_chromium
-from tests.helpers import make_settings
+from tests.helpers import kept_root_logging, make_settings
 from tests.unit.whatsapp.fakes import Recorder
 
 pytestmark = [pytest.mark.live, pytest.mark.integration, pytest.mark.timeout(240)]
@@ -70,11 +69,8 @@ def live_site(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]
     monkeypatch.chdir(tmp_path)
     for name in ("LOG_LEVEL", "LOG_FORMAT", "WHATSAPP_WEB_URL"):
         monkeypatch.delenv(name, raising=False)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+    with kept_root_logging():
+        yield
 
 
 async def test_the_doctor_passes_on_the_real_site(capsys: pytest.CaptureFixture[str]) -> None:

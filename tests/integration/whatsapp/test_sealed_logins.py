@@ -10,7 +10,6 @@ import pytest
 import pytest_asyncio
 
 from providers import RetryableError
-from sandbox import serve_app
 from sandbox.whatsapp_web import WhatsAppWebSimulator
 from schemas import Settings
 from streams.tenancy.crypto import Cipher
@@ -20,6 +19,7 @@ from streams.whatsapp.manager import options_for
 from streams.whatsapp.sealed import SealedFileTokenStore
 from tests.browser import require_chromium
 from tests.helpers import make_settings, new_secret_key
+from tests.integration.whatsapp.rig import served
 from tests.unit.whatsapp.fakes import Recorder
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -31,11 +31,8 @@ PHONE = "5511988887777"
 async def site() -> AsyncIterator[tuple[WhatsAppWebSimulator, str]]:
     require_chromium()
     sim = WhatsAppWebSimulator(qr_interval=60)
-    async with serve_app(sim.app, port=0) as url:
-        try:
-            yield sim, url
-        finally:
-            await sim.close()
+    async with served(sim) as url:
+        yield sim, url
 
 
 class Worker:
