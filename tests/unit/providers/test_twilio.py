@@ -29,16 +29,22 @@ from providers.twilio._credentials import TwilioCredentials
 from sandbox.twilio import TwilioSandbox
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
-from tests.unit.providers.contract import FakeServiceHarness, ProviderContract
+from tests.unit.providers.contract import ProviderContract
 from tests.unit.providers.harness import (
     answering,
     assert_declared,
     fallback_test,
-    notification,
     offline,
     refusal,
     transport_test,
     unreachable_url,
+)
+from tests.unit.providers.sms_common import (
+    RECIPIENT,
+    RECIPIENT_E164,
+    TEXT,
+    SmsHarness,
+    make_request,
 )
 
 ACCOUNT_SID = "AC" + "3f0a" * 8
@@ -47,8 +53,6 @@ API_KEY_SID = "SK" + "5e" * 16
 API_KEY_SECRET = "key-secret"
 SERVICE_SID = "MG" + "9d" * 16
 SENDER = "+15005550006"
-RECIPIENT = "+55 (11) 98765-4321"
-RECIPIENT_E164 = "+5511987654321"
 PUBLIC_URL = "https://herald.example.com/"
 SID = re.compile(r"^SM[0-9a-f]{32}$")
 
@@ -63,14 +67,7 @@ def credentials(**overrides: Any) -> TwilioCredentials:
     return TwilioCredentials(**values)
 
 
-def make_request(content: dict[str, Any], phone: str | None = RECIPIENT) -> NotificationRequest:
-    return notification("sms", {"phone": phone} if phone else {"email": "a@example.com"}, content)
-
-
-TEXT = {"body": "Your code is 123456"}
-
-
-class TwilioHarness(FakeServiceHarness):
+class TwilioHarness(SmsHarness):
     sandbox: TwilioSandbox
 
     def provider(
@@ -94,13 +91,6 @@ class TwilioHarness(FakeServiceHarness):
         settings = make_settings(twilio_api_url=unreachable_url(), provider_timeout_seconds=2.0)
         return TwilioProvider(credentials(), http=self.http, settings=settings)
 
-    def request(self, content_type: str) -> NotificationRequest:
-        assert content_type == "text"
-        return make_request(TEXT)
-
-    def invalid_recipient_request(self) -> NotificationRequest:
-        return make_request(TEXT, phone="12")
-
     async def assert_delivered(
         self, content_type: str, request: NotificationRequest, result: SendResult
     ) -> None:
@@ -121,9 +111,6 @@ class TwilioHarness(FakeServiceHarness):
 
     def inject_permanent_fault(self, request: NotificationRequest) -> None:
         self.sandbox.fail(RECIPIENT, 21610, message="Attempt to send to unsubscribed recipient")
-
-    def fault_target(self, request: NotificationRequest) -> str:
-        return RECIPIENT
 
 
 @asynccontextmanager
