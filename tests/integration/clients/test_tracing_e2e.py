@@ -30,11 +30,10 @@ from sandbox import serve_app
 from sandbox.whatsapp_web import WhatsAppWebSimulator
 from schemas import Settings
 from seeds import load_seeds
-from streams.tenancy.crypto import Cipher
-from streams.tenancy.integrations import IntegrationStore
 from tests.helpers import consume_until, produce
 from tests.integration.clients.otlp_receiver import ReceivedSpan, otlp_receiver
 from tests.integration.conftest import KafkaTopics
+from tests.whatsapp_web import ACME_SESSION, seed_integrations
 
 pytestmark = pytest.mark.integration
 
@@ -245,10 +244,7 @@ async def test_one_trace_across_the_whatsapp_web_handoff(
             wppconnect_token_folder=str(tmp_path / "tokens"),
             wppconnect_send_rate=0,
         )
-        await load_seeds(redis)
-        await IntegrationStore(redis, Cipher.from_settings(settings)).set(
-            "acme", "wppconnect", {"sessionName": "s", "phoneNumberId": "p"}, is_default=True
-        )
+        await seed_integrations(redis, settings, ACME_SESSION)
         otel = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_BSP_SCHEDULE_DELAY": "100"}
         await worker_factory(settings, extra_env=otel)
         await worker_factory(settings, role="whatsapp", extra_env=otel)

@@ -3,14 +3,14 @@ port, each tenant's ``wppconnect`` integrations stored, tenant API keys, and rea
 ``herald worker`` processes (router and whatsapp) started on settings pointing at the
 simulator.
 
-``start_rig`` (a fixture, in conftest.py) starts one; ``served``, ``seed_integrations``,
-``support_sessions``, ``moving_session_settings`` and ``wppconnect_request`` serve the
-tests that start their workers or session managers themselves.
+``start_rig`` (a fixture, in conftest.py) starts one; ``served``, ``support_sessions``,
+``moving_session_settings`` and ``wppconnect_request`` serve the tests that start their
+workers or session managers themselves (with ``tests.whatsapp_web.seed_integrations``).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,14 +23,9 @@ from redis.asyncio import Redis
 from sandbox import serve_app
 from sandbox.whatsapp_web import WhatsAppWebSimulator
 from schemas import Settings
-from seeds import load_seeds
 from streams.tenancy.auth import TenantKeys
-from streams.tenancy.crypto import Cipher
-from streams.tenancy.integrations import IntegrationStore
 from tests.helpers import WorkerProcess, consume_until
-
-#: tenant -> its ``wppconnect`` integrations' credentials, the first one its default.
-Sessions = Mapping[str, Sequence[Mapping[str, Any]]]
+from tests.whatsapp_web import Sessions, seed_integrations
 
 
 @asynccontextmanager
@@ -79,16 +74,6 @@ def support_sessions(
         tenant: [{"sessionName": f"{tenant}-support", "phoneNumberId": phone_number_id(tenant)}]
         for tenant in tenants
     }
-
-
-async def seed_integrations(redis: Redis, settings: Settings, sessions: Sessions) -> None:
-    """Load the seed data, then store each tenant's ``wppconnect`` integrations in order
-    (sealed with the settings' key), the first of each tenant as its default."""
-    await load_seeds(redis)
-    store = IntegrationStore(redis, Cipher.from_settings(settings))
-    for tenant, credentials in sessions.items():
-        for index, values in enumerate(credentials):
-            await store.set(tenant, "wppconnect", dict(values), is_default=index == 0)
 
 
 @dataclass

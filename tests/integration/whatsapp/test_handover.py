@@ -38,10 +38,10 @@ from tests.browser import require_chromium
 from tests.helpers import WorkerProcess, consume_until, produce_many
 from tests.integration.whatsapp.rig import (
     moving_session_settings,
-    seed_integrations,
     support_sessions,
     wppconnect_request,
 )
+from tests.whatsapp_web import seed_integrations
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 

@@ -42,11 +42,11 @@ from tests.browser import require_chromium
 from tests.helpers import WorkerProcess, consume_until, herald_executable, produce
 from tests.integration.whatsapp.rig import (
     moving_session_settings,
-    seed_integrations,
     served,
     support_sessions,
     wppconnect_request,
 )
+from tests.whatsapp_web import seed_integrations
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
