@@ -38,6 +38,7 @@ __all__ = [
     "KafkaValue",
     "WorkerProcess",
     "consume_until",
+    "earliest_consumer",
     "events_until_sent",
     "has",
     "herald_executable",
@@ -168,6 +169,19 @@ async def produce(
     return metadata
 
 
+def earliest_consumer(settings: Settings, topic: str, **options: Any) -> AIOKafkaConsumer:
+    """A consumer of ``topic`` in no group: it reads from the earliest offset and commits
+    nothing (``options`` go to ``AIOKafkaConsumer``). Not started."""
+    return AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        **options,
+    )
+
+
 async def consume_until(
     settings: Settings,
     topic: str,
@@ -183,13 +197,7 @@ async def consume_until(
     naming what was received, when the deadline passes first.
     """
     done = (lambda rs: len(rs) >= until) if isinstance(until, int) else until
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
+    consumer = earliest_consumer(settings, topic)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     records: list[ConsumerRecord] = []
