@@ -21,15 +21,12 @@ from redis.asyncio import Redis
 from providers.wppconnect import render_qr
 from schemas.whatsapp import ConnectionState, QrCodeEvent, SessionStateEvent, SessionStatus
 from seeds import load_seeds
-from streams.pipeline.ratelimit import TokenBucket
-from streams.tenancy.auth import TenantKeys
 from streams.tenancy.crypto import Cipher
 from streams.tenancy.integrations import IntegrationStore
 from streams.tenancy.lookups import LookupsService
 from streams.webhooks import WebhookResponse
 from streams.whatsapp import (
     MemoryWhatsAppSink,
-    SessionEndpoints,
     SessionRef,
     SessionStore,
     tenant_sessions,
@@ -37,6 +34,7 @@ from streams.whatsapp import (
 from streams.whatsapp.feed import PublishingSink, SessionFeed, events_channel
 from streams.whatsapp.live import LiveEvents, LiveStream, StreamSlots
 from streams.whatsapp.store import qr_ref
+from tests.integration.whatsapp.endpoints import bearer, keyed_endpoints, worker_store
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +50,7 @@ class World:
     streams: list[Reader] = field(default_factory=list)
 
     def bearer(self, tenant: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.keys[tenant]}"}
+        return bearer(self.keys[tenant])
 
 
 @asynccontextmanager
@@ -79,20 +77,13 @@ async def world(
             return await tenant_sessions(tenant_id, lookups, stored)
 
         lister = lister_
-    keys = TenantKeys(redis)
-    created = {t: (await keys.create(t))[0] for t in ("acme", "globex")}
-    store = SessionStore(redis, owner="worker-1", cipher=cipher)
+    store = worker_store(redis, cipher)
 
     async def produce(command: object) -> None:
         raise AssertionError("no command in these tests")
 
-    endpoints = SessionEndpoints(
-        keys=keys,
-        bucket=TokenBucket(redis),
-        store=store,
-        commands=produce,
-        qr_reads_per_minute=qr_reads_per_minute,
-        list_sessions=lister,
+    endpoints, created = await keyed_endpoints(
+        redis, store, produce, qr_reads_per_minute=qr_reads_per_minute, list_sessions=lister
     )
     feed = SessionFeed(redis, cipher)  # the web process's side
     live = LiveEvents(
