@@ -43,6 +43,7 @@ make_request = push_request
 
 class Harness(FakeServiceHarness):
     sandbox: FirebaseSandbox
+    url_setting = "fcm_api_url"
 
     def __init__(self, sandbox: FirebaseSandbox, http: httpx.AsyncClient, url: str, clock: Clock):
         super().__init__(sandbox, http, url)
@@ -63,9 +64,7 @@ class Harness(FakeServiceHarness):
         timeout_seconds: float | None = None,
         creds: FirebaseCredentials | None = None,
     ) -> FirebaseProvider:
-        settings = make_settings(
-            fcm_api_url=self.url, provider_timeout_seconds=timeout_seconds or 5.0
-        )
+        settings = self.settings(timeout_seconds)
         if creds is None and bad_credentials:  # a key Google does not know for the account
             other = FirebaseSandbox().add_service_account(
                 PROJECT, client_email=self.account.client_email

@@ -30,9 +30,6 @@ from sandbox.sns import SNSSandbox
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
 from tests.unit.providers.contract import ProviderContract
-from tests.unit.providers.harness import (
-    unreachable_url,
-)
 from tests.unit.providers.sms_common import (
     RECIPIENT,
     RECIPIENT_E164,
@@ -58,20 +55,18 @@ def credentials(**overrides: Any) -> SNSCredentials:
 
 class SNSHarness(SmsHarness):
     sandbox: SNSSandbox
+    url_setting = "sns_endpoint_url"
 
     def provider(
         self, *, bad_credentials: bool = False, timeout_seconds: float | None = None, **creds: Any
     ) -> Provider[Any]:
-        settings = make_settings(
-            sns_endpoint_url=self.url, provider_timeout_seconds=timeout_seconds or 5.0
-        )
         if bad_credentials:
             creds["secret_access_key"] = "not-the-secret"
+        settings = self.settings(timeout_seconds)
         return SNSProvider(credentials(**creds), http=self.http, settings=settings)
 
     def unreachable_provider(self) -> Provider[Any]:
-        settings = make_settings(sns_endpoint_url=unreachable_url(), provider_timeout_seconds=2.0)
-        return SNSProvider(credentials(), http=self.http, settings=settings)
+        return SNSProvider(credentials(), http=self.http, settings=self.unreachable_settings())
 
     async def assert_delivered(
         self, content_type: str, request: NotificationRequest, result: SendResult

@@ -28,7 +28,6 @@ from providers.twilio import TWILIO_ERRORS, TwilioProvider
 from providers.twilio._credentials import TwilioCredentials
 from sandbox.twilio import TwilioSandbox
 from schemas.notification import NotificationRequest
-from tests.helpers import make_settings
 from tests.unit.providers.contract import ProviderContract
 from tests.unit.providers.harness import (
     answering,
@@ -37,7 +36,6 @@ from tests.unit.providers.harness import (
     offline,
     refusal,
     transport_test,
-    unreachable_url,
 )
 from tests.unit.providers.sms_common import (
     RECIPIENT,
@@ -69,6 +67,7 @@ def credentials(**overrides: Any) -> TwilioCredentials:
 
 class TwilioHarness(SmsHarness):
     sandbox: TwilioSandbox
+    url_setting = "twilio_api_url"
 
     def provider(
         self,
@@ -78,18 +77,13 @@ class TwilioHarness(SmsHarness):
         public_url: str | None = PUBLIC_URL,
         **creds: Any,
     ) -> Provider[Any]:
-        settings = make_settings(
-            twilio_api_url=self.url,
-            provider_timeout_seconds=timeout_seconds or 5.0,
-            public_url=public_url,
-        )
+        settings = self.settings(timeout_seconds, public_url=public_url)
         if bad_credentials:
             creds["auth_token"] = "not-the-token"
         return TwilioProvider(credentials(**creds), http=self.http, settings=settings)
 
     def unreachable_provider(self) -> Provider[Any]:
-        settings = make_settings(twilio_api_url=unreachable_url(), provider_timeout_seconds=2.0)
-        return TwilioProvider(credentials(), http=self.http, settings=settings)
+        return TwilioProvider(credentials(), http=self.http, settings=self.unreachable_settings())
 
     async def assert_delivered(
         self, content_type: str, request: NotificationRequest, result: SendResult

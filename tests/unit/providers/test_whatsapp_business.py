@@ -25,12 +25,10 @@ from providers.whatsapp_business import (
 )
 from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox
 from schemas.notification import NotificationRequest
-from tests.helpers import make_settings
 from tests.unit.providers.contract import FakeServiceHarness, ProviderContract
 from tests.unit.providers.harness import (
     notification,
     offline,
-    unreachable_url,
 )
 
 PHONE_NUMBER_ID = "106540352242922"
@@ -113,6 +111,7 @@ def expected_body(content_type: str) -> dict[str, Any]:
 
 class SandboxHarness(FakeServiceHarness):
     sandbox: WhatsAppBusinessSandbox
+    url_setting = "whatsapp_business_api_url"
 
     def __init__(self, sandbox: WhatsAppBusinessSandbox, http: httpx.AsyncClient, url: str):
         super().__init__(sandbox, http, url)
@@ -121,19 +120,16 @@ class SandboxHarness(FakeServiceHarness):
     def provider(
         self, *, bad_credentials: bool = False, timeout_seconds: float | None = None
     ) -> Provider[Any]:
-        settings = make_settings(
-            whatsapp_business_api_url=self.api_url,
-            provider_timeout_seconds=timeout_seconds or 5.0,
-        )
         creds = credentials("wrong-token" if bad_credentials else TOKEN)
+        settings = self.settings(timeout_seconds)
         return WhatsAppBusinessProvider(creds, http=self.http, settings=settings)
 
     def unreachable_provider(self) -> Provider[Any]:
-        settings = make_settings(
-            whatsapp_business_api_url=f"{unreachable_url()}/{GRAPH_VERSION}",
-            provider_timeout_seconds=2.0,
-        )
+        settings = self.unreachable_settings()
         return WhatsAppBusinessProvider(credentials(), http=self.http, settings=settings)
+
+    def service_url(self, base: str) -> str:
+        return f"{base}/{GRAPH_VERSION}"
 
     def request(self, content_type: str) -> NotificationRequest:
         return make_request(CONTENTS[content_type])
