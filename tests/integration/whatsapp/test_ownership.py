@@ -25,7 +25,7 @@ from streams.whatsapp import SessionManager, SessionOptions, WhatsAppSession
 from streams.whatsapp.lease import Lease, LeaseManager, LeaseUnavailable, lease_key
 from streams.whatsapp.tokens import RedisTokenStore, legacy_token_key, token_key, tombstone_key
 from tests.helpers import make_settings
-from tests.unit.whatsapp.fakes import FakeWhatsApp, Recorder
+from tests.unit.whatsapp.fakes import FakeWhatsApp, Recorder, files_of, write_files
 
 pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
@@ -59,19 +59,8 @@ def write_profile(root: Path) -> dict[str, bytes]:
         "SingletonLock": b"host-1",
         "Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb/LOCK": b"",
     }
-    for name, data in {**kept, **dropped}.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+    write_files(root, {**kept, **dropped})
     return kept
-
-
-def files_of(root: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(root)): p.read_bytes()
-        for p in root.rglob("*")
-        if p.is_file() and p.name != ".herald-token"
-    }
 
 
 # --- leases --------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import pytest
 from streams.tenancy.crypto import Cipher, DecryptionFailed
 from streams.whatsapp import SessionOptions
 from streams.whatsapp.sealed import SealedFileTokenStore, reencrypt_sealed
-from tests.unit.whatsapp.fakes import FakeWorld, closing_sessions
+from tests.unit.whatsapp.fakes import FakeWorld, closing_sessions, files_of, write_files
 
 #: Distinctive login bytes, as WhatsApp Web keeps them (localStorage, IndexedDB).
 SECRET = b"last-wid-md:5511988887777:secret-noise-key-" + os.urandom(16).hex().encode()
@@ -29,19 +29,8 @@ def write_profile(root: Path) -> dict[str, bytes]:
         "Default/Local Storage/leveldb/000003.log": SECRET * 30,
         "Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb/000003.log": SECRET,
     }
-    for name, data in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+    write_files(root, files)
     return files
-
-
-def files_of(root: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(root)): p.read_bytes()
-        for p in root.rglob("*")
-        if p.is_file() and p.name != ".herald-token"
-    }
 
 
 def everything_under(folder: Path) -> bytes:
