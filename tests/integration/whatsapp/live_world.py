@@ -14,22 +14,12 @@ from dataclasses import dataclass, field
 import orjson
 from redis.asyncio import Redis
 
-from schemas.whatsapp import (
-    QrCode,
-    QrCodeEvent,
-    SessionStateEvent,
-    SessionStatus,
-)
+from schemas.whatsapp import QrCode, QrCodeEvent, SessionStateEvent, SessionStatus
 from seeds import load_seeds
 from streams.tenancy.crypto import Cipher
 from streams.tenancy.integrations import IntegrationStore
 from streams.tenancy.lookups import LookupsService
-from streams.whatsapp import (
-    MemoryWhatsAppSink,
-    SessionRef,
-    SessionStore,
-    tenant_sessions,
-)
+from streams.whatsapp import MemoryWhatsAppSink, SessionRef, SessionStore, tenant_sessions
 from streams.whatsapp.feed import PublishingSink, SessionFeed
 from streams.whatsapp.live import LiveEvents, LiveStream, StreamSlots
 from streams.whatsapp.store import qr_ref

@@ -3,17 +3,16 @@ port, each tenant's ``wppconnect`` integrations stored, tenant API keys, and rea
 ``herald worker`` processes (router and whatsapp) started on settings pointing at the
 simulator.
 
-``start_rig`` (a fixture, in conftest.py) starts one; ``served``, ``support_sessions``,
+``start_rig`` (a fixture, conftest.py) starts one; ``served``, ``support_sessions``,
 ``moving_session_settings`` and ``wppconnect_request`` serve the tests that start their
 workers or session managers themselves (with ``tests.whatsapp_web.seed_integrations``).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import orjson
@@ -23,9 +22,7 @@ from redis.asyncio import Redis
 from sandbox import serve_app
 from sandbox.whatsapp_web import WhatsAppWebSimulator
 from schemas import Settings
-from streams.tenancy.auth import TenantKeys
 from tests.helpers import WorkerProcess, consume_until
-from tests.whatsapp_web import Sessions, seed_integrations
 
 
 @asynccontextmanager
@@ -109,51 +106,3 @@ class Rig:
 
 R = TypeVar("R", bound=Rig)
 RigStarter = Callable[..., AbstractAsyncContextManager[Any]]
-
-
-def rig_starter(
-    settings_factory: Callable[..., Settings],
-    worker_factory: Callable[..., Awaitable[WorkerProcess]],
-    redis: Redis,
-    tmp_path: Path,
-) -> RigStarter:
-    """``start_rig(rig_type, sim, sessions, *, whatsapp_first=False, **settings)``.
-
-    Serves ``sim``, makes settings with WhatsApp Web on, pointed at it and a token folder
-    in the test's directory (``settings`` override them), stores ``sessions``, creates an
-    API key per tenant of ``sessions``, starts the router and whatsapp workers (the
-    whatsapp one first with ``whatsapp_first``) and yields a ``rig_type``; stops them
-    in the reverse order and closes the simulator.
-    """
-
-    @asynccontextmanager
-    async def start(
-        rig_type: type[R],
-        sim: WhatsAppWebSimulator,
-        sessions: Sessions,
-        *,
-        whatsapp_first: bool = False,
-        **overrides: Any,
-    ) -> AsyncIterator[R]:
-        async with served(sim) as url:
-            values: dict[str, Any] = {
-                "whatsapp_web_url": url,
-                "wppconnect_enabled": True,
-                "wppconnect_token_folder": str(tmp_path / "tokens"),
-            }
-            settings = settings_factory(**{**values, **overrides})
-            await seed_integrations(redis, settings, sessions)
-            keys = {t: (await TenantKeys(redis).create(t))[0] for t in sessions}
-            if whatsapp_first:
-                wa = await worker_factory(settings, role="whatsapp")
-                router = await worker_factory(settings)
-            else:
-                router = await worker_factory(settings)
-                wa = await worker_factory(settings, role="whatsapp")
-            try:
-                yield rig_type(settings, sim, router, wa, redis, keys)
-            finally:
-                for worker in (router, wa) if whatsapp_first else (wa, router):
-                    await worker.stop()
-
-    return start

@@ -9,17 +9,11 @@ import time
 import pytest
 from redis.asyncio import Redis
 
-from schemas.whatsapp import (
-    SessionStatus,
-)
+from schemas.whatsapp import SessionStatus
 from streams.webhooks import WebhookResponse
 from streams.whatsapp.feed import events_channel
 from streams.whatsapp.live import StreamSlots
-from tests.integration.whatsapp.live_world import (
-    open_stream,
-    status,
-    world,
-)
+from tests.integration.whatsapp.live_world import open_stream, status, world
 
 pytestmark = pytest.mark.integration
 

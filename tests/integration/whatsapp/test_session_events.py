@@ -12,19 +12,9 @@ import pytest
 from redis.asyncio import Redis
 
 from providers.wppconnect import render_qr
-from schemas.whatsapp import (
-    ConnectionState,
-    QrCodeEvent,
-    SessionStateEvent,
-    SessionStatus,
-)
+from schemas.whatsapp import ConnectionState, QrCodeEvent, SessionStateEvent, SessionStatus
 from streams.whatsapp.store import qr_ref
-from tests.integration.whatsapp.live_world import (
-    open_stream,
-    publish_by_reference,
-    status,
-    world,
-)
+from tests.integration.whatsapp.live_world import open_stream, publish_by_reference, status, world
 
 pytestmark = pytest.mark.integration
 

@@ -23,13 +23,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from schemas.settings import Settings
 from streams.cli.doctor._model import Check, Outcome, render
 from streams.cli.doctor._whatsapp import bundle_version, check_wajs
-from streams.cli.errors import (
-    CommandError,
-    ExitCode,
-    ServiceUnavailable,
-    report,
-    translate,
-)
+from streams.cli.errors import CommandError, ExitCode, ServiceUnavailable, report, translate
 from streams.cli.main import _until_terminated, build_parser, main
 from streams.cli.reference import render_cli_reference
 from streams.platform.admin import BrokerUnavailable

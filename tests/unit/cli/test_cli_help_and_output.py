@@ -13,10 +13,7 @@ from schemas import StatusEvent
 from schemas.dlq import DeadLetterInfo, DeadLetterReason
 from schemas.settings import Settings
 from schemas.status import ErrorInfo, Status
-from streams.cli.errors import (
-    EXIT_CODE_MEANINGS,
-    ExitCode,
-)
+from streams.cli.errors import EXIT_CODE_MEANINGS, ExitCode
 from streams.cli.events import SeenIds, decode_record, status_line
 from streams.cli.main import build_parser, main
 from streams.cli.sandbox import SANDBOXES

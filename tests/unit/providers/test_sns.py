@@ -1,6 +1,6 @@
-"""The sns provider against its fake over loopback (SigV4 checked by the fake with
-botocore): the contract, authentication and attributes. Without the fake:
-test_sns_offline.py."""
+"""The sns provider: the contract against the fake over loopback (SigV4 checked by the
+fake with botocore), authentication and attributes, and the error table
+(httpx.MockTransport). The Publish form, XML answers and credentials: test_sns_payload.py."""
 
 from __future__ import annotations
 
@@ -9,27 +9,33 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
 
 from providers import (
     InvalidCredentials,
+    PermanentError,
     Provider,
+    ProviderError,
+    RetryableError,
     SendResult,
 )
-from providers.sns import (
-    SNSProvider,
-    encode_form,
-    parse_error,
-    parse_message_id,
-    sign,
-)
+from providers.sns import SNS_ERRORS, SNSProvider, encode_form, parse_error, parse_message_id, sign
 from providers.sns._credentials import SNSCredentials
 from sandbox.sns import SNSSandbox
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
 from tests.unit.providers.contract import ProviderContract
+from tests.unit.providers.harness import (
+    answering,
+    assert_declared,
+    fallback_test,
+    offline,
+    refusal,
+    transport_test,
+)
 from tests.unit.providers.sms_common import (
     RECIPIENT,
     RECIPIENT_E164,
@@ -203,3 +209,76 @@ async def test_the_fake_refuses_unsigned_tampered_and_invalid_requests() -> None
         assert ok.status_code == 200
         assert ok.headers["Content-Type"].startswith("text/xml")
         assert parse_message_id(ok.content) == h.sandbox.messages[0].message_id
+
+
+DOC_PUBLISH = b"""<PublishResponse xmlns="https://sns.amazonaws.com/doc/2010-03-31/">
+    <PublishResult>
+        <MessageId>567910cd-659e-55d4-8ccb-5aaf14679dc0</MessageId>
+    </PublishResult>
+    <ResponseMetadata>
+        <RequestId>d74b8436-ae13-5ab4-a9ff-ce54dfea72a0</RequestId>
+    </ResponseMetadata>
+</PublishResponse>"""
+
+
+def aws_error(code: str, message: str = "Details.", kind: str = "Sender") -> bytes:
+    return (
+        '<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error>'
+        f"<Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message></Error>"
+        "<RequestId>42</RequestId></ErrorResponse>"
+    ).encode()
+
+
+# --- the error table ------------------------------------------------------------------
+
+
+async def send_against(response: httpx.Response | Exception) -> ProviderError:
+    def check(request: httpx.Request) -> None:
+        assert str(request.url) == "https://sns.us-east-1.amazonaws.com/"
+        assert request.headers["Authorization"].startswith(
+            f"AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/"
+        )
+        assert dict(parse_qsl(request.content.decode()))["Action"] == "Publish"
+
+    provider = offline(SNSProvider, credentials(), answering(response, check))
+    return await refusal(provider, make_request(TEXT))
+
+
+@pytest.mark.parametrize("code", sorted(SNS_ERRORS))
+async def test_every_table_code_maps_as_declared(code: str) -> None:
+    spec = SNS_ERRORS[code]
+    error = await send_against(httpx.Response(400, content=aws_error(code)))
+    assert_declared(error, spec)
+    assert error.code == code
+    assert error.message == "Details."
+
+
+test_unlisted_codes_and_unreadable_bodies = fallback_test(
+    send_against,
+    [
+        (400, aws_error("SomethingNew"), PermanentError, "SomethingNew"),
+        (400, aws_error("SomethingNew", kind="Receiver"), RetryableError, "SomethingNew"),
+        (503, aws_error("SomethingNew"), RetryableError, "SomethingNew"),
+        (429, aws_error("SomethingNew"), RetryableError, "SomethingNew"),
+        (500, b"<html>", RetryableError, "provider_unavailable"),
+        (403, b"", InvalidCredentials, "auth_failed"),
+        (404, b"nope", PermanentError, "provider_error"),
+        (200, b"not xml", RetryableError, "provider_unavailable"),
+        (200, aws_error("X"), RetryableError, "provider_unavailable"),
+    ],
+)
+
+
+async def test_success_returns_the_message_id() -> None:
+    response = httpx.Response(200, content=DOC_PUBLISH, headers={"x-amzn-RequestId": "r-1"})
+    provider = SNSProvider(
+        credentials(),
+        http=httpx.AsyncClient(transport=httpx.MockTransport(lambda request: response)),
+        settings=make_settings(),
+    )
+    result = await provider.send(make_request(TEXT))
+    assert result.provider_message_id == "567910cd-659e-55d4-8ccb-5aaf14679dc0"
+    assert result.metadata == {"request_id": "r-1"}
+
+
+test_transport_errors_are_translated = transport_test(send_against)

@@ -1,5 +1,6 @@
-"""The whatsapp-business provider: the contract against the real fake over loopback,
-payload formatting and validation. The Graph error table: test_whatsapp_business_errors.py."""
+"""The whatsapp-business provider: the contract against the real fake over loopback, and
+the Graph error table (httpx.MockTransport). Payload formatting and validation:
+test_whatsapp_business_payload.py."""
 
 from __future__ import annotations
 
@@ -9,17 +10,19 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from providers import (
-    InvalidRequest,
+    InvalidCredentials,
     PermanentError,
     Provider,
+    ProviderError,
     RetryableError,
     SendResult,
 )
 from providers.whatsapp_business import (
-    PENDING_UPLOAD,
+    GRAPH_ERRORS,
     WhatsAppBusinessCredentials,
     WhatsAppBusinessProvider,
 )
@@ -27,8 +30,13 @@ from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox
 from schemas.notification import NotificationRequest
 from tests.unit.providers.contract import FakeServiceHarness, ProviderContract
 from tests.unit.providers.harness import (
+    answering,
+    assert_declared,
+    fallback_test,
     notification,
     offline,
+    refusal,
+    transport_test,
 )
 
 PHONE_NUMBER_ID = "106540352242922"
@@ -222,9 +230,6 @@ async def test_unknown_phone_number_id_is_permanent() -> None:
         assert caught.value.code == "100"
 
 
-# --- format_payload / validate ------------------------------------------------------------
-
-
 def offline_provider(handler: Any = None, **settings: Any) -> WhatsAppBusinessProvider:
     provider: WhatsAppBusinessProvider = offline(
         WhatsAppBusinessProvider,
@@ -236,85 +241,108 @@ def offline_provider(handler: Any = None, **settings: Any) -> WhatsAppBusinessPr
     return provider
 
 
-@pytest.mark.parametrize("content_type", list(CONTENTS))
-def test_format_payload_matches_the_cloud_api(content_type: str) -> None:
-    payload = offline_provider().format_payload(make_request(CONTENTS[content_type]))
-    assert payload == expected_body(content_type)
+# --- the error table ------------------------------------------------------------------
 
 
-def test_text_with_a_url_asks_for_a_preview() -> None:
-    payload = offline_provider().format_payload(make_request({"body": "see https://x.io"}))
-    assert payload["text"] == {"preview_url": True, "body": "see https://x.io"}
-
-
-def test_kind_follows_the_seed_order_media_location_contact_text() -> None:
-    provider = offline_provider()
-    everything = {
-        "body": "caption",
-        "media": CONTENTS["image"]["media"],
-        "location": CONTENTS["location"]["location"],
-        "contact": CONTENTS["contacts"]["contact"],
+def graph_error(code: int, status: int = 400, **headers: str) -> httpx.Response:
+    body = {
+        "error": {
+            "message": f"(#{code}) Title",
+            "type": "OAuthException",
+            "code": code,
+            "error_data": {"messaging_product": "whatsapp", "details": "Details."},
+            "fbtrace_id": "Atrace",
+        }
     }
-    assert provider.format_payload(make_request(everything))["type"] == "image"
-    del everything["media"]
-    assert provider.format_payload(make_request(everything))["type"] == "location"
-    del everything["location"]
-    assert provider.format_payload(make_request(everything))["type"] == "contacts"
-    del everything["contact"]
-    assert provider.format_payload(make_request(everything))["type"] == "text"
+    return httpx.Response(status, content=orjson.dumps(body), headers=headers)
+
+
+async def send_against(response: httpx.Response | Exception) -> ProviderError:
+    def check(request: httpx.Request) -> None:
+        assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+        assert request.url.path == f"/v23.0/{PHONE_NUMBER_ID}/messages"
+
+    return await refusal(
+        offline_provider(answering(response, check)), make_request(CONTENTS["text"])
+    )
+
+
+@pytest.mark.parametrize("code", sorted(GRAPH_ERRORS))
+async def test_every_table_code_maps_as_declared(code: int) -> None:
+    spec = GRAPH_ERRORS[code]
+    error = await send_against(graph_error(code))
+    assert_declared(error, spec)
+    assert error.code == str(code)
+    assert "Details." in error.message
 
 
 @pytest.mark.parametrize(
-    ("mimetype", "kind"),
+    ("code", "status", "retryable"),
     [
-        ("image/png", "image"),
-        ("video/mp4", "video"),
-        ("audio/mpeg", "audio"),
-        ("application/pdf", "document"),
-        ("text/plain", "document"),
+        (131026, 400, False),
+        (131047, 400, False),
+        (132000, 400, False),
+        (190, 401, False),
+        (130429, 400, True),
+        (131056, 400, True),
+        (999999, 400, False),  # unknown 4xx: permanent
+        (999999, 503, True),  # unknown 5xx: retryable
+        (999999, 429, True),
+        (250, 403, False),  # 200-299: permission
     ],
 )
-def test_media_kind_comes_from_the_mimetype(mimetype: str, kind: str) -> None:
-    request = make_request({"media": {"url": "https://x.io/f", "mimetype": mimetype}})
-    assert offline_provider().format_payload(request)["type"] == kind
+async def test_documented_examples(code: int, status: int, retryable: bool) -> None:
+    error = await send_against(graph_error(code, status))
+    assert isinstance(error, RetryableError) == retryable
+    assert isinstance(error, PermanentError) != retryable
 
 
-def test_audio_takes_no_caption_and_only_documents_take_a_filename() -> None:
-    provider = offline_provider()
-    audio = {"url": "https://x.io/a.ogg", "caption": "c", "filename": "a.ogg"}
-    assert provider.format_payload(make_request({"media": audio}))["audio"] == {
-        "link": "https://x.io/a.ogg"
-    }
-    image = {"url": "https://x.io/a.png", "caption": "c", "filename": "a.png"}
-    assert provider.format_payload(make_request({"media": image}))["image"] == {
-        "link": "https://x.io/a.png",
-        "caption": "c",
-    }
+async def test_invalid_token_is_invalid_credentials() -> None:
+    error = await send_against(graph_error(190, 401))
+    assert isinstance(error, InvalidCredentials)
+    assert error.code == "190"
 
 
-def test_inline_media_before_upload_carries_the_placeholder() -> None:
-    request = make_request({"media": {"base64": PNG, "mimetype": "image/png"}})
-    provider = offline_provider()
-    assert provider.format_payload(request)["image"] == {"id": PENDING_UPLOAD}
-    assert provider.format_payload(request, media_id="42")["image"] == {"id": "42"}
-
-
-@pytest.mark.parametrize(
-    ("phone", "content", "code"),
+test_unreadable_bodies_fall_back_on_the_status = fallback_test(
+    send_against,
     [
-        (None, {"body": "hi"}, "invalid_recipient"),
-        ("123", {"body": "hi"}, "invalid_recipient"),
-        ("0055 11 98765 4321", {"body": "hi"}, "invalid_recipient"),
-        (RECIPIENT, {}, "unsupported_content"),
-        (RECIPIENT, {"body": "   "}, "unsupported_content"),
-        (RECIPIENT, {"subject": "s", "html": "<p>x</p>"}, "unsupported_content"),
-        (RECIPIENT, {"body": "x" * 4097}, "invalid_request"),
-        (RECIPIENT, {"media": {"base64": "not base64!!"}}, "invalid_request"),
-        (RECIPIENT, {"media": {"url": "ftp://x.io/a.png"}}, "invalid_request"),
-        (RECIPIENT, {"contact": {"contactId": "nobody"}}, "unsupported_content"),
+        (500, b"<html>", RetryableError, "provider_unavailable"),
+        (502, b"", RetryableError, "provider_unavailable"),
+        (429, b"slow down", RetryableError, "rate_limited"),
+        (401, b"no", InvalidCredentials, "auth_failed"),
+        (404, b"not found", PermanentError, "provider_error"),
+        (400, b'{"error": "text"}', PermanentError, "provider_error"),
+        (400, b'{"error": {"code": "x"}}', PermanentError, "provider_error"),
+        (200, b"not json", RetryableError, "provider_unavailable"),
+        (200, b"[]", RetryableError, "provider_unavailable"),
+        (200, b'{"messages": []}', RetryableError, "provider_unavailable"),
+        (200, b'{"messages": [{"id": 5}]}', RetryableError, "provider_unavailable"),
     ],
 )
-def test_validate_rejects(phone: str | None, content: dict[str, Any], code: str) -> None:
-    with pytest.raises(InvalidRequest) as caught:
-        offline_provider().validate(make_request(content, phone=phone))
-    assert caught.value.code == code
+
+
+async def test_retry_after_is_read_from_the_header() -> None:
+    error = await send_against(graph_error(130429, 429, **{"Retry-After": "3"}))
+    assert isinstance(error, RetryableError)
+    assert error.retry_after == 3
+    error = await send_against(graph_error(130429, 429, **{"Retry-After": "soon"}))
+    assert isinstance(error, RetryableError)
+    assert error.retry_after is None
+
+
+test_transport_errors_are_translated = transport_test(send_against)
+
+
+async def test_success_returns_the_wamid() -> None:
+    response = httpx.Response(
+        200,
+        json={
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": RECIPIENT_DIGITS, "wa_id": RECIPIENT_DIGITS}],
+            "messages": [{"id": "wamid.ABC="}],
+        },
+    )
+    provider = offline_provider(lambda request: response)
+    result = await provider.send(make_request(CONTENTS["text"]))
+    assert result.provider_message_id == "wamid.ABC="
+    assert result.metadata == {"type": "text", "wa_id": RECIPIENT_DIGITS}

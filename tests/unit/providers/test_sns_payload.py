@@ -1,5 +1,5 @@
-"""The sns provider without its fake: the Publish form (as botocore serializes it), the
-endpoint, XML answers, validation, credentials and the error table (httpx.MockTransport)."""
+"""The sns provider's payload, without its fake: the Publish form (as botocore serializes
+it), the endpoint, XML answers, validation and credentials."""
 
 from __future__ import annotations
 
@@ -12,38 +12,19 @@ import pytest
 from botocore.serialize import create_serializer
 from pydantic import ValidationError
 
-from providers import (
-    InvalidCredentials,
-    InvalidRequest,
-    PermanentError,
-    ProviderError,
-    RetryableError,
-)
-from providers.sns import (
-    SNS_ERRORS,
-    SNSProvider,
-    encode_form,
-    endpoint_url,
-    parse_error,
-    parse_message_id,
-)
+from providers import InvalidRequest
+from providers.sns import SNSProvider, encode_form, endpoint_url, parse_error, parse_message_id
 from providers.sns._credentials import SNSCredentials
 from tests.helpers import make_settings
-from tests.unit.providers.harness import (
-    answering,
-    assert_declared,
-    fallback_test,
-    offline,
-    refusal,
-    transport_test,
+from tests.unit.providers.sms_common import RECIPIENT, RECIPIENT_E164, TEXT, make_request
+from tests.unit.providers.test_sns import (
+    ACCESS_KEY,
+    DOC_PUBLISH,
+    REGION,
+    SECRET,
+    aws_error,
+    credentials,
 )
-from tests.unit.providers.sms_common import (
-    RECIPIENT,
-    RECIPIENT_E164,
-    TEXT,
-    make_request,
-)
-from tests.unit.providers.test_sns import ACCESS_KEY, REGION, SECRET, credentials
 
 # --- the Publish form, endpoints and answers ------------------------------------------------
 
@@ -78,24 +59,6 @@ def test_the_endpoint_is_region_templated() -> None:
         credentials(region="ap-southeast-2"), http=httpx.AsyncClient(), settings=make_settings()
     )
     assert provider.endpoint() == "https://sns.ap-southeast-2.amazonaws.com/"
-
-
-DOC_PUBLISH = b"""<PublishResponse xmlns="https://sns.amazonaws.com/doc/2010-03-31/">
-    <PublishResult>
-        <MessageId>567910cd-659e-55d4-8ccb-5aaf14679dc0</MessageId>
-    </PublishResult>
-    <ResponseMetadata>
-        <RequestId>d74b8436-ae13-5ab4-a9ff-ce54dfea72a0</RequestId>
-    </ResponseMetadata>
-</PublishResponse>"""
-
-
-def aws_error(code: str, message: str = "Details.", kind: str = "Sender") -> bytes:
-    return (
-        '<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error>'
-        f"<Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message></Error>"
-        "<RequestId>42</RequestId></ErrorResponse>"
-    ).encode()
 
 
 def test_xml_answers_are_read() -> None:
@@ -172,58 +135,3 @@ def test_credentials_defaults_follow_the_seed() -> None:
     assert creds.from_phone is None
     assert SNSProvider.required_credentials() == ["region", "accessKeyId", "secretAccessKey"]
     assert SECRET not in repr(creds)
-
-
-# --- the error table ------------------------------------------------------------------
-
-
-async def send_against(response: httpx.Response | Exception) -> ProviderError:
-    def check(request: httpx.Request) -> None:
-        assert str(request.url) == "https://sns.us-east-1.amazonaws.com/"
-        assert request.headers["Authorization"].startswith(
-            f"AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/"
-        )
-        assert dict(parse_qsl(request.content.decode()))["Action"] == "Publish"
-
-    provider = offline(SNSProvider, credentials(), answering(response, check))
-    return await refusal(provider, make_request(TEXT))
-
-
-@pytest.mark.parametrize("code", sorted(SNS_ERRORS))
-async def test_every_table_code_maps_as_declared(code: str) -> None:
-    spec = SNS_ERRORS[code]
-    error = await send_against(httpx.Response(400, content=aws_error(code)))
-    assert_declared(error, spec)
-    assert error.code == code
-    assert error.message == "Details."
-
-
-test_unlisted_codes_and_unreadable_bodies = fallback_test(
-    send_against,
-    [
-        (400, aws_error("SomethingNew"), PermanentError, "SomethingNew"),
-        (400, aws_error("SomethingNew", kind="Receiver"), RetryableError, "SomethingNew"),
-        (503, aws_error("SomethingNew"), RetryableError, "SomethingNew"),
-        (429, aws_error("SomethingNew"), RetryableError, "SomethingNew"),
-        (500, b"<html>", RetryableError, "provider_unavailable"),
-        (403, b"", InvalidCredentials, "auth_failed"),
-        (404, b"nope", PermanentError, "provider_error"),
-        (200, b"not xml", RetryableError, "provider_unavailable"),
-        (200, aws_error("X"), RetryableError, "provider_unavailable"),
-    ],
-)
-
-
-async def test_success_returns_the_message_id() -> None:
-    response = httpx.Response(200, content=DOC_PUBLISH, headers={"x-amzn-RequestId": "r-1"})
-    provider = SNSProvider(
-        credentials(),
-        http=httpx.AsyncClient(transport=httpx.MockTransport(lambda request: response)),
-        settings=make_settings(),
-    )
-    result = await provider.send(make_request(TEXT))
-    assert result.provider_message_id == "567910cd-659e-55d4-8ccb-5aaf14679dc0"
-    assert result.metadata == {"request_id": "r-1"}
-
-
-test_transport_errors_are_translated = transport_test(send_against)
