@@ -17,7 +17,6 @@ from pydantic import ValidationError
 
 from providers import (
     InvalidCredentials,
-    InvalidRequest,
     PermanentError,
     Provider,
     RetryableError,
@@ -35,7 +34,7 @@ from sandbox.firebase import FcmFault, FirebaseSandbox, new_registration_token
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
 from tests.unit.providers.contract import FakeServiceHarness, ProviderContract, harness_fixture
-from tests.unit.providers.harness import Clock, push_request, unreachable_url
+from tests.unit.providers.harness import Clock, push_request, push_validation_test, unreachable_url
 
 PROJECT = "herald-demo"
 make_request = push_request
@@ -322,8 +321,7 @@ def test_overrides_are_passed_through(env: Harness) -> None:
     }
 
 
-@pytest.mark.parametrize(
-    ("content", "token", "metadata", "code"),
+test_validate_rejects = push_validation_test(
     [
         ({"body": "x"}, None, {}, "invalid_recipient"),
         ({}, "a:b", {}, "unsupported_content"),
@@ -333,12 +331,6 @@ def test_overrides_are_passed_through(env: Harness) -> None:
         ({"body": "x"}, "a:b", {"fcm": []}, "invalid_request"),
     ],
 )
-def test_validate_rejects(
-    env: Harness, content: dict[str, Any], token: str | None, metadata: dict[str, Any], code: str
-) -> None:
-    with pytest.raises(InvalidRequest) as caught:
-        env.provider().validate(make_request(content, token=token, metadata=metadata))
-    assert caught.value.code == code
 
 
 def test_credentials_name_what_is_missing() -> None:
