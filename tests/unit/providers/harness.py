@@ -17,7 +17,6 @@ import pytest
 
 from providers import (
     InvalidCredentials,
-    InvalidRequest,
     PermanentError,
     Provider,
     ProviderError,
@@ -39,7 +38,6 @@ __all__ = [
     "notification",
     "offline",
     "push_request",
-    "push_validation_test",
     "refusal",
     "transport_test",
     "unreachable_url",
@@ -97,26 +95,6 @@ def push_request(
     recipient = {"deviceToken": token} if token is not None else {"userId": "u-1"}
     content = content if content is not None else {}
     return notification("fcm", recipient, content, metadata=metadata or {}, **fields)
-
-
-#: (content, device token, metadata, expected InvalidRequest code) for ``validate``.
-PushCase = tuple[dict[str, Any], str | None, dict[str, Any], str]
-
-
-def push_validation_test(cases: list[PushCase], **fields: Any) -> Callable[..., None]:
-    """The test that ``validate`` of the module's ``env`` harness refuses each push request
-    of ``cases`` (with ``fields``) with its code."""
-
-    @pytest.mark.parametrize(("content", "token", "metadata", "code"), cases)
-    def test(
-        env: Any, content: dict[str, Any], token: str | None, metadata: dict[str, Any], code: str
-    ) -> None:
-        request = push_request(content, token=token, metadata=metadata, **fields)
-        with pytest.raises(InvalidRequest) as caught:
-            env.provider().validate(request)
-        assert caught.value.code == code
-
-    return test
 
 
 #: httpx failures with no response, and what every provider must turn them into.

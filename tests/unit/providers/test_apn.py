@@ -27,7 +27,8 @@ from sandbox.apn import APNsSandbox, new_device_token
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
 from tests.unit.providers.contract import FakeServiceHarness, ProviderContract, harness_fixture
-from tests.unit.providers.harness import T0, Clock, push_request, push_validation_test
+from tests.unit.providers.harness import T0, Clock, push_request
+from tests.unit.providers.push_common import push_validation_test
 
 TEAM_ID = "TEAM123456"
 KEY_ID = "KEY1234567"

@@ -34,7 +34,8 @@ from sandbox.firebase import FcmFault, FirebaseSandbox, new_registration_token
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
 from tests.unit.providers.contract import FakeServiceHarness, ProviderContract, harness_fixture
-from tests.unit.providers.harness import Clock, push_request, push_validation_test, unreachable_url
+from tests.unit.providers.harness import Clock, push_request, unreachable_url
+from tests.unit.providers.push_common import push_validation_test
 
 PROJECT = "herald-demo"
 make_request = push_request
