@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -313,16 +313,25 @@ async def test_provider_without_a_store_fails_permanently() -> None:
 # -- database errors -> Herald's error classes ---------------------------------------------
 
 
-async def test_missing_schema_is_a_permanent_error(inbox_database_url: str) -> None:
-    inbox = InboxStore.from_url(inbox_database_url)  # never migrated
+E = TypeVar("E", bound=Exception)
+
+
+async def refusal_of(url: str, expected: type[E]) -> E:
+    """The ``expected`` error a store into the inbox at ``url`` (not migrated) raises."""
+    inbox = InboxStore.from_url(url)
     try:
-        with pytest.raises(PermanentError) as caught:
+        with pytest.raises(expected) as caught:
             await inbox.store(request("n-1"), provider="database")
     finally:
         await inbox.close()
-    assert caught.value.code == "provider_error"
-    assert caught.value.message == SCHEMA_MISSING
-    assert not caught.value.retryable
+    return caught.value
+
+
+async def test_missing_schema_is_a_permanent_error(inbox_database_url: str) -> None:
+    error = await refusal_of(inbox_database_url, PermanentError)  # never migrated
+    assert error.code == "provider_error"
+    assert error.message == SCHEMA_MISSING
+    assert not error.retryable
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -332,13 +341,8 @@ async def test_unreachable_database_is_retryable(backend: str, tmp_path: Path) -
         if backend == "sqlite"
         else f"postgresql+asyncpg://postgres@127.0.0.1:{find_free_port()}/herald"
     )
-    inbox = InboxStore.from_url(url)
-    try:
-        with pytest.raises(RetryableError) as caught:
-            await inbox.store(request("n-1"), provider="database")
-    finally:
-        await inbox.close()
-    assert caught.value.code == "provider_unavailable"
+    error = await refusal_of(url, RetryableError)
+    assert error.code == "provider_unavailable"
 
 
 async def test_locked_sqlite_file_is_retryable(tmp_path: Path) -> None:

@@ -272,10 +272,9 @@ async def test_only_a_real_copy_of_the_profile_restores_the_login(
 
 
 async def test_a_dropped_link_reconnects_and_delivers_what_arrived_meanwhile(
-    simulator: Running, context: BrowserContext, open_page: PageOpener
+    simulator: Running, paired_page: SimPage
 ) -> None:
-    page = await open_page(context, simulator.url)
-    await pair(simulator, page)
+    page = paired_page
     mark = page.events.mark()
     assert await simulator.sim.disconnect(PHONE, seconds=0.5) == 1
     offline = await simulator.sim.incoming(PHONE, FRIEND, "sent while offline")

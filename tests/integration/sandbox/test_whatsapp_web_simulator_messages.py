@@ -8,9 +8,8 @@ import re
 
 import httpx
 import pytest
-from playwright.async_api import BrowserContext
 
-from tests.integration.sandbox.conftest import PageOpener, Running, SimPage, pair
+from tests.integration.sandbox.conftest import Running, SimPage
 from tests.integration.sandbox.test_whatsapp_web_simulator import FRIEND, PHONE, send_text
 
 pytestmark = pytest.mark.integration
@@ -30,10 +29,9 @@ def acks_of(page: SimPage, message_id: str) -> list[int]:
 
 
 async def test_send_functions_record_messages_and_return_wa_js_shapes(
-    simulator: Running, context: BrowserContext, open_page: PageOpener
+    simulator: Running, paired_page: SimPage
 ) -> None:
-    page = await open_page(context, simulator.url)
-    await pair(simulator, page)
+    page = paired_page
     chat = f"{FRIEND}@c.us"
     text = await send_text(page, chat, "Your order has shipped")
     assert re.fullmatch(rf"true_{FRIEND}@c\.us_3EB0[0-9A-F]{{16}}", text["id"])
@@ -129,10 +127,9 @@ async def test_send_functions_record_messages_and_return_wa_js_shapes(
 
 
 async def test_acks_posted_by_the_phone_reach_the_sending_page(
-    simulator: Running, context: BrowserContext, open_page: PageOpener
+    simulator: Running, paired_page: SimPage
 ) -> None:
-    page = await open_page(context, simulator.url)
-    await pair(simulator, page)
+    page = paired_page
     sent = await send_text(page, f"{FRIEND}@c.us", "hello")
     async with httpx.AsyncClient(base_url=simulator.url) as http:
         for ack in (2, 3, 4, -1):
@@ -167,10 +164,9 @@ async def test_acks_posted_by_the_phone_reach_the_sending_page(
 
 
 async def test_incoming_messages_become_chat_new_message(
-    simulator: Running, context: BrowserContext, open_page: PageOpener
+    simulator: Running, paired_page: SimPage
 ) -> None:
-    page = await open_page(context, simulator.url)
-    await pair(simulator, page)
+    page = paired_page
     async with httpx.AsyncClient(base_url=simulator.url) as http:
         body = {"to": PHONE, "from": FRIEND, "body": "Where is my order?", "notifyName": "Bob"}
         response = await http.post("/phone/incoming", json=body)
@@ -195,11 +191,8 @@ async def test_incoming_messages_become_chat_new_message(
     assert message["t"] == written["t"]
 
 
-async def test_numbers_marked_not_on_whatsapp(
-    simulator: Running, context: BrowserContext, open_page: PageOpener
-) -> None:
-    page = await open_page(context, simulator.url)
-    await pair(simulator, page)
+async def test_numbers_marked_not_on_whatsapp(simulator: Running, paired_page: SimPage) -> None:
+    page = paired_page
     unknown = "5511900000001"
     async with httpx.AsyncClient(base_url=simulator.url) as http:
         assert (
