@@ -4,8 +4,8 @@ port, each tenant's ``wppconnect`` integrations stored, tenant API keys, and rea
 simulator.
 
 ``start_rig`` (a fixture, conftest.py) starts one; ``served``, ``support_sessions``,
-``moving_session_settings`` and ``wppconnect_request`` serve the tests that start their
-workers or session managers themselves (with ``tests.whatsapp_web.seed_integrations``).
+``moving_session_settings``, ``wppconnect_request`` and ``browser_manager`` serve the tests
+that start their workers or session managers themselves (with ``tests.whatsapp_web.seed_integrations``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,10 @@ from redis.asyncio import Redis
 from sandbox import serve_app
 from sandbox.whatsapp_web import WhatsAppWebSimulator
 from schemas import Settings
+from streams.whatsapp import SessionManager
+from streams.whatsapp.browser import BrowserLauncher
 from tests.helpers import WorkerProcess, consume_until
+from tests.unit.whatsapp.fakes import Recorder
 
 
 @asynccontextmanager
@@ -33,6 +36,17 @@ async def served(sim: WhatsAppWebSimulator) -> AsyncIterator[str]:
             yield url
         finally:
             await sim.close()
+
+
+def browser_manager(
+    settings: Settings, **options: Any
+) -> tuple[BrowserLauncher, Recorder, SessionManager]:
+    """A session manager driving real headless Chromium: its launcher, the recorder of its
+    events and the manager (``options``: its token store, leases, ...)."""
+    launcher = BrowserLauncher(settings)
+    events = Recorder()
+    manager = SessionManager(settings, driver_factory=launcher.factory, listener=events, **options)
+    return launcher, events, manager
 
 
 def moving_session_settings(
