@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import logging
 import os
 import shutil
 import sys
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +38,11 @@ __all__ = [
     "KafkaValue",
     "WorkerProcess",
     "consume_until",
+    "earliest_consumer",
     "events_until_sent",
     "has",
     "herald_executable",
+    "kept_root_logging",
     "make_settings",
     "new_secret_key",
     "notification_events",
@@ -64,6 +67,19 @@ FAST_GROUP_TIMINGS: dict[str, Any] = {
 def new_secret_key() -> str:
     """A fresh HERALD_SECRET_KEY: 32 random bytes, urlsafe base64."""
     return base64.urlsafe_b64encode(os.urandom(32)).decode()
+
+
+@contextlib.contextmanager
+def kept_root_logging() -> Iterator[None]:
+    """The root logger's handlers and level put back on exit (Herald's CLI and
+    ``configure_logging`` install their own handler, on the stream of the moment)."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 def topic_overrides(suffix: str) -> dict[str, str]:
@@ -153,6 +169,19 @@ async def produce(
     return metadata
 
 
+def earliest_consumer(settings: Settings, topic: str, **options: Any) -> AIOKafkaConsumer:
+    """A consumer of ``topic`` in no group: it reads from the earliest offset and commits
+    nothing (``options`` go to ``AIOKafkaConsumer``). Not started."""
+    return AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        **options,
+    )
+
+
 async def consume_until(
     settings: Settings,
     topic: str,
@@ -168,13 +197,7 @@ async def consume_until(
     naming what was received, when the deadline passes first.
     """
     done = (lambda rs: len(rs) >= until) if isinstance(until, int) else until
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
+    consumer = earliest_consumer(settings, topic)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     records: list[ConsumerRecord] = []

@@ -33,9 +33,9 @@ from streams.platform.tracing import produce_span
 from streams.tenancy.crypto import Cipher
 from streams.tenancy.integrations import IntegrationStore
 from streams.whatsapp import MemoryWhatsAppSink
-from tests.helpers import make_settings
 from tests.spans import Produced, RecordingWire, by_name, traceparent_of, wait_spans
 from tests.unit.whatsapp.fakes import FakeWhatsApp
+from tests.whatsapp_web import wppconnect_settings
 
 PHONE_NUMBER_ID = "106540352242922"
 PHONE = "+5511999990001"
@@ -72,12 +72,10 @@ def _is(record: Produced, nid: str, status: str) -> bool:
 async def world(
     redis_url: str, redis: Redis, test_secret_key: str, tmp_path: Path
 ) -> AsyncIterator[World]:
-    cfg = make_settings(
+    cfg = wppconnect_settings(
+        tmp_path,
         redis_url=redis_url,
         secret_key=test_secret_key,
-        wppconnect_enabled=True,
-        wppconnect_token_folder=str(tmp_path / "tokens"),
-        wppconnect_send_rate=0,
         retry_tiers="1",
         retry_base_delay_seconds=0.05,
         retry_max_delay_seconds=0.1,

@@ -15,15 +15,12 @@ import pytest_asyncio
 from redis.asyncio import Redis
 
 from schemas import NotificationRequest, Status
-from seeds import load_seeds
 from streams.pipeline.state import NotificationState
 from streams.platform.app import create_app
 from streams.platform.sink import MemorySink
-from streams.tenancy.crypto import Cipher
-from streams.tenancy.integrations import IntegrationStore
 from streams.whatsapp import MemoryWhatsAppSink
-from tests.helpers import make_settings
 from tests.unit.whatsapp.fakes import FakeWhatsApp
+from tests.whatsapp_web import ACME_SESSION, seed_integrations, wppconnect_settings
 
 
 @dataclass
@@ -66,17 +63,8 @@ class Harness:
 async def harness(
     redis_url: str, redis: Redis, test_secret_key: str, tmp_path: Path
 ) -> AsyncIterator[Harness]:
-    cfg = make_settings(
-        redis_url=redis_url,
-        secret_key=test_secret_key,
-        wppconnect_enabled=True,
-        wppconnect_token_folder=str(tmp_path / "tokens"),
-        wppconnect_send_rate=0,  # no anti-ban pacing in these stories
-    )
-    await load_seeds(redis)
-    await IntegrationStore(redis, Cipher.from_settings(cfg)).set(
-        "acme", "wppconnect", {"sessionName": "s", "phoneNumberId": "p"}, is_default=True
-    )
+    cfg = wppconnect_settings(tmp_path, redis_url=redis_url, secret_key=test_secret_key)
+    await seed_integrations(redis, cfg, ACME_SESSION)
     sink, wa, fake = MemorySink(), MemoryWhatsAppSink(), FakeWhatsApp()
     herald = create_app(cfg, "whatsapp", sink=sink)
     runtime: Any = herald.runtime

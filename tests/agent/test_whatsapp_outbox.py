@@ -18,17 +18,14 @@ import pytest_asyncio
 from redis.asyncio import Redis
 
 from schemas import NotificationRequest, Settings, Status, StatusEvent
-from seeds import load_seeds
 from streams.pipeline.state import NotificationState
 from streams.platform.app import create_app
 from streams.platform.outbox import StatusOutbox
 from streams.platform.sink import MemorySink
-from streams.tenancy.crypto import Cipher
-from streams.tenancy.integrations import IntegrationStore
 from streams.whatsapp import MemoryWhatsAppSink
-from tests.helpers import make_settings
 from tests.outbox_log import PARTITIONS, TOPIC, TP, Log, Memory
 from tests.unit.whatsapp.fakes import FakeWhatsApp
+from tests.whatsapp_web import ACME_SESSION, seed_integrations, wppconnect_settings
 
 
 class OutboxSink(MemorySink):
@@ -66,17 +63,8 @@ def owner(settings: Settings, log: Log, memory: Memory) -> StatusOutbox:
 
 @pytest_asyncio.fixture
 async def settings(redis_url: str, redis: Redis, test_secret_key: str, tmp_path: Path) -> Settings:
-    cfg = make_settings(
-        redis_url=redis_url,
-        secret_key=test_secret_key,
-        wppconnect_enabled=True,
-        wppconnect_token_folder=str(tmp_path / "tokens"),
-        wppconnect_send_rate=0,
-    )
-    await load_seeds(redis)
-    await IntegrationStore(redis, Cipher.from_settings(cfg)).set(
-        "acme", "wppconnect", {"sessionName": "s", "phoneNumberId": "p"}, is_default=True
-    )
+    cfg = wppconnect_settings(tmp_path, redis_url=redis_url, secret_key=test_secret_key)
+    await seed_integrations(redis, cfg, ACME_SESSION)
     return cfg
 
 

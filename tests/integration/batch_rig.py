@@ -14,14 +14,12 @@ import pytest_asyncio
 from redis.asyncio import Redis
 
 from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
-from seeds import load_seeds
 from streams.pipeline.decode import RawRecord
 from streams.platform.app import create_app
 from streams.platform.runtime import Runtime
 from streams.platform.sink import MemorySink
-from streams.tenancy.crypto import Cipher
-from streams.tenancy.integrations import IntegrationStore
 from tests.helpers import make_settings
+from tests.integration.business_tenants import seed_business_tenants
 
 TENANTS = ("acme", "globex")
 
@@ -95,22 +93,9 @@ async def rig(
                 whatsapp_business_api_url=f"{base_url}/{GRAPH_VERSION}",
                 **overrides,
             )
-            await load_seeds(redis)
-            store = IntegrationStore(redis, Cipher.from_settings(cfg))
-            for n, tenant in enumerate(TENANTS):
-                phone_id = f"20654035224292{n}"
-                sandbox.add_account(phone_id, access_token=f"tok-{tenant}", app_secret="sec")
-                await store.set(
-                    tenant,
-                    "whatsapp-business",
-                    {
-                        "phoneNumberId": phone_id,
-                        "accessToken": f"tok-{tenant}",
-                        "appSecret": "sec",
-                        "verifyToken": "ver",
-                    },
-                    is_default=True,
-                )
+            await seed_business_tenants(
+                redis, cfg, sandbox, TENANTS, "20654035224292", lambda tenant: "ver"
+            )
             sink = MemorySink(max_record_bytes=max_record_bytes)
             runtime = create_app(cfg, sink=sink).runtime
             await runtime.start()

@@ -13,16 +13,13 @@ from typing import Any
 
 import orjson
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer
 from redis.asyncio import Redis
 
 from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox, serve_app
 from schemas import Settings
-from seeds import load_seeds
 from streams.platform.admin import ensure_topics
-from streams.tenancy.crypto import Cipher
-from streams.tenancy.integrations import IntegrationStore
-from tests.helpers import WorkerProcess
+from tests.helpers import WorkerProcess, earliest_consumer
+from tests.integration.business_tenants import seed_business_tenants
 
 TERMINAL = {"sent", "failed", "rejected"}
 #: The Cloud API's documented 80 messages/s would make these runs minutes long.
@@ -56,14 +53,7 @@ class Outcomes:
 
 
 async def follow(settings: Settings, outcomes: Outcomes) -> None:
-    consumer = AIOKafkaConsumer(
-        settings.topic_status,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        request_timeout_ms=120_000,
-    )
+    consumer = earliest_consumer(settings, settings.topic_status, request_timeout_ms=120_000)
     await consumer.start()
     try:
         while True:
@@ -117,22 +107,9 @@ async def setup_rig(
     settings = settings.model_copy(update={"whatsapp_business_api_url": f"{base}/{GRAPH_VERSION}"})
     redis = Redis.from_url(settings.redis_url)
     stack.push_async_callback(redis.aclose)
-    await load_seeds(redis)
-    store = IntegrationStore(redis, Cipher.from_settings(settings))
-    for n, tenant in enumerate(tenants):
-        phone_id = f"10654035224292{n}"
-        sandbox.add_account(phone_id, access_token=f"tok-{tenant}", app_secret="sec")
-        await store.set(
-            tenant,
-            "whatsapp-business",
-            {
-                "phoneNumberId": phone_id,
-                "accessToken": f"tok-{tenant}",
-                "appSecret": "sec",
-                "verifyToken": f"ver-{tenant}",
-            },
-            is_default=True,
-        )
+    await seed_business_tenants(
+        redis, settings, sandbox, tenants, "10654035224292", lambda tenant: f"ver-{tenant}"
+    )
     await ensure_topics(settings)
     outcomes = Outcomes()
     follower = asyncio.create_task(follow(settings, outcomes))

@@ -122,15 +122,20 @@ async def test_unreadable_credentials_end_in_failed_with_a_code(
     assert r.sandbox.messages == []
 
 
+def break_state(monkeypatch: pytest.MonkeyPatch, r: Rig, method: str, error: Exception) -> None:
+    """The batch router's state ``method`` raises ``error`` from now on."""
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise error
+
+    monkeypatch.setattr(r.runtime.batch_router.state, method, broken)
+
+
 async def test_an_unexpected_error_ends_the_request_failed(
     rig: Callable[..., Awaitable[Rig]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     r = await rig()
-
-    async def broken(*args: Any, **kwargs: Any) -> Any:
-        raise KeyError("a bug")
-
-    monkeypatch.setattr(r.runtime.batch_router.state, "record_sent", broken)
+    break_state(monkeypatch, r, "record_sent", KeyError("a bug"))
     body = request()
     await r.route([r.record(body)])
     statuses = [e.status for e in r.sink.of(body["id"])]
@@ -312,11 +317,7 @@ async def test_a_failing_batch_claim_falls_back_to_the_per_request_way(
     rig: Callable[..., Awaitable[Rig]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     r = await rig()
-
-    async def refused(*args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError("script refused")
-
-    monkeypatch.setattr(r.runtime.batch_router.state, "claim", refused)
+    break_state(monkeypatch, r, "claim", RuntimeError("script refused"))
     bodies = [request() for _ in range(3)]
     await r.route([r.record(b) for b in bodies])
     for body in bodies:

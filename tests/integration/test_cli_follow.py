@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import signal
 import uuid
@@ -22,7 +21,13 @@ from schemas import StatusEvent
 from schemas.settings import Settings
 from schemas.status import Status
 from streams.cli.main import main
-from tests.helpers import herald_executable, new_secret_key, produce, settings_env
+from tests.helpers import (
+    herald_executable,
+    kept_root_logging,
+    new_secret_key,
+    produce,
+    settings_env,
+)
 from tests.integration.conftest import KafkaTopics, WorkerFactory
 
 pytestmark = pytest.mark.integration
@@ -36,11 +41,8 @@ TWILIO = {
 
 @pytest.fixture(autouse=True)
 def quiet_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+    with kept_root_logging():
+        yield
 
 
 def use(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:

@@ -17,7 +17,7 @@ from providers import mailgun as mailgun_hooks
 from providers import sendgrid as sendgrid_hooks
 from providers.sendgrid import sign
 from sandbox._email import SentEmail
-from sandbox.mailgun import MailgunSandbox
+from sandbox.mailgun import MailgunDomain, MailgunSandbox
 from sandbox.sendgrid import SendGridAccount, SendGridSandbox
 from schemas.status import Status, StatusEvent
 from streams.pipeline.state import NotificationState
@@ -257,6 +257,19 @@ def mailgun_mail(message_id: str) -> SentEmail:
     )
 
 
+async def mailgun_sent(
+    env: Env, message_id: str
+) -> tuple[MailgunSandbox, MailgunDomain, SentEmail]:
+    """acme's Mailgun domain on a new fake (stored as its integration, signing key
+    ``sig-acme``) and its mail ``message_id`` sent through it: the fake, the domain and
+    the mail as the fake keeps it."""
+    fake = MailgunSandbox()
+    domain = fake.add_domain(DOMAIN, api_key="key-acme", webhook_signing_key="sig-acme")
+    await store_mailgun(env, "acme", "sig-acme")
+    await env.sent("acme", "mailgun", message_id)
+    return fake, domain, mailgun_mail(message_id)
+
+
 async def mailgun_post(env: Env, body: bytes) -> tuple[int, str]:
     answer = await mailgun_hooks.handle_event(
         body,
@@ -269,12 +282,7 @@ async def mailgun_post(env: Env, body: bytes) -> tuple[int, str]:
 
 
 async def test_mailgun_signed_events_become_statuses_and_replays_are_refused(env: Env) -> None:
-    fake = MailgunSandbox()
-    domain = fake.add_domain(DOMAIN, api_key="key-acme", webhook_signing_key="sig-acme")
-    await store_mailgun(env, "acme", "sig-acme")
-    message_id = f"20240203.AAA@{DOMAIN}"
-    await env.sent("acme", "mailgun", message_id)
-    mail = mailgun_mail(message_id)
+    fake, domain, mail = await mailgun_sent(env, f"20240203.AAA@{DOMAIN}")
     delivered = fake.signed_body(domain, fake.event_data(mail, "delivered"))
     assert await mailgun_post(env, delivered) == (200, "ok")
     assert await mailgun_post(env, delivered) == (406, "token already used")
@@ -286,11 +294,8 @@ async def test_mailgun_signed_events_become_statuses_and_replays_are_refused(env
 
 
 async def test_mailgun_permanent_failure_fails(env: Env) -> None:
-    fake = MailgunSandbox()
-    domain = fake.add_domain(DOMAIN, api_key="key-acme", webhook_signing_key="sig-acme")
-    await store_mailgun(env, "acme", "sig-acme")
-    await env.sent("acme", "mailgun", f"F1@{DOMAIN}")
-    body = fake.signed_body(domain, fake.event_data(mailgun_mail(f"F1@{DOMAIN}"), "failed"))
+    fake, domain, mail = await mailgun_sent(env, f"F1@{DOMAIN}")
+    body = fake.signed_body(domain, fake.event_data(mail, "failed"))
     assert await mailgun_post(env, body) == (200, "ok")
     [event] = env.sink.statuses
     assert event.status is Status.FAILED
@@ -300,11 +305,8 @@ async def test_mailgun_permanent_failure_fails(env: Env) -> None:
 
 @pytest.mark.parametrize("case", ["wrong key", "stale", "future", "unknown domain", "malformed"])
 async def test_mailgun_refusals_emit_nothing(env: Env, case: str) -> None:
-    fake = MailgunSandbox()
-    domain = fake.add_domain(DOMAIN, api_key="key-acme", webhook_signing_key="sig-acme")
-    await store_mailgun(env, "acme", "sig-acme")
-    await env.sent("acme", "mailgun", f"R1@{DOMAIN}")
-    data = fake.event_data(mailgun_mail(f"R1@{DOMAIN}"), "delivered")
+    fake, domain, mail = await mailgun_sent(env, f"R1@{DOMAIN}")
+    data = fake.event_data(mail, "delivered")
     now = int(time.time())
     body = {
         "wrong key": lambda: fake.signed_body(domain, data, sign_with="not-the-key"),
@@ -334,11 +336,8 @@ async def test_a_mailgun_webhook_not_applied_can_be_retried(env: Env) -> None:
 
     sink = FailingSink()
     env.updater = StatusUpdater(env.state, sink)
-    fake = MailgunSandbox()
-    domain = fake.add_domain(DOMAIN, api_key="key-acme", webhook_signing_key="sig-acme")
-    await store_mailgun(env, "acme", "sig-acme")
-    await env.sent("acme", "mailgun", f"X1@{DOMAIN}")
-    body = fake.signed_body(domain, fake.event_data(mailgun_mail(f"X1@{DOMAIN}"), "delivered"))
+    fake, domain, mail = await mailgun_sent(env, f"X1@{DOMAIN}")
+    body = fake.signed_body(domain, fake.event_data(mail, "delivered"))
     with pytest.raises(ConnectionError):
         await mailgun_post(env, body)
     sink.fail = False

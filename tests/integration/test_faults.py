@@ -23,11 +23,10 @@ from typing import Any
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from schemas import Settings
 from streams.platform.embedded import embedded_kafka, embedded_redis
-from tests.helpers import make_settings, produce_many
+from tests.helpers import earliest_consumer, make_settings, produce_many
 from tests.integration.fault_rig import (
     UNLIMITED,
     Rig,
@@ -238,13 +237,7 @@ async def test_bad_input_at_scale(rig_factory: Callable[..., Any]) -> None:
 
 
 async def _count(settings: Settings, topic: str, expected: int) -> int:
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
+    consumer = earliest_consumer(settings, topic)
     await consumer.start()
     seen = 0
     try:

@@ -7,12 +7,11 @@ variant skips, saying why, only where no server can be had: see ``tests/postgres
 from __future__ import annotations
 
 import asyncio
-import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -44,7 +43,7 @@ from streams.inbox import (
     upgrade,
 )
 from streams.platform.embedded import find_free_port
-from tests.helpers import make_settings
+from tests.helpers import kept_root_logging, make_settings
 from tests.inbox import migrated_store
 from tests.postgres import PostgresServer, require_postgres, throwaway_postgres
 
@@ -144,11 +143,8 @@ async def test_auto_migrate_is_on_for_sqlite_only_unless_set(tmp_path: Path) -> 
 @pytest.fixture
 def cli_logging() -> Iterator[None]:
     """``main()`` installs a log handler on the captured stderr: take it away afterwards."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+    with kept_root_logging():
+        yield
 
 
 @pytest.mark.usefixtures("cli_logging")
@@ -317,16 +313,25 @@ async def test_provider_without_a_store_fails_permanently() -> None:
 # -- database errors -> Herald's error classes ---------------------------------------------
 
 
-async def test_missing_schema_is_a_permanent_error(inbox_database_url: str) -> None:
-    inbox = InboxStore.from_url(inbox_database_url)  # never migrated
+E = TypeVar("E", bound=Exception)
+
+
+async def refusal_of(url: str, expected: type[E]) -> E:
+    """The ``expected`` error a store into the inbox at ``url`` (not migrated) raises."""
+    inbox = InboxStore.from_url(url)
     try:
-        with pytest.raises(PermanentError) as caught:
+        with pytest.raises(expected) as caught:
             await inbox.store(request("n-1"), provider="database")
     finally:
         await inbox.close()
-    assert caught.value.code == "provider_error"
-    assert caught.value.message == SCHEMA_MISSING
-    assert not caught.value.retryable
+    return caught.value
+
+
+async def test_missing_schema_is_a_permanent_error(inbox_database_url: str) -> None:
+    error = await refusal_of(inbox_database_url, PermanentError)  # never migrated
+    assert error.code == "provider_error"
+    assert error.message == SCHEMA_MISSING
+    assert not error.retryable
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -336,13 +341,8 @@ async def test_unreachable_database_is_retryable(backend: str, tmp_path: Path) -
         if backend == "sqlite"
         else f"postgresql+asyncpg://postgres@127.0.0.1:{find_free_port()}/herald"
     )
-    inbox = InboxStore.from_url(url)
-    try:
-        with pytest.raises(RetryableError) as caught:
-            await inbox.store(request("n-1"), provider="database")
-    finally:
-        await inbox.close()
-    assert caught.value.code == "provider_unavailable"
+    error = await refusal_of(url, RetryableError)
+    assert error.code == "provider_unavailable"
 
 
 async def test_locked_sqlite_file_is_retryable(tmp_path: Path) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import logging
 import re
 from collections.abc import AsyncIterator, Iterator
 from importlib import resources
@@ -25,6 +24,8 @@ from sandbox.whatsapp_web import WhatsAppWebSimulator
 from streams.cli.errors import ExitCode
 from streams.cli.main import main
 from tests.browser import require_chromium
+from tests.helpers import kept_root_logging
+from tests.integration.whatsapp.rig import served
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -37,21 +38,15 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     monkeypatch.setenv("WHATSAPP_WPPCONNECT_CALL_TIMEOUT", "20")
     for name in ("LOG_LEVEL", "LOG_FORMAT", "WHATSAPP_WPPCONNECT_WAJS_PATH"):
         monkeypatch.delenv(name, raising=False)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+    with kept_root_logging():
+        yield
 
 
 @pytest_asyncio.fixture
 async def simulator() -> AsyncIterator[tuple[WhatsAppWebSimulator, str]]:
     sim = WhatsAppWebSimulator(qr_interval=60)
-    async with serve_app(sim.app, port=0) as url:
-        try:
-            yield sim, url
-        finally:
-            await sim.close()
+    async with served(sim) as url:
+        yield sim, url
 
 
 async def doctor(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -30,11 +30,10 @@ from sandbox import serve_app
 from sandbox.whatsapp_web import WhatsAppWebSimulator
 from schemas import Settings
 from seeds import load_seeds
-from streams.tenancy.crypto import Cipher
-from streams.tenancy.integrations import IntegrationStore
 from tests.helpers import consume_until, produce
 from tests.integration.clients.otlp_receiver import ReceivedSpan, otlp_receiver
 from tests.integration.conftest import KafkaTopics
+from tests.whatsapp_web import ACME_SESSION, seed_integrations
 
 pytestmark = pytest.mark.integration
 
@@ -89,6 +88,27 @@ SCRIPT = textwrap.dedent(
 )
 
 
+async def run_script(
+    script: Path, settings: Settings, env: dict[str, str], seconds: float
+) -> bytes:
+    """Run the Python ``script`` with the broker's address and the requests and status
+    topics as arguments; its output, once it exited 0 within ``seconds``."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(script),
+        settings.kafka_bootstrap_servers,
+        settings.topic_requests,
+        settings.topic_status,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(seconds):
+        out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    return out
+
+
 async def test_one_trace_from_the_producers_send_to_the_status_record(
     settings_factory: Callable[..., Settings], kafka_topics: KafkaTopics, tmp_path: Path
 ) -> None:
@@ -103,19 +123,7 @@ async def test_one_trace_from_the_producers_send_to_the_status_record(
             "OTEL_TRACES_SAMPLER": "parentbased_always_on",
             "OTEL_BSP_SCHEDULE_DELAY": "100",
         }
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(script),
-            settings.kafka_bootstrap_servers,
-            settings.topic_requests,
-            settings.topic_status,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        async with asyncio.timeout(90):
-            out, err = await process.communicate()
-        assert process.returncode == 0, err.decode()
+        out = await run_script(script, settings, env, 90)
 
         def complete(spans: list[ReceivedSpan]) -> bool:
             return {"checkout", f"send {settings.topic_status}"} <= {s.name for s in spans}
@@ -186,19 +194,8 @@ async def test_one_trace_from_the_clients_send_through_a_worker_to_sent(
     async with otlp_receiver() as receiver:
         otel = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_BSP_SCHEDULE_DELAY": "100"}
         await worker_factory(settings, extra_env=otel)
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(script),
-            settings.kafka_bootstrap_servers,
-            settings.topic_requests,
-            settings.topic_status,
-            env={**os.environ, **otel, "OTEL_SERVICE_NAME": "billing-service"},
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        async with asyncio.timeout(120):
-            out, err = await process.communicate()
-        assert process.returncode == 0, err.decode()
+        env = {**os.environ, **otel, "OTEL_SERVICE_NAME": "billing-service"}
+        out = await run_script(script, settings, env, 120)
         trace_id = out.decode().strip().splitlines()[-1]
         status_spans = f"send {settings.topic_status}"
 
@@ -245,10 +242,7 @@ async def test_one_trace_across_the_whatsapp_web_handoff(
             wppconnect_token_folder=str(tmp_path / "tokens"),
             wppconnect_send_rate=0,
         )
-        await load_seeds(redis)
-        await IntegrationStore(redis, Cipher.from_settings(settings)).set(
-            "acme", "wppconnect", {"sessionName": "s", "phoneNumberId": "p"}, is_default=True
-        )
+        await seed_integrations(redis, settings, ACME_SESSION)
         otel = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_BSP_SCHEDULE_DELAY": "100"}
         await worker_factory(settings, extra_env=otel)
         await worker_factory(settings, role="whatsapp", extra_env=otel)

@@ -137,6 +137,16 @@ def open_page() -> PageOpener:
     return opener
 
 
+@pytest_asyncio.fixture
+async def paired_page(
+    simulator: Running, context: BrowserContext, open_page: PageOpener
+) -> SimPage:
+    """A page of ``simulator`` in ``context``, paired (with :func:`pair`'s phone)."""
+    page = await open_page(context, simulator.url)
+    await pair(simulator, page)
+    return page
+
+
 async def pair(running: Running, page: SimPage, phone: str = "5511999990000") -> Device:
     """Scan the page's current code with ``phone`` and wait until it is CONNECTED."""
     code = await page.auth_code()

@@ -6,20 +6,29 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+import pytest_asyncio
 from playwright.async_api import BrowserContext
 
-from tests.integration.sandbox.conftest import PageOpener, SimulatorFactory
+from tests.integration.sandbox.conftest import PageOpener, Running, SimPage, SimulatorFactory
 
 pytestmark = pytest.mark.integration
 
 PHONE = "5511999990000"
 
 
-async def test_a_pairing_code_links_the_page_as_a_scan_does(
+@pytest_asyncio.fixture
+async def linking(
     simulator_factory: SimulatorFactory, context: BrowserContext, open_page: PageOpener
-) -> None:
+) -> tuple[Running, SimPage]:
+    """A simulator (a new code every 30 s) and a page of it in ``context``, not linked."""
     running = await simulator_factory(qr_interval=30)
-    page = await open_page(context, running.url)
+    return running, await open_page(context, running.url)
+
+
+async def test_a_pairing_code_links_the_page_as_a_scan_does(
+    linking: tuple[Running, SimPage],
+) -> None:
+    running, page = linking
     await page.wait_state("UNPAIRED")
     missing = await page.evaluate(
         "WPP.conn.genLinkDeviceCodeForPhoneNumber('').catch((e) => e.code)"
@@ -45,10 +54,9 @@ async def test_a_pairing_code_links_the_page_as_a_scan_does(
 
 
 async def test_a_failed_scan_goes_pairing_then_shows_a_new_code(
-    simulator_factory: SimulatorFactory, context: BrowserContext, open_page: PageOpener
+    linking: tuple[Running, SimPage],
 ) -> None:
-    running = await simulator_factory(qr_interval=30)
-    page = await open_page(context, running.url)
+    running, page = linking
     log = page.events
     await log.wait_for(lambda: [a for a in log.find("conn.auth_code_change") if a[0]])
     first = next(a[0] for a in log.find("conn.auth_code_change") if a[0])
@@ -65,10 +73,9 @@ async def test_a_failed_scan_goes_pairing_then_shows_a_new_code(
 
 
 async def test_a_person_can_link_by_phone_number_from_the_page(
-    simulator_factory: SimulatorFactory, context: BrowserContext, open_page: PageOpener
+    linking: tuple[Running, SimPage],
 ) -> None:
-    running = await simulator_factory(qr_interval=30)
-    page = await open_page(context, running.url)
+    running, page = linking
     await page.wait_state("UNPAIRED")
     await page.page.get_by_role("button", name="Get a pairing code").click()
     shown = page.page.locator("#pairing-code")

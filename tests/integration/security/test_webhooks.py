@@ -19,7 +19,6 @@ from providers import mailgun as mailgun_hooks
 from providers import sendgrid as sendgrid_hooks
 from providers.webhooks import DeliveryReport, WebhookRequest, WebhookResponse
 from providers.whatsapp_business._receiver import handle_notification, handle_verification
-from sandbox.mailgun import MailgunSandbox
 from sandbox.sendgrid import SendGridSandbox
 from schemas.status import Status
 from streams.pipeline.updates import Outcome
@@ -30,9 +29,8 @@ from streams.whatsapp.message_ids import SALT_KEY, MessageIds
 from tests.helpers import make_settings, new_secret_key
 from tests.integration.test_email_webhooks import (
     DOMAIN,
-    mailgun_mail,
+    mailgun_sent,
     sendgrid_mail,
-    store_mailgun,
     store_sendgrid,
 )
 from tests.integration.test_email_webhooks import Env as EmailEnv
@@ -278,11 +276,8 @@ async def test_sendgrid_old_or_future_timestamps_and_replayed_events(env: EmailE
 
 
 async def test_mailgun_future_timestamps_are_bounded_and_their_tokens_kept(env: EmailEnv) -> None:
-    fake = MailgunSandbox()
-    domain = fake.add_domain(DOMAIN, api_key="key-acme", webhook_signing_key="sig-acme")
-    await store_mailgun(env, "acme", "sig-acme")
-    await env.sent("acme", "mailgun", f"M1@{DOMAIN}")
-    data = fake.event_data(mailgun_mail(f"M1@{DOMAIN}"), "delivered")
+    fake, domain, mail = await mailgun_sent(env, f"M1@{DOMAIN}")
+    data = fake.event_data(mail, "delivered")
     now = int(time.time())
 
     async def post(body: bytes) -> int:

@@ -18,10 +18,7 @@ import asyncio
 import io
 import os
 import re
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -29,21 +26,16 @@ import pytest_asyncio
 import zxingcpp
 from PIL import Image
 from playwright.async_api import Locator, Page, async_playwright, expect
-from redis.asyncio import Redis
 
-from sandbox import serve_app
 from sandbox.whatsapp_web import WhatsAppWebSimulator
-from schemas import Settings
 from schemas.whatsapp import ConnectionState, SessionStateEvent
-from seeds import load_seeds
-from streams.tenancy.auth import TenantKeys
 from streams.tenancy.crypto import Cipher
-from streams.tenancy.integrations import IntegrationStore
 from streams.whatsapp.events import MemoryWhatsAppSink
 from streams.whatsapp.feed import PublishingSink
 from streams.whatsapp.store import SessionStore
 from tests.browser import launch_chromium
 from tests.helpers import WorkerProcess
+from tests.integration.whatsapp.rig import Rig, RigStarter, support_sessions
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -51,15 +43,12 @@ PHONE = "5511988887777"
 SCREENSHOT_ENV = "HERALD_CONSOLE_SCREENSHOT"
 
 
-@dataclass
-class Env:
-    settings: Settings
-    sim: WhatsAppWebSimulator
-    sim_url: str
-    wa: WorkerProcess
-    router: WorkerProcess
-    redis: Redis
-    keys: dict[str, str]
+class Env(Rig):
+    """The rig, with the console's and the simulator's addresses."""
+
+    @property
+    def sim_url(self) -> str:
+        return self.settings.whatsapp_web_url
 
     @property
     def console(self) -> str:
@@ -67,41 +56,19 @@ class Env:
 
 
 @pytest_asyncio.fixture
-async def env(
-    settings_factory: Callable[..., Settings],
-    worker_factory: Callable[..., Any],
-    redis: Redis,
-    tmp_path: Path,
-) -> AsyncIterator[Env]:
+async def env(start_rig: RigStarter) -> AsyncIterator[Env]:
     # A new QR code every 4 s, so that the page is seen following a rotation.
     sim = WhatsAppWebSimulator(qr_interval=4, max_codes=20)
-    async with serve_app(sim.app, port=0) as url:
-        settings = settings_factory(
-            whatsapp_web_url=url,
-            wppconnect_enabled=True,
-            wppconnect_token_folder=str(tmp_path / "tokens"),
-            wppconnect_call_timeout_seconds=30.0,
-            wppconnect_events_heartbeat_seconds=2.0,
-            topic_partitions=1,
-        )
-        await load_seeds(redis)
-        store = IntegrationStore(redis, Cipher.from_settings(settings))
-        for tenant in ("acme", "globex"):
-            await store.set(
-                tenant,
-                "wppconnect",
-                {"sessionName": f"{tenant}-support", "phoneNumberId": "wpp-1"},
-                is_default=True,
-            )
-        keys = {t: (await TenantKeys(redis).create(t))[0] for t in ("acme", "globex")}
-        wa = await worker_factory(settings, role="whatsapp")
-        router = await worker_factory(settings)  # serves the session endpoints too
-        try:
-            yield Env(settings, sim, url, wa, router, redis, keys)
-        finally:
-            await router.stop()
-            await wa.stop()
-            await sim.close()
+    async with start_rig(
+        Env,
+        sim,
+        support_sessions(("acme", "globex")),
+        whatsapp_first=True,  # the router serves the session endpoints too
+        wppconnect_call_timeout_seconds=30.0,
+        wppconnect_events_heartbeat_seconds=2.0,
+        topic_partitions=1,
+    ) as env:
+        yield env
 
 
 def decode_qr(png: bytes) -> str:

@@ -32,13 +32,16 @@ from redis.asyncio import Redis
 from sandbox import serve_app
 from sandbox.whatsapp_web import WhatsAppWebSimulator
 from schemas import Settings
-from seeds import load_seeds
-from streams.tenancy.crypto import Cipher
-from streams.tenancy.integrations import IntegrationStore
 from streams.whatsapp.lease import lease_key
 from streams.whatsapp.tokens import token_key
 from tests.browser import require_chromium
 from tests.helpers import WorkerProcess, consume_until, produce_many
+from tests.integration.whatsapp.rig import (
+    moving_session_settings,
+    support_sessions,
+    wppconnect_request,
+)
+from tests.whatsapp_web import seed_integrations
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -81,16 +84,7 @@ class Story:
         records = [
             (
                 t,
-                orjson.dumps(
-                    {
-                        "id": ids[t],
-                        "tenantId": t,
-                        "channel": "whatsapp",
-                        "provider": "wppconnect",
-                        "recipient": {"phone": RECIPIENT},
-                        "content": {"body": f"{label} for {t}"},
-                    }
-                ),
+                orjson.dumps(wppconnect_request(ids[t], t, RECIPIENT, f"{label} for {t}")),
             )
             for t in TENANTS
         ]
@@ -155,27 +149,17 @@ async def test_sessions_move_between_workers_with_no_qr_no_loss_no_duplicate(
     started = time.monotonic()
     sim = WhatsAppWebSimulator(qr_interval=120)
     async with serve_app(sim.app, port=0) as url:
-        settings = settings_factory(
-            whatsapp_web_url=url,
-            wppconnect_enabled=True,
-            wppconnect_token_store="redis",
+        settings = moving_session_settings(
+            settings_factory,
+            url,
             wppconnect_lease_ttl_ms=10000,
             wppconnect_watchdog_interval_ms=5000,
             wppconnect_call_timeout_seconds=60.0,
-            wppconnect_send_rate=0,
-            wppconnect_auto_close_ms=0,
             topic_partitions=6,
             send_max_attempts=10,
         )
-        await load_seeds(redis)
-        store = IntegrationStore(redis, Cipher.from_settings(settings))
-        for tenant in TENANTS:
-            await store.set(
-                tenant,
-                "wppconnect",
-                {"sessionName": f"{tenant}-support", "phoneNumberId": f"wpp-{tenant}"},
-                is_default=True,
-            )
+        sessions = support_sessions(TENANTS, phone_number_id=lambda tenant: f"wpp-{tenant}")
+        await seed_integrations(redis, settings, sessions)
         story = Story(settings, sim, redis)
 
         async def whatsapp_worker(name: str) -> WorkerProcess:

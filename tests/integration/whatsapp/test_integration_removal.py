@@ -14,13 +14,10 @@ import pytest
 import pytest_asyncio
 from redis.asyncio import Redis
 
-from sandbox import serve_app
 from sandbox.whatsapp_web import WhatsAppWebSimulator
 from schemas.status import utcnow
 from streams.tenancy.crypto import Cipher
 from streams.tenancy.integrations import IntegrationStore
-from streams.whatsapp import SessionManager
-from streams.whatsapp.browser import BrowserLauncher
 from streams.whatsapp.lease import LeaseManager
 from streams.whatsapp.manager import options_for
 from streams.whatsapp.removal import RemovalFollower
@@ -28,7 +25,7 @@ from streams.whatsapp.store import SessionStore, qr_key, session_key
 from streams.whatsapp.tokens import RedisTokenStore, token_key, tombstone_key
 from tests.browser import require_chromium
 from tests.helpers import make_settings, new_secret_key
-from tests.unit.whatsapp.fakes import Recorder
+from tests.integration.whatsapp.rig import browser_manager, served
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -47,13 +44,9 @@ class Worker:
             secret_key=new_secret_key(),
         )
         cipher = Cipher.from_settings(self.settings)
-        self.launcher = BrowserLauncher(self.settings)
-        self.events = Recorder()
         self.tokens = RedisTokenStore(folder, redis, cipher)
-        self.manager = SessionManager(
+        self.launcher, self.events, self.manager = browser_manager(
             self.settings,
-            driver_factory=self.launcher.factory,
-            listener=self.events,
             tokens=self.tokens,
             leases=LeaseManager(redis, "worker-1", ttl_ms=120_000),  # no renewals here
         )
@@ -80,14 +73,13 @@ class Worker:
 async def world(redis: Redis, tmp_path: Path) -> AsyncIterator[tuple[WhatsAppWebSimulator, Worker]]:
     require_chromium()
     sim = WhatsAppWebSimulator(qr_interval=60)
-    async with serve_app(sim.app, port=0) as url:
+    async with served(sim) as url:
         worker = Worker(url, redis, tmp_path / "tokens")
         try:
             yield sim, worker
         finally:
             await worker.manager.close_all()
             await worker.launcher.stop()
-            await sim.close()
 
 
 def linked(sim: WhatsAppWebSimulator, phone: str) -> bool:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import logging
 import os
 import socket
 import threading
@@ -24,13 +23,11 @@ import pytest
 
 from streams.cli.errors import ExitCode
 from streams.cli.main import main
-from streams.whatsapp import SessionManager
-from streams.whatsapp.browser import BrowserLauncher
 from streams.whatsapp.manager import options_for
 from streams.whatsapp.tokens import FileTokenStore
 from tests.browser import require_chromium
-from tests.helpers import make_settings
-from tests.unit.whatsapp.fakes import Recorder
+from tests.helpers import kept_root_logging, make_settings
+from tests.integration.whatsapp.rig import browser_manager
 
 pytestmark = [pytest.mark.live, pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -70,11 +67,8 @@ def live_site(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]
     monkeypatch.chdir(tmp_path)
     for name in ("LOG_LEVEL", "LOG_FORMAT", "WHATSAPP_WEB_URL"):
         monkeypatch.delenv(name, raising=False)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+    with kept_root_logging():
+        yield
 
 
 async def test_the_doctor_passes_on_the_real_site(capsys: pytest.CaptureFixture[str]) -> None:
@@ -94,13 +88,8 @@ async def test_a_session_shows_a_qr_code_from_the_real_site(tmp_path: Path) -> N
         wppconnect_token_folder=str(tmp_path / "tokens"),
         wppconnect_call_timeout_seconds=60.0,
     )
-    launcher = BrowserLauncher(settings)
-    events = Recorder()
-    manager = SessionManager(
-        settings,
-        driver_factory=launcher.factory,
-        listener=events,
-        tokens=FileTokenStore(settings.wppconnect_token_folder),
+    launcher, events, manager = browser_manager(
+        settings, tokens=FileTokenStore(settings.wppconnect_token_folder)
     )
     try:
         await manager.ensure("live", options_for(settings, None))

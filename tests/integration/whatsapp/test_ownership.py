@@ -21,11 +21,11 @@ from redis.asyncio import Redis
 from providers import RetryableError
 from providers.wppconnect import WppCall
 from streams.tenancy.crypto import Cipher, DecryptionFailed
-from streams.whatsapp import SessionManager, SessionOptions
+from streams.whatsapp import SessionManager, SessionOptions, WhatsAppSession
 from streams.whatsapp.lease import Lease, LeaseManager, LeaseUnavailable, lease_key
 from streams.whatsapp.tokens import RedisTokenStore, legacy_token_key, token_key, tombstone_key
 from tests.helpers import make_settings
-from tests.unit.whatsapp.fakes import FakeWhatsApp, Recorder
+from tests.unit.whatsapp.fakes import FakeWhatsApp, Recorder, files_of, write_files
 
 pytestmark = [pytest.mark.integration, pytest.mark.redis_cluster]
 
@@ -59,19 +59,8 @@ def write_profile(root: Path) -> dict[str, bytes]:
         "SingletonLock": b"host-1",
         "Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb/LOCK": b"",
     }
-    for name, data in {**kept, **dropped}.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+    write_files(root, {**kept, **dropped})
     return kept
-
-
-def files_of(root: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(root)): p.read_bytes()
-        for p in root.rglob("*")
-        if p.is_file() and p.name != ".herald-token"
-    }
 
 
 # --- leases --------------------------------------------------------------------------------
@@ -238,6 +227,18 @@ class Worker:
             leases=self.leases,
         )
 
+    async def in_chat(self) -> None:
+        """Until acme's session on this worker has reported ``inChat``."""
+        await self.events.wait(lambda r: "inChat" in r.status_names())
+
+    async def restore_archived(self) -> WhatsAppSession:
+        """acme paired earlier and archived: its session started here, logged in."""
+        self.tokens.profile_dir("acme").joinpath("fake-pairing").write_text("5511988887777")
+        await self.tokens.save("acme", None)  # paired earlier, archived
+        session = await self.manager.ensure("acme", OPTIONS)
+        await self.in_chat()
+        return session
+
 
 @pytest_asyncio.fixture
 async def workers(
@@ -259,14 +260,14 @@ async def test_hand_over_restores_the_login_on_the_next_owner_without_a_qr(
     await one.manager.ensure("acme", OPTIONS, partition=3)
     await one.events.wait(lambda r: len(r.qrs) == 1)
     world.latest("acme").scan("5511988887777")
-    await one.events.wait(lambda r: "inChat" in r.status_names())
+    await one.in_chat()
     # The next owner waits for the lease while the first one still runs the session.
     taking = asyncio.create_task(two.manager.ensure("acme", OPTIONS, partition=3))
     await asyncio.sleep(0)
     assert not taking.done()
     assert await one.manager.close_partitions({3}) == ["acme"]
     session = await asyncio.wait_for(taking, 10)
-    await two.events.wait(lambda r: "inChat" in r.status_names())
+    await two.in_chat()
     assert two.events.status_names() == ["isLogged", "inChat"]  # no QR: restored
     assert two.events.qrs == []
     assert one.events.status_names()[-1] == "browserClose"
@@ -283,16 +284,13 @@ async def test_a_worker_that_lost_its_lease_never_sends_nor_overwrites_the_archi
     workers: tuple[FakeWhatsApp, Worker, Worker], redis: Redis
 ) -> None:
     world, one, two = workers
-    one.tokens.profile_dir("acme").joinpath("fake-pairing").write_text("5511988887777")
-    await one.tokens.save("acme", None)  # paired earlier, archived
-    session = await one.manager.ensure("acme", OPTIONS)
-    await one.events.wait(lambda r: "inChat" in r.status_names())
+    session = await one.restore_archived()
     await one.manager.send(session, TEXT)
     await one.manager.drain_background()  # the after-login snapshot
     # worker-1 stalls past its TTL; worker-2 takes over and archives.
     await redis.delete(lease_key("acme"))
     await two.manager.ensure("acme", OPTIONS)
-    await two.events.wait(lambda r: "inChat" in r.status_names())
+    await two.in_chat()
     await two.manager.drain_background()
     archive = await redis.hget(token_key("acme"), "id")
     assert (await redis.hget(token_key("acme"), "owner")) == b"worker-2"
@@ -314,10 +312,7 @@ async def test_logout_deletes_the_token_everywhere(
     workers: tuple[FakeWhatsApp, Worker, Worker], redis: Redis
 ) -> None:
     world, one, _ = workers
-    one.tokens.profile_dir("acme").joinpath("fake-pairing").write_text("5511988887777")
-    await one.tokens.save("acme", None)  # paired earlier, archived
-    await one.manager.ensure("acme", OPTIONS)
-    await one.events.wait(lambda r: "inChat" in r.status_names())
+    await one.restore_archived()
     await one.manager.drain_background()  # the after-login snapshot
     assert await redis.exists(token_key("acme"))
     world.latest("acme").emit("conn.logout")

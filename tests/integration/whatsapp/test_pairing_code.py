@@ -11,22 +11,16 @@ scan the phone fails (``qrReadFail`` on ``whatsapp.state``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
-from redis.asyncio import Redis
 
-from sandbox import serve_app
 from sandbox.whatsapp_web import WhatsAppWebSimulator
-from schemas import Settings
-from seeds import load_seeds
-from streams.tenancy.auth import TenantKeys
-from streams.tenancy.crypto import Cipher
-from streams.tenancy.integrations import IntegrationStore
+from tests.integration.whatsapp.rig import RigStarter, support_sessions
 from tests.integration.whatsapp.test_whatsapp_e2e import Env, statuses_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -37,40 +31,17 @@ CUSTOMER = "+55 11 98888-0002"
 
 
 @pytest_asyncio.fixture
-async def env(
-    settings_factory: Callable[..., Settings],
-    worker_factory: Callable[..., Any],
-    redis: Redis,
-    tmp_path: Any,
-) -> AsyncIterator[Env]:
+async def env(start_rig: RigStarter) -> AsyncIterator[Env]:
     sim = WhatsAppWebSimulator(qr_interval=60)
-    async with serve_app(sim.app, port=0) as url:
-        settings = settings_factory(
-            whatsapp_web_url=url,
-            wppconnect_enabled=True,
-            wppconnect_token_folder=str(tmp_path / "tokens"),
-            wppconnect_call_timeout_seconds=30.0,
-            wppconnect_send_rate=0,
-            topic_partitions=2,
-        )
-        await load_seeds(redis)
-        store = IntegrationStore(redis, Cipher.from_settings(settings))
-        for tenant in TENANTS:
-            await store.set(
-                tenant,
-                "wppconnect",
-                {"sessionName": f"{tenant}-support", "phoneNumberId": "wpp-1"},
-                is_default=True,
-            )
-        keys = {t: (await TenantKeys(redis).create(t))[0] for t in TENANTS}
-        router = await worker_factory(settings)
-        wa = await worker_factory(settings, role="whatsapp")
-        try:
-            yield Env(settings, sim, router, wa, redis, keys)
-        finally:
-            await wa.stop()
-            await router.stop()
-            await sim.close()
+    async with start_rig(
+        Env,
+        sim,
+        support_sessions(TENANTS),
+        wppconnect_call_timeout_seconds=30.0,
+        wppconnect_send_rate=0,
+        topic_partitions=2,
+    ) as env:
+        yield env
 
 
 async def ask_code(env: Env, tenant: str, body: Any, key: str | None = "own") -> httpx.Response:

@@ -7,7 +7,6 @@ answer where the worker would (``SessionStore.put_link_result``).
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Awaitable, Callable
 
 import orjson
@@ -15,12 +14,11 @@ import pytest
 from redis.asyncio import Redis
 
 from schemas.whatsapp import CommandName, SessionCommand
-from streams.pipeline.ratelimit import TokenBucket
 from streams.tenancy.auth import Scope, TenantKeys
-from streams.tenancy.crypto import Cipher
-from streams.whatsapp import SessionEndpoints, SessionStore
+from streams.whatsapp import SessionEndpoints
 from streams.whatsapp.naming import SessionRef
 from streams.whatsapp.store import pairing_key
+from tests.integration.whatsapp.endpoints import bearer, keyed_endpoints, worker_store
 
 pytestmark = pytest.mark.integration
 
@@ -32,16 +30,10 @@ def body(value: object) -> bytes:
     return orjson.dumps(value)
 
 
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
 async def setup(
     redis: Redis, worker: Worker, *, wait: float = 5.0
 ) -> tuple[SessionEndpoints, dict[str, str], list[SessionCommand]]:
-    keys = TenantKeys(redis)
-    created = {t: (await keys.create(t))[0] for t in ("acme", "globex")}
-    store = SessionStore(redis, owner="worker-1", cipher=Cipher(os.urandom(32)))
+    store = worker_store(redis)
     sent: list[SessionCommand] = []
     tasks: set[asyncio.Task[None]] = set()
 
@@ -56,13 +48,7 @@ async def setup(
         tasks.add(task)
         task.add_done_callback(tasks.discard)
 
-    endpoints = SessionEndpoints(
-        keys=keys,
-        bucket=TokenBucket(redis),
-        store=store,
-        commands=produce,
-        pairing_timeout=wait,
-    )
+    endpoints, created = await keyed_endpoints(redis, store, produce, pairing_timeout=wait)
     return endpoints, created, sent
 
 

@@ -46,6 +46,17 @@ def pin(cache: Path, version: str) -> None:
     (cache / "whatsapp-web" / f"{version}.html").write_text(page)
 
 
+async def pinned_env(make: EnvFactory, cache: Path, version: str, min_version: str) -> Env:
+    """An env whose page is WhatsApp Web build ``version``, pinned in ``cache``, against a
+    simulator that refuses builds older than ``min_version``."""
+    pin(cache, version)
+    return await make(
+        WhatsAppWebSimulator(qr_interval=60, min_version=min_version),
+        whatsapp_web_version=version,
+        whatsapp_cache_dir=str(cache),
+    )
+
+
 async def status_with(env: Env, status: SessionStatus) -> str:
     async with asyncio.timeout(60):
         found = await env.wa.wait_for(lambda w: [e for e in w.states if e.status == status])
@@ -56,12 +67,7 @@ async def test_the_pinned_build_is_served_and_sends_go_out(
     make_env: EnvFactory,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    pin(tmp_path / "cache", "2.3000.2000000000")
-    env = await make_env(
-        WhatsAppWebSimulator(qr_interval=60, min_version="2.3000.1500000000"),
-        whatsapp_web_version="2.3000.2000000000",
-        whatsapp_cache_dir=str(tmp_path / "cache"),
-    )
+    env = await pinned_env(make_env, tmp_path / "cache", "2.3000.2000000000", "2.3000.1500000000")
     await env.pair()  # a message went out through the pinned page
     session = env.manager.get("acme")
     assert session is not None
@@ -77,12 +83,7 @@ async def test_an_outdated_pinned_build_stops_the_session_and_names_the_pin(
     make_env: EnvFactory,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    pin(tmp_path / "cache", "2.3000.1000000001")
-    env = await make_env(
-        WhatsAppWebSimulator(qr_interval=60, min_version="2.3000.2000000000"),
-        whatsapp_web_version="2.3000.1000000001",
-        whatsapp_cache_dir=str(tmp_path / "cache"),
-    )
+    env = await pinned_env(make_env, tmp_path / "cache", "2.3000.1000000001", "2.3000.2000000000")
     nid = await env.send()
     event = await env.outcome(nid)
     assert failed_with(event, "session_outdated"), event

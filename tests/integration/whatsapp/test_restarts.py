@@ -34,15 +34,19 @@ import psutil
 import pytest
 from redis.asyncio import Redis
 
-from sandbox import serve_app
 from sandbox.whatsapp_web import WhatsAppWebSimulator
 from schemas import Settings
-from seeds import load_seeds
 from streams.tenancy.crypto import Cipher
-from streams.tenancy.integrations import IntegrationStore
 from streams.whatsapp.store import SessionStore, qr_key, session_key
 from tests.browser import require_chromium
 from tests.helpers import WorkerProcess, consume_until, herald_executable, produce
+from tests.integration.whatsapp.rig import (
+    moving_session_settings,
+    served,
+    support_sessions,
+    wppconnect_request,
+)
+from tests.whatsapp_web import seed_integrations
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -131,14 +135,7 @@ class Story:
 
     async def dispatch(self, tenant: str) -> str:
         nid = f"n-{uuid.uuid4().hex[:12]}"
-        request = {
-            "id": nid,
-            "tenantId": tenant,
-            "channel": "whatsapp",
-            "provider": "wppconnect",
-            "recipient": {"phone": RECIPIENT},
-            "content": {"body": f"after the restart, {tenant}"},
-        }
+        request = wppconnect_request(nid, tenant, RECIPIENT, f"after the restart, {tenant}")
         await produce(
             self.settings, self.settings.topic_whatsapp_dispatch, tenant, orjson.dumps(request)
         )
@@ -175,27 +172,17 @@ async def story(
 ) -> AsyncIterator[Story]:
     require_chromium()
     sim = WhatsAppWebSimulator(qr_interval=120)
-    async with serve_app(sim.app, port=0) as url:
-        settings = settings_factory(
-            whatsapp_web_url=url,
-            wppconnect_enabled=True,
-            wppconnect_token_store="redis",
+    async with served(sim) as url:
+        settings = moving_session_settings(
+            settings_factory,
+            url,
             wppconnect_token_folder=str(tmp_path / "profiles"),
             wppconnect_lease_ttl_ms=3000,
             wppconnect_call_timeout_seconds=30.0,
-            wppconnect_send_rate=0,
-            wppconnect_auto_close_ms=0,
             topic_partitions=2,
         )
-        await load_seeds(redis)
-        store = IntegrationStore(redis, Cipher.from_settings(settings))
-        for tenant in TENANTS:
-            await store.set(
-                tenant,
-                "wppconnect",
-                {"sessionName": f"{tenant}-support", "phoneNumberId": f"wpp-{tenant}"},
-                is_default=True,
-            )
+        sessions = support_sessions(TENANTS, phone_number_id=lambda tenant: f"wpp-{tenant}")
+        await seed_integrations(redis, settings, sessions)
         result = Story(settings, sim, redis, tmp_path)
         try:
             yield result
@@ -206,7 +193,6 @@ async def story(
                         with contextlib.suppress(psutil.Error):
                             process.kill()
                 await worker.stop()
-            await sim.close()
 
 
 @pytest.mark.parametrize("how", ["group", "tree", "kill"])

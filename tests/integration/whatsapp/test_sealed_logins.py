@@ -10,17 +10,14 @@ import pytest
 import pytest_asyncio
 
 from providers import RetryableError
-from sandbox import serve_app
 from sandbox.whatsapp_web import WhatsAppWebSimulator
 from schemas import Settings
 from streams.tenancy.crypto import Cipher
-from streams.whatsapp import SessionManager
-from streams.whatsapp.browser import BrowserLauncher
 from streams.whatsapp.manager import options_for
 from streams.whatsapp.sealed import SealedFileTokenStore
 from tests.browser import require_chromium
 from tests.helpers import make_settings, new_secret_key
-from tests.unit.whatsapp.fakes import Recorder
+from tests.integration.whatsapp.rig import browser_manager, served
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -31,11 +28,8 @@ PHONE = "5511988887777"
 async def site() -> AsyncIterator[tuple[WhatsAppWebSimulator, str]]:
     require_chromium()
     sim = WhatsAppWebSimulator(qr_interval=60)
-    async with serve_app(sim.app, port=0) as url:
-        try:
-            yield sim, url
-        finally:
-            await sim.close()
+    async with served(sim) as url:
+        yield sim, url
 
 
 class Worker:
@@ -47,14 +41,9 @@ class Worker:
             wppconnect_send_rate=0,
             secret_key=secret,
         )
-        self.launcher = BrowserLauncher(self.settings)
-        self.events = Recorder()
         self.tokens = SealedFileTokenStore(folder, Cipher.from_settings(self.settings))
-        self.manager = SessionManager(
-            self.settings,
-            driver_factory=self.launcher.factory,
-            listener=self.events,
-            tokens=self.tokens,
+        self.launcher, self.events, self.manager = browser_manager(
+            self.settings, tokens=self.tokens
         )
 
     async def ensure(self, tenant: str) -> None:

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import os
-
 import orjson
 import pytest
 from redis.asyncio import Redis
 
 from providers.wppconnect import render_qr
 from schemas.whatsapp import CommandName, SessionCommand
-from streams.pipeline.ratelimit import TokenBucket
-from streams.tenancy.auth import TenantKeys
-from streams.tenancy.crypto import Cipher
-from streams.whatsapp import SessionEndpoints, SessionStore
+from streams.whatsapp import SessionEndpoints
 from streams.whatsapp.store import qr_ref
+from tests.integration.whatsapp.endpoints import bearer, keyed_endpoints, worker_store
 
 pytestmark = pytest.mark.integration
 
@@ -22,25 +18,15 @@ pytestmark = pytest.mark.integration
 async def setup(
     redis: Redis, per_minute: float = 60.0
 ) -> tuple[SessionEndpoints, dict[str, str], list[SessionCommand]]:
-    keys = TenantKeys(redis)
-    created = {t: (await keys.create(t))[0] for t in ("acme", "globex")}
     sent: list[SessionCommand] = []
 
     async def produce(command: SessionCommand) -> None:
         sent.append(command)
 
-    endpoints = SessionEndpoints(
-        keys=keys,
-        bucket=TokenBucket(redis),
-        store=SessionStore(redis, owner="worker-1", cipher=Cipher(os.urandom(32))),
-        commands=produce,
-        qr_reads_per_minute=per_minute,
+    endpoints, created = await keyed_endpoints(
+        redis, worker_store(redis), produce, qr_reads_per_minute=per_minute
     )
     return endpoints, created, sent
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 async def test_reads_need_the_tenants_own_key(redis: Redis) -> None:

@@ -43,6 +43,7 @@ from streams.whatsapp.events import MemoryWhatsAppSink, SessionEvents
 from streams.whatsapp.store import SessionStore
 from tests.browser import require_chromium
 from tests.helpers import make_settings, new_secret_key
+from tests.integration.whatsapp.rig import wppconnect_request
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -62,14 +63,7 @@ class Env:
 
     async def send(self, tenant: str = "acme", to: str = "5511999990001") -> str:
         nid = f"n-{uuid.uuid4().hex[:12]}"
-        request = {
-            "id": nid,
-            "tenantId": tenant,
-            "channel": "whatsapp",
-            "provider": "wppconnect",
-            "recipient": {"phone": to},
-            "content": {"body": f"message {nid}"},
-        }
+        request = wppconnect_request(nid, tenant, to, f"message {nid}")
         record = RawRecord(
             key=tenant.encode(),
             value=orjson.dumps(request),

@@ -24,7 +24,6 @@ from redis.asyncio import Redis
 
 from providers import RetryableError
 from providers.wppconnect import WppCall
-from sandbox import serve_app
 from sandbox.whatsapp_web import WhatsAppWebSimulator
 from schemas import Settings
 from streams.platform.metrics import prometheus_text
@@ -38,6 +37,7 @@ from streams.whatsapp.tokens import RedisTokenStore, token_key
 from streams.whatsapp.upkeep import Upkeep
 from tests.browser import require_chromium
 from tests.helpers import make_settings, new_secret_key
+from tests.integration.whatsapp.rig import browser_manager, served
 from tests.unit.whatsapp.fakes import Recorder
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -101,12 +101,8 @@ class Env:
             **settings,
         }
         config = make_settings(**values)
-        launcher = BrowserLauncher(config)
-        events = Recorder()
-        manager = SessionManager(
+        launcher, events, manager = browser_manager(
             config,
-            driver_factory=launcher.factory,
-            listener=events,
             tokens=RedisTokenStore(
                 config.wppconnect_token_folder, self.redis, Cipher.from_settings(config)
             ),
@@ -136,14 +132,13 @@ class Env:
 async def env(redis: Redis, tmp_path: Path) -> AsyncIterator[Env]:
     require_chromium()
     sim = WhatsAppWebSimulator(qr_interval=60)
-    async with serve_app(sim.app, port=0) as url:
+    async with served(sim) as url:
         environment = Env(sim, url, redis, tmp_path, new_secret_key())
         try:
             yield environment
         finally:
             for worker in environment.workers:
                 await worker.stop()
-            await sim.close()
 
 
 async def test_another_worker_restores_a_running_copy_with_no_qr(env: Env) -> None:

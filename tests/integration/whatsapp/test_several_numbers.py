@@ -12,25 +12,17 @@ its ``phoneNumberId`` is reported and logged out.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 import pytest_asyncio
-from aiokafka.structs import ConsumerRecord
-from redis.asyncio import Redis
 
-from sandbox import serve_app
 from sandbox.whatsapp_web import WhatsAppWebSimulator
-from schemas import Settings
-from seeds import load_seeds
-from streams.tenancy.auth import TenantKeys
-from streams.tenancy.crypto import Cipher
-from streams.tenancy.integrations import IntegrationStore
-from tests.helpers import WorkerProcess, consume_until, produce
+from tests.helpers import produce
+from tests.integration.whatsapp.rig import Rig, RigStarter
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -39,13 +31,10 @@ SALES_PHONE = "5511922220002"
 STRANGER_PHONE = "5511933330003"
 
 
-@dataclass
-class Env:
-    settings: Settings
-    sim: WhatsAppWebSimulator
-    router: WorkerProcess
-    redis: Redis
-    keys: dict[str, str] = field(default_factory=dict)
+class Env(Rig):
+    """The rig, with the requests and reads of these stories."""
+
+    wait_seconds = 90
 
     async def send(self, tenant: str, **extra: Any) -> str:
         nid = f"n-{uuid.uuid4()}"
@@ -59,15 +48,6 @@ class Env:
         }
         await produce(self.settings, self.settings.topic_requests, tenant, orjson.dumps(request))
         return nid
-
-    async def records(
-        self, topic: str, until: Callable[[list[dict[str, Any]]], Any]
-    ) -> list[dict[str, Any]]:
-        def done(records: list[ConsumerRecord]) -> bool:
-            return bool(until([orjson.loads(r.value) for r in records]))
-
-        found = await consume_until(self.settings, topic, done, timeout=90)
-        return [orjson.loads(r.value) for r in found]
 
     async def status(self, nid: str, wanted: str) -> dict[str, Any]:
         def mine(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -92,44 +72,17 @@ class Env:
 
 
 @pytest_asyncio.fixture
-async def env(
-    settings_factory: Callable[..., Settings],
-    worker_factory: Callable[..., Any],
-    redis: Redis,
-    tmp_path: Any,
-) -> AsyncIterator[Env]:
-    sim = WhatsAppWebSimulator(qr_interval=60)
-    async with serve_app(sim.app, port=0) as url:
-        settings = settings_factory(
-            whatsapp_web_url=url,
-            wppconnect_enabled=True,
-            wppconnect_token_folder=str(tmp_path / "tokens"),
-            wppconnect_send_rate=0,
-            topic_partitions=2,
-        )
-        await load_seeds(redis)
-        store = IntegrationStore(redis, Cipher.from_settings(settings))
-        await store.set(
-            "acme",
-            "wppconnect",
+async def env(start_rig: RigStarter) -> AsyncIterator[Env]:
+    sessions = {
+        "acme": [
             {"sessionName": "support", "phoneNumberId": "wpp-support"},
-            is_default=True,
-        )
-        await store.set(
-            "acme", "wppconnect", {"sessionName": "sales", "phoneNumberId": f"+{SALES_PHONE}"}
-        )
-        await store.set(
-            "globex", "wppconnect", {"sessionName": "main", "phoneNumberId": SUPPORT_PHONE}
-        )
-        keys = {t: (await TenantKeys(redis).create(t))[0] for t in ("acme", "globex")}
-        router = await worker_factory(settings)
-        wa = await worker_factory(settings, role="whatsapp")
-        try:
-            yield Env(settings, sim, router, redis, keys)
-        finally:
-            await wa.stop()
-            await router.stop()
-            await sim.close()
+            {"sessionName": "sales", "phoneNumberId": f"+{SALES_PHONE}"},
+        ],
+        "globex": [{"sessionName": "main", "phoneNumberId": SUPPORT_PHONE}],
+    }
+    sim = WhatsAppWebSimulator(qr_interval=60)
+    async with start_rig(Env, sim, sessions, wppconnect_send_rate=0, topic_partitions=2) as env:
+        yield env
 
 
 async def test_two_numbers_of_one_tenant_and_a_wrong_number(env: Env) -> None:

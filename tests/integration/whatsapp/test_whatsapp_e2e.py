@@ -13,25 +13,19 @@ import asyncio
 import base64
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 import pytest_asyncio
-from aiokafka.structs import ConsumerRecord
-from redis.asyncio import Redis
 
-from sandbox import serve_app
 from sandbox.whatsapp_web import WhatsAppWebSimulator
-from schemas import DeadLetterInfo, DeadLetterReason, Settings
-from seeds import load_seeds
-from streams.tenancy.auth import TenantKeys
+from schemas import DeadLetterInfo, DeadLetterReason
 from streams.tenancy.crypto import Cipher
-from streams.tenancy.integrations import IntegrationStore
 from streams.whatsapp.store import SessionStore
 from tests.helpers import WorkerProcess, consume_until, produce
+from tests.integration.whatsapp.rig import Rig, RigStarter, support_sessions
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
@@ -44,14 +38,8 @@ PNG = base64.b64encode(
 ).decode()
 
 
-@dataclass
-class Env:
-    settings: Settings
-    sim: WhatsAppWebSimulator
-    router: WorkerProcess
-    wa: WorkerProcess
-    redis: Redis
-    keys: dict[str, str] = field(default_factory=dict)
+class Env(Rig):
+    """The rig, with the requests and reads of these stories."""
 
     async def send(self, tenant: str, phone: str = "+55 11 99999-0001", **content: Any) -> str:
         nid = f"n-{uuid.uuid4()}"
@@ -65,18 +53,6 @@ class Env:
         }
         await produce(self.settings, self.settings.topic_requests, tenant, orjson.dumps(request))
         return nid
-
-    async def records(
-        self,
-        topic: str,
-        until: Callable[[list[dict[str, Any]]], bool],
-        timeout: float = 60,  # noqa: ASYNC109
-    ) -> list[dict[str, Any]]:
-        def done(records: list[ConsumerRecord]) -> bool:
-            return until([orjson.loads(r.value) for r in records])
-
-        found = await consume_until(self.settings, topic, done, timeout=timeout)
-        return [orjson.loads(r.value) for r in found]
 
     async def statuses(
         self,
@@ -119,42 +95,21 @@ def statuses_of(events: list[dict[str, Any]]) -> list[str | None]:
 
 
 @pytest_asyncio.fixture
-async def env(
-    settings_factory: Callable[..., Settings],
-    worker_factory: Callable[..., Any],
-    redis: Redis,
-    tmp_path: Any,
-) -> AsyncIterator[Env]:
+async def env(start_rig: RigStarter) -> AsyncIterator[Env]:
     # The page reloads once after each scan, as WhatsApp Web sometimes does: the bridge must
     # subscribe again on the new document.
     sim = WhatsAppWebSimulator(qr_interval=60, reload_after_pairing=True)
-    async with serve_app(sim.app, port=0) as url:
-        settings = settings_factory(
-            whatsapp_web_url=url,
-            wppconnect_enabled=True,
-            wppconnect_token_folder=str(tmp_path / "tokens"),
-            wppconnect_call_timeout_seconds=30.0,
-            wppconnect_send_rate=0,  # no anti-ban pacing: this story sends many messages
-            topic_partitions=2,
-        )
-        await load_seeds(redis)
-        store = IntegrationStore(redis, Cipher.from_settings(settings))
-        for tenant, extra in (("acme", {}), ("globex", {"autoClose": 4000})):
-            await store.set(
-                tenant,
-                "wppconnect",
-                {"sessionName": f"{tenant}-support", "phoneNumberId": "wpp-1", **extra},
-                is_default=True,
-            )
-        keys = {t: (await TenantKeys(redis).create(t))[0] for t in ("acme", "globex")}
-        router = await worker_factory(settings)
-        wa = await worker_factory(settings, role="whatsapp")
-        try:
-            yield Env(settings, sim, router, wa, redis, keys)
-        finally:
-            await wa.stop()
-            await router.stop()
-            await sim.close()
+    sessions = support_sessions(("acme", "globex"))
+    sessions["globex"][0]["autoClose"] = 4000
+    async with start_rig(
+        Env,
+        sim,
+        sessions,
+        wppconnect_call_timeout_seconds=30.0,
+        wppconnect_send_rate=0,  # no anti-ban pacing: this story sends many messages
+        topic_partitions=2,
+    ) as env:
+        yield env
 
 
 async def test_pairing_sending_acks_endpoints_restart_and_logout(env: Env) -> None:

@@ -239,15 +239,22 @@ def test_integrations_set_list_remove_never_show_secrets(
             assert secret not in text
 
 
+def set_acme_whatsapp_business(
+    capsys: pytest.CaptureFixture[str], credentials: dict[str, str]
+) -> tuple[int, str, str]:
+    """``herald integrations set`` of whatsapp-business ``credentials`` for cli-acme."""
+    return run(
+        capsys, "integrations", "set", "--tenant", "cli-acme", "--provider",
+        "whatsapp-business", "--credentials", json.dumps(credentials),
+    )  # fmt: skip
+
+
 @pytest.mark.integration
 def test_invalid_credentials_name_the_field(
     capsys: pytest.CaptureFixture[str], redis_env: None
 ) -> None:
     creds = {k: v for k, v in WA_CREDS.items() if k != "verifyToken"}
-    code, out, err = run(
-        capsys, "integrations", "set", "--tenant", "cli-acme", "--provider",
-        "whatsapp-business", "--credentials", json.dumps(creds),
-    )  # fmt: skip
+    code, out, err = set_acme_whatsapp_business(capsys, creds)
     assert code == 1
     assert err.strip() == (
         "herald: error: invalid whatsapp-business credentials: verifyToken: missing"
@@ -287,10 +294,7 @@ def test_set_refuses_without_a_key(
     capsys: pytest.CaptureFixture[str], redis_env: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("HERALD_SECRET_KEY")
-    code, _, err = run(
-        capsys, "integrations", "set", "--tenant", "cli-acme", "--provider",
-        "whatsapp-business", "--credentials", json.dumps(WA_CREDS),
-    )  # fmt: skip
+    code, _, err = set_acme_whatsapp_business(capsys, WA_CREDS)
     assert code == 2
     assert "HERALD_SECRET_KEY is not set" in err
     assert "herald keygen" in err
@@ -301,10 +305,7 @@ def test_set_rejects_a_bad_key(
     capsys: pytest.CaptureFixture[str], redis_env: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HERALD_SECRET_KEY", "c2hvcnQta2V5")  # base64 of "short-key"
-    code, _, err = run(
-        capsys, "integrations", "set", "--tenant", "cli-acme", "--provider",
-        "whatsapp-business", "--credentials", json.dumps(WA_CREDS),
-    )  # fmt: skip
+    code, _, err = set_acme_whatsapp_business(capsys, WA_CREDS)
     assert code == 2
     assert "HERALD_SECRET_KEY must decode to 32 bytes" in err
     assert "c2hvcnQta2V5" not in err

@@ -58,6 +58,14 @@ async def scheduled(r: Rig, req: NotificationRequest, attempt: int = 1) -> Retry
     return envelope
 
 
+async def retry_scheduled(r: Rig) -> tuple[Rig, NotificationRequest, RetryEnvelope]:
+    """A new request accepted on ``r`` whose attempt 1 failed retryably: ``r``, the
+    request and the envelope of attempt 2."""
+    req = request()
+    await r.accept(req)
+    return r, req, await scheduled(r, req)
+
+
 async def snapshot(r: Rig, req: NotificationRequest) -> dict[bytes, bytes]:
     from streams.tenancy import keys
 
@@ -67,10 +75,7 @@ async def snapshot(r: Rig, req: NotificationRequest) -> dict[bytes, bytes]:
 async def test_a_stale_envelope_does_nothing_and_the_current_one_sends(
     rig: Callable[..., Rig],
 ) -> None:
-    r = rig()
-    req = request()
-    await r.accept(req)
-    first = await scheduled(r, req)  # attempt 2 scheduled
+    r, req, first = await retry_scheduled(rig())  # attempt 2 scheduled
     Scripted.script = [retryable()]
     await r.deliverer.resume(first)  # attempt 2 fails too: attempt 3 scheduled
     [(_, second)] = r.sink.retries[1:]
@@ -95,10 +100,7 @@ async def test_a_stale_envelope_does_nothing_and_the_current_one_sends(
 
 
 async def test_a_duplicate_envelope_after_the_send_does_nothing(rig: Callable[..., Rig]) -> None:
-    r = rig()
-    req = request()
-    await r.accept(req)
-    envelope = await scheduled(r, req)
+    r, req, envelope = await retry_scheduled(rig())
     await r.deliverer.resume(envelope)
     assert r.statuses(req) == [Status.RETRYING, Status.SENT]
     calls, record = Scripted.calls, await snapshot(r, req)
@@ -136,10 +138,7 @@ async def test_an_envelope_whose_attempt_is_not_the_one_in_flight_does_nothing(
 async def test_an_envelope_after_a_send_recorded_but_not_emitted_completes_it_once(
     rig: Callable[..., Rig],
 ) -> None:
-    r = rig()
-    req = request()
-    await r.accept(req)
-    envelope = await scheduled(r, req)
+    r, req, envelope = await retry_scheduled(rig())
     assert await r.state.begin_attempt(req.tenant_id, req.id, envelope.attempt, "scripted")
     await r.state.record_sent(req.tenant_id, req.id, "scripted", "pm-crashed")  # then: crash
     calls = Scripted.calls

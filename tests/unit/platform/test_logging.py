@@ -13,15 +13,13 @@ from pydantic import SecretStr
 
 from schemas.settings import Settings
 from streams.platform.logging import configure_logging, logging_dict_config
+from tests.helpers import kept_root_logging
 
 
 @pytest.fixture(autouse=True)
 def restore_root() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+    with kept_root_logging():
+        yield
 
 
 def _settings(**values: object) -> Settings:

@@ -54,6 +54,17 @@ async def run_record(
     return sent
 
 
+async def died_after_record_zero() -> tuple[Log, Memory]:
+    """A first owner of requests partition 0 that emitted record 0's ``accepted``, the
+    source moved past it, and died without a flush: the log and the floors it left."""
+    log, memory = Log(), Memory()
+    first = outbox(log, memory)
+    await first.assign([TP(REQUESTS, 0)])
+    await run_record(first, log, 0, [event("n0", Status.ACCEPTED)])
+    log.sources[0] = 1
+    return log, memory
+
+
 def _deduplicated(status: str) -> float:
     """The ``herald_status_deduplicated_total`` sample for ``status`` on the scrape."""
     for line in prometheus_text().decode().splitlines():
@@ -127,11 +138,7 @@ async def test_the_floor_is_saved_before_the_first_event_and_never_passes_a_runn
 
 
 async def test_a_second_crash_during_the_replay_still_finds_the_first_ones_events() -> None:
-    log, memory = Log(), Memory()
-    first = outbox(log, memory)
-    await first.assign([TP(REQUESTS, 0)])
-    await run_record(first, log, 0, [event("n0", Status.ACCEPTED)])
-    log.sources[0] = 1
+    log, memory = await died_after_record_zero()
     for i in range(4):  # others write to the partition meanwhile
         log.append(status_partition("acme", PARTITIONS), event(f"x{i}", Status.READ))
 
@@ -209,11 +216,7 @@ async def test_a_send_whose_acknowledgement_was_lost_is_checked_before_it_is_rep
 
 
 async def test_events_wait_for_the_read_back() -> None:
-    log, memory = Log(), Memory()
-    first = outbox(log, memory)
-    await first.assign([TP(REQUESTS, 0)])
-    await run_record(first, log, 0, [event("n0", Status.ACCEPTED)])
-    log.sources[0] = 1
+    log, memory = await died_after_record_zero()
     log.gate = asyncio.Event()
     second = outbox(log, memory)
     loading = second.assign([TP(REQUESTS, 0)])

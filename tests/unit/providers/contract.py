@@ -37,6 +37,9 @@ from providers import (
 from providers.registry import REGISTRY
 from sandbox import serve_app
 from schemas.notification import NotificationRequest
+from schemas.settings import Settings
+from tests.helpers import make_settings
+from tests.unit.providers.harness import unreachable_url
 
 __all__ = ["CONTRACT_TIMEOUT_SECONDS", "ContractHarness", "ProviderContract", "harness_fixture"]
 
@@ -90,8 +93,12 @@ class FakeServiceHarness(ContractHarness):
     """A harness over one of ``sandbox/``'s fakes, served at ``url`` and reached with ``http``.
 
     Hangs and garbage are injected for :meth:`fault_target`, the request's recipient as
-    the fake keys its faults.
+    the fake keys its faults. :meth:`settings` point the provider at the fake through
+    ``url_setting``; :meth:`unreachable_settings` at an address where nothing listens.
     """
+
+    #: The setting naming the service's URL (``whatsapp_business_api_url``, ...).
+    url_setting: ClassVar[str]
 
     def __init__(self, sandbox: Any, http: httpx.AsyncClient, url: str) -> None:
         self.sandbox = sandbox
@@ -104,6 +111,23 @@ class FakeServiceHarness(ContractHarness):
         """``sandbox`` served on a loopback port, and a harness of this class over it."""
         async with serve_app(sandbox.app) as url, httpx.AsyncClient() as http:
             yield cls(sandbox, http, url, *args)
+
+    def service_url(self, base: str) -> str:
+        """The ``url_setting`` value for a service served at ``base``."""
+        return base
+
+    def settings(self, timeout_seconds: float | None = None, **overrides: Any) -> Settings:
+        """Settings pointing the provider at the fake, ``provider_timeout_seconds`` 5 s
+        unless given (``overrides`` win)."""
+        values: dict[str, Any] = {
+            self.url_setting: self.service_url(self.url),
+            "provider_timeout_seconds": timeout_seconds or 5.0,
+        }
+        return make_settings(**{**values, **overrides})
+
+    def unreachable_settings(self) -> Settings:
+        """Settings pointing the provider where nothing listens, with a 2 s timeout."""
+        return self.settings(2.0, **{self.url_setting: self.service_url(unreachable_url())})
 
     @abc.abstractmethod
     def fault_target(self, request: NotificationRequest) -> str:

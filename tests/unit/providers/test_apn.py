@@ -14,7 +14,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from providers import (
     InvalidCredentials,
-    InvalidRequest,
     PermanentError,
     Provider,
     RetryableError,
@@ -28,7 +27,8 @@ from sandbox.apn import APNsSandbox, new_device_token
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
 from tests.unit.providers.contract import FakeServiceHarness, ProviderContract, harness_fixture
-from tests.unit.providers.harness import T0, Clock, push_request, unreachable_url
+from tests.unit.providers.harness import T0, Clock, push_request
+from tests.unit.providers.push_common import push_validation_test
 
 TEAM_ID = "TEAM123456"
 KEY_ID = "KEY1234567"
@@ -72,6 +72,7 @@ def make_request(
 
 class Harness(FakeServiceHarness):
     sandbox: APNsSandbox
+    url_setting = "apns_api_url"
 
     def __init__(self, sandbox: APNsSandbox, http: httpx.AsyncClient, url: str, clock: Clock):
         super().__init__(sandbox, http, url)
@@ -86,15 +87,13 @@ class Harness(FakeServiceHarness):
         timeout_seconds: float | None = None,
         creds: APNCredentials | None = None,
     ) -> APNProvider:
-        settings = make_settings(
-            apns_api_url=self.url, provider_timeout_seconds=timeout_seconds or 5.0
-        )
+        settings = self.settings(timeout_seconds)
         if creds is None:
             creds = credentials(new_key()) if bad_credentials else credentials()
         return APNProvider(creds, http=self.http, settings=settings, tokens=self.tokens)
 
     def unreachable_provider(self) -> Provider[Any]:
-        settings = make_settings(apns_api_url=unreachable_url(), provider_timeout_seconds=2.0)
+        settings = self.unreachable_settings()
         return APNProvider(credentials(), http=self.http, settings=settings, tokens=self.tokens)
 
     def request(self, content_type: str, **kwargs: Any) -> NotificationRequest:
@@ -311,8 +310,7 @@ def test_custom_data_falls_back_on_the_fcm_data_key(env: Harness) -> None:
     assert env.provider().format_payload(request) == {"aps": {"content-available": 1}, "k": "v"}
 
 
-@pytest.mark.parametrize(
-    ("content", "token", "metadata", "code"),
+test_validate_rejects = push_validation_test(
     [
         ({"body": "x"}, None, {}, "invalid_recipient"),
         ({"body": "x"}, "zz" * 32, {}, "invalid_recipient"),
@@ -323,13 +321,8 @@ def test_custom_data_falls_back_on_the_fcm_data_key(env: Harness) -> None:
         ({"body": "x"}, "ab" * 32, {"apns": {"data": {"aps": {}}}}, "invalid_request"),
         ({"body": "x" * 5000}, "ab" * 32, {}, "invalid_request"),
     ],
+    provider="apn",
 )
-def test_validate_rejects(
-    env: Harness, content: dict[str, Any], token: str | None, metadata: dict[str, Any], code: str
-) -> None:
-    with pytest.raises(InvalidRequest) as caught:
-        env.provider().validate(make_request(content, token=token, metadata=metadata))
-    assert caught.value.code == code
 
 
 def test_credentials_choose_apple_hosts() -> None:

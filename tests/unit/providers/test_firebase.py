@@ -17,7 +17,6 @@ from pydantic import ValidationError
 
 from providers import (
     InvalidCredentials,
-    InvalidRequest,
     PermanentError,
     Provider,
     RetryableError,
@@ -36,6 +35,7 @@ from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
 from tests.unit.providers.contract import FakeServiceHarness, ProviderContract, harness_fixture
 from tests.unit.providers.harness import Clock, push_request, unreachable_url
+from tests.unit.providers.push_common import push_validation_test
 
 PROJECT = "herald-demo"
 make_request = push_request
@@ -43,6 +43,7 @@ make_request = push_request
 
 class Harness(FakeServiceHarness):
     sandbox: FirebaseSandbox
+    url_setting = "fcm_api_url"
 
     def __init__(self, sandbox: FirebaseSandbox, http: httpx.AsyncClient, url: str, clock: Clock):
         super().__init__(sandbox, http, url)
@@ -63,9 +64,7 @@ class Harness(FakeServiceHarness):
         timeout_seconds: float | None = None,
         creds: FirebaseCredentials | None = None,
     ) -> FirebaseProvider:
-        settings = make_settings(
-            fcm_api_url=self.url, provider_timeout_seconds=timeout_seconds or 5.0
-        )
+        settings = self.settings(timeout_seconds)
         if creds is None and bad_credentials:  # a key Google does not know for the account
             other = FirebaseSandbox().add_service_account(
                 PROJECT, client_email=self.account.client_email
@@ -323,8 +322,7 @@ def test_overrides_are_passed_through(env: Harness) -> None:
     }
 
 
-@pytest.mark.parametrize(
-    ("content", "token", "metadata", "code"),
+test_validate_rejects = push_validation_test(
     [
         ({"body": "x"}, None, {}, "invalid_recipient"),
         ({}, "a:b", {}, "unsupported_content"),
@@ -334,12 +332,6 @@ def test_overrides_are_passed_through(env: Harness) -> None:
         ({"body": "x"}, "a:b", {"fcm": []}, "invalid_request"),
     ],
 )
-def test_validate_rejects(
-    env: Harness, content: dict[str, Any], token: str | None, metadata: dict[str, Any], code: str
-) -> None:
-    with pytest.raises(InvalidRequest) as caught:
-        env.provider().validate(make_request(content, token=token, metadata=metadata))
-    assert caught.value.code == code
 
 
 def test_credentials_name_what_is_missing() -> None:

@@ -24,7 +24,7 @@ from providers.mailgun import MAILGUN_ERRORS, MailgunProvider
 from providers.mailgun._credentials import MailgunCredentials
 from sandbox.mailgun import MailgunSandbox
 from schemas.notification import NotificationRequest
-from tests.helpers import make_settings
+from schemas.settings import Settings
 from tests.unit.providers.contract import ProviderContract
 from tests.unit.providers.email_common import (
     CONTENTS,
@@ -68,27 +68,22 @@ def credentials(api_key: str = API_KEY, **extra: Any) -> MailgunCredentials:
 
 class SandboxHarness(EmailHarness):
     sandbox: MailgunSandbox
+    url_setting = "mailgun_api_url"
 
-    def settings(self, timeout_seconds: float = 5.0, **overrides: Any) -> Any:
-        values = {
-            "mailgun_api_url": self.url,
-            "mailgun_eu_api_url": unreachable_url(),
-            "provider_timeout_seconds": timeout_seconds,
-            **overrides,
-        }
-        return make_settings(**values)
+    def settings(self, timeout_seconds: float | None = None, **overrides: Any) -> Settings:
+        """The base's settings, the EU region unreachable unless given."""
+        return super().settings(
+            timeout_seconds, **{"mailgun_eu_api_url": unreachable_url(), **overrides}
+        )
 
     def provider(
         self, *, bad_credentials: bool = False, timeout_seconds: float | None = None
     ) -> Provider[Any]:
         creds = credentials("key-wrong" if bad_credentials else API_KEY)
-        return MailgunProvider(
-            creds, http=self.http, settings=self.settings(timeout_seconds or 5.0)
-        )
+        return MailgunProvider(creds, http=self.http, settings=self.settings(timeout_seconds))
 
     def unreachable_provider(self) -> Provider[Any]:
-        settings = self.settings(2.0, mailgun_api_url=unreachable_url())
-        return MailgunProvider(credentials(), http=self.http, settings=settings)
+        return MailgunProvider(credentials(), http=self.http, settings=self.unreachable_settings())
 
     def invalid_recipient_request(self) -> NotificationRequest:
         return make_request(CONTENTS["text"], email=None)

@@ -24,7 +24,6 @@ from providers.sendgrid import SENDGRID_ERRORS, SendGridProvider
 from providers.sendgrid._credentials import SendGridCredentials
 from sandbox.sendgrid import SendGridSandbox
 from schemas.notification import NotificationRequest
-from tests.helpers import make_settings
 from tests.unit.providers.contract import ProviderContract
 from tests.unit.providers.email_common import (
     CONTENTS,
@@ -42,7 +41,6 @@ from tests.unit.providers.harness import (
     offline,
     refusal,
     transport_test,
-    unreachable_url,
 )
 
 API_KEY = "SG.sandbox-key.abcdef"
@@ -63,18 +61,16 @@ def credentials(api_key: str = API_KEY, **extra: Any) -> SendGridCredentials:
 
 class SandboxHarness(EmailHarness):
     sandbox: SendGridSandbox
+    url_setting = "sendgrid_api_url"
 
     def provider(
         self, *, bad_credentials: bool = False, timeout_seconds: float | None = None
     ) -> Provider[Any]:
-        settings = make_settings(
-            sendgrid_api_url=self.url, provider_timeout_seconds=timeout_seconds or 5.0
-        )
         creds = credentials("SG.wrong" if bad_credentials else API_KEY)
-        return SendGridProvider(creds, http=self.http, settings=settings)
+        return SendGridProvider(creds, http=self.http, settings=self.settings(timeout_seconds))
 
     def unreachable_provider(self) -> Provider[Any]:
-        settings = make_settings(sendgrid_api_url=unreachable_url(), provider_timeout_seconds=2.0)
+        settings = self.unreachable_settings()
         return SendGridProvider(credentials(), http=self.http, settings=settings)
 
     def invalid_recipient_request(self) -> NotificationRequest:

@@ -55,7 +55,6 @@ from tests.unit.providers.harness import (
     offline,
     refusal,
     transport_test,
-    unreachable_url,
 )
 
 REGION = "eu-west-1"
@@ -81,6 +80,7 @@ def credentials(secret: str = SECRET, **extra: Any) -> SESCredentials:
 
 class SandboxHarness(EmailHarness):
     sandbox: SESSandbox
+    url_setting = "ses_endpoint_url"
 
     def provider(
         self,
@@ -89,15 +89,12 @@ class SandboxHarness(EmailHarness):
         timeout_seconds: float | None = None,
         **creds: Any,
     ) -> Provider[Any]:
-        settings = make_settings(
-            ses_endpoint_url=self.url, provider_timeout_seconds=timeout_seconds or 5.0
-        )
+        settings = self.settings(timeout_seconds)
         secret = "not-the-secret" if bad_credentials else SECRET
         return SESProvider(credentials(secret, **creds), http=self.http, settings=settings)
 
     def unreachable_provider(self) -> Provider[Any]:
-        settings = make_settings(ses_endpoint_url=unreachable_url(), provider_timeout_seconds=2.0)
-        return SESProvider(credentials(), http=self.http, settings=settings)
+        return SESProvider(credentials(), http=self.http, settings=self.unreachable_settings())
 
     def invalid_recipient_request(self) -> NotificationRequest:
         return make_request(CONTENTS["text"], email="ana@localhost")

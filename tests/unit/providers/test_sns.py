@@ -1,5 +1,6 @@
 """The sns provider: the contract against the fake over loopback (SigV4 checked by the
-fake with botocore), the Publish form, credentials, XML answers and the error table."""
+fake with botocore), authentication and attributes, and the error table
+(httpx.MockTransport). The Publish form, XML answers and credentials: test_sns_payload.py."""
 
 from __future__ import annotations
 
@@ -10,52 +11,42 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
-import botocore.session
 import httpx
 import pytest
-from botocore.serialize import create_serializer
-from pydantic import ValidationError
 
 from providers import (
     InvalidCredentials,
-    InvalidRequest,
     PermanentError,
     Provider,
     ProviderError,
     RetryableError,
     SendResult,
 )
-from providers.sns import (
-    SNS_ERRORS,
-    SNSProvider,
-    encode_form,
-    endpoint_url,
-    parse_error,
-    parse_message_id,
-    sign,
-)
+from providers.sns import SNS_ERRORS, SNSProvider, encode_form, parse_error, parse_message_id, sign
 from providers.sns._credentials import SNSCredentials
 from sandbox.sns import SNSSandbox
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
-from tests.unit.providers.contract import FakeServiceHarness, ProviderContract
+from tests.unit.providers.contract import ProviderContract
 from tests.unit.providers.harness import (
     answering,
     assert_declared,
     fallback_test,
-    notification,
     offline,
     refusal,
     transport_test,
-    unreachable_url,
+)
+from tests.unit.providers.sms_common import (
+    RECIPIENT,
+    RECIPIENT_E164,
+    TEXT,
+    SmsHarness,
+    make_request,
 )
 
 ACCESS_KEY = "AKIAHERALDTEST000001"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 REGION = "us-east-1"
-RECIPIENT = "+55 (11) 98765-4321"
-RECIPIENT_E164 = "+5511987654321"
-TEXT = {"body": "Your code is 123456"}
 
 
 def credentials(**overrides: Any) -> SNSCredentials:
@@ -68,33 +59,20 @@ def credentials(**overrides: Any) -> SNSCredentials:
     return SNSCredentials(**values)
 
 
-def make_request(content: dict[str, Any], phone: str | None = RECIPIENT) -> NotificationRequest:
-    return notification("sms", {"phone": phone} if phone else {"email": "a@example.com"}, content)
-
-
-class SNSHarness(FakeServiceHarness):
+class SNSHarness(SmsHarness):
     sandbox: SNSSandbox
+    url_setting = "sns_endpoint_url"
 
     def provider(
         self, *, bad_credentials: bool = False, timeout_seconds: float | None = None, **creds: Any
     ) -> Provider[Any]:
-        settings = make_settings(
-            sns_endpoint_url=self.url, provider_timeout_seconds=timeout_seconds or 5.0
-        )
         if bad_credentials:
             creds["secret_access_key"] = "not-the-secret"
+        settings = self.settings(timeout_seconds)
         return SNSProvider(credentials(**creds), http=self.http, settings=settings)
 
     def unreachable_provider(self) -> Provider[Any]:
-        settings = make_settings(sns_endpoint_url=unreachable_url(), provider_timeout_seconds=2.0)
-        return SNSProvider(credentials(), http=self.http, settings=settings)
-
-    def request(self, content_type: str) -> NotificationRequest:
-        assert content_type == "text"
-        return make_request(TEXT)
-
-    def invalid_recipient_request(self) -> NotificationRequest:
-        return make_request(TEXT, phone="12")
+        return SNSProvider(credentials(), http=self.http, settings=self.unreachable_settings())
 
     async def assert_delivered(
         self, content_type: str, request: NotificationRequest, result: SendResult
@@ -113,9 +91,6 @@ class SNSHarness(FakeServiceHarness):
 
     def inject_permanent_fault(self, request: NotificationRequest) -> None:
         self.sandbox.fail(RECIPIENT, "OptedOut", message="Phone number is opted out")
-
-    def fault_target(self, request: NotificationRequest) -> str:
-        return RECIPIENT
 
 
 @asynccontextmanager
@@ -236,41 +211,6 @@ async def test_the_fake_refuses_unsigned_tampered_and_invalid_requests() -> None
         assert parse_message_id(ok.content) == h.sandbox.messages[0].message_id
 
 
-# --- the Publish form, endpoints and answers ------------------------------------------------
-
-
-def test_the_form_is_what_botocores_query_serializer_produces() -> None:
-    provider = SNSProvider(
-        credentials(sender_id="Herald"), http=httpx.AsyncClient(), settings=make_settings()
-    )
-    ours = provider.format_payload(make_request(TEXT))
-    model = botocore.session.get_session().get_service_model("sns").operation_model("Publish")
-    theirs = create_serializer("query").serialize_to_request(
-        {
-            "PhoneNumber": RECIPIENT_E164,
-            "Message": "Your code is 123456",
-            "MessageAttributes": {
-                "AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"},
-                "AWS.SNS.SMS.SenderID": {"DataType": "String", "StringValue": "Herald"},
-            },
-        },
-        model,
-    )
-    assert sorted(ours) == sorted(theirs["body"].items())
-    assert sorted(parse_qsl(encode_form(ours).decode())) == sorted(theirs["body"].items())
-
-
-def test_the_endpoint_is_region_templated() -> None:
-    assert endpoint_url("https://sns.{region}.amazonaws.com", "eu-west-1") == (
-        "https://sns.eu-west-1.amazonaws.com/"
-    )
-    assert endpoint_url("http://127.0.0.1:4566/", "us-east-1") == "http://127.0.0.1:4566/"
-    provider = SNSProvider(
-        credentials(region="ap-southeast-2"), http=httpx.AsyncClient(), settings=make_settings()
-    )
-    assert provider.endpoint() == "https://sns.ap-southeast-2.amazonaws.com/"
-
-
 DOC_PUBLISH = b"""<PublishResponse xmlns="https://sns.amazonaws.com/doc/2010-03-31/">
     <PublishResult>
         <MessageId>567910cd-659e-55d4-8ccb-5aaf14679dc0</MessageId>
@@ -287,82 +227,6 @@ def aws_error(code: str, message: str = "Details.", kind: str = "Sender") -> byt
         f"<Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message></Error>"
         "<RequestId>42</RequestId></ErrorResponse>"
     ).encode()
-
-
-def test_xml_answers_are_read() -> None:
-    assert parse_message_id(DOC_PUBLISH) == "567910cd-659e-55d4-8ccb-5aaf14679dc0"
-    error = parse_error(aws_error("Throttling", "Rate exceeded"))
-    assert error is not None
-    assert (error.code, error.message, error.type, error.request_id) == (
-        "Throttling",
-        "Rate exceeded",
-        "Sender",
-        "42",
-    )
-    for garbage in (
-        b"",
-        b"{}",
-        b"<html/>",
-        DOC_PUBLISH[:40],
-        b'<!DOCTYPE x [<!ENTITY a "b">]><x/>',
-    ):
-        assert parse_message_id(garbage) is None
-        assert parse_error(garbage) is None
-    assert parse_message_id(aws_error("X")) is None
-
-
-# --- validate and credentials ---------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("phone", "content", "code"),
-    [
-        ("123", TEXT, "invalid_recipient"),
-        (None, TEXT, "invalid_recipient"),
-        (RECIPIENT, {}, "unsupported_content"),
-        (RECIPIENT, {"body": "x", "contact": {"contactId": "1"}}, "unsupported_content"),
-        (RECIPIENT, {"body": "x" * 1601}, "invalid_request"),
-    ],
-)
-def test_validate_rejects(phone: str | None, content: dict[str, Any], code: str) -> None:
-    provider = SNSProvider(credentials(), http=httpx.AsyncClient(), settings=make_settings())
-    with pytest.raises(InvalidRequest) as caught:
-        provider.validate(make_request(content, phone=phone))
-    assert caught.value.code == code
-
-
-@pytest.mark.parametrize(
-    "overrides",
-    [
-        {"region": "useast1"},
-        {"region": "US-EAST-1"},
-        {"access_key_id": "akiaheraldtest000001"},
-        {"access_key_id": "AKIA"},
-        {"secret_access_key": ""},
-        {"sms_type": "Marketing"},
-        {"sender_id": "123456"},
-        {"sender_id": "TooLongSender1"},
-    ],
-)
-def test_credentials_are_validated(overrides: dict[str, Any]) -> None:
-    with pytest.raises(ValidationError):
-        credentials(**overrides)
-
-
-def test_credentials_defaults_follow_the_seed() -> None:
-    creds = SNSCredentials.model_validate(
-        {
-            "providerType": "sns",
-            "region": REGION,
-            "accessKeyId": ACCESS_KEY,
-            "secretAccessKey": SECRET,
-            "fromPhone": "",
-        }
-    )
-    assert creds.sms_type == "Transactional"
-    assert creds.from_phone is None
-    assert SNSProvider.required_credentials() == ["region", "accessKeyId", "secretAccessKey"]
-    assert SECRET not in repr(creds)
 
 
 # --- the error table ------------------------------------------------------------------

@@ -28,17 +28,21 @@ from providers.twilio import TWILIO_ERRORS, TwilioProvider
 from providers.twilio._credentials import TwilioCredentials
 from sandbox.twilio import TwilioSandbox
 from schemas.notification import NotificationRequest
-from tests.helpers import make_settings
-from tests.unit.providers.contract import FakeServiceHarness, ProviderContract
+from tests.unit.providers.contract import ProviderContract
 from tests.unit.providers.harness import (
     answering,
     assert_declared,
     fallback_test,
-    notification,
     offline,
     refusal,
     transport_test,
-    unreachable_url,
+)
+from tests.unit.providers.sms_common import (
+    RECIPIENT,
+    RECIPIENT_E164,
+    TEXT,
+    SmsHarness,
+    make_request,
 )
 
 ACCOUNT_SID = "AC" + "3f0a" * 8
@@ -47,8 +51,6 @@ API_KEY_SID = "SK" + "5e" * 16
 API_KEY_SECRET = "key-secret"
 SERVICE_SID = "MG" + "9d" * 16
 SENDER = "+15005550006"
-RECIPIENT = "+55 (11) 98765-4321"
-RECIPIENT_E164 = "+5511987654321"
 PUBLIC_URL = "https://herald.example.com/"
 SID = re.compile(r"^SM[0-9a-f]{32}$")
 
@@ -63,15 +65,9 @@ def credentials(**overrides: Any) -> TwilioCredentials:
     return TwilioCredentials(**values)
 
 
-def make_request(content: dict[str, Any], phone: str | None = RECIPIENT) -> NotificationRequest:
-    return notification("sms", {"phone": phone} if phone else {"email": "a@example.com"}, content)
-
-
-TEXT = {"body": "Your code is 123456"}
-
-
-class TwilioHarness(FakeServiceHarness):
+class TwilioHarness(SmsHarness):
     sandbox: TwilioSandbox
+    url_setting = "twilio_api_url"
 
     def provider(
         self,
@@ -81,25 +77,13 @@ class TwilioHarness(FakeServiceHarness):
         public_url: str | None = PUBLIC_URL,
         **creds: Any,
     ) -> Provider[Any]:
-        settings = make_settings(
-            twilio_api_url=self.url,
-            provider_timeout_seconds=timeout_seconds or 5.0,
-            public_url=public_url,
-        )
+        settings = self.settings(timeout_seconds, public_url=public_url)
         if bad_credentials:
             creds["auth_token"] = "not-the-token"
         return TwilioProvider(credentials(**creds), http=self.http, settings=settings)
 
     def unreachable_provider(self) -> Provider[Any]:
-        settings = make_settings(twilio_api_url=unreachable_url(), provider_timeout_seconds=2.0)
-        return TwilioProvider(credentials(), http=self.http, settings=settings)
-
-    def request(self, content_type: str) -> NotificationRequest:
-        assert content_type == "text"
-        return make_request(TEXT)
-
-    def invalid_recipient_request(self) -> NotificationRequest:
-        return make_request(TEXT, phone="12")
+        return TwilioProvider(credentials(), http=self.http, settings=self.unreachable_settings())
 
     async def assert_delivered(
         self, content_type: str, request: NotificationRequest, result: SendResult
@@ -121,9 +105,6 @@ class TwilioHarness(FakeServiceHarness):
 
     def inject_permanent_fault(self, request: NotificationRequest) -> None:
         self.sandbox.fail(RECIPIENT, 21610, message="Attempt to send to unsubscribed recipient")
-
-    def fault_target(self, request: NotificationRequest) -> str:
-        return RECIPIENT
 
 
 @asynccontextmanager

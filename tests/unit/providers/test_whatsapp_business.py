@@ -1,5 +1,6 @@
-"""The whatsapp-business provider: the contract against the real fake over loopback,
-payload formatting and validation, and the Graph error table (httpx.MockTransport)."""
+"""The whatsapp-business provider: the contract against the real fake over loopback, and
+the Graph error table (httpx.MockTransport). Payload formatting and validation:
+test_whatsapp_business_payload.py."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import pytest
 
 from providers import (
     InvalidCredentials,
-    InvalidRequest,
     PermanentError,
     Provider,
     ProviderError,
@@ -23,13 +23,11 @@ from providers import (
 )
 from providers.whatsapp_business import (
     GRAPH_ERRORS,
-    PENDING_UPLOAD,
     WhatsAppBusinessCredentials,
     WhatsAppBusinessProvider,
 )
 from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox
 from schemas.notification import NotificationRequest
-from tests.helpers import make_settings
 from tests.unit.providers.contract import FakeServiceHarness, ProviderContract
 from tests.unit.providers.harness import (
     answering,
@@ -39,7 +37,6 @@ from tests.unit.providers.harness import (
     offline,
     refusal,
     transport_test,
-    unreachable_url,
 )
 
 PHONE_NUMBER_ID = "106540352242922"
@@ -122,6 +119,7 @@ def expected_body(content_type: str) -> dict[str, Any]:
 
 class SandboxHarness(FakeServiceHarness):
     sandbox: WhatsAppBusinessSandbox
+    url_setting = "whatsapp_business_api_url"
 
     def __init__(self, sandbox: WhatsAppBusinessSandbox, http: httpx.AsyncClient, url: str):
         super().__init__(sandbox, http, url)
@@ -130,19 +128,16 @@ class SandboxHarness(FakeServiceHarness):
     def provider(
         self, *, bad_credentials: bool = False, timeout_seconds: float | None = None
     ) -> Provider[Any]:
-        settings = make_settings(
-            whatsapp_business_api_url=self.api_url,
-            provider_timeout_seconds=timeout_seconds or 5.0,
-        )
         creds = credentials("wrong-token" if bad_credentials else TOKEN)
+        settings = self.settings(timeout_seconds)
         return WhatsAppBusinessProvider(creds, http=self.http, settings=settings)
 
     def unreachable_provider(self) -> Provider[Any]:
-        settings = make_settings(
-            whatsapp_business_api_url=f"{unreachable_url()}/{GRAPH_VERSION}",
-            provider_timeout_seconds=2.0,
-        )
+        settings = self.unreachable_settings()
         return WhatsAppBusinessProvider(credentials(), http=self.http, settings=settings)
+
+    def service_url(self, base: str) -> str:
+        return f"{base}/{GRAPH_VERSION}"
 
     def request(self, content_type: str) -> NotificationRequest:
         return make_request(CONTENTS[content_type])
@@ -235,9 +230,6 @@ async def test_unknown_phone_number_id_is_permanent() -> None:
         assert caught.value.code == "100"
 
 
-# --- format_payload / validate ------------------------------------------------------------
-
-
 def offline_provider(handler: Any = None, **settings: Any) -> WhatsAppBusinessProvider:
     provider: WhatsAppBusinessProvider = offline(
         WhatsAppBusinessProvider,
@@ -247,90 +239,6 @@ def offline_provider(handler: Any = None, **settings: Any) -> WhatsAppBusinessPr
         **settings,
     )
     return provider
-
-
-@pytest.mark.parametrize("content_type", list(CONTENTS))
-def test_format_payload_matches_the_cloud_api(content_type: str) -> None:
-    payload = offline_provider().format_payload(make_request(CONTENTS[content_type]))
-    assert payload == expected_body(content_type)
-
-
-def test_text_with_a_url_asks_for_a_preview() -> None:
-    payload = offline_provider().format_payload(make_request({"body": "see https://x.io"}))
-    assert payload["text"] == {"preview_url": True, "body": "see https://x.io"}
-
-
-def test_kind_follows_the_seed_order_media_location_contact_text() -> None:
-    provider = offline_provider()
-    everything = {
-        "body": "caption",
-        "media": CONTENTS["image"]["media"],
-        "location": CONTENTS["location"]["location"],
-        "contact": CONTENTS["contacts"]["contact"],
-    }
-    assert provider.format_payload(make_request(everything))["type"] == "image"
-    del everything["media"]
-    assert provider.format_payload(make_request(everything))["type"] == "location"
-    del everything["location"]
-    assert provider.format_payload(make_request(everything))["type"] == "contacts"
-    del everything["contact"]
-    assert provider.format_payload(make_request(everything))["type"] == "text"
-
-
-@pytest.mark.parametrize(
-    ("mimetype", "kind"),
-    [
-        ("image/png", "image"),
-        ("video/mp4", "video"),
-        ("audio/mpeg", "audio"),
-        ("application/pdf", "document"),
-        ("text/plain", "document"),
-    ],
-)
-def test_media_kind_comes_from_the_mimetype(mimetype: str, kind: str) -> None:
-    request = make_request({"media": {"url": "https://x.io/f", "mimetype": mimetype}})
-    assert offline_provider().format_payload(request)["type"] == kind
-
-
-def test_audio_takes_no_caption_and_only_documents_take_a_filename() -> None:
-    provider = offline_provider()
-    audio = {"url": "https://x.io/a.ogg", "caption": "c", "filename": "a.ogg"}
-    assert provider.format_payload(make_request({"media": audio}))["audio"] == {
-        "link": "https://x.io/a.ogg"
-    }
-    image = {"url": "https://x.io/a.png", "caption": "c", "filename": "a.png"}
-    assert provider.format_payload(make_request({"media": image}))["image"] == {
-        "link": "https://x.io/a.png",
-        "caption": "c",
-    }
-
-
-def test_inline_media_before_upload_carries_the_placeholder() -> None:
-    request = make_request({"media": {"base64": PNG, "mimetype": "image/png"}})
-    provider = offline_provider()
-    assert provider.format_payload(request)["image"] == {"id": PENDING_UPLOAD}
-    assert provider.format_payload(request, media_id="42")["image"] == {"id": "42"}
-
-
-@pytest.mark.parametrize(
-    ("phone", "content", "code"),
-    [
-        (None, {"body": "hi"}, "invalid_recipient"),
-        ("123", {"body": "hi"}, "invalid_recipient"),
-        ("0055 11 98765 4321", {"body": "hi"}, "invalid_recipient"),
-        (RECIPIENT, {}, "unsupported_content"),
-        (RECIPIENT, {"body": "   "}, "unsupported_content"),
-        (RECIPIENT, {"subject": "s", "html": "<p>x</p>"}, "unsupported_content"),
-        (RECIPIENT, {"body": "x" * 4097}, "invalid_request"),
-        (RECIPIENT, {"media": {"base64": "not base64!!"}}, "invalid_request"),
-        (RECIPIENT, {"media": {"url": "ftp://x.io/a.png"}}, "invalid_request"),
-        (RECIPIENT, {"contact": {"contactId": "nobody"}}, "unsupported_content"),
-    ],
-)
-def test_validate_rejects(phone: str | None, content: dict[str, Any], code: str) -> None:
-    with pytest.raises(InvalidRequest) as caught:
-        offline_provider().validate(make_request(content, phone=phone))
-    assert caught.value.code == code
 
 
 # --- the error table ------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,6 +133,17 @@ class Env:
     http: httpx.AsyncClient
     session: aiohttp.ClientSession
 
+    @classmethod
+    @asynccontextmanager
+    async def serving(cls, sim: WhatsAppWebSimulator) -> AsyncIterator[Env]:
+        """``sim`` served on a loopback port, with an HTTP client and a websocket session."""
+        async with (
+            serve_app(sim.app) as url,
+            httpx.AsyncClient(base_url=url) as http,
+            aiohttp.ClientSession() as session,
+        ):
+            yield cls(sim, url, http, session)
+
 
 class ScriptedPage:
     """A client of ``/ws`` that behaves like the simulator page (without a browser)."""
@@ -170,13 +182,8 @@ class ScriptedPage:
 
 @pytest_asyncio.fixture
 async def env() -> AsyncIterator[Env]:
-    sim = WhatsAppWebSimulator(qr_interval=30, max_codes=2)
-    async with (
-        serve_app(sim.app) as url,
-        httpx.AsyncClient(base_url=url) as http,
-        aiohttp.ClientSession() as session,
-    ):
-        yield Env(sim, url, http, session)
+    async with Env.serving(WhatsAppWebSimulator(qr_interval=30, max_codes=2)) as env:
+        yield env
 
 
 async def open_page(env: Env) -> ScriptedPage:

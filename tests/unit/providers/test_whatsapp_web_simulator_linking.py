@@ -6,11 +6,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-import aiohttp
-import httpx
 import pytest_asyncio
 
-from sandbox import serve_app
 from sandbox.whatsapp_web import WhatsAppWebSimulator
 from sandbox.whatsapp_web._protocol import format_full_code
 from tests.unit.providers.test_whatsapp_web_simulator import (
@@ -30,12 +27,8 @@ ALPHABET = set("123456789ABCDEFGHJKLMNPQRSTVWXYZ")
 @pytest_asyncio.fixture
 async def env() -> AsyncIterator[Env]:
     sim = WhatsAppWebSimulator(qr_interval=30, max_codes=2, link_code_ttl=60)
-    async with (
-        serve_app(sim.app) as url,
-        httpx.AsyncClient(base_url=url) as http,
-        aiohttp.ClientSession() as session,
-    ):
-        yield Env(sim, url, http, session)
+    async with Env.serving(sim) as served:
+        yield served
 
 
 async def unpaired(env: Env) -> ScriptedPage:

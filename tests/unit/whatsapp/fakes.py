@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -319,3 +319,20 @@ class FakeWorld:
     def pair(self, tenant: str = "acme", phone: str = "5511900000000") -> None:
         """A profile that is already paired (as if restored)."""
         self.tokens.profile_dir(tenant).joinpath(PAIRING_FILE).write_text(phone)
+
+
+def write_files(root: Path, files: Mapping[str, bytes]) -> None:
+    """Write ``files`` (relative path -> bytes) under ``root``, as a browser profile."""
+    for name, data in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+def files_of(root: Path) -> dict[str, bytes]:
+    """The files under ``root`` (relative path -> bytes), but the token store's marker."""
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and p.name != ".herald-token"
+    }

@@ -14,6 +14,14 @@ def record(value: bytes | None) -> RawRecord:
     return RawRecord(key=b"acme", value=value, topic="whatsapp.commands", partition=1, offset=9)
 
 
+def pairing_code(request_id: str) -> RawRecord:
+    """acme's ``pairingCode`` command for phone 5511999990001, answered at ``request_id``."""
+    return record(
+        b'{"tenantId": "acme", "command": "pairingCode", "phone": "5511999990001",'
+        b' "requestId": "%s"}' % request_id.encode()
+    )
+
+
 @pytest.mark.parametrize("command", [c for c in CommandName if c != CommandName.PAIRING_CODE])
 def test_each_command_decodes(command: CommandName) -> None:
     decoded = decode_command(
@@ -24,12 +32,7 @@ def test_each_command_decodes(command: CommandName) -> None:
 
 
 def test_a_pairing_code_command_carries_the_phone_and_where_to_answer() -> None:
-    decoded = decode_command(
-        record(
-            b'{"tenantId": "acme", "command": "pairingCode", "phone": "5511999990001",'
-            b' "requestId": "r-12345678"}'
-        )
-    )
+    decoded = decode_command(pairing_code("r-12345678"))
     assert isinstance(decoded, SessionCommand)
     assert (decoded.command, decoded.phone, decoded.request_id) == (
         CommandName.PAIRING_CODE,
@@ -54,12 +57,7 @@ def test_a_pairing_code_command_without_a_usable_phone_is_a_dead_letter(value: b
 
 
 def test_a_bad_request_id_is_named() -> None:
-    decoded = decode_command(
-        record(
-            b'{"tenantId": "acme", "command": "pairingCode", "phone": "5511999990001",'
-            b' "requestId": "../x"}'
-        )
-    )
+    decoded = decode_command(pairing_code("../x"))
     assert isinstance(decoded, DeadLetter)
     assert decoded.info.reason == DeadLetterReason.INVALID_COMMAND
     assert "requestId" in decoded.info.detail

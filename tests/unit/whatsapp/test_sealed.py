@@ -16,7 +16,7 @@ import pytest
 from streams.tenancy.crypto import Cipher, DecryptionFailed
 from streams.whatsapp import SessionOptions
 from streams.whatsapp.sealed import SealedFileTokenStore, reencrypt_sealed
-from tests.unit.whatsapp.fakes import FakeWorld, closing_sessions
+from tests.unit.whatsapp.fakes import FakeWorld, closing_sessions, files_of, write_files
 
 #: Distinctive login bytes, as WhatsApp Web keeps them (localStorage, IndexedDB).
 SECRET = b"last-wid-md:5511988887777:secret-noise-key-" + os.urandom(16).hex().encode()
@@ -29,19 +29,17 @@ def write_profile(root: Path) -> dict[str, bytes]:
         "Default/Local Storage/leveldb/000003.log": SECRET * 30,
         "Default/IndexedDB/https_web.whatsapp.com_0.indexeddb.leveldb/000003.log": SECRET,
     }
-    for name, data in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+    write_files(root, files)
     return files
 
 
-def files_of(root: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(root)): p.read_bytes()
-        for p in root.rglob("*")
-        if p.is_file() and p.name != ".herald-token"
-    }
+async def archived_acme(tmp_path: Path) -> tuple[SealedFileTokenStore, dict[str, bytes]]:
+    """A sealed store under ``tmp_path`` (a new key) holding acme's profile, archived;
+    the store and the profile's files."""
+    store = SealedFileTokenStore(tmp_path / "tokens", new_cipher())
+    kept = write_profile(store.profile_dir("acme"))
+    await store.save("acme", None)
+    return store, kept
 
 
 def everything_under(folder: Path) -> bytes:
@@ -93,9 +91,7 @@ async def test_another_key_cannot_restore_and_the_archive_is_left_for_the_right_
 
 
 async def test_an_archive_moved_to_another_tenant_does_not_decrypt(tmp_path: Path) -> None:
-    store = SealedFileTokenStore(tmp_path / "tokens", new_cipher())
-    write_profile(store.profile_dir("acme"))
-    await store.save("acme", None)
+    store, _ = await archived_acme(tmp_path)
     target = store.sealed_path("globex")
     target.write_bytes(store.sealed_path("acme").read_bytes())
     with pytest.raises(DecryptionFailed, match="another tenant"):
@@ -119,9 +115,7 @@ async def test_a_plaintext_profile_from_an_older_release_is_sealed_by_its_next_r
 
 async def test_a_profile_newer_than_its_archive_is_kept(tmp_path: Path) -> None:
     """A worker killed after a snapshot: its running profile holds newer state."""
-    store = SealedFileTokenStore(tmp_path / "tokens", new_cipher())
-    write_profile(store.profile_dir("acme"))
-    await store.save("acme", None)
+    store, _ = await archived_acme(tmp_path)
     (store.path("acme") / "Default/Preferences").write_bytes(b"newer")
     assert await store.restore("acme")
     assert (store.path("acme") / "Default/Preferences").read_bytes() == b"newer"
@@ -133,9 +127,7 @@ async def test_a_profile_newer_than_its_archive_is_kept(tmp_path: Path) -> None:
 
 
 async def test_delete_removes_the_archive_and_the_profile(tmp_path: Path) -> None:
-    store = SealedFileTokenStore(tmp_path / "tokens", new_cipher())
-    write_profile(store.profile_dir("acme"))
-    await store.save("acme", None)
+    store, _ = await archived_acme(tmp_path)
     assert await store.delete("acme")
     assert not store.exists("acme")
     assert not store.sealed_path("acme").exists()
@@ -159,9 +151,7 @@ async def test_a_closed_session_leaves_only_its_sealed_archive(tmp_path: Path) -
 
 
 async def test_rotation_reports_an_archive_no_key_opens_and_leaves_it(tmp_path: Path) -> None:
-    lost = SealedFileTokenStore(tmp_path / "tokens", new_cipher())
-    write_profile(lost.profile_dir("acme"))
-    await lost.save("acme", None)
+    lost, _ = await archived_acme(tmp_path)
     before = lost.sealed_path("acme").read_bytes()
     report = reencrypt_sealed(tmp_path / "tokens", new_cipher())
     assert list(report.failed) == ["acme"]
