@@ -41,7 +41,13 @@ from schemas.settings import Settings
 from tests.helpers import make_settings
 from tests.unit.providers.harness import unreachable_url
 
-__all__ = ["CONTRACT_TIMEOUT_SECONDS", "ContractHarness", "ProviderContract", "harness_fixture"]
+__all__ = [
+    "CONTRACT_TIMEOUT_SECONDS",
+    "ContractHarness",
+    "ProviderContract",
+    "contract_tests",
+    "harness_fixture",
+]
 
 #: ``provider_timeout_seconds`` the timeout test runs with.
 CONTRACT_TIMEOUT_SECONDS = 0.3
@@ -264,3 +270,15 @@ class ProviderContract(abc.ABC):
             assert caught.value.retryable
         elif http_status >= 400:
             assert not caught.value.retryable
+
+
+def contract_tests(
+    name: str,
+    provider_class: type[Provider[Any]],
+    open_harness: Callable[[], AbstractAsyncContextManager[ContractHarness]],
+) -> type[ProviderContract]:
+    """The :class:`ProviderContract` of ``provider_class`` against the fake ``open_harness``
+    starts, as a class ``name`` (``TestSendGridContract = contract_tests(...)``: the module
+    attribute and the class share the ``Test...`` name pytest collects and reports)."""
+    body = {"provider_class": provider_class, "open_harness": staticmethod(open_harness)}
+    return type(name, (ProviderContract,), body)

@@ -26,7 +26,7 @@ from sandbox._h2 import serve_h2
 from sandbox.apn import APNsSandbox, new_device_token
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
-from tests.unit.providers.contract import FakeServiceHarness, ProviderContract, harness_fixture
+from tests.unit.providers.contract import FakeServiceHarness, contract_tests, harness_fixture
 from tests.unit.providers.harness import T0, Clock, push_request
 from tests.unit.providers.push_common import push_validation_test
 
@@ -151,9 +151,7 @@ async def running_sandbox() -> AsyncIterator[Harness]:
         await sandbox.close()
 
 
-class TestAPNContract(ProviderContract):
-    provider_class = APNProvider
-    open_harness = staticmethod(running_sandbox)
+TestAPNContract = contract_tests("TestAPNContract", APNProvider, running_sandbox)
 
 
 env = harness_fixture(running_sandbox)

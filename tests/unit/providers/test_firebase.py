@@ -33,7 +33,7 @@ from sandbox._fcm import google_error
 from sandbox.firebase import FcmFault, FirebaseSandbox, new_registration_token
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
-from tests.unit.providers.contract import FakeServiceHarness, ProviderContract, harness_fixture
+from tests.unit.providers.contract import FakeServiceHarness, contract_tests, harness_fixture
 from tests.unit.providers.harness import Clock, push_request, unreachable_url
 from tests.unit.providers.push_common import push_validation_test
 
@@ -127,9 +127,7 @@ async def running_sandbox() -> AsyncIterator[Harness]:
         yield harness
 
 
-class TestFirebaseContract(ProviderContract):
-    provider_class = FirebaseProvider
-    open_harness = staticmethod(running_sandbox)
+TestFirebaseContract = contract_tests("TestFirebaseContract", FirebaseProvider, running_sandbox)
 
 
 env = harness_fixture(running_sandbox)

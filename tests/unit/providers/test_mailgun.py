@@ -25,7 +25,7 @@ from providers.mailgun._credentials import MailgunCredentials
 from sandbox.mailgun import MailgunSandbox
 from schemas.notification import NotificationRequest
 from schemas.settings import Settings
-from tests.unit.providers.contract import ProviderContract
+from tests.unit.providers.contract import contract_tests
 from tests.unit.providers.email_common import (
     CONTENTS,
     PDF_BYTES,
@@ -125,9 +125,7 @@ async def running_sandbox(region: str = "us") -> AsyncIterator[SandboxHarness]:
         yield harness
 
 
-class TestMailgunContract(ProviderContract):
-    provider_class = MailgunProvider
-    open_harness = staticmethod(running_sandbox)
+TestMailgunContract = contract_tests("TestMailgunContract", MailgunProvider, running_sandbox)
 
 
 # --- against the fake: regions, domains, auth ------------------------------------------

@@ -24,7 +24,7 @@ from providers.sendgrid import SENDGRID_ERRORS, SendGridProvider
 from providers.sendgrid._credentials import SendGridCredentials
 from sandbox.sendgrid import SendGridSandbox
 from schemas.notification import NotificationRequest
-from tests.unit.providers.contract import ProviderContract
+from tests.unit.providers.contract import contract_tests
 from tests.unit.providers.email_common import (
     CONTENTS,
     PDF_BYTES,
@@ -113,9 +113,7 @@ async def running_sandbox(**account: Any) -> AsyncIterator[SandboxHarness]:
         yield harness
 
 
-class TestSendGridContract(ProviderContract):
-    provider_class = SendGridProvider
-    open_harness = staticmethod(running_sandbox)
+TestSendGridContract = contract_tests("TestSendGridContract", SendGridProvider, running_sandbox)
 
 
 # --- against the fake: what the contract does not cover ---------------------------------

@@ -38,7 +38,7 @@ from providers.ses._credentials import SESCredentials
 from sandbox.ses import SESSandbox
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
-from tests.unit.providers.contract import ProviderContract
+from tests.unit.providers.contract import contract_tests
 from tests.unit.providers.email_common import (
     CONTENTS,
     PDF_BYTES,
@@ -142,9 +142,7 @@ async def running_sandbox(**account: Any) -> AsyncIterator[SandboxHarness]:
         yield harness
 
 
-class TestSESContract(ProviderContract):
-    provider_class = SESProvider
-    open_harness = staticmethod(running_sandbox)
+TestSESContract = contract_tests("TestSESContract", SESProvider, running_sandbox)
 
 
 # --- against the fake: identities, SigV4 ---------------------------------------------------

@@ -27,7 +27,7 @@ from providers.sns._credentials import SNSCredentials
 from sandbox.sns import SNSSandbox
 from schemas.notification import NotificationRequest
 from tests.helpers import make_settings
-from tests.unit.providers.contract import ProviderContract
+from tests.unit.providers.contract import contract_tests
 from tests.unit.providers.harness import (
     answering,
     assert_declared,
@@ -101,9 +101,7 @@ async def running_sandbox(**sandbox_args: Any) -> AsyncIterator[SNSHarness]:
         yield harness
 
 
-class TestSNSContract(ProviderContract):
-    provider_class = SNSProvider
-    open_harness = staticmethod(running_sandbox)
+TestSNSContract = contract_tests("TestSNSContract", SNSProvider, running_sandbox)
 
 
 # --- against the fake: authentication and attributes ------------------------------------

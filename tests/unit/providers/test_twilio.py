@@ -28,7 +28,7 @@ from providers.twilio import TWILIO_ERRORS, TwilioProvider
 from providers.twilio._credentials import TwilioCredentials
 from sandbox.twilio import TwilioSandbox
 from schemas.notification import NotificationRequest
-from tests.unit.providers.contract import ProviderContract
+from tests.unit.providers.contract import contract_tests
 from tests.unit.providers.harness import (
     answering,
     assert_declared,
@@ -117,9 +117,7 @@ async def running_sandbox() -> AsyncIterator[TwilioHarness]:
         yield harness
 
 
-class TestTwilioContract(ProviderContract):
-    provider_class = TwilioProvider
-    open_harness = staticmethod(running_sandbox)
+TestTwilioContract = contract_tests("TestTwilioContract", TwilioProvider, running_sandbox)
 
 
 # --- against the fake: what the contract does not cover ---------------------------------

@@ -28,7 +28,7 @@ from providers.whatsapp_business import (
 )
 from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox
 from schemas.notification import NotificationRequest
-from tests.unit.providers.contract import FakeServiceHarness, ProviderContract
+from tests.unit.providers.contract import FakeServiceHarness, contract_tests
 from tests.unit.providers.harness import (
     answering,
     assert_declared,
@@ -178,9 +178,9 @@ async def running_sandbox() -> AsyncIterator[SandboxHarness]:
         yield harness
 
 
-class TestWhatsAppBusinessContract(ProviderContract):
-    provider_class = WhatsAppBusinessProvider
-    open_harness = staticmethod(running_sandbox)
+TestWhatsAppBusinessContract = contract_tests(
+    "TestWhatsAppBusinessContract", WhatsAppBusinessProvider, running_sandbox
+)
 
 
 # --- against the fake: what the contract does not cover ---------------------------------
