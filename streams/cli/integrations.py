@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,18 +43,27 @@ def _tenant_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _tenant_command(
+    commands: argparse._SubParsersAction[Any],
+    name: str,
+    run: Callable[..., Any],
+    summary: str,
+    what: str,
+) -> argparse.ArgumentParser:
+    """Subcommand ``name`` (running ``run``) on one tenant's integrations: ``summary`` is its
+    help, ``what`` its description; ``--tenant`` or ``--system`` picks the tenant."""
+    parser = add_command(commands, name, run, help=summary, description=what)
+    _tenant_options(parser)
+    return parser
+
+
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser = add_command(subparsers, "integrations", doc=__doc__)
     commands = add_actions(parser)
 
-    set_parser = add_command(
-        commands,
-        "set",
-        run_set,
-        help="store (or replace) an integration",
-        description="Store an integration.",
+    set_parser = _tenant_command(
+        commands, "set", run_set, "store (or replace) an integration", "Store an integration."
     )
-    _tenant_options(set_parser)
     set_parser.add_argument("--provider", required=True, help="provider lookup code")
     set_parser.add_argument(
         "--credentials",
@@ -67,24 +77,14 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     set_parser.add_argument("--inactive", action="store_true", help="store it disabled")
     set_parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
-    list_parser = add_command(
-        commands,
-        "list",
-        run_list,
-        help="list a tenant's integrations",
-        description="List integrations.",
+    list_parser = _tenant_command(
+        commands, "list", run_list, "list a tenant's integrations", "List integrations."
     )
-    _tenant_options(list_parser)
     list_parser.add_argument("--json", action="store_true", help="print as JSON")
 
-    remove_parser = add_command(
-        commands,
-        "remove",
-        run_remove,
-        help="remove an integration",
-        description="Remove an integration.",
+    remove_parser = _tenant_command(
+        commands, "remove", run_remove, "remove an integration", "Remove an integration."
     )
-    _tenant_options(remove_parser)
     remove_parser.add_argument("--provider", required=True, help="provider lookup code")
     remove_parser.add_argument(
         "--session",
