@@ -118,6 +118,13 @@ class FakeServiceHarness(ContractHarness):
         async with serve_app(sandbox.app) as url, httpx.AsyncClient() as http:
             yield cls(sandbox, http, url, *args)
 
+    def recorded(self, result: SendResult, id_name: str) -> Any:
+        """What the fake recorded under the id ``result`` carries (``id_name``: what the
+        service calls that id); the fake must have recorded it."""
+        message = self.sandbox.message(result.provider_message_id)
+        assert message is not None, f"the fake did not record the returned {id_name}"
+        return message
+
     def service_url(self, base: str) -> str:
         """The ``url_setting`` value for a service served at ``base``."""
         return base

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -81,10 +81,18 @@ VALIDATION_CASES: list[tuple[str | None, dict[str, Any], str]] = [
 
 
 class EmailHarness(FakeServiceHarness):
-    """An email fake's harness: requests of :data:`CONTENTS`, faults keyed by address."""
+    """An email fake's harness: requests of :data:`CONTENTS`, faults keyed by address.
+
+    A subclass names in ``invalid_email`` a recipient its provider refuses (``None``: a
+    request with a phone number and no email address)."""
+
+    invalid_email: ClassVar[str | None]
 
     def request(self, content_type: str) -> NotificationRequest:
         return make_request(CONTENTS[content_type])
+
+    def invalid_recipient_request(self) -> NotificationRequest:
+        return make_request(CONTENTS["text"], email=self.invalid_email)
 
     def fault_target(self, request: NotificationRequest) -> str:
         return request.recipient.email or ""

@@ -28,6 +28,7 @@ from streams.platform.embedded import find_free_port
 from tests.helpers import make_settings
 
 __all__ = [
+    "FROM_STATUS_CASES",
     "T0",
     "TRANSPORT_CASES",
     "Clock",
@@ -105,6 +106,16 @@ TRANSPORT_CASES = [
     pytest.param(
         httpx.RemoteProtocolError("eof"), RetryableError, "provider_unavailable", id="eof"
     ),
+]
+
+
+#: Unreadable answers that only the HTTP status decides (``providers.errors.from_status``),
+#: as ``fallback_test`` cases: 5xx and 429 retryable, 401 bad credentials, other 4xx permanent.
+FROM_STATUS_CASES: list[tuple[int, bytes, type[Exception], str]] = [
+    (500, b"<html>", RetryableError, "provider_unavailable"),
+    (429, b"slow down", RetryableError, "rate_limited"),
+    (401, b"no", InvalidCredentials, "auth_failed"),
+    (404, b"not found", PermanentError, "provider_error"),
 ]
 
 

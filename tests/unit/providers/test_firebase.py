@@ -98,8 +98,7 @@ class Harness(FakeServiceHarness):
     async def assert_delivered(
         self, content_type: str, request: NotificationRequest, result: SendResult
     ) -> None:
-        sent = self.sandbox.message(result.provider_message_id)
-        assert sent is not None, "the fake did not record the returned name"
+        sent = self.recorded(result, "name")
         assert result.provider_message_id.startswith(f"projects/{PROJECT}/messages/")
         if content_type == "notification":
             assert sent.message == {

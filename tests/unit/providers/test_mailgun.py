@@ -69,6 +69,7 @@ def credentials(api_key: str = API_KEY, **extra: Any) -> MailgunCredentials:
 class SandboxHarness(EmailHarness):
     sandbox: MailgunSandbox
     url_setting = "mailgun_api_url"
+    invalid_email = None
 
     def settings(self, timeout_seconds: float | None = None, **overrides: Any) -> Settings:
         """The base's settings, the EU region unreachable unless given."""
@@ -85,14 +86,10 @@ class SandboxHarness(EmailHarness):
     def unreachable_provider(self) -> Provider[Any]:
         return MailgunProvider(credentials(), http=self.http, settings=self.unreachable_settings())
 
-    def invalid_recipient_request(self) -> NotificationRequest:
-        return make_request(CONTENTS["text"], email=None)
-
     async def assert_delivered(
         self, content_type: str, request: NotificationRequest, result: SendResult
     ) -> None:
-        mail = self.sandbox.message(result.provider_message_id)
-        assert mail is not None, "the fake did not record the id returned"
+        mail = self.recorded(result, "id")
         assert not result.provider_message_id.startswith("<")
         assert result.provider_message_id.endswith(f"@{DOMAIN}")
         assert mail.account == DOMAIN

@@ -62,6 +62,7 @@ def credentials(api_key: str = API_KEY, **extra: Any) -> SendGridCredentials:
 class SandboxHarness(EmailHarness):
     sandbox: SendGridSandbox
     url_setting = "sendgrid_api_url"
+    invalid_email = "nobody-at-all"
 
     def provider(
         self, *, bad_credentials: bool = False, timeout_seconds: float | None = None
@@ -73,14 +74,10 @@ class SandboxHarness(EmailHarness):
         settings = self.unreachable_settings()
         return SendGridProvider(credentials(), http=self.http, settings=settings)
 
-    def invalid_recipient_request(self) -> NotificationRequest:
-        return make_request(CONTENTS["text"], email="nobody-at-all")
-
     async def assert_delivered(
         self, content_type: str, request: NotificationRequest, result: SendResult
     ) -> None:
-        mail = self.sandbox.message(result.provider_message_id)
-        assert mail is not None, "the fake did not record the X-Message-Id returned"
+        mail = self.recorded(result, "X-Message-Id")
         assert mail.account == API_KEY
         assert mail.to == (RECIPIENT,)
         assert mail.sender == SENDER

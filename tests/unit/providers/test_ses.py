@@ -81,6 +81,7 @@ def credentials(secret: str = SECRET, **extra: Any) -> SESCredentials:
 class SandboxHarness(EmailHarness):
     sandbox: SESSandbox
     url_setting = "ses_endpoint_url"
+    invalid_email = "ana@localhost"
 
     def provider(
         self,
@@ -96,14 +97,10 @@ class SandboxHarness(EmailHarness):
     def unreachable_provider(self) -> Provider[Any]:
         return SESProvider(credentials(), http=self.http, settings=self.unreachable_settings())
 
-    def invalid_recipient_request(self) -> NotificationRequest:
-        return make_request(CONTENTS["text"], email="ana@localhost")
-
     async def assert_delivered(
         self, content_type: str, request: NotificationRequest, result: SendResult
     ) -> None:
-        mail = self.sandbox.message(result.provider_message_id)
-        assert mail is not None, "the fake did not record the MessageId returned"
+        mail = self.recorded(result, "MessageId")
         assert result.provider_message_id.endswith("-000000")
         assert mail.account == ACCESS_KEY
         assert mail.sender == f"Acme Orders <{SENDER}>"

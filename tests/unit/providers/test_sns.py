@@ -77,8 +77,7 @@ class SNSHarness(SmsHarness):
     async def assert_delivered(
         self, content_type: str, request: NotificationRequest, result: SendResult
     ) -> None:
-        sent = self.sandbox.message(result.provider_message_id)
-        assert sent is not None, "the fake did not record the returned MessageId"
+        sent = self.recorded(result, "MessageId")
         assert str(uuid.UUID(result.provider_message_id)) == result.provider_message_id
         assert sent.access_key_id == ACCESS_KEY
         assert sent.phone_number == RECIPIENT_E164

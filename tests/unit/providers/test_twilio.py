@@ -30,6 +30,7 @@ from sandbox.twilio import TwilioSandbox
 from schemas.notification import NotificationRequest
 from tests.unit.providers.contract import contract_tests
 from tests.unit.providers.harness import (
+    FROM_STATUS_CASES,
     answering,
     assert_declared,
     fallback_test,
@@ -88,8 +89,7 @@ class TwilioHarness(SmsHarness):
     async def assert_delivered(
         self, content_type: str, request: NotificationRequest, result: SendResult
     ) -> None:
-        sent = self.sandbox.message(result.provider_message_id)
-        assert sent is not None, "the fake did not record the returned sid"
+        sent = self.recorded(result, "sid")
         assert SID.match(result.provider_message_id)
         assert sent.account_sid == ACCOUNT_SID
         assert dict(sent.form) == {
@@ -363,10 +363,7 @@ async def test_documented_examples(code: int, status: int, expected: type[Except
 test_unreadable_bodies_fall_back_on_the_status = fallback_test(
     send_against,
     [
-        (500, b"<html>", RetryableError, "provider_unavailable"),
-        (429, b"slow down", RetryableError, "rate_limited"),
-        (401, b"no", InvalidCredentials, "auth_failed"),
-        (404, b"not found", PermanentError, "provider_error"),
+        *FROM_STATUS_CASES,
         (400, b'{"code": "x"}', PermanentError, "provider_error"),
         (201, b"not json", RetryableError, "provider_unavailable"),
         (201, b"[]", RetryableError, "provider_unavailable"),

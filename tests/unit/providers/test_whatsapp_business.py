@@ -30,6 +30,7 @@ from sandbox import GRAPH_VERSION, WhatsAppBusinessSandbox
 from schemas.notification import NotificationRequest
 from tests.unit.providers.contract import FakeServiceHarness, contract_tests
 from tests.unit.providers.harness import (
+    FROM_STATUS_CASES,
     answering,
     assert_declared,
     fallback_test,
@@ -148,8 +149,7 @@ class SandboxHarness(FakeServiceHarness):
     async def assert_delivered(
         self, content_type: str, request: NotificationRequest, result: SendResult
     ) -> None:
-        sent = self.sandbox.message(result.provider_message_id)
-        assert sent is not None, "the fake did not record the returned wamid"
+        sent = self.recorded(result, "wamid")
         assert result.provider_message_id.startswith("wamid.")
         assert sent.phone_number_id == PHONE_NUMBER_ID
         assert sent.body == expected_body(content_type)
@@ -306,11 +306,8 @@ async def test_invalid_token_is_invalid_credentials() -> None:
 test_unreadable_bodies_fall_back_on_the_status = fallback_test(
     send_against,
     [
-        (500, b"<html>", RetryableError, "provider_unavailable"),
+        *FROM_STATUS_CASES,
         (502, b"", RetryableError, "provider_unavailable"),
-        (429, b"slow down", RetryableError, "rate_limited"),
-        (401, b"no", InvalidCredentials, "auth_failed"),
-        (404, b"not found", PermanentError, "provider_error"),
         (400, b'{"error": "text"}', PermanentError, "provider_error"),
         (400, b'{"error": {"code": "x"}}', PermanentError, "provider_error"),
         (200, b"not json", RetryableError, "provider_unavailable"),
