@@ -33,6 +33,7 @@ from streams.pipeline import outcomes
 from streams.pipeline.ratelimit import TokenBucket
 from streams.pipeline.resolve import Rejection, Resolved, alternatives, resolve_named
 from streams.pipeline.retrying import (
+    RetryPlan,
     backoff_delay,
     event_for,
     retry_policy,
@@ -182,12 +183,14 @@ class Deliverer:
         tenant, nid, name = request.tenant_id, request.id, resolved.name
         slot = f"{tenant}\x00{name}"
         if self.in_flight_calls[slot] >= self.settings.bulkhead_limit:
-            await self._schedule(request, name, attempt, tried, 1.0, RetryReason.BULKHEAD, None)
+            await self._schedule(
+                RetryPlan(request, name, attempt, tried, 1.0, RetryReason.BULKHEAD, None)
+            )
             return None
         wait = await self._rate_wait(tenant, resolved)
         if wait > 0:
             await self._schedule(
-                request, name, attempt, tried, wait, RetryReason.RATE_LIMITED, None
+                RetryPlan(request, name, attempt, tried, wait, RetryReason.RATE_LIMITED, None)
             )
             return None
         if not await self.state.begin_attempt(tenant, nid, attempt, name):
@@ -316,7 +319,9 @@ class Deliverer:
             return target
         delay = backoff_delay(attempt, base, cap, exc.retry_after, factor)
         first = tried[0] if tried else name  # after a failover round, start over from the top
-        await self._schedule(request, first, attempt + 1, [], delay, RetryReason.RETRY, error)
+        await self._schedule(
+            RetryPlan(request, first, attempt + 1, [], delay, RetryReason.RETRY, error)
+        )
         return None
 
     async def _failover_target(
@@ -331,28 +336,8 @@ class Deliverer:
                 continue
         return None
 
-    async def _schedule(
-        self,
-        request: NotificationRequest,
-        provider: str,
-        attempt: int,
-        tried: list[str],
-        delay: float,
-        reason: RetryReason,
-        error: ErrorInfo | None,
-    ) -> None:
-        await schedule_retry(
-            self.state,
-            self.sink,
-            self.settings,
-            request,
-            provider,
-            attempt,
-            tried,
-            delay,
-            reason,
-            error,
-        )
+    async def _schedule(self, plan: RetryPlan) -> None:
+        await schedule_retry(self.state, self.sink, self.settings, plan)
 
     def tier_topic(self, delay: float) -> str:
         return tier_topic(self.settings, delay)

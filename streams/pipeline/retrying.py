@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import random
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from schemas import ErrorInfo, NotificationRequest, Settings, Status, StatusEvent
 from schemas.retry import RetryEnvelope, RetryReason
@@ -19,7 +19,14 @@ from schemas.settings import RetryPolicy
 from schemas.status import utcnow
 from streams.pipeline.state import NotificationState
 
-__all__ = ["backoff_delay", "event_for", "retry_policy", "schedule_retry", "tier_topic"]
+__all__ = [
+    "RetryPlan",
+    "backoff_delay",
+    "event_for",
+    "retry_policy",
+    "schedule_retry",
+    "tier_topic",
+]
 
 log = logging.getLogger(__name__)
 
@@ -75,19 +82,25 @@ def tier_topic(settings: Settings, delay: float) -> str:
     return topics[max(topics)]
 
 
+class RetryPlan(NamedTuple):
+    """A retry to schedule: ``request``'s ``attempt`` on ``provider`` in ``delay`` seconds,
+    after the providers ``tried`` in this failover round, for ``reason`` (``error``: the
+    failure that caused it, if any)."""
+
+    request: NotificationRequest
+    provider: str
+    attempt: int
+    tried: list[str]
+    delay: float
+    reason: RetryReason
+    error: ErrorInfo | None
+
+
 async def schedule_retry(
-    state: NotificationState,
-    sink: Any,
-    settings: Settings,
-    request: NotificationRequest,
-    provider: str,
-    attempt: int,
-    tried: list[str],
-    delay: float,
-    reason: RetryReason,
-    error: ErrorInfo | None,
+    state: NotificationState, sink: Any, settings: Settings, plan: RetryPlan
 ) -> None:
     """Record ``scheduled`` with the envelope, emit ``retrying`` (for a retry), produce it."""
+    request, provider, attempt, tried, delay, reason, error = plan
     due = utcnow() + timedelta(seconds=delay)
     envelope = RetryEnvelope(
         request=request,
