@@ -376,6 +376,12 @@ class WorkerProcess:
                     )
                 await asyncio.sleep(0.1)
 
+    async def logged(self, text: str, timeout: float = 60.0) -> None:  # noqa: ASYNC109
+        """Return once ``text`` is in the worker's log (a file: nothing to subscribe to)."""
+        async with asyncio.timeout(timeout):
+            while text not in self.log_tail(400):  # noqa: ASYNC110 - polls a log file
+                await asyncio.sleep(0.1)
+
     async def stop(self, grace: float = 20.0) -> int | None:
         """SIGTERM, then SIGKILL after ``grace`` seconds; returns the exit code."""
         if self.process is None:

@@ -10,6 +10,7 @@ broker gets wrong (ListOffsets, metadata in OffsetCommit, transactions).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -30,6 +31,15 @@ __all__ = [
     "checkpoint_key",
     "status_partition",
 ]
+
+
+log = logging.getLogger(__name__)
+
+#: How long :meth:`KafkaTailReader.close` waits for its consumer to stop. aiokafka's
+#: fetcher task can stay cancelled-but-pending after a read on the embedded broker, and
+#: its ``close`` waits for it with the cancellation suppressed: without this bound a
+#: worker's graceful stop hung until it was killed.
+CLOSE_SECONDS = 3.0
 
 
 def status_partition(tenant_id: str, partitions: int) -> int:
@@ -159,9 +169,13 @@ class KafkaTailReader:
         return found
 
     async def close(self) -> None:
-        if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            stopping = asyncio.ensure_future(consumer.stop())
+            done, _ = await asyncio.wait({stopping}, timeout=CLOSE_SECONDS)
+            if not done:  # see CLOSE_SECONDS
+                stopping.cancel()
+                log.warning("outbox tail consumer did not stop in time; left to the exit")
 
 
 def _event_id(value: bytes | None) -> bytes | None:
