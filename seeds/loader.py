@@ -116,6 +116,8 @@ async def load_seeds(redis: Redis) -> SeedReport:
         if len(pipe):
             await pipe.execute()
     report = SeedReport(collections=collections)
+    if report.created or report.updated:
+        await redis.publish(keys.LOOKUPS_CHANNEL, "seed")  # workers read the seed again
     log.info(
         "seed data loaded",
         extra={

@@ -84,7 +84,7 @@ def create_inbox_engine(
             # BEGIN itself (below), so that migrations are transactional too.
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _use_wal(cursor)
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
@@ -105,6 +105,27 @@ def create_inbox_engine(
         pool_pre_ping=True,
         pool_recycle=1800,
     )
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch the file to WAL journaling (it stays so: the mode is the file's).
+
+    Switching needs the file to itself, and SQLite may answer "database is locked" at once,
+    without waiting its busy timeout, while another connection opens or switches it too
+    (several workers or migrations starting together on a new file). That is not an error:
+    the file is in WAL mode once one of them got through, and a connection keeps working
+    in the other mode until then; the next connection tries again.
+    """
+    cursor.execute("PRAGMA journal_mode")
+    row = cursor.fetchone()
+    if row is not None and str(row[0]).lower() == "wal":
+        return
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    except Exception as exc:  # the driver's OperationalError, as the async adapter wraps it
+        if "database is locked" not in str(exc):
+            raise
+        log.debug("SQLite file busy: WAL journaling left to the next connection")
 
 
 def _after(cursor: Cursor) -> sa.ColumnElement[bool]:

@@ -35,7 +35,7 @@ from streams.platform.tracing import instrument_http_client
 from streams.tenancy.cache import CachingIntegrationStore
 from streams.tenancy.crypto import Cipher, MissingSecretKey
 from streams.tenancy.lookups import LookupsNotLoaded, LookupsService
-from streams.tenancy.policy import PolicyStore
+from streams.tenancy.policy import CachingPolicyStore
 
 if TYPE_CHECKING:
     from streams.platform.topics import Topics
@@ -103,6 +103,7 @@ class Runtime:
                 correlation_ttl_seconds=settings.correlation_ttl_seconds,
             )
             self.lookups = LookupsService(self.redis)
+            self.policies = CachingPolicyStore(self.redis)
             self.integrations = CachingIntegrationStore(
                 self.redis, cipher, ttl=settings.integration_cache_seconds
             )
@@ -116,7 +117,7 @@ class Runtime:
                 integrations=self.integrations,
                 http=self.http,
                 sink=self.sink,
-                policies=PolicyStore(self.redis),
+                policies=self.policies,
                 buckets=TokenBucket(self.redis),
                 resources=self.resources,
                 outbox=self.outbox,
@@ -133,10 +134,13 @@ class Runtime:
             )
             self.updater = StatusUpdater(self.state, self.sink)
             await self._load_lookups()
-            self._cache_feed = asyncio.create_task(self.integrations.follow_changes())
+            # The in-process caches of tenant configuration follow their change channels
+            # (streams/tenancy/feed.py): integrations, the seed's lookups, policies.
+            caches = (self.integrations, self.lookups, self.policies)
+            self._cache_feeds = [asyncio.create_task(c.follow_changes()) for c in caches]
             with contextlib.suppress(TimeoutError):  # Redis answered just above: quick
                 async with asyncio.timeout(5):
-                    await self.integrations.following.wait()
+                    await asyncio.gather(*(c.following.wait() for c in caches))
             # The worker's long-lived objects (Faust, pydantic schemas, clients) do not
             # need the cyclic collector: frozen, a full collection no longer walks them,
             # and a larger first threshold makes collections rarer while requests create
@@ -190,8 +194,9 @@ class Runtime:
         if not self._started:
             return
         await self.processor.inflight.drain(timeout=30)
-        self._cache_feed.cancel()
-        await asyncio.gather(self._cache_feed, return_exceptions=True)
+        for feed in self._cache_feeds:
+            feed.cancel()
+        await asyncio.gather(*self._cache_feeds, return_exceptions=True)
         await self.outbox.close()
         await self._tail.close()
         await self._checkpoints.close()

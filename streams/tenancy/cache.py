@@ -22,10 +22,10 @@ from functools import partial
 from typing import Any, TypeVar
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from schemas import BaseCredentials, Channel, IntegrationSummary
 from streams.tenancy.crypto import Cipher
+from streams.tenancy.feed import follow_channel
 from streams.tenancy.integrations import CHANGES_CHANNEL, IntegrationStore
 
 __all__ = ["CachingIntegrationStore"]
@@ -84,27 +84,18 @@ class CachingIntegrationStore(IntegrationStore):
 
     async def follow_changes(self) -> None:
         """Forget a tenant's entries whenever any process changes its integrations."""
-        while True:
-            try:
-                async with self._redis.pubsub() as pubsub:
-                    await pubsub.subscribe(CHANGES_CHANNEL)
-                    self._entries.clear()  # changes may have been missed while away
-                    self.following.set()
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            data = message["data"]
-                            self._forget(data.decode() if isinstance(data, bytes) else data)
-                            changed, self._changed = self._changed, asyncio.Event()
-                            changed.set()
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError) as exc:
-                log.warning(
-                    "integration change feed lost; resubscribing", extra={"error": repr(exc)}
-                )
-                self._entries.clear()
-                self.following.clear()
-                await asyncio.sleep(1.0)
+        await follow_channel(
+            self._redis,
+            CHANGES_CHANNEL,
+            self._changed_tenant,
+            on_subscribed=self._entries.clear,  # changes may have been missed while away
+            following=self.following,
+        )
+
+    def _changed_tenant(self, tenant_id: str) -> None:
+        self._forget(tenant_id)
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
 
     async def get(self, tenant_id: str, provider: str) -> IntegrationSummary | None:
         return await self._through(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 
 __all__ = [
+    "LOOKUPS_CHANNEL",
     "correlation",
     "digest",
     "integration",
@@ -61,6 +62,10 @@ def integration(tenant_id: str, provider: str) -> str:
 def integration_index(provider: str, field: str, value: str) -> str:
     """Set of tenant ids whose ``provider`` integration has ``field == value``."""
     return f"herald:integration-index:{provider}:{field}:{digest(value)}"
+
+
+#: Redis pub/sub channel: published by ``herald seed`` when it changed the seed data.
+LOOKUPS_CHANNEL = "herald:lookups:changed"
 
 
 def lookup_types() -> str:

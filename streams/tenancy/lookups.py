@@ -1,11 +1,14 @@
 """Read-side of the lookup system (the seed's ``LookupsService``), cached in memory.
 
-The data is written by ``herald seed`` (:func:`seeds.load_seeds`). :meth:`LookupsService.load`
-reads the three hashes once; :meth:`LookupsService.refresh` reads them again.
+The data is written by ``herald seed`` (:func:`seeds.load_seeds`), which publishes on
+:data:`~streams.tenancy.keys.LOOKUPS_CHANNEL` when it changed anything.
+:meth:`LookupsService.load` reads the three hashes once; :meth:`LookupsService.follow_changes`
+reads them again on every such message (and after every resubscription).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from redis.asyncio import Redis
@@ -14,6 +17,7 @@ from schemas.errors import HeraldError
 from schemas.lookups import Lookup, LookupType, ProviderSeed
 from schemas.notification import Channel
 from streams.tenancy import keys
+from streams.tenancy.feed import follow_channel
 
 __all__ = ["LookupsNotLoaded", "LookupsService"]
 
@@ -35,6 +39,11 @@ class LookupsService:
         self._types: dict[str, LookupType] | None = None
         self._lookups: dict[str, Lookup] = {}
         self._rows: dict[str, ProviderSeed] = {}
+        #: Set while subscribed to the seed's change channel (:meth:`follow_changes`).
+        self.following = asyncio.Event()
+        #: How many times the seed was read again after a change (:meth:`wait_refreshes`).
+        self.refreshes = 0
+        self._refreshed = asyncio.Event()
 
     async def load(self) -> None:
         """Read the three hashes; raise :class:`LookupsNotLoaded` if there is no seed data."""
@@ -56,6 +65,35 @@ class LookupsService:
 
     async def refresh(self) -> None:
         await self.load()
+
+    async def follow_changes(self) -> None:
+        """Read the seed again whenever ``herald seed`` changed it, until cancelled."""
+        await follow_channel(
+            self._redis,
+            keys.LOOKUPS_CHANNEL,
+            self._changed,
+            on_subscribed=self._changed_while_away,
+            following=self.following,
+        )
+
+    async def _changed(self, _message: str) -> None:
+        try:
+            await self.refresh()
+        except LookupsNotLoaded:  # emptied: keep serving the last seed read
+            log.warning("the seed data was emptied; the last lookups read stay in use")
+        self.refreshes += 1
+        refreshed, self._refreshed = self._refreshed, asyncio.Event()
+        refreshed.set()
+
+    async def wait_refreshes(self, count: int) -> None:
+        """Return once the seed was read again ``count`` times (tests; bound it)."""
+        while self.refreshes < count:
+            refreshed = self._refreshed
+            await refreshed.wait()
+
+    async def _changed_while_away(self) -> None:
+        if self.loaded:
+            await self._changed("")
 
     @property
     def loaded(self) -> bool:
