@@ -30,7 +30,7 @@ async def follow_channel(
     channel: str,
     on_message: Callable[[str], Awaitable[None] | None],
     *,
-    on_subscribed: Callable[[], Awaitable[None] | None],
+    on_subscribed: Callable[[], Awaitable[None] | None] | None = None,
     following: asyncio.Event | None = None,
 ) -> None:
     """Call ``on_message`` with each message of ``channel`` (decoded), until cancelled.
@@ -42,7 +42,8 @@ async def follow_channel(
         try:
             async with redis.pubsub() as pubsub:
                 await pubsub.subscribe(channel)
-                await _maybe_await(on_subscribed())
+                if on_subscribed is not None:
+                    await _maybe_await(on_subscribed())
                 if following is not None:
                     following.set()
                 async for message in pubsub.listen():

@@ -25,13 +25,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from typing import Any
 
 import orjson
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from providers._exceptions import HeraldError
+from streams.tenancy.feed import follow_channel
 from streams.tenancy.integrations import REMOVED_CHANNEL, IntegrationStore
 from streams.whatsapp.manager import SessionManager
 from streams.whatsapp.naming import session_id
@@ -77,24 +76,14 @@ class RemovalFollower:
 
     async def follow(self) -> None:
         """Handle every removal published, one at a time, until cancelled."""
-        while True:
-            try:
-                async with self._redis.pubsub() as pubsub:
-                    await pubsub.subscribe(REMOVED_CHANNEL)
-                    self.following.set()
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            await self._on_message(message["data"])
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError) as exc:
-                self.following.clear()
-                log.warning(
-                    "integration removal feed lost; resubscribing", extra={"error": repr(exc)}
-                )
-                await asyncio.sleep(1.0)
+        await follow_channel(
+            self._redis,
+            REMOVED_CHANNEL,
+            self._on_message,  # a removal published while away is not seen (above)
+            following=self.following,
+        )
 
-    async def _on_message(self, data: Any) -> None:
+    async def _on_message(self, data: str) -> None:
         try:
             removed = orjson.loads(data)
             tenant, provider = str(removed["tenantId"]), str(removed["provider"])
