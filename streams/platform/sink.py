@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from aiokafka.errors import MessageSizeTooLargeError
 
@@ -13,6 +12,7 @@ from schemas import NotificationRequest, StatusEvent
 from schemas.retry import RetryEnvelope
 from streams.pipeline.decode import DeadLetter, RawRecord
 from streams.platform.tracing import produce_span, status_headers, tracing_on
+from streams.platform.waiting import ChangeWaiter
 
 if TYPE_CHECKING:
     from streams.platform.outbox import OutboxJob, StatusOutbox
@@ -133,32 +133,6 @@ class FaustSink:
 async def _offset(future: Awaitable[Any]) -> int:
     metadata = await future  # resolves when the broker has acknowledged the record
     return int(metadata.offset)
-
-
-_T = TypeVar("_T")
-
-
-class ChangeWaiter:
-    """What the in-memory sinks share: ``wait_for(predicate)``, re-checked on each change.
-
-    A subclass calls :meth:`_notify` after each thing it records.
-    """
-
-    def __init__(self) -> None:
-        self._changed = asyncio.Event()
-
-    def _notify(self) -> None:
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
-
-    async def wait_for(self, predicate: Callable[[Self], _T]) -> _T:
-        """The first truthy ``predicate(self)`` (bound it with ``asyncio.timeout``)."""
-        while True:
-            changed = self._changed
-            result = predicate(self)
-            if result:
-                return result
-            await changed.wait()
 
 
 class MemorySink(ChangeWaiter):

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from redis.asyncio import Redis
 
 from schemas import BaseCredentials, Channel, IntegrationSummary
+from streams.platform.waiting import ChangeWaiter
 from streams.tenancy.crypto import Cipher
 from streams.tenancy.feed import follow_channel
 from streams.tenancy.integrations import CHANGES_CHANNEL, IntegrationStore
@@ -36,15 +37,15 @@ _MISSING = object()
 _V = TypeVar("_V")
 
 
-class CachingIntegrationStore(IntegrationStore):
+class CachingIntegrationStore(IntegrationStore, ChangeWaiter):
     def __init__(
         self, redis: Redis, cipher: Cipher | None, *, ttl: float, max_entries: int = 10_000
     ) -> None:
-        super().__init__(redis, cipher)
+        IntegrationStore.__init__(self, redis, cipher)
+        ChangeWaiter.__init__(self)
         self._ttl = ttl
         self._max = max_entries
         self._entries: OrderedDict[tuple[str, ...], tuple[float, Any]] = OrderedDict()
-        self._changed = asyncio.Event()
         #: Set while subscribed to the change feed (:meth:`follow_changes`).
         self.following = asyncio.Event()
 
@@ -74,9 +75,7 @@ class CachingIntegrationStore(IntegrationStore):
 
     async def wait_forgotten(self, tenant_id: str) -> None:
         """Return once nothing of ``tenant_id`` is cached (tests; bound it with a timeout)."""
-        while self.cached(tenant_id):
-            changed = self._changed
-            await changed.wait()
+        await self.wait_for(lambda cache: not cache.cached(tenant_id))
 
     def _forget(self, tenant_id: str) -> None:
         for key in [k for k in self._entries if k[1] == tenant_id]:
@@ -94,8 +93,7 @@ class CachingIntegrationStore(IntegrationStore):
 
     def _changed_tenant(self, tenant_id: str) -> None:
         self._forget(tenant_id)
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
+        self._notify()
 
     async def get(self, tenant_id: str, provider: str) -> IntegrationSummary | None:
         return await self._through(

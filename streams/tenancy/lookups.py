@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from schemas.errors import HeraldError
 from schemas.lookups import Lookup, LookupType, ProviderSeed
 from schemas.notification import Channel
+from streams.platform.waiting import ChangeWaiter
 from streams.tenancy import keys
 from streams.tenancy.feed import follow_channel
 
@@ -33,8 +34,9 @@ class LookupsNotLoaded(HeraldError):
         )
 
 
-class LookupsService:
+class LookupsService(ChangeWaiter):
     def __init__(self, redis: Redis) -> None:
+        super().__init__()
         self._redis = redis
         self._types: dict[str, LookupType] | None = None
         self._lookups: dict[str, Lookup] = {}
@@ -43,7 +45,6 @@ class LookupsService:
         self.following = asyncio.Event()
         #: How many times the seed was read again after a change (:meth:`wait_refreshes`).
         self.refreshes = 0
-        self._refreshed = asyncio.Event()
 
     async def load(self) -> None:
         """Read the three hashes; raise :class:`LookupsNotLoaded` if there is no seed data."""
@@ -71,29 +72,26 @@ class LookupsService:
         await follow_channel(
             self._redis,
             keys.LOOKUPS_CHANNEL,
-            self._changed,
+            self._seed_changed,
             on_subscribed=self._changed_while_away,
             following=self.following,
         )
 
-    async def _changed(self, _message: str) -> None:
+    async def _seed_changed(self, _message: str) -> None:
         try:
             await self.refresh()
         except LookupsNotLoaded:  # emptied: keep serving the last seed read
             log.warning("the seed data was emptied; the last lookups read stay in use")
         self.refreshes += 1
-        refreshed, self._refreshed = self._refreshed, asyncio.Event()
-        refreshed.set()
+        self._notify()
 
     async def wait_refreshes(self, count: int) -> None:
         """Return once the seed was read again ``count`` times (tests; bound it)."""
-        while self.refreshes < count:
-            refreshed = self._refreshed
-            await refreshed.wait()
+        await self.wait_for(lambda lookups: lookups.refreshes >= count)
 
     async def _changed_while_away(self) -> None:
         if self.loaded:
-            await self._changed("")
+            await self._seed_changed("")
 
     @property
     def loaded(self) -> bool:

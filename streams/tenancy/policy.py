@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from streams.platform.waiting import ChangeWaiter
 from streams.tenancy.feed import follow_channel
 
 __all__ = ["POLICIES_CHANNEL", "CachingPolicyStore", "PolicyStore", "TenantPolicy"]
@@ -45,13 +46,13 @@ class PolicyStore:
         await self._redis.publish(POLICIES_CHANNEL, tenant_id)
 
 
-class CachingPolicyStore(PolicyStore):
+class CachingPolicyStore(PolicyStore, ChangeWaiter):
     """Policies held in process; a published change forgets the tenant's (see the module)."""
 
     def __init__(self, redis: Redis) -> None:
-        super().__init__(redis)
+        PolicyStore.__init__(self, redis)
+        ChangeWaiter.__init__(self)
         self._held: dict[str, TenantPolicy] = {}
-        self._forgotten = asyncio.Event()
         #: Set while subscribed to :data:`POLICIES_CHANNEL` (:meth:`follow_changes`).
         self.following = asyncio.Event()
 
@@ -76,11 +77,8 @@ class CachingPolicyStore(PolicyStore):
 
     def _forget(self, tenant_id: str) -> None:
         self._held.pop(tenant_id, None)
-        forgotten, self._forgotten = self._forgotten, asyncio.Event()
-        forgotten.set()
+        self._notify()
 
     async def wait_forgotten(self, tenant_id: str) -> None:
         """Return once ``tenant_id``'s policy is not held (tests; bound it with a timeout)."""
-        while tenant_id in self._held:
-            forgotten = self._forgotten
-            await forgotten.wait()
+        await self.wait_for(lambda store: tenant_id not in store._held)

@@ -26,7 +26,7 @@ from schemas.whatsapp import (
 )
 from streams.pipeline.updates import DeliveryReport, StatusUpdater
 from streams.platform.metrics import metrics
-from streams.platform.sink import ChangeWaiter
+from streams.platform.waiting import ChangeWaiter
 from streams.whatsapp.store import LOGGED_IN, SessionStore, qr_ref
 
 if TYPE_CHECKING:
